@@ -1,0 +1,44 @@
+"""Encryption at rest for the company API's tokens (MultiFernet: rotate keys by prepending)."""
+
+import base64
+import hashlib
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+
+def _fernet_for(key: str) -> Fernet:
+    try:
+        return Fernet(key.encode() if isinstance(key, str) else key)
+    except (ValueError, TypeError):
+        # Accept any passphrase: derive a Fernet key from it.
+        digest = hashlib.sha256(key.encode()).digest()
+        return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def _multi() -> MultiFernet:
+    keys = list(settings.TOKEN_ENCRYPTION_KEYS)
+    return MultiFernet([_fernet_for(k) for k in keys])
+
+
+def encrypt(value: str) -> str:
+    if not value:
+        return ""
+    return _multi().encrypt(value.encode()).decode()
+
+
+def decrypt(value: str) -> str:
+    """Decrypt with any configured key; '' for an empty or undecryptable value."""
+    if not value:
+        return ""
+    try:
+        return _multi().decrypt(value.encode()).decode()
+    except InvalidToken:
+        return ""
+
+
+def rotate(value: str) -> str:
+    """Re-encrypt with the first (newest) key."""
+    if not value:
+        return ""
+    return _multi().rotate(value.encode()).decode()

@@ -1,0 +1,113 @@
+"""People and their signed-in browser sessions.
+
+Email is the identity (the company API's ``userInfo.email``), kept lower-case so
+that uniqueness is case-insensitive on every database.
+"""
+
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, email):
+        return self.get(email=normalize_email(email))
+
+    def create_user(self, email, password=None, **extra):
+        if not email:
+            raise ValueError("A user needs an email address.")
+        user = self.model(email=normalize_email(email), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        extra.setdefault("auth_source", User.AuthSource.LOCAL)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    class AuthSource(models.TextChoices):
+        EXTERNAL = "external", "Company sign-in"
+        LOCAL = "local", "Local account"
+
+    email = models.EmailField(unique=True, max_length=254, db_comment="Identity; stored lower-case")
+    display_name = models.CharField(max_length=255, blank=True, db_comment="userInfo.name, shown in the UI")
+    external_id = models.CharField(max_length=255, blank=True, db_index=True, db_comment="userInfo.id from the company API")
+    job_title = models.CharField(max_length=255, blank=True, db_comment="userInfo.jobTitle")
+    office_location = models.CharField(max_length=255, blank=True, db_comment="userInfo.officeLocation")
+    auth_source = models.CharField(max_length=16, choices=AuthSource.choices, default=AuthSource.EXTERNAL,
+                                   db_comment="external: company API; local: operator account")
+    is_active = models.BooleanField(default=True, db_comment="False blocks sign-in")
+    is_staff = models.BooleanField(default=False, db_comment="May use the Django admin")
+    created_at = models.DateTimeField(default=timezone.now, db_comment="First sign-in")
+    last_seen_at = models.DateTimeField(null=True, blank=True, db_comment="Last successful sign-in")
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        db_table = "users"
+        db_table_comment = "People who use Tool OCR; email is the identity"
+        ordering = ["email"]
+
+    def save(self, *args, **kwargs):
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
+
+    def __str__(self):
+        return self.email
+
+    @property
+    def name(self) -> str:
+        """What the UI shows: the display name, falling back to the email."""
+        return self.display_name or self.email
+
+    def get_full_name(self):
+        return self.name
+
+    def get_short_name(self):
+        return self.name
+
+
+class TokenSession(models.Model):
+    """One row per signed-in browser session: the company API's tokens, encrypted."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_sessions")
+    session_key = models.CharField(max_length=64, unique=True, db_comment="Django session key of the browser")
+    access_token_enc = models.TextField(blank=True, db_comment="Fernet-encrypted access token")
+    id_token_enc = models.TextField(blank=True, db_comment="Fernet-encrypted ID token")
+    refresh_token_enc = models.TextField(blank=True, db_comment="Fernet-encrypted refresh token (may be empty)")
+    token_type = models.CharField(max_length=32, blank=True, default="Bearer")
+    issued_at = models.DateTimeField(null=True, blank=True, db_comment="When the API issued the access token")
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True, db_comment="When the access token expires")
+    created_at = models.DateTimeField(default=timezone.now, db_comment="Sign-in time")
+    last_activity_at = models.DateTimeField(default=timezone.now, db_comment="Last request of this session")
+    revoked_at = models.DateTimeField(null=True, blank=True, db_index=True, db_comment="Set when revoked; the browser is signed out")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        db_table = "sessions"
+        db_table_comment = "Signed-in browser sessions with the company API's tokens, encrypted at rest"
+        indexes = [models.Index(fields=["user", "-created_at"], name="sess_user_created_idx")]
+
+    def __str__(self):
+        return f"session of {self.user_id} from {self.created_at:%Y-%m-%d %H:%M}"

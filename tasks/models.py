@@ -1,0 +1,130 @@
+"""OCR tasks, their files, and the audit log of file access."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Task(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.PROCESSING)
+    FINISHED_STATUSES = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks")
+    filename = models.CharField(max_length=255, db_comment="The user's file name: data only, never a path")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    engine = models.CharField(max_length=16, default="easyocr", db_comment="OCR engine: easyocr or tesseract")
+    language = models.CharField(max_length=32, default="en")
+    mime_type = models.CharField(max_length=100, blank=True, db_comment="Detected from content, not the name")
+    size_bytes = models.BigIntegerField(default=0, db_comment="Size of the uploaded file")
+    sha256 = models.CharField(max_length=64, blank=True)
+    page_count = models.PositiveIntegerField(default=0)
+    pages_done = models.PositiveIntegerField(default=0, db_comment="Progress: pages finished")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, db_comment="Last sign of life from the worker")
+    processing_seconds = models.FloatField(null=True, blank=True)
+    retry_count = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    queue_result_id = models.CharField(max_length=64, blank=True, db_comment="Id of the task queue row")
+    worker_id = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        db_table = "tasks"
+        db_table_comment = "OCR tasks, one per uploaded file"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="task_user_created_idx"),
+            models.Index(fields=["user", "status", "-created_at"], name="task_user_status_created_idx"),
+            models.Index(fields=["status", "heartbeat_at"], name="task_status_heartbeat_idx"),
+            models.Index(fields=["created_at"], name="task_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.filename} ({self.status})"
+
+    @property
+    def is_active(self):
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.page_count:
+            return 100 if self.status == self.Status.COMPLETED else 0
+        return min(100, round(100 * self.pages_done / self.page_count))
+
+
+def task_file_path(instance, filename):
+    """<user id>/<task id>/<generated name>: the user's name never becomes a path."""
+    return f"{instance.task.user_id}/{instance.task_id}/{filename}"
+
+
+class TaskFile(models.Model):
+    class Kind(models.TextChoices):
+        ORIGINAL = "original", "Original upload"
+        RESULT_TXT = "result_txt", "Text (result.txt)"
+        RESULT_JSON = "result_json", "JSON with boxes (result.json)"
+        RESULT_PDF = "result_pdf", "Searchable PDF (result.pdf)"
+
+    id = models.BigAutoField(primary_key=True)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="files")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    file = models.FileField(upload_to=task_file_path, max_length=255, db_comment="Storage name, generated")
+    name = models.CharField(max_length=255, db_comment="Download name shown to the user")
+    mime_type = models.CharField(max_length=100, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "task_files"
+        db_table_comment = "Files of a task: the upload and its results"
+        constraints = [models.UniqueConstraint(fields=["task", "kind"], name="task_file_kind_uniq")]
+
+    def __str__(self):
+        return f"{self.task_id} {self.kind}"
+
+
+class AuditLog(models.Model):
+    """Who touched which file or task, when, from where, and what came of it."""
+
+    class Outcome(models.TextChoices):
+        ALLOWED = "allowed", "Allowed"
+        DENIED = "denied", "Denied"
+        FAILED = "failed", "Failed"
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+", db_constraint=False)
+    user_email = models.CharField(max_length=254, blank=True, db_comment="Kept when the user is purged")
+    action = models.CharField(max_length=64, db_comment="e.g. file.download, task.delete, auth.login")
+    object_type = models.CharField(max_length=32, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.ALLOWED)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "audit_log"
+        db_table_comment = "Audit trail: file access, deletions, denied attempts, sign-ins"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="audit_user_created_idx"),
+            models.Index(fields=["action", "-created_at"], name="audit_action_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.user_email} {self.action} {self.outcome}"

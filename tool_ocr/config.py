@@ -1,0 +1,112 @@
+"""Read and validate the environment once, at start-up.
+
+Every setting is read here so that a bad value stops the process with a message
+that names the variable and what it accepts, instead of failing later, deep in a
+request or a worker.
+"""
+
+import re
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+
+class ConfigError(ImproperlyConfigured):
+    pass
+
+
+_IDENT_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class Config:
+    """Typed accessors over an environ.Env that raise ConfigError on bad input."""
+
+    def __init__(self, env: environ.Env):
+        self.env = env
+
+    def _raw(self, name, default):
+        value = self.env.str(name, default=None)
+        return default if value is None else value
+
+    def str(self, name, default, choices=None):
+        value = str(self._raw(name, default)).strip()
+        if choices and value not in choices:
+            raise ConfigError(f"{name}={value!r} is not valid: use one of {', '.join(choices)}.")
+        return value
+
+    def bool(self, name, default):
+        value = str(self._raw(name, default)).strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise ConfigError(f"{name}={value!r} is not valid: use true or false.")
+
+    def _number(self, name, default, kind, minimum, maximum):
+        raw = str(self._raw(name, default)).strip()
+        try:
+            value = kind(raw)
+        except ValueError:
+            noun = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"{name}={raw!r} is not valid: use {noun} {_range(minimum, maximum)}.") from None
+        if value != value or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            noun = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"{name}={raw!r} is not valid: use {noun} {_range(minimum, maximum)}.")
+        return value
+
+    def int(self, name, default, minimum=None, maximum=None):
+        return self._number(name, default, int, minimum, maximum)
+
+    def float(self, name, default, minimum=None, maximum=None):
+        return self._number(name, default, float, minimum, maximum)
+
+    def list(self, name, default):
+        raw = str(self._raw(name, default))
+        return [item.strip() for item in raw.split(",") if item.strip()]
+
+    def table_prefix(self, name, default):
+        value = str(self._raw(name, default)).strip()
+        if not _IDENT_PREFIX.match(value):
+            raise ConfigError(
+                f"{name}={value!r} is not valid: use 1 to 32 characters of letters, digits and "
+                "underscores that starts with a letter or an underscore (a MySQL identifier start), "
+                "for example tool_ocr_."
+            )
+        return value
+
+    def path(self, name, default, base: Path):
+        raw = str(self._raw(name, default)).strip()
+        if not raw:
+            raise ConfigError(f"{name} is empty: use a folder path.")
+        path = Path(raw)
+        return path if path.is_absolute() else (base / path).resolve()
+
+    def url(self, name, default):
+        value = str(self._raw(name, default)).strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ConfigError(f"{name}={value!r} is not valid: use an http:// or https:// URL.")
+        return value
+
+    def db_url(self, name, default):
+        raw = str(self._raw(name, default)).strip()
+        try:
+            config = environ.Env.db_url_config(raw)
+        except Exception as exc:  # environ raises several types for bad URLs
+            raise ConfigError(f"{name}={raw!r} is not valid ({exc}): use sqlite:///path or mysql://user:pass@host:port/db.") from None
+        engine = config.get("ENGINE", "")
+        if engine not in ("django.db.backends.sqlite3", "django.db.backends.mysql"):
+            raise ConfigError(f"{name}={raw!r} is not valid: use an sqlite:/// or mysql:// URL.")
+        return config
+
+
+def _range(minimum, maximum):
+    if minimum is not None and maximum is not None:
+        return f"from {minimum} to {maximum}"
+    if minimum is not None:
+        return f"of at least {minimum}"
+    if maximum is not None:
+        return f"of at most {maximum}"
+    return ""

@@ -1,0 +1,156 @@
+"""Django settings for Tool OCR; every value comes from the environment (see .env.example)."""
+
+import os
+from pathlib import Path
+
+import environ
+
+from tool_ocr import table_prefix
+from tool_ocr.config import Config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_env = environ.Env()
+_env_file = os.environ.get("TOOL_OCR_ENV_FILE", str(BASE_DIR / ".env"))
+if os.path.exists(_env_file):
+    environ.Env.read_env(_env_file, overwrite=False)
+cfg = Config(_env)
+
+# --- Core -------------------------------------------------------------------
+DEBUG = cfg.bool("DEBUG", "false")
+SECRET_KEY = cfg.str("SECRET_KEY", "")
+if not SECRET_KEY:
+    if DEBUG:
+        SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+    else:
+        from tool_ocr.config import ConfigError
+
+        raise ConfigError("SECRET_KEY is not set: use a long random string (DEBUG=true allows a development default).")
+ALLOWED_HOSTS = cfg.list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = cfg.list("CSRF_TRUSTED_ORIGINS", "")
+
+DATA_DIR = cfg.path("DATA_DIR", "data", BASE_DIR)
+MEDIA_ROOT = cfg.path("MEDIA_ROOT", str(DATA_DIR / "files"), BASE_DIR)
+
+# --- Database ---------------------------------------------------------------
+DATABASE_TABLE_PREFIX = cfg.table_prefix("DATABASE_TABLE_PREFIX", "tool_ocr_")
+table_prefix.install(DATABASE_TABLE_PREFIX)
+
+_db = cfg.db_url("DATABASE_URL", f"sqlite:///{DATA_DIR / 'tool_ocr.sqlite3'}")
+if _db["ENGINE"] == "django.db.backends.mysql":
+    _db.setdefault("OPTIONS", {})
+    _db["OPTIONS"].update({"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"})
+    _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+else:
+    # WAL + a busy timeout: the web server and workers write the same SQLite file.
+    _db.setdefault("OPTIONS", {})
+    _db["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE",
+                           "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Table and column comments are for MySQL/MariaDB (database_schema.sql); SQLite ignores them.
+SILENCED_SYSTEM_CHECKS = ["fields.W163", "models.W046"]
+
+# --- External authentication ----------------------------------------------
+EXTERNAL_AUTH_API_URL = cfg.url("EXTERNAL_AUTH_API_URL", "http://127.0.0.1:8765")
+EXTERNAL_AUTH_ENDPOINT = cfg.str("EXTERNAL_AUTH_ENDPOINT", "/api/auth/login")
+EXTERNAL_AUTH_REFRESH_ENDPOINT = cfg.str("EXTERNAL_AUTH_REFRESH_ENDPOINT", "/api/auth/refresh")
+EXTERNAL_AUTH_ME_ENDPOINT = cfg.str("EXTERNAL_AUTH_ME_ENDPOINT", "/api/auth/me")
+EXTERNAL_AUTH_TIMEOUT = cfg.float("EXTERNAL_AUTH_TIMEOUT", "5", minimum=0.1, maximum=120)
+TOKEN_REFRESH_BUFFER = cfg.int("TOKEN_REFRESH_BUFFER", "300", minimum=0, maximum=86400)
+# Fernet keys for tokens at rest, newest first (comma-separated); see README "Key rotation".
+TOKEN_ENCRYPTION_KEYS = cfg.list("TOKEN_ENCRYPTION_KEYS", "") or [SECRET_KEY]
+
+# --- Tasks ------------------------------------------------------------------
+TASK_RETENTION_DAYS = cfg.int("TASK_RETENTION_DAYS", "30", minimum=1, maximum=36500)
+MAX_TASKS_PER_USER = cfg.int("MAX_TASKS_PER_USER", "20", minimum=1, maximum=100000)
+ENABLE_TASK_HISTORY = cfg.bool("ENABLE_TASK_HISTORY", "true")
+MAX_UPLOAD_MB = cfg.int("MAX_UPLOAD_MB", "50", minimum=1, maximum=2048)
+
+# --- OCR engine -------------------------------------------------------------
+OCR_LANGUAGES = cfg.list("OCR_LANGUAGES", "en")
+OCR_EASYOCR_CANVAS_SIZE = cfg.int("OCR_EASYOCR_CANVAS_SIZE", "2560", minimum=320, maximum=8192)
+OCR_EASYOCR_BATCH_SIZE = cfg.int("OCR_EASYOCR_BATCH_SIZE", "1", minimum=1, maximum=256)
+OCR_THREADS = cfg.int("OCR_THREADS", "0", minimum=0, maximum=256)
+
+# --- Django -----------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
+    "accounts",
+    "tasks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "tool_ocr.urls"
+WSGI_APPLICATION = "tool_ocr.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tasks.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.ExternalAuthBackend"]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": None}},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = cfg.str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": cfg.str("LOG_LEVEL", "INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
