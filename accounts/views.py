@@ -15,6 +15,14 @@ from accounts.services import token_session_create, token_session_end
 log = logging.getLogger("tool_ocr.auth")
 
 
+_STATUS = {
+    external_auth.InvalidCredentials: 401,
+    external_auth.AccountLocked: 423,
+    external_auth.AccountDisabled: 403,
+    external_auth.RateLimited: 429,
+}
+
+
 def client_ip(request):
     return request.META.get("REMOTE_ADDR") or None
 
@@ -39,7 +47,7 @@ def login_view(request):
             user = authenticate(request, username=form.cleaned_data["username"], password=form.cleaned_data["password"])
         except external_auth.ExternalAuthError as exc:
             user, error = None, exc.message
-            status = 503 if isinstance(exc, external_auth.ServiceUnavailable) else 200
+            status = _STATUS.get(type(exc), 503)
         if user is not None:
             login(request, user)  # rotates the session key
             result = getattr(request, "_external_auth_result", None)
@@ -49,10 +57,10 @@ def login_view(request):
             log.info("sign-in succeeded", extra={"user_id": user.pk})
             return HttpResponseRedirect(_safe_next(request))
         if error is None:
-            error = external_auth.InvalidCredentials.message
+            error, status = external_auth.InvalidCredentials.message, 401
         log.info("sign-in failed", extra={"reason": error})
     elif request.method == "POST":
-        error = "Enter both your email and your password."
+        error, status = "Enter both your email and your password.", 400
     return render(request, "accounts/login.html",
                   {"form": form, "error": error, "next": request.GET.get("next", "")}, status=status)
 

@@ -62,6 +62,9 @@ def run_task(task_id: str) -> str:
         services.task_complete(task=task, results=results)
         log.info("task completed", extra={"task_id": str(task.id), "pages": len(pages)})
         return "completed"
+    except services.TaskNoLongerProcessing:
+        log.info("task stopped: no longer processing", extra={"task_id": str(task.id)})
+        return "stopped"
     except Exception as exc:  # the task fails with a reason; the worker goes on
         log.exception("task failed", extra={"task_id": str(task.id)})
         services.task_fail(task=task, code="processing_error", message=f"OCR failed: {type(exc).__name__}")

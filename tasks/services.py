@@ -2,6 +2,7 @@
 
 import logging
 
+from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -41,7 +42,7 @@ def task_create(*, user, uploaded_file, engine: str = "easyocr", language: str =
     try:
         with transaction.atomic():
             # Lock the user's row so two parallel uploads cannot both pass the limit.
-            type(user).objects.select_for_update().filter(pk=user.pk).first()
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
             active = Task.objects.filter(user=user, status__in=Task.ACTIVE_STATUSES).count()
             if active >= settings.MAX_TASKS_PER_USER:
                 raise TaskLimitReached(settings.MAX_TASKS_PER_USER)
@@ -78,9 +79,17 @@ def task_start(*, task_id, worker_id: str = "") -> Task | None:
     return Task.objects.select_related("user").get(pk=task_id)
 
 
+class TaskNoLongerProcessing(Exception):
+    """The task was cancelled (or taken away by the reaper) while a worker ran it."""
+
+
 def task_heartbeat(*, task: Task, pages_done: int) -> None:
+    """Record progress; raises TaskNoLongerProcessing so the worker stops before the next page."""
     task.pages_done = pages_done
-    Task.objects.filter(pk=task.pk).update(pages_done=pages_done, heartbeat_at=timezone.now())
+    updated = Task.objects.filter(pk=task.pk, status=Task.Status.PROCESSING).update(
+        pages_done=pages_done, heartbeat_at=timezone.now())
+    if not updated:
+        raise TaskNoLongerProcessing()
 
 
 def task_complete(*, task: Task, results: dict) -> None:
@@ -95,8 +104,11 @@ def task_complete(*, task: Task, results: dict) -> None:
                 saved.append(tf)
                 tf.save()
             seconds = (now - task.started_at).total_seconds() if task.started_at else None
-            Task.objects.filter(pk=task.pk).update(status=Task.Status.COMPLETED, completed_at=now, heartbeat_at=now,
-                                                   pages_done=task.page_count, processing_seconds=seconds)
+            updated = Task.objects.filter(pk=task.pk, status=Task.Status.PROCESSING).update(
+                status=Task.Status.COMPLETED, completed_at=now, heartbeat_at=now, pages_done=task.page_count,
+                processing_seconds=seconds)
+            if not updated:
+                raise TaskNoLongerProcessing()
     except BaseException:
         delete_task_files(saved)
         raise
@@ -105,7 +117,7 @@ def task_complete(*, task: Task, results: dict) -> None:
 def task_fail(*, task: Task, code: str, message: str) -> None:
     now = timezone.now()
     seconds = (now - task.started_at).total_seconds() if task.started_at else None
-    Task.objects.filter(pk=task.pk).update(status=Task.Status.FAILED, completed_at=now, error_code=code[:64],
+    Task.objects.filter(pk=task.pk, status=Task.Status.PROCESSING).update(status=Task.Status.FAILED, completed_at=now, error_code=code[:64],
                                            error_message=message, processing_seconds=seconds)
 
 
@@ -121,3 +133,60 @@ def audit(*, request=None, user=None, action: str, obj=None, outcome=AuditLog.Ou
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else ""),
         details=details,
     )
+
+
+class InvalidTransition(Exception):
+    """The task is in the wrong state for this action (the API answers 409)."""
+
+    def __init__(self, task: Task, action: str):
+        self.task, self.action = task, action
+        super().__init__(f"A {task.get_status_display().lower()} task cannot be {action}.")
+
+
+def task_retry(*, task: Task, engine: str | None = None) -> Task:
+    """failed or cancelled -> pending, retry_count + 1, optionally with another engine; queued after commit."""
+    from django.conf import settings
+
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=task.user_id).first()
+        fields = {"status": Task.Status.PENDING, "retry_count": task.retry_count + 1, "pages_done": 0,
+                  "started_at": None, "completed_at": None, "heartbeat_at": None, "processing_seconds": None,
+                  "error_code": "", "error_message": "", "worker_id": ""}
+        if engine:
+            fields["engine"] = engine
+        active = Task.objects.filter(user_id=task.user_id, status__in=Task.ACTIVE_STATUSES).count()
+        if active >= settings.MAX_TASKS_PER_USER:
+            raise TaskLimitReached(settings.MAX_TASKS_PER_USER)
+        updated = Task.objects.filter(pk=task.pk, status__in=(Task.Status.FAILED, Task.Status.CANCELLED)).update(**fields)
+        if not updated:
+            task.refresh_from_db()
+            raise InvalidTransition(task, "retried")
+        # Results of the earlier run go; the original stays.
+        old = list(task.files.exclude(kind=TaskFile.Kind.ORIGINAL))
+        TaskFile.objects.filter(pk__in=[f.pk for f in old]).delete()
+        transaction.on_commit(lambda: delete_task_files(old))
+        task.refresh_from_db()
+        transaction.on_commit(lambda: task_enqueue(task))
+    log.info("task retried", extra={"task_id": str(task.id), "user_id": task.user_id})
+    return task
+
+
+def task_cancel(*, task: Task) -> Task:
+    """pending -> cancelled at once; processing -> cancelled, and the worker stops before its next page."""
+    now = timezone.now()
+    updated = Task.objects.filter(pk=task.pk, status__in=Task.ACTIVE_STATUSES).update(
+        status=Task.Status.CANCELLED, completed_at=now, error_code="cancelled", error_message="Cancelled by the user.")
+    task.refresh_from_db()
+    if not updated:
+        raise InvalidTransition(task, "cancelled")
+    log.info("task cancelled", extra={"task_id": str(task.id), "user_id": task.user_id})
+    return task
+
+
+def task_delete(*, task: Task) -> None:
+    """Delete the task's rows, then its files once the deletion committed."""
+    files = list(task.files.all())
+    with transaction.atomic():
+        task.delete()
+        transaction.on_commit(lambda: delete_task_files(files))
+    log.info("task deleted", extra={"task_id": str(task.pk), "user_id": task.user_id})

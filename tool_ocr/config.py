@@ -5,6 +5,7 @@ that names the variable and what it accepts, instead of failing later, deep in a
 request or a worker.
 """
 
+import os
 import re
 from pathlib import Path
 
@@ -28,7 +29,7 @@ class Config:
         self.env = env
 
     def _raw(self, name, default):
-        value = self.env.str(name, default=None)
+        value = os.environ.get(name)
         return default if value is None else value
 
     def str(self, name, default, choices=None):

@@ -38,6 +38,7 @@ table_prefix.install(DATABASE_TABLE_PREFIX)
 
 _db = cfg.db_url("DATABASE_URL", f"sqlite:///{DATA_DIR / 'tool_ocr.sqlite3'}")
 if _db["ENGINE"] == "django.db.backends.mysql":
+    _db["ENGINE"] = "tool_ocr.db_backends.mysql"  # UUIDs as CHAR(32) on MariaDB too (see that module)
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].update({"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"})
     _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}

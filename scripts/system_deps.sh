@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the Debian packages the app and its tests need, where they are missing (needs root or sudo).
+set -euo pipefail
+need=()
+command -v python3.11 >/dev/null || need+=(python3.11 python3.11-venv python3.11-dev)
+pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null || need+=(libmariadb-dev pkg-config)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v tesseract >/dev/null || need+=(tesseract-ocr tesseract-ocr-eng)
+command -v chromium >/dev/null || need+=(chromium)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v mariadb >/dev/null || need+=(mariadb-client)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+echo "Installing system packages: ${need[*]}"
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

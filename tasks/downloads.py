@@ -1,0 +1,36 @@
+"""Serve a task's file to its owner: attachment, safe name, nosniff, and an audit row every time."""
+
+import re
+import unicodedata
+
+from django.http import FileResponse, Http404
+
+from tasks.models import AuditLog, TaskFile
+from tasks.selectors import task_file_get
+from tasks.services import audit
+from tasks.storage import open_task_file
+
+KIND_BY_SUFFIX = {"original": TaskFile.Kind.ORIGINAL, "result.txt": TaskFile.Kind.RESULT_TXT,
+                  "result.json": TaskFile.Kind.RESULT_JSON, "result.pdf": TaskFile.Kind.RESULT_PDF}
+
+
+def safe_download_name(name: str) -> str:
+    """Printable, no path separators or quotes; non-Latin letters kept (sent as RFC 5987 by Django)."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = re.sub(r'[\x00-\x1f\x7f/\\"<>:|?*]', "_", name).strip(" .") or "download"
+    return name[-150:]
+
+
+def serve_task_file(request, *, task_id, kind) -> FileResponse:
+    """The user's file or 404 (also for another user's); denied attempts are audited too."""
+    task_file = task_file_get(user=request.user, task_id=task_id, kind=kind)
+    if task_file is None:
+        audit(request=request, action="file.download", outcome=AuditLog.Outcome.DENIED,
+              task_id=str(task_id), kind=str(kind))
+        raise Http404("No such file.")
+    audit(request=request, action="file.download", obj=task_file.task, kind=str(kind))
+    response = FileResponse(open_task_file(task_file), as_attachment=True,
+                            filename=safe_download_name(task_file.name),
+                            content_type=task_file.mime_type or "application/octet-stream")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

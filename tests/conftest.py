@@ -1,0 +1,80 @@
+"""Shared fixtures: the bundled dev auth API over real HTTP, users, a private storage folder."""
+
+import json
+import threading
+import urllib.request
+
+import pytest
+
+from accounts.devauth.server import make_server
+
+
+class DevAuthAPI:
+    """A running dev auth API and its switches (see accounts/devauth/server.py)."""
+
+    def __init__(self, server):
+        self.server = server
+        host, port = server.server_address[:2]
+        self.url = f"http://{host}:{port}"
+
+    def configure(self, **switches):
+        return self._post("/_dev/config", switches)
+
+    def reset(self):
+        return self._post("/_dev/config", {"reset": True})
+
+    def calls(self, path):
+        with urllib.request.urlopen(self.url + "/_dev/stats", timeout=5) as r:
+            return json.load(r)["calls"].get(path, 0)
+
+    def _post(self, path, body):
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.load(r)
+
+
+@pytest.fixture(scope="session")
+def dev_auth_api():
+    server = make_server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield DevAuthAPI(server)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings, tmp_path, dev_auth_api):
+    """Each test: its own storage folder, the dev auth API with default switches."""
+    settings.MEDIA_ROOT = str(tmp_path / "files")
+    settings.STORAGES = {**settings.STORAGES,
+                         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                                     "OPTIONS": {"location": str(tmp_path / "files")}}}
+    settings.EXTERNAL_AUTH_API_URL = dev_auth_api.url
+    dev_auth_api.reset()
+    yield
+
+
+@pytest.fixture
+def make_user(db):
+    from accounts.models import User
+
+    counter = {"n": 0}
+
+    def factory(email=None, name=None, **extra):
+        counter["n"] += 1
+        email = email or f"user{counter['n']}@example.com"
+        return User.objects.create_user(email=email, display_name=name or f"User {counter['n']}", **extra)
+
+    return factory
+
+
+@pytest.fixture
+def user_a(make_user):
+    return make_user("alice@example.com", "Alice Example")
+
+
+@pytest.fixture
+def user_b(make_user):
+    return make_user("bob@example.com", "Bob Example")

@@ -1,0 +1,67 @@
+"""database_schema.sql cannot drift from the migrations."""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.mysql import columns, indexes, mysql_server_or_skip, scratch_name, tables
+from tool_ocr.schema import build_schema, migrate_database
+
+pytestmark = pytest.mark.mariadb
+
+SCRIPT = Path(settings.BASE_DIR) / "database_schema.sql"
+
+
+def test_committed_script_equals_what_the_command_makes():
+    server = mysql_server_or_skip()
+    fresh = build_schema(server, "tool_ocr_")
+    assert SCRIPT.read_text() == fresh, "database_schema.sql is stale: run `make schema` and commit it"
+
+
+def test_script_makes_the_same_schema_as_migrate():
+    server = mysql_server_or_skip()
+    migrated, scripted = scratch_name("mig"), scratch_name("sql")
+    server.create_database(migrated)
+    server.create_database(scripted)
+    try:
+        migrate_database(server, migrated, "tool_ocr_")
+        server.execute(SCRIPT.read_text(), database=scripted)
+
+        script_tables = tables(server, scripted)
+        base_tables = {t for t, kind in script_tables.items() if kind == "BASE TABLE"}
+        assert base_tables == set(tables(server, migrated))
+        script_columns = [c for c in columns(server, scripted) if c[0] in base_tables]
+        assert script_columns == columns(server, migrated)
+        assert indexes(server, scripted) == indexes(server, migrated)
+
+        # Every table and column has a comment.
+        bare = server.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            f"WHERE table_schema = '{scripted}' AND column_comment = '' AND table_name IN "
+            f"(SELECT table_name FROM information_schema.tables WHERE table_schema = '{scripted}' "
+            "AND table_type = 'BASE TABLE');")
+        assert bare.strip() == ""
+
+        # The views and procedures exist and run.
+        assert {"tool_ocr_v_user_task_summary", "tool_ocr_v_recent_activity"} <= {
+            t for t, kind in script_tables.items() if kind == "VIEW"}
+        server.execute(
+            "INSERT INTO tool_ocr_users (password, is_superuser, email, display_name, external_id, job_title, "
+            "office_location, auth_source, is_active, is_staff, created_at) VALUES "
+            "('!', 0, 'a@example.com', 'A', '', '', '', 'external', 1, 0, UTC_TIMESTAMP(6));"
+            "INSERT INTO tool_ocr_tasks (id, user_id, filename, status, engine, language, mime_type, size_bytes, "
+            "sha256, page_count, pages_done, created_at, retry_count, error_code, error_message, queue_result_id, "
+            "worker_id) VALUES ('0123456789abcdef0123456789abcdef', 1, 'old.png', 'completed', 'easyocr', 'en', "
+            "'image/png', 10, '', 1, 1, UTC_TIMESTAMP(6) - INTERVAL 90 DAY, 0, '', '', '', '');",
+            database=scripted)
+        summary = server.execute("SELECT email, total_tasks, completed_tasks FROM tool_ocr_v_user_task_summary;",
+                                 database=scripted)
+        assert summary.split() == ["a@example.com", "1", "1"]
+        deleted = server.execute("CALL tool_ocr_sp_delete_old_tasks(30);", database=scripted)
+        assert deleted.strip() == "1"
+        server.execute("CALL tool_ocr_sp_delete_expired_sessions();", database=scripted)
+        assert server.execute("SELECT COUNT(*) FROM tool_ocr_tasks;", database=scripted).strip() == "0"
+    finally:
+        server.drop_database(migrated)
+        server.drop_database(scripted)
