@@ -1,23 +1,42 @@
-"""Recognise an upload by its content and open its pages as images."""
+"""Recognise an upload by its content, check it against the limits, and open its pages one at a time.
 
+Types are told by their first bytes, never by the file name, and each is opened only by
+its own decoder (Pillow's ``formats=``), so a file cannot pick another parser. Sizes in
+pixels are checked from the headers before anything is decoded (decompression bombs).
+"""
+
+import io
+import struct
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+from django.conf import settings
+from PIL import Image, ImageSequence, UnidentifiedImageError
 
-Image.MAX_IMAGE_PIXELS = 60_000_000  # larger images are refused (decompression bombs)
+from tasks.errors import ServiceError
 
-SIGNATURES = [
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-]
+# Pillow's own guard, as a second line behind the explicit check in _check_pixels (Pillow only
+# raises at twice this value; below that it warns).
+Image.MAX_IMAGE_PIXELS = None
+
+ACCEPTED = "PNG, JPEG, TIFF, BMP, WebP or PDF"
+
+# mime type -> (Pillow format, or None for PDF)
+PIL_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/tiff": "TIFF", "image/bmp": "BMP",
+               "image/webp": "WEBP"}
+MIME_TYPES = (*PIL_FORMATS, "application/pdf")
 
 
-class DocumentError(Exception):
+class DocumentError(ServiceError):
     """An upload we cannot take; ``code`` and ``status`` go to the API, ``message`` to a person."""
 
-    def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
+    def __init__(self, code: str, message: str, status: int = 400, details: dict | None = None):
+        super().__init__(message, code=code, status=status, details=details)
+
+
+def file_too_large() -> DocumentError:
+    limit = settings.MAX_UPLOAD_MB
+    return DocumentError("file_too_large", f"The file is larger than {limit} MB, the most we take per file.", 413,
+                         {"max_upload_mb": limit})
 
 
 @dataclass
@@ -27,36 +46,169 @@ class DocumentInfo:
 
 
 def sniff(head: bytes) -> str | None:
-    for signature, mime in SIGNATURES:
-        if head.startswith(signature):
-            return mime
+    """The mime type from the first bytes (at least 12), or None for a type we do not take."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "image/tiff"
+    if head.startswith(b"BM") and len(head) >= 14:
+        return "image/bmp"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "image/webp"
+    # PDF readers accept the header anywhere in the first 1024 bytes (e.g. after a BOM or junk).
+    if b"%PDF-" in head[:1024]:
+        return "application/pdf"
     return None
 
 
 def inspect(fh) -> DocumentInfo:
-    """Check that the file is a complete image we take; fh is a seekable binary file."""
+    """Check that fh (a seekable binary file) is a complete document we take, within the limits."""
+    fh.seek(0, io.SEEK_END)
+    size = fh.tell()
     fh.seek(0)
-    head = fh.read(16)
-    if not head:
+    if size == 0:
         raise DocumentError("empty_file", "The file is empty.")
+    if size > settings.MAX_UPLOAD_MB * 1024 * 1024:
+        raise file_too_large()
+    head = fh.read(1024)
+    fh.seek(0)
     mime = sniff(head)
     if mime is None:
-        raise DocumentError("unsupported_type", "This type of file is not supported: upload a PNG or JPEG image.", 415)
-    fh.seek(0)
+        raise DocumentError("unsupported_type", f"This type of file is not supported: upload a {ACCEPTED} file.", 415)
     try:
-        with Image.open(fh) as image:
-            image.load()
-    except Image.DecompressionBombError:
-        raise DocumentError("too_many_pixels", "The image has too many pixels to process.", 413) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise DocumentError("corrupt_file", "The file is damaged or incomplete and cannot be read.") from None
+        pages = _inspect_pdf(fh) if mime == "application/pdf" else _inspect_image(fh, mime)
     finally:
         fh.seek(0)
-    return DocumentInfo(mime_type=mime, page_count=1)
+    return DocumentInfo(mime_type=mime, page_count=pages)
+
+
+def _corrupt() -> DocumentError:
+    return DocumentError("corrupt_file", "The file is damaged or incomplete and cannot be read.")
+
+
+def _check_pages(count: int) -> None:
+    if count < 1:
+        raise DocumentError("no_pages", "The document has no pages.")
+    if count > settings.MAX_PAGES:
+        raise DocumentError("too_many_pages", f"The document has {count} pages; the most we take is {settings.MAX_PAGES}.",
+                            413, {"page_count": count, "max_pages": settings.MAX_PAGES})
+
+
+def _check_pixels(width: int, height: int, number: int) -> None:
+    if width * height > settings.MAX_IMAGE_PIXELS:
+        raise DocumentError(
+            "too_many_pixels",
+            f"Page {number} is {width} × {height} pixels, more than the {settings.MAX_IMAGE_PIXELS:,} we take per page.",
+            413, {"page": number, "width": width, "height": height, "max_pixels": settings.MAX_IMAGE_PIXELS})
+
+
+def _open_image(fh, mime: str) -> Image.Image:
+    return Image.open(fh, formats=[PIL_FORMATS[mime]])
+
+
+def _frames(image: Image.Image, mime: str):
+    """TIFF pages, or the one picture of the other types (an animated WebP is read as its first frame)."""
+    if mime == "image/tiff":
+        yield from ImageSequence.Iterator(image)
+    else:
+        yield image
+
+
+def _inspect_image(fh, mime: str) -> int:
+    try:
+        with _open_image(fh, mime) as image:
+            count = getattr(image, "n_frames", 1) if mime == "image/tiff" else 1
+            _check_pages(count)
+            for number, frame in enumerate(_frames(image, mime), start=1):
+                _check_pixels(frame.width, frame.height, number)
+                frame.load()  # decodes it all: a truncated or damaged file fails here
+    except DocumentError:
+        raise
+    except Image.DecompressionBombError:  # pragma: no cover - _check_pixels comes first
+        raise DocumentError("too_many_pixels", "The image has too many pixels to process.", 413) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
+            struct.error):
+        raise _corrupt() from None
+    return count
+
+
+def _pdf_open(fh):
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(fh)
+    except pdfium.PdfiumError as exc:
+        if getattr(exc, "err_code", None) == pdfium.raw.FPDF_ERR_PASSWORD:
+            raise DocumentError("encrypted_pdf", "The PDF is protected by a password: upload an unprotected copy.") from None
+        raise _corrupt() from None
+
+
+def pdf_page_pixels(page, dpi: int) -> tuple[int, int]:
+    width_pt, height_pt = page.get_size()
+    return round(width_pt * dpi / 72), round(height_pt * dpi / 72)
+
+
+def _inspect_pdf(fh) -> int:
+    import pypdfium2 as pdfium
+
+    pdf = _pdf_open(fh)
+    try:
+        count = len(pdf)
+        _check_pages(count)
+        for index in range(count):
+            try:
+                page = pdf[index]
+            except pdfium.PdfiumError:
+                raise _corrupt() from None
+            try:
+                _check_pixels(*pdf_page_pixels(page, settings.OCR_PDF_DPI), index + 1)
+            finally:
+                page.close()
+    finally:
+        pdf.close()
+    return count
 
 
 def iter_pages(fh, mime_type: str):
-    """Yield one RGB page image at a time."""
+    """Yield one RGB or greyscale page image at a time, with ``info["dpi"]`` set (used by the searchable PDF)."""
     fh.seek(0)
-    with Image.open(fh) as image:
-        yield image.convert("RGB")
+    if mime_type == "application/pdf":
+        yield from _iter_pdf_pages(fh)
+        return
+    with _open_image(fh, mime_type) as image:
+        for number, frame in enumerate(_frames(image, mime_type), start=1):
+            _check_pixels(frame.width, frame.height, number)
+            dpi = _image_dpi(frame)
+            page = frame.convert("L" if frame.mode in ("1", "L", "I;16", "I") else "RGB")
+            page.info["dpi"] = (dpi, dpi)
+            yield page
+
+
+def _image_dpi(image: Image.Image) -> float:
+    """The resolution the file claims, if it is plausible; else 150 dpi (a guess only used for the PDF page size)."""
+    try:
+        dpi = float(image.info.get("dpi", (0, 0))[0])
+    except (TypeError, ValueError, IndexError):
+        dpi = 0.0
+    return dpi if 50 <= dpi <= 1200 else 150.0
+
+
+def _iter_pdf_pages(fh):
+    dpi = settings.OCR_PDF_DPI
+    pdf = _pdf_open(fh)
+    try:
+        for index in range(len(pdf)):
+            page = pdf[index]
+            try:
+                _check_pixels(*pdf_page_pixels(page, dpi), index + 1)
+                bitmap = page.render(scale=dpi / 72, grayscale=False)
+                image = bitmap.to_pil().convert("RGB")
+                bitmap.close()
+            finally:
+                page.close()
+            image.info["dpi"] = (dpi, dpi)
+            yield image
+    finally:
+        pdf.close()

@@ -35,6 +35,8 @@ class Task(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True, db_comment="Last sign of life from the worker")
     processing_seconds = models.FloatField(null=True, blank=True)
     retry_count = models.PositiveIntegerField(default=0)
+    requeue_count = models.PositiveSmallIntegerField(
+        default=0, db_comment="Times the reaper re-queued it after its worker stopped; reset by a retry")
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     queue_result_id = models.CharField(max_length=64, blank=True, db_comment="Id of the task queue row")

@@ -1,22 +1,175 @@
-"""Reads of tasks and files. Every query for user data takes the user."""
+"""Reads of tasks and files. Every query for user data takes the user.
 
-from django.db.models import QuerySet
+The history queries are shaped for a user with 100,000 tasks on MariaDB: every
+ordering is a forward or backward walk of one index (see ``order_keys``), pages
+fetch their ids from the index before the rows (no row reads for skipped
+offsets), and the export walks the rows in keyset chunks instead of buffering a
+whole result set in the client library.
+"""
 
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Avg, Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.utils import timezone
+
+from tasks.history_params import DEFAULT_ORDERING, ORDERINGS
 from tasks.models import Task, TaskFile
+
+# For each sort key, the key list that one index walks forward (the reverse ordering walks it
+# backwards): ties are broken by the newest first, then the id, as the index stores them.
+_FORWARD_KEYS = {
+    "created_at": [("created_at", True), ("id", False)],
+    "status": [("status", False), ("created_at", True), ("id", False)],
+    "filename": [("filename", False), ("created_at", True), ("id", False)],
+    "processing_seconds": [("processing_seconds", False), ("created_at", True), ("id", False)],
+}
+_NULLABLE = {"processing_seconds"}
+
+
+def order_keys(ordering: str) -> list[tuple[str, bool]]:
+    """[(field, descending), ...] for an ordering such as '-created_at'; unknown values fall back to the default."""
+    if ordering not in ORDERINGS:
+        ordering = DEFAULT_ORDERING
+    name = ordering.lstrip("-")
+    keys = _FORWARD_KEYS[name]
+    # The forward walk is the ascending order of the key, except created_at whose index is newest-first.
+    forward_is_requested = ordering.startswith("-") if name == "created_at" else not ordering.startswith("-")
+    return keys if forward_is_requested else [(field, not desc) for field, desc in keys]
+
+
+def _order_by(keys) -> list[str]:
+    return [("-" if desc else "") + field for field, desc in keys]
+
+
+def day_start(day: date) -> datetime:
+    """Midnight of a date in the site's time zone, as an aware datetime."""
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+def _filtered(*, user, filters: dict) -> QuerySet[Task]:
+    qs = Task.objects.filter(user=user)
+    if filters.get("status"):
+        qs = qs.filter(status__in=list(filters["status"]))
+    if filters.get("q"):
+        qs = qs.filter(filename__icontains=filters["q"])
+    if filters.get("created_from"):
+        qs = qs.filter(created_at__gte=day_start(filters["created_from"]))
+    if filters.get("created_to"):
+        qs = qs.filter(created_at__lt=day_start(filters["created_to"] + timedelta(days=1)))
+    return qs
 
 
 def task_list(*, user, filters: dict | None = None) -> QuerySet[Task]:
-    """The user's tasks, newest first."""
-    qs = Task.objects.filter(user=user).order_by("-created_at")
+    """The user's tasks, filtered and ordered (newest first unless ``filters['ordering']`` says otherwise).
+
+    filters: ``status`` (list), ``q`` (file name contains), ``created_from`` / ``created_to``
+    (dates, inclusive, in TIME_ZONE), ``ordering`` (see tasks.history_params.ORDERINGS).
+    """
     filters = filters or {}
-    if filters.get("status"):
-        qs = qs.filter(status__in=filters["status"])
-    return qs
+    keys = order_keys(filters.get("ordering") or DEFAULT_ORDERING)
+    return _filtered(user=user, filters=filters).order_by(*_order_by(keys))
+
+
+@dataclass
+class TaskPage:
+    rows: list
+    count: int
+    page: int
+    page_size: int
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, math.ceil(self.count / self.page_size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.num_pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def start_index(self) -> int:
+        return (self.page - 1) * self.page_size + 1 if self.rows else 0
+
+    @property
+    def end_index(self) -> int:
+        return self.start_index + len(self.rows) - 1 if self.rows else 0
+
+
+def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: int = 25,
+              clamp: bool = False, with_files: bool = False) -> TaskPage:
+    """One page of ``task_list``: the ids come from the index alone, then only those rows are read.
+
+    clamp: a page past the end shows the last page (the HTML table) instead of an empty one (the API).
+    """
+    qs = task_list(user=user, filters=filters)
+    count = qs.count()
+    if clamp:
+        page = min(page, max(1, math.ceil(count / page_size)))
+    offset = (page - 1) * page_size
+    ids = list(qs.values_list("id", flat=True)[offset:offset + page_size]) if offset < count else []
+    rows = Task.objects.filter(pk__in=ids) if ids else Task.objects.none()
+    if with_files:
+        rows = rows.prefetch_related("files")
+    by_id = {row.pk: row for row in rows}
+    return TaskPage(rows=[by_id[i] for i in ids if i in by_id], count=count, page=page, page_size=page_size)
+
+
+def task_iter(*, user, filters: dict | None = None, fields: tuple[str, ...], chunk_size: int = 2000):
+    """Yield value tuples of ``task_list`` in order, reading keyset chunks of ``chunk_size`` rows.
+
+    Memory stays flat on every database: MySQL client libraries buffer a whole result set, so
+    a single ``.iterator()`` over 100,000 rows would not; each chunk is one short index walk.
+    """
+    filters = filters or {}
+    keys = order_keys(filters.get("ordering") or DEFAULT_ORDERING)
+    key_fields = [field for field, _desc in keys]
+    base = _filtered(user=user, filters=filters).order_by(*_order_by(keys))
+    columns = tuple(dict.fromkeys((*fields, *key_fields)))
+    positions = [columns.index(f) for f in fields]
+    key_positions = [columns.index(f) for f in key_fields]
+    after = None
+    while True:
+        qs = base.filter(_after(keys, after)) if after is not None else base
+        chunk = list(qs.values_list(*columns)[:chunk_size])
+        for row in chunk:
+            yield tuple(row[p] for p in positions)
+        if len(chunk) < chunk_size:
+            return
+        after = tuple(chunk[-1][p] for p in key_positions)
+
+
+def _after(keys, values) -> Q:
+    """Rows strictly after ``values`` in the ordering ``keys`` (NULL sorts first, as on MariaDB and SQLite)."""
+    condition = Q(pk__in=[])
+    equal = Q()
+    for (field, desc), value in zip(keys, values):
+        nullable = field in _NULLABLE
+        if value is None:
+            later = Q(pk__in=[]) if desc else Q(**{f"{field}__isnull": False})
+            equal_here = Q(**{f"{field}__isnull": True})
+        else:
+            later = Q(**{f"{field}__{'lt' if desc else 'gt'}": value})
+            if nullable and desc:
+                later |= Q(**{f"{field}__isnull": True})
+            equal_here = Q(**{field: value})
+        condition |= equal & later
+        equal &= equal_here
+    return condition
 
 
 def task_get(*, user, task_id) -> Task | None:
     """One of the user's tasks, or None (also for another user's task: callers answer 404)."""
     return Task.objects.filter(user=user, pk=task_id).prefetch_related("files").first()
+
+
+def task_get_many(*, user, task_ids) -> list[Task]:
+    """The user's tasks among ``task_ids`` (others' ids and unknown ids are left out), newest first."""
+    return list(Task.objects.filter(user=user, pk__in=list(task_ids)).prefetch_related("files").order_by("-created_at"))
 
 
 def task_active_count(*, user) -> int:
@@ -25,3 +178,76 @@ def task_active_count(*, user) -> int:
 
 def task_file_get(*, user, task_id, kind) -> TaskFile | None:
     return TaskFile.objects.filter(task__user=user, task_id=task_id, kind=kind).select_related("task").first()
+
+
+def _percentile_nearest_rank(qs: QuerySet[Task], field: str, count: int, percent: float):
+    """The nearest-rank percentile of ``field`` over ``count`` non-null rows of ``qs``, read as one row."""
+    if not count:
+        return None
+    rank = max(1, math.ceil(percent / 100 * count))
+    return qs.filter(**{f"{field}__isnull": False}).order_by(field).values_list(field, flat=True)[rank - 1]
+
+
+def task_stats(*, user, filters: dict | None = None, today: date | None = None, days: int = 30) -> dict:
+    """The user's figures over the date range of ``filters`` (other filters are ignored).
+
+    pages_processed, avg and p95 processing time cover completed tasks; success_rate is
+    completed / (completed + failed); storage_bytes counts every file of the tasks in range.
+    """
+    filters = filters or {}
+    date_filters = {"created_from": filters.get("created_from"), "created_to": filters.get("created_to")}
+    qs = _filtered(user=user, filters=date_filters).order_by()
+    done = Q(status=Task.Status.COMPLETED)
+    aggregates = {f"n_{s}": Count("pk", filter=Q(status=s)) for s in Task.Status.values}
+    figures = qs.aggregate(total=Count("pk"), pages=Sum("page_count", filter=done),
+                           avg=Avg("processing_seconds", filter=done),
+                           timed=Count("processing_seconds", filter=done), **aggregates)
+    by_status = {s: figures[f"n_{s}"] for s in Task.Status.values}
+    finished = by_status["completed"] + by_status["failed"]
+    storage = TaskFile.objects.filter(task__in=qs.values("pk")).aggregate(n=Sum("size_bytes"))["n"]
+    p95 = _percentile_nearest_rank(qs.filter(done), "processing_seconds", figures["timed"], 95)
+    return {
+        "total": figures["total"],
+        "by_status": by_status,
+        "pages_processed": figures["pages"] or 0,
+        "avg_processing_seconds": round(figures["avg"], 3) if figures["avg"] is not None else None,
+        "p95_processing_seconds": round(p95, 3) if p95 is not None else None,
+        "success_rate": round(by_status["completed"] / finished, 4) if finished else None,
+        "storage_bytes": storage or 0,
+        "daily": task_daily(user=user, end=filters.get("created_to") or today or timezone.localdate(),
+                            start=filters.get("created_from"), days=days),
+    }
+
+
+def task_daily(*, user, end: date, start: date | None = None, days: int = 30) -> list[dict]:
+    """Completed and failed tasks per day (by creation, in TIME_ZONE) for ``days`` days up to ``end``.
+
+    Every day is listed, zeros included. Days are bucketed in one query with precomputed
+    boundaries, so it is exact across daylight-saving changes and needs no time-zone tables.
+    """
+    first = end - timedelta(days=days - 1)
+    if start and start > first:
+        first = start
+    if first > end:
+        return []
+    n = (end - first).days + 1
+    bounds = [day_start(first + timedelta(days=i)) for i in range(n + 1)]
+    day = Case(*[When(created_at__lt=bounds[i + 1], then=Value(i)) for i in range(n)], output_field=IntegerField())
+    rows = (Task.objects.filter(user=user, status__in=(Task.Status.COMPLETED, Task.Status.FAILED),
+                                created_at__gte=bounds[0], created_at__lt=bounds[-1])
+            .annotate(day=day).values("day", "status").annotate(n=Count("pk")).order_by())
+    series = [{"date": first + timedelta(days=i), "completed": 0, "failed": 0} for i in range(n)]
+    for row in rows:
+        series[row["day"]][row["status"]] = row["n"]
+    return series
+
+
+def task_brief_stats(*, user) -> dict:
+    """The few figures of the user menu: totals by status and pages processed, in one query."""
+    figures = Task.objects.filter(user=user).order_by().aggregate(
+        total=Count("pk"), completed=Count("pk", filter=Q(status=Task.Status.COMPLETED)),
+        failed=Count("pk", filter=Q(status=Task.Status.FAILED)),
+        active=Count("pk", filter=Q(status__in=Task.ACTIVE_STATUSES)),
+        pages=Sum("page_count", filter=Q(status=Task.Status.COMPLETED)))
+    figures["pages"] = figures["pages"] or 0
+    return figures

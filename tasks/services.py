@@ -1,23 +1,80 @@
-"""Writes for tasks: create, and the state changes the worker makes."""
+"""Writes for tasks: create, queue, the state changes the worker makes, retry, cancel, delete.
+
+Every refusal is a ``tasks.errors.ServiceError`` (code, message, status), which the pages
+show as a message and the API turns into its JSON error.
+"""
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from tasks import documents
+from tasks.errors import ServiceError
 from tasks.models import AuditLog, Task, TaskFile
-from tasks.storage import ORIGINAL_NAMES, delete_task_files, sha256_of
+from tasks.storage import ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of
 
 log = logging.getLogger("tool_ocr.tasks")
 
+# Fairness: every task a user already has waiting or running, and every PAGES_PER_STEP pages
+# of them, lowers the queue priority of the user's next task by one (0 down to -100).
+PAGES_PER_STEP = 10
 
-class TaskLimitReached(Exception):
+
+class TaskLimitReached(ServiceError):
+    code, status = "task_limit_reached", 429
+
     def __init__(self, limit):
         self.limit = limit
-        super().__init__(f"You already have {limit} tasks waiting or running. Wait for some to finish, then upload again.")
+        super().__init__(f"You already have {limit} tasks waiting or running. Wait for some to finish, then upload again.",
+                         details={"max_tasks_per_user": limit})
+
+
+class InvalidTransition(ServiceError):
+    """The task is in the wrong state for this action (the API answers 409)."""
+
+    code, status = "invalid_state", 409
+
+    def __init__(self, task: Task, action: str):
+        self.task, self.action = task, action
+        super().__init__(f"A {task.get_status_display().lower()} task cannot be {action}.",
+                         details={"status": task.status})
+
+
+class InvalidChoice(ServiceError):
+    code, status = "invalid_input", 400
+
+
+class TaskNoLongerProcessing(Exception):
+    """The task was cancelled, deleted or taken away by the reaper while a worker ran it."""
+
+
+def engine_names() -> list[str]:
+    """The OCR engines this installation offers (tasks.ocr.engines decides)."""
+    from tasks.ocr import engines
+
+    return list(engines.ENGINES)
+
+
+def _check_engine(engine: str | None) -> str:
+    engine = engine or settings.OCR_ENGINE
+    names = engine_names()
+    if engine not in names:
+        raise InvalidChoice(f"Unknown OCR engine “{engine}”: choose one of {', '.join(names)}.",
+                            code="invalid_engine", details={"engine": engine, "choices": names})
+    return engine
+
+
+def _check_language(language: str | None) -> str:
+    language = language or settings.OCR_LANGUAGES[0]
+    if language not in settings.OCR_LANGUAGES:
+        raise InvalidChoice(f"Unsupported language “{language}”: choose one of {', '.join(settings.OCR_LANGUAGES)}.",
+                            code="invalid_language", details={"language": language, "choices": settings.OCR_LANGUAGES})
+    return language
 
 
 def _safe_display_name(name: str) -> str:
@@ -27,98 +84,125 @@ def _safe_display_name(name: str) -> str:
     return name[-255:]
 
 
-def task_create(*, user, uploaded_file, engine: str = "easyocr", language: str = "en") -> Task:
+def _lock_user(user_id) -> None:
+    """Serialise a user's limit checks: two parallel uploads cannot both pass MAX_TASKS_PER_USER."""
+    get_user_model().objects.select_for_update().filter(pk=user_id).first()
+
+
+def _check_task_limit(user_id) -> None:
+    active = Task.objects.filter(user_id=user_id, status__in=Task.ACTIVE_STATUSES).count()
+    if active >= settings.MAX_TASKS_PER_USER:
+        raise TaskLimitReached(settings.MAX_TASKS_PER_USER)
+
+
+def task_create(*, user, uploaded_file, engine: str | None = None, language: str | None = None) -> Task:
     """Check the upload, save the task and its original file, and queue it after commit.
 
-    Either both the row and the file exist afterwards, or neither does.
+    Either both the row and the file exist afterwards, or neither does: a failure anywhere,
+    also in the middle of writing the file, removes what was written.
     """
-    from django.conf import settings
-
+    engine, language = _check_engine(engine), _check_language(language)
+    if getattr(uploaded_file, "size", 0) and uploaded_file.size > settings.MAX_UPLOAD_MB * 1024 * 1024:
+        raise documents.file_too_large()
     info = documents.inspect(uploaded_file)
     digest = sha256_of(uploaded_file)
     task = Task(user=user, filename=_safe_display_name(uploaded_file.name), engine=engine, language=language,
                 mime_type=info.mime_type, size_bytes=uploaded_file.size, sha256=digest, page_count=info.page_count)
-    saved_files = []
     try:
         with transaction.atomic():
-            # Lock the user's row so two parallel uploads cannot both pass the limit.
-            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-            active = Task.objects.filter(user=user, status__in=Task.ACTIVE_STATUSES).count()
-            if active >= settings.MAX_TASKS_PER_USER:
-                raise TaskLimitReached(settings.MAX_TASKS_PER_USER)
+            _lock_user(user.pk)
+            _check_task_limit(user.pk)
             task.save()
             original = TaskFile(task=task, kind=TaskFile.Kind.ORIGINAL, name=task.filename, mime_type=info.mime_type,
                                 size_bytes=uploaded_file.size, sha256=digest)
             uploaded_file.seek(0)
-            original.file.save(ORIGINAL_NAMES.get(info.mime_type, "original.bin"), File(uploaded_file), save=False)
-            saved_files.append(original)
+            original.file.save(ORIGINAL_NAMES[info.mime_type], File(uploaded_file), save=False)
             original.save()
             transaction.on_commit(lambda: task_enqueue(task))
     except BaseException:
-        delete_task_files(saved_files)
+        if task.pk is not None:
+            delete_task_folder(task)
         raise
     log.info("task created", extra={"task_id": str(task.id), "user_id": user.pk})
     return task
 
 
+def task_priority(task: Task) -> int:
+    """Queue priority (-100..0): lower for users who already have many tasks or pages waiting.
+
+    The worker takes the highest priority first, so one user's 300-page document or a
+    hundred queued files do not hold back someone else's single page.
+    """
+    ahead = (Task.objects.filter(user_id=task.user_id, status__in=Task.ACTIVE_STATUSES)
+             .exclude(pk=task.pk).aggregate(n=Count("id"), pages=Sum("page_count")))
+    pages = (ahead["pages"] or 0) + task.page_count
+    return -min(100, ahead["n"] + pages // PAGES_PER_STEP)
+
+
 def task_enqueue(task: Task) -> None:
     from tasks.jobs import process_task
 
-    result = process_task.enqueue(str(task.id))
+    result = process_task.using(priority=task_priority(task)).enqueue(str(task.id))
     Task.objects.filter(pk=task.pk).update(queue_result_id=str(result.id))
 
 
-def task_start(*, task_id, worker_id: str = "") -> Task | None:
+def task_start(*, task_id, worker_id: str) -> Task | None:
     """pending -> processing, once: a second worker with the same task gets None."""
     now = timezone.now()
     updated = Task.objects.filter(pk=task_id, status=Task.Status.PENDING).update(
         status=Task.Status.PROCESSING, started_at=now, heartbeat_at=now, pages_done=0, worker_id=worker_id[:128],
-        error_code="", error_message="")
+        error_code="", error_message="", completed_at=None)
     if not updated:
         return None
     return Task.objects.select_related("user").get(pk=task_id)
 
 
-class TaskNoLongerProcessing(Exception):
-    """The task was cancelled (or taken away by the reaper) while a worker ran it."""
+def _mine(task: Task):
+    """The task's row while it is still being processed by this worker run (not cancelled, reaped or deleted)."""
+    return Task.objects.filter(pk=task.pk, status=Task.Status.PROCESSING, worker_id=task.worker_id)
 
 
 def task_heartbeat(*, task: Task, pages_done: int) -> None:
     """Record progress; raises TaskNoLongerProcessing so the worker stops before the next page."""
     task.pages_done = pages_done
-    updated = Task.objects.filter(pk=task.pk, status=Task.Status.PROCESSING).update(
-        pages_done=pages_done, heartbeat_at=timezone.now())
-    if not updated:
+    if not _mine(task).update(pages_done=pages_done, heartbeat_at=timezone.now()):
         raise TaskNoLongerProcessing()
 
 
 def task_complete(*, task: Task, results: dict) -> None:
-    """Store the result files and mark the task completed, in one transaction."""
+    """Store the result files and mark the task completed, in one transaction.
+
+    ``results``: {kind: (download name, mime type, Django File)}. The row is locked first,
+    so a cancel or delete at the same moment either comes before (and nothing is stored)
+    or after (and sees the files).
+    """
     now = timezone.now()
     saved = []
     try:
         with transaction.atomic():
+            if _mine(task).select_for_update().first() is None:
+                raise TaskNoLongerProcessing()
             for kind, (name, mime, content) in results.items():
-                tf = TaskFile(task=task, kind=kind, name=name, mime_type=mime, size_bytes=content.size)
-                tf.file.save(f"{kind.replace('_', '.')}", content, save=False)
+                content.seek(0)
+                tf = TaskFile(task=task, kind=kind, name=name, mime_type=mime, size_bytes=content.size,
+                              sha256=sha256_of(content))
+                tf.file.save(RESULT_NAMES[kind], content, save=False)
                 saved.append(tf)
                 tf.save()
             seconds = (now - task.started_at).total_seconds() if task.started_at else None
-            updated = Task.objects.filter(pk=task.pk, status=Task.Status.PROCESSING).update(
-                status=Task.Status.COMPLETED, completed_at=now, heartbeat_at=now, pages_done=task.page_count,
-                processing_seconds=seconds)
-            if not updated:
-                raise TaskNoLongerProcessing()
+            _mine(task).update(status=Task.Status.COMPLETED, completed_at=now, heartbeat_at=now,
+                               pages_done=task.page_count, processing_seconds=seconds)
     except BaseException:
         delete_task_files(saved)
         raise
 
 
-def task_fail(*, task: Task, code: str, message: str) -> None:
+def task_fail(*, task: Task, code: str, message: str) -> bool:
+    """processing -> failed with a reason (only while this worker run still owns the task)."""
     now = timezone.now()
     seconds = (now - task.started_at).total_seconds() if task.started_at else None
-    Task.objects.filter(pk=task.pk, status=Task.Status.PROCESSING).update(status=Task.Status.FAILED, completed_at=now, error_code=code[:64],
-                                           error_message=message, processing_seconds=seconds)
+    return bool(_mine(task).update(status=Task.Status.FAILED, completed_at=now, error_code=code[:64],
+                                   error_message=message, processing_seconds=seconds))
 
 
 def audit(*, request=None, user=None, action: str, obj=None, outcome=AuditLog.Outcome.ALLOWED, **details) -> AuditLog:
@@ -135,30 +219,23 @@ def audit(*, request=None, user=None, action: str, obj=None, outcome=AuditLog.Ou
     )
 
 
-class InvalidTransition(Exception):
-    """The task is in the wrong state for this action (the API answers 409)."""
-
-    def __init__(self, task: Task, action: str):
-        self.task, self.action = task, action
-        super().__init__(f"A {task.get_status_display().lower()} task cannot be {action}.")
-
-
 def task_retry(*, task: Task, engine: str | None = None) -> Task:
     """failed or cancelled -> pending, retry_count + 1, optionally with another engine; queued after commit."""
-    from django.conf import settings
-
+    if engine:
+        engine = _check_engine(engine)
     with transaction.atomic():
-        get_user_model().objects.select_for_update().filter(pk=task.user_id).first()
-        fields = {"status": Task.Status.PENDING, "retry_count": task.retry_count + 1, "pages_done": 0,
-                  "started_at": None, "completed_at": None, "heartbeat_at": None, "processing_seconds": None,
-                  "error_code": "", "error_message": "", "worker_id": ""}
+        _lock_user(task.user_id)
+        fields = {"status": Task.Status.PENDING, "retry_count": task.retry_count + 1, "requeue_count": 0,
+                  "pages_done": 0, "started_at": None, "completed_at": None, "heartbeat_at": None,
+                  "processing_seconds": None, "error_code": "", "error_message": "", "worker_id": ""}
         if engine:
             fields["engine"] = engine
-        active = Task.objects.filter(user_id=task.user_id, status__in=Task.ACTIVE_STATUSES).count()
-        if active >= settings.MAX_TASKS_PER_USER:
-            raise TaskLimitReached(settings.MAX_TASKS_PER_USER)
-        updated = Task.objects.filter(pk=task.pk, status__in=(Task.Status.FAILED, Task.Status.CANCELLED)).update(**fields)
-        if not updated:
+        current = Task.objects.filter(pk=task.pk).values_list("status", flat=True).first()
+        if current not in (Task.Status.FAILED, Task.Status.CANCELLED):
+            task.refresh_from_db()
+            raise InvalidTransition(task, "retried")
+        _check_task_limit(task.user_id)
+        if not Task.objects.filter(pk=task.pk, status=current).update(**fields):
             task.refresh_from_db()
             raise InvalidTransition(task, "retried")
         # Results of the earlier run go; the original stays.
@@ -184,9 +261,13 @@ def task_cancel(*, task: Task) -> Task:
 
 
 def task_delete(*, task: Task) -> None:
-    """Delete the task's rows, then its files once the deletion committed."""
-    files = list(task.files.all())
+    """Delete the task's rows, then (once that committed) every file under its folder.
+
+    Allowed in any state: a worker still on it finds the row gone and stops before the next page.
+    """
     with transaction.atomic():
-        task.delete()
-        transaction.on_commit(lambda: delete_task_files(files))
+        Task.objects.select_for_update().filter(pk=task.pk).first()  # waits for a task_complete in flight
+        files = list(TaskFile.objects.filter(task_id=task.pk))
+        Task.objects.filter(pk=task.pk).delete()
+        transaction.on_commit(lambda: (delete_task_files(files), delete_task_folder(task)))
     log.info("task deleted", extra={"task_id": str(task.pk), "user_id": task.user_id})

@@ -1,12 +1,23 @@
-"""File names and hashing through Django's storage API (a shared volume or S3 in production)."""
+"""File names and hashing through Django's storage API (a shared volume or S3 in production).
+
+Every file of a task lives under ``<user id>/<task id>/`` with a name we generate; nothing
+here ever touches the local file system directly, so workers on other machines see the
+same files through the same storage backend.
+"""
 
 import hashlib
+import logging
 
 from django.core.files.storage import default_storage
 
 from tasks.models import TaskFile
 
-ORIGINAL_NAMES = {"image/png": "original.png", "image/jpeg": "original.jpg"}
+log = logging.getLogger("tool_ocr.tasks")
+
+ORIGINAL_NAMES = {"image/png": "original.png", "image/jpeg": "original.jpg", "image/tiff": "original.tif",
+                  "image/bmp": "original.bmp", "image/webp": "original.webp", "application/pdf": "original.pdf"}
+RESULT_NAMES = {TaskFile.Kind.RESULT_TXT: "result.txt", TaskFile.Kind.RESULT_JSON: "result.json",
+                TaskFile.Kind.RESULT_PDF: "result.pdf"}
 
 
 def sha256_of(fh) -> str:
@@ -18,6 +29,10 @@ def sha256_of(fh) -> str:
     return digest.hexdigest()
 
 
+def task_folder(task) -> str:
+    return f"{task.user_id}/{task.pk}"
+
+
 def open_task_file(task_file: TaskFile):
     return default_storage.open(task_file.file.name, "rb")
 
@@ -26,3 +41,34 @@ def delete_task_files(files) -> None:
     for f in files:
         if f.file.name:
             default_storage.delete(f.file.name)
+
+
+def delete_task_folder(task) -> None:
+    """Remove everything stored under the task's folder, also a file a failed save left half-written.
+
+    The folder belongs to one task (its id is a fresh UUID), so whatever is in it goes.
+    """
+    folder = task_folder(task)
+    try:
+        _dirs, names = default_storage.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in names:
+        try:
+            default_storage.delete(f"{folder}/{name}")
+        except OSError:  # keep going: the others should still go
+            log.warning("could not delete a task file", extra={"path": f"{folder}/{name}"})
+    _remove_empty_dirs(task)
+
+
+def _remove_empty_dirs(task) -> None:
+    """FileSystemStorage leaves the empty task folder behind; remove it (object stores have no folders).
+
+    The user's folder stays: another upload of the same user may be creating its task folder in it.
+    """
+    import os
+
+    try:
+        os.rmdir(default_storage.path(task_folder(task)))
+    except (OSError, NotImplementedError, AttributeError):
+        pass

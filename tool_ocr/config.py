@@ -29,8 +29,9 @@ class Config:
         self.env = env
 
     def _raw(self, name, default):
+        """The variable's text; unset or empty (``NAME=`` in .env) means the default."""
         value = os.environ.get(name)
-        return default if value is None else value
+        return default if value is None or not value.strip() else value
 
     def str(self, name, default, choices=None):
         value = str(self._raw(name, default)).strip()

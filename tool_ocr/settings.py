@@ -67,12 +67,46 @@ TASK_RETENTION_DAYS = cfg.int("TASK_RETENTION_DAYS", "30", minimum=1, maximum=36
 MAX_TASKS_PER_USER = cfg.int("MAX_TASKS_PER_USER", "20", minimum=1, maximum=100000)
 ENABLE_TASK_HISTORY = cfg.bool("ENABLE_TASK_HISTORY", "true")
 MAX_UPLOAD_MB = cfg.int("MAX_UPLOAD_MB", "50", minimum=1, maximum=2048)
+MAX_PAGES = cfg.int("MAX_PAGES", "300", minimum=1, maximum=100000)
+# Largest page in pixels (width x height; PDF pages at OCR_PDF_DPI): stops decompression bombs.
+MAX_IMAGE_PIXELS = cfg.int("MAX_IMAGE_PIXELS", "60000000", minimum=100000, maximum=1000000000)
+# A 'processing' task without a heartbeat for this long has lost its worker: the reaper re-queues it once.
+TASK_HEARTBEAT_TIMEOUT = cfg.int("TASK_HEARTBEAT_TIMEOUT", "600", minimum=10, maximum=86400)
+# Seconds between runs of the periodic reaper job (tasks.jobs.reap_stuck_tasks_job).
+REAPER_INTERVAL = cfg.int("REAPER_INTERVAL", "60", minimum=5, maximum=86400)
+# Uploads are streamed to temporary files on disk, never held in memory; one past MAX_UPLOAD_MB is cut off.
+FILE_UPLOAD_HANDLERS = ["tasks.uploads.LimitedTemporaryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # form fields other than files
+DATA_UPLOAD_MAX_NUMBER_FILES = 100
 
 # --- OCR engine -------------------------------------------------------------
 OCR_LANGUAGES = cfg.list("OCR_LANGUAGES", "en")
 OCR_EASYOCR_CANVAS_SIZE = cfg.int("OCR_EASYOCR_CANVAS_SIZE", "2560", minimum=320, maximum=8192)
 OCR_EASYOCR_BATCH_SIZE = cfg.int("OCR_EASYOCR_BATCH_SIZE", "1", minimum=1, maximum=256)
 OCR_THREADS = cfg.int("OCR_THREADS", "0", minimum=0, maximum=256)
+OCR_ENGINE = cfg.str("OCR_ENGINE", "easyocr", choices=["easyocr", "tesseract"])
+# PDF pages are rendered at this resolution for OCR (and for the searchable PDF).
+OCR_PDF_DPI = cfg.int("OCR_PDF_DPI", "200", minimum=50, maximum=600)
+
+# --- Operations (metrics, logs, health) -------------------------------------
+# /metrics answers these client addresses (IPs or CIDR networks; REMOTE_ADDR only, never X-Forwarded-For)...
+METRICS_ALLOWED_IPS = cfg.list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+import ipaddress as _ipaddress  # noqa: E402
+
+for _net in METRICS_ALLOWED_IPS:
+    try:
+        _ipaddress.ip_network(_net, strict=False)
+    except ValueError:
+        from tool_ocr.config import ConfigError
+
+        raise ConfigError(f"METRICS_ALLOWED_IPS has {_net!r}: use IP addresses or networks like 10.0.0.0/8, comma-separated.")
+# ...or any caller with "Authorization: Bearer <METRICS_TOKEN>" (empty: no token accepted).
+METRICS_TOKEN = cfg.str("METRICS_TOKEN", "")
+# json: one JSON object per line (production); plain: readable lines for development.
+LOG_FORMAT = cfg.str("LOG_FORMAT", "json", choices=["json", "plain"])
+# /readyz calls the worker stale when work waits and no worker showed life for this many seconds.
+READYZ_WORKER_MAX_AGE = cfg.int("READYZ_WORKER_MAX_AGE", "300", minimum=10, maximum=86400)
 
 # --- Django -----------------------------------------------------------------
 INSTALLED_APPS = [
@@ -87,9 +121,11 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "accounts",
     "tasks",
+    "tool_ocr.apps.ToolOcrConfig",
 ]
 
 MIDDLEWARE = [
+    "tool_ocr.middleware.RequestContextMiddleware",  # first: request id on every log line, X-Request-ID
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -147,11 +183,7 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 X_FRAME_OPTIONS = "DENY"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": cfg.str("LOG_LEVEL", "INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+from tool_ocr.logging import build_logging  # noqa: E402  (JSON lines, request/user ids, redaction)
+
+LOGGING = build_logging(level=cfg.str("LOG_LEVEL", "INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]),
+                        fmt=LOG_FORMAT)

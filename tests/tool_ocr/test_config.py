@@ -31,11 +31,17 @@ def test_bad_timeout_is_refused(cfg, value):
     assert "EXTERNAL_AUTH_TIMEOUT" in str(err.value) and "number from 0.1 to 120" in str(err.value)
 
 
-@pytest.mark.parametrize("value", ["1abc_", "tool-ocr_", "", "x" * 40, "drop table;"])
+@pytest.mark.parametrize("value", ["1abc_", "tool-ocr_", " 9 ", "x" * 40, "drop table;"])
 def test_bad_prefix_is_refused(cfg, value):
     with pytest.raises(ConfigError) as err:
         cfg(DATABASE_TABLE_PREFIX=value).table_prefix("DATABASE_TABLE_PREFIX", "tool_ocr_")
     assert "DATABASE_TABLE_PREFIX" in str(err.value) and "starts with a letter or an underscore" in str(err.value)
+
+
+def test_empty_means_the_default(cfg):
+    c = cfg(DATABASE_TABLE_PREFIX="", EXTERNAL_AUTH_TIMEOUT="  ")
+    assert c.table_prefix("DATABASE_TABLE_PREFIX", "tool_ocr_") == "tool_ocr_"
+    assert c.float("EXTERNAL_AUTH_TIMEOUT", "5", minimum=0.1) == 5.0
 
 
 def test_good_values_are_read(cfg):

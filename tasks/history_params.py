@@ -1,0 +1,113 @@
+"""The history's query parameters, validated once for the pages and the JSON API alike.
+
+One schema means a shared link, the API and the export all accept exactly the same
+filters, with the same errors; the sort keys are a closed list so no user string ever
+reaches ORDER BY.
+"""
+
+from datetime import date
+from typing import Literal
+
+import pydantic
+from ninja import Schema
+from pydantic import Field, model_validator
+
+from tasks.models import Task
+
+ORDER_FIELDS = ("created_at", "filename", "status", "processing_seconds")
+ORDERINGS = tuple(f for name in ORDER_FIELDS for f in (name, f"-{name}"))
+Ordering = Literal[ORDERINGS]  # type: ignore[valid-type]
+DEFAULT_ORDERING = "-created_at"
+PAGE_SIZES = (10, 25, 50, 100)
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+STATUS_VALUES = tuple(Task.Status.values)
+
+
+class TaskFilters(Schema):
+    """Filters of the task list; also the stats' date range and the export's rows."""
+
+    status: list[Literal[STATUS_VALUES]] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="Repeatable: tasks in any of these statuses")
+    q: str = Field("", max_length=200, description="File name contains (case-insensitive)")
+    created_from: date | None = Field(None, description="ISO date, inclusive (in TIME_ZONE)")
+    created_to: date | None = Field(None, description="ISO date, inclusive (in TIME_ZONE)")
+    ordering: Ordering = Field(DEFAULT_ORDERING, description="Sort key, '-' for descending")
+
+    @model_validator(mode="after")
+    def _range_in_order(self):
+        if self.created_from and self.created_to and self.created_from > self.created_to:
+            raise ValueError("created_from must be on or before created_to")
+        return self
+
+    def as_dict(self) -> dict:
+        """The selectors' filters dict (see tasks.selectors.task_list)."""
+        return {"status": list(dict.fromkeys(self.status)), "q": self.q.strip(),
+                "created_from": self.created_from, "created_to": self.created_to, "ordering": self.ordering}
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.status or self.q.strip() or self.created_from or self.created_to)
+
+
+class PageParams(Schema):
+    page: int = Field(1, ge=1, le=10_000_000, description="1-based page number")
+    page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description=f"Rows per page (max {MAX_PAGE_SIZE})")
+
+
+class ParamsError(Exception):
+    """Bad query parameters: ``details`` maps each parameter to a message for a person."""
+
+    def __init__(self, details: dict):
+        self.details = details
+        super().__init__("; ".join(f"{k}: {v}" for k, v in details.items()))
+
+
+def error_details(exc: pydantic.ValidationError) -> dict:
+    """{parameter: message} from pydantic's errors, in words a person reads."""
+    details = {}
+    for err in exc.errors():
+        loc = [str(part) for part in err.get("loc", ()) if not isinstance(part, int)]
+        field = loc[-1] if loc else "__all__"
+        message = err.get("msg", "is not valid")
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        details.setdefault(field, message)
+    return details
+
+
+def _fields(data, names, multi=()):
+    """Only the given keys of a QueryDict or dict; multi keys as lists; empty values dropped."""
+    out = {}
+    for name in names:
+        if name in multi:
+            values = data.getlist(name) if hasattr(data, "getlist") else data.get(name, [])
+            if isinstance(values, str):
+                values = [values]
+            values = [v for v in values if v not in ("", None)]
+            if values:
+                out[name] = values
+        else:
+            value = data.get(name)
+            if isinstance(value, list):
+                value = value[-1] if value else None
+            if value not in ("", None):
+                out[name] = value
+    return out
+
+
+def parse_filters(data) -> TaskFilters:
+    """TaskFilters from a QueryDict or a dict; raises ParamsError."""
+    try:
+        return TaskFilters.model_validate(
+            _fields(data, ("status", "q", "created_from", "created_to", "ordering"), multi=("status",)))
+    except pydantic.ValidationError as exc:
+        raise ParamsError(error_details(exc)) from None
+
+
+def parse_page(data) -> PageParams:
+    """PageParams from a QueryDict or a dict; raises ParamsError."""
+    try:
+        return PageParams.model_validate(_fields(data, ("page", "page_size")))
+    except pydantic.ValidationError as exc:
+        raise ParamsError(error_details(exc)) from None

@@ -1,0 +1,331 @@
+"""Prometheus metrics at /metrics, for operators only (allowed addresses or a bearer token).
+
+Two kinds of numbers, because web and OCR workers are separate processes:
+
+* **Counted where they happen** (process-local, prometheus-client counters/histograms):
+  sign-ins, auth API calls, HTTP requests, tasks created (web) and finished, OCR seconds per
+  page and pages (worker). With ``PROMETHEUS_MULTIPROC_DIR`` set for the gunicorn workers
+  and the ``db_worker`` processes of one host (see deploy/), /metrics adds them all up.
+* **Read from the database at scrape time** (``DatabaseCollector``): queue depth, age of the
+  oldest pending task, tasks by status and engine, stored bytes, active users, the last
+  sign of a worker. These are right whichever process answers the scrape; they are cached
+  for ``DB_CACHE_SECONDS`` so frequent scrapes do not scan a million rows each time.
+"""
+
+import hmac
+import ipaddress
+import logging
+import os
+import shutil
+import threading
+import time
+
+from django.conf import settings
+from django.http import HttpResponse
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
+                               generate_latest)
+from prometheus_client.core import GaugeMetricFamily
+
+log = logging.getLogger("tool_ocr.metrics")
+
+DB_CACHE_SECONDS = 30
+
+# --- Counted where they happen ---------------------------------------------------
+SIGN_INS = Counter("tool_ocr_sign_ins", "Sign-in attempts by outcome (success/failure) and reason",
+                   ["outcome", "reason"])
+AUTH_API_SECONDS = Histogram("tool_ocr_auth_api_seconds", "Company auth API call latency by operation and outcome",
+                             ["operation", "outcome"],
+                             buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
+HTTP_REQUESTS = Counter("tool_ocr_http_requests", "HTTP responses by method and status code", ["method", "status"])
+HTTP_SECONDS = Histogram("tool_ocr_http_request_seconds", "Time to answer an HTTP request",
+                         buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10))
+TASKS_CREATED = Counter("tool_ocr_tasks_created", "Tasks created, by engine", ["engine"])
+TASKS_FINISHED = Counter("tool_ocr_tasks_finished", "Task runs finished by a worker, by engine and final status",
+                         ["engine", "status"])
+OCR_PAGE_SECONDS = Histogram("tool_ocr_ocr_page_seconds", "OCR seconds per page (a task's time over its pages)",
+                             ["engine"], buckets=(0.5, 1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300))
+PAGES_PROCESSED = Counter("tool_ocr_pages_processed", "Pages OCR'd by completed tasks, by engine", ["engine"])
+
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
+def record_sign_in(outcome: str, reason: str = "ok") -> None:
+    """Count one sign-in attempt; outcome is success or failure, reason a short stable code."""
+    SIGN_INS.labels(outcome=outcome, reason=reason or "unknown").inc()
+
+
+def observe_auth_call(operation: str, outcome: str, seconds: float) -> None:
+    AUTH_API_SECONDS.labels(operation=operation or "unknown", outcome=outcome or "unknown").observe(max(0.0, seconds))
+
+
+def observe_request(method: str, status: int, seconds: float) -> None:
+    HTTP_REQUESTS.labels(method=method if method in _METHODS else "other", status=str(status)).inc()
+    HTTP_SECONDS.observe(seconds)
+
+
+def record_task_created(engine: str) -> None:
+    TASKS_CREATED.labels(engine=engine or "unknown").inc()
+
+
+def record_task_finished(engine: str, status: str, *, pages: int = 0, seconds: float | None = None) -> None:
+    """A worker finished a run: count it, and for completed runs the pages and seconds per page."""
+    engine = engine or "unknown"
+    TASKS_FINISHED.labels(engine=engine, status=status).inc()
+    if status == "completed" and pages > 0:
+        PAGES_PROCESSED.labels(engine=engine).inc(pages)
+        if seconds is not None and seconds >= 0:
+            per_page = seconds / pages
+            histogram = OCR_PAGE_SECONDS.labels(engine=engine)
+            for _ in range(pages):
+                histogram.observe(per_page)
+
+
+# Status codes of the login pages, as the sign-in views answer them (shared/docs/http-api.md, accounts/views.py).
+LOGIN_REASONS = {400: "bad_request", 401: "invalid_credentials", 403: "forbidden", 423: "account_locked",
+                 429: "rate_limited", 503: "service_unavailable"}
+
+
+def record_login_response(path: str, status: int) -> None:
+    """One POST to a login page is one sign-in attempt: a redirect is a success, the status says why not."""
+    if status in (301, 302, 303):
+        record_sign_in("success", "ok")
+    elif path.startswith("/admin/") and status == 200:
+        record_sign_in("failure", "invalid_credentials")  # the admin form re-renders with 200
+    else:
+        record_sign_in("failure", LOGIN_REASONS.get(status, "error"))
+
+
+class AuthCallMetricsFilter(logging.Filter):
+    """Reads the auth client's per-call log lines (operation, outcome, latency_ms) into AUTH_API_SECONDS.
+
+    accounts/external_auth.py logs every call once with these fields; measuring there keeps
+    the client free of metrics code. Never drops a record.
+    """
+
+    def filter(self, record):
+        latency = getattr(record, "latency_ms", None)
+        if latency is not None:
+            try:
+                observe_auth_call(str(getattr(record, "operation", "")), str(getattr(record, "outcome", "")),
+                                  float(latency) / 1000.0)
+            except (TypeError, ValueError):
+                pass
+        return True
+
+
+# --- Read at scrape time ------------------------------------------------------------
+BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
+
+
+def auth_breakers():
+    """The pybreaker circuit breakers the auth client exposes at module level (name, breaker)."""
+    try:
+        import pybreaker
+
+        from accounts import external_auth
+    except Exception:  # pragma: no cover - the app always has both
+        return []
+    found = []
+    for attr, value in vars(external_auth).items():
+        if isinstance(value, pybreaker.CircuitBreaker):
+            found.append((getattr(value, "name", None) or attr, value))
+    return found
+
+
+def breaker_state() -> str:
+    """closed, half-open or open (the worst of the auth client's breakers), or unknown."""
+    states = [str(b.current_state) for _, b in auth_breakers()]
+    if not states:
+        return "unknown"
+    return max(states, key=lambda s: BREAKER_STATES.get(s, -1))
+
+
+class DatabaseCollector:
+    """Gauges computed from the database (and the storage volume) when Prometheus scrapes."""
+
+    def __init__(self, cache_seconds: float = DB_CACHE_SECONDS):
+        self.cache_seconds = cache_seconds
+        self._cached = None
+        self._cached_at = 0.0
+        self._lock = threading.Lock()
+
+    def collect(self):
+        yield from self._breaker_metrics()
+        with self._lock:
+            if self._cached is None or time.monotonic() - self._cached_at >= self.cache_seconds:
+                self._cached = list(self._database_metrics())
+                self._cached_at = time.monotonic()
+            cached = self._cached
+        yield from cached
+
+    def _breaker_metrics(self):
+        state = GaugeMetricFamily("tool_ocr_auth_breaker_state",
+                                  "Auth API circuit breaker in this process: 0 closed, 1 half-open, 2 open", labels=["name"])
+        failures = GaugeMetricFamily("tool_ocr_auth_breaker_failures", "Consecutive failures counted by the breaker",
+                                     labels=["name"])
+        for name, breaker in auth_breakers():
+            state.add_metric([name], BREAKER_STATES.get(str(breaker.current_state), -1))
+            failures.add_metric([name], breaker.fail_counter)
+        yield state
+        yield failures
+
+    def _database_metrics(self):
+        up = GaugeMetricFamily("tool_ocr_database_up", "1 when the last scrape could read the database")
+        started = time.monotonic()
+        try:
+            families = list(_task_metrics()) + list(_storage_metrics()) + list(_user_metrics())
+        except Exception:
+            log.exception("metrics: database read failed")
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+        took = GaugeMetricFamily("tool_ocr_metrics_db_seconds", "Time the database gauges took to compute")
+        took.add_metric([], time.monotonic() - started)
+        yield took
+
+
+def _task_metrics():
+    from django.db.models import Count, Min
+    from django.utils import timezone
+
+    from tasks.models import Task
+
+    by_status = GaugeMetricFamily("tool_ocr_tasks", "Tasks in the database by status and engine", labels=["status", "engine"])
+    seen = set()
+    for row in Task.objects.order_by().values("status", "engine").annotate(n=Count("id")):
+        by_status.add_metric([row["status"], row["engine"]], row["n"])
+        seen.add(row["status"])
+    for status in Task.Status.values:
+        if status not in seen:  # every status present, so alerts see a 0 rather than no series
+            by_status.add_metric([status, "all"], 0)
+    yield by_status
+
+    now = timezone.now()
+    pending = Task.objects.filter(status=Task.Status.PENDING).aggregate(n=Count("id"), oldest=Min("created_at"))
+    depth = GaugeMetricFamily("tool_ocr_queue_depth", "Tasks waiting for a worker (pending)")
+    depth.add_metric([], pending["n"])
+    yield depth
+    age = GaugeMetricFamily("tool_ocr_queue_oldest_pending_age_seconds", "Age of the oldest pending task (0 when none)")
+    age.add_metric([], (now - pending["oldest"]).total_seconds() if pending["oldest"] else 0.0)
+    yield age
+
+    last = worker_last_seen()
+    seen_age = GaugeMetricFamily("tool_ocr_worker_last_seen_age_seconds",
+                                 "Seconds since a worker last showed life (task heartbeat); -1 when never")
+    seen_age.add_metric([], (now - last).total_seconds() if last else -1)
+    yield seen_age
+
+
+def worker_last_seen():
+    """The newest task heartbeat: each status is an index range (status, heartbeat_at), so this stays cheap."""
+    from django.db.models import Max
+
+    from tasks.models import Task
+
+    values = []
+    for status in (Task.Status.PROCESSING, Task.Status.COMPLETED, Task.Status.FAILED):
+        value = Task.objects.filter(status=status).aggregate(m=Max("heartbeat_at"))["m"]
+        if value:
+            values.append(value)
+    return max(values) if values else None
+
+
+def _storage_metrics():
+    from django.db.models import Sum
+
+    from tasks.models import TaskFile
+
+    stored = GaugeMetricFamily("tool_ocr_storage_bytes", "Bytes of task files recorded in the database, by kind",
+                               labels=["kind"])
+    for row in TaskFile.objects.order_by().values("kind").annotate(total=Sum("size_bytes")):
+        stored.add_metric([row["kind"]], row["total"] or 0)
+    yield stored
+    location = getattr(settings, "MEDIA_ROOT", None)
+    if location and os.path.isdir(location):
+        usage = shutil.disk_usage(location)
+        free = GaugeMetricFamily("tool_ocr_storage_volume_free_bytes", "Free bytes on the volume holding the task files")
+        free.add_metric([], usage.free)
+        yield free
+        total = GaugeMetricFamily("tool_ocr_storage_volume_size_bytes", "Size of the volume holding the task files")
+        total.add_metric([], usage.total)
+        yield total
+
+
+def _user_metrics():
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from accounts.models import TokenSession
+
+    now = timezone.now()
+    active = GaugeMetricFamily("tool_ocr_active_users", "Distinct users with a live session active within the window",
+                               labels=["window"])
+    for label, delta in (("15m", timedelta(minutes=15)), ("1d", timedelta(days=1))):
+        n = (TokenSession.objects.filter(revoked_at__isnull=True, last_activity_at__gte=now - delta)
+             .values("user_id").distinct().count())
+        active.add_metric([label], n)
+    yield active
+    users = GaugeMetricFamily("tool_ocr_users", "Users by state", labels=["state"])
+    User = get_user_model()
+    users.add_metric(["active"], User.objects.filter(is_active=True).count())
+    users.add_metric(["inactive"], User.objects.filter(is_active=False).count())
+    yield users
+
+
+_db_collector = DatabaseCollector()
+
+
+def registry() -> CollectorRegistry:
+    """The registry for one scrape: all processes' counters (multiprocess mode) or this one's, plus the DB gauges."""
+    reg = CollectorRegistry(auto_describe=False)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(reg)
+    else:
+        reg.register(_ProcessCollector())
+    reg.register(_db_collector)
+    return reg
+
+
+class _ProcessCollector:
+    """This process's own metrics (the default registry), when not in multiprocess mode."""
+
+    def collect(self):
+        return REGISTRY.collect()
+
+
+# --- Access ----------------------------------------------------------------
+def _client_allowed(remote_addr: str) -> bool:
+    """REMOTE_ADDR only: a forwarded header is never trusted here (see docs/production-checklist.md)."""
+    try:
+        address = ipaddress.ip_address((remote_addr or "").split("%")[0])
+    except ValueError:
+        return False
+    for entry in settings.METRICS_ALLOWED_IPS:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _token_ok(request) -> bool:
+    expected = settings.METRICS_TOKEN
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not expected or not header.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(header[7:].strip().encode(), expected.encode())
+
+
+def metrics_view(request):
+    """Prometheus text format; 403 unless the caller's address is allowed or it sends the bearer token."""
+    if not (_token_ok(request) or _client_allowed(request.META.get("REMOTE_ADDR", ""))):
+        return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
+    return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
