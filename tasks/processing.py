@@ -1,22 +1,30 @@
-"""Run OCR for one task: page by page, with a heartbeat, then store the results."""
+"""Run OCR for one task: page by page, with progress and a heartbeat, then store the three results."""
 
 import json
 import logging
 import os
 import socket
+import tempfile
+import uuid
 
+from django.core.files import File
 from django.core.files.base import ContentFile
 
 from tasks import documents, services
-from tasks.models import TaskFile
+from tasks.documents import DocumentError
+from tasks.models import Task, TaskFile
 from tasks.ocr.base import PageResult
 from tasks.ocr.engines import get_engine
 from tasks.ocr.layout import page_text
+from tasks.searchable_pdf import SearchablePdfWriter
 from tasks.storage import open_task_file
 
 log = logging.getLogger("tool_ocr.worker")
 
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+def worker_run_id() -> str:
+    """Names this worker process and this run: only the run that started a task may finish it."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 def result_json(task, pages: list[PageResult]) -> dict:
@@ -25,8 +33,8 @@ def result_json(task, pages: list[PageResult]) -> dict:
         "engine": task.engine,
         "language": task.language,
         "pages": [
-            {"number": p.number, "width": int(p.width), "height": int(p.height), "text": p.text,
-             "lines": [{"text": l.text, "confidence": round(float(l.confidence), 4),
+            {"number": int(p.number), "width": int(p.width), "height": int(p.height), "text": str(p.text),
+             "lines": [{"text": str(l.text), "confidence": round(float(l.confidence), 4),
                         "box": [[round(float(x), 1), round(float(y), 1)] for x, y in l.box]} for l in p.lines]}
             for p in pages
         ],
@@ -34,38 +42,59 @@ def result_json(task, pages: list[PageResult]) -> dict:
 
 
 def result_text(pages: list[PageResult]) -> str:
+    """Pages in order, separated by a blank line and a form feed (the page break of plain text)."""
     return "\n\n\f".join(p.text for p in pages).rstrip() + "\n"
 
 
 def run_task(task_id: str) -> str:
     """Process a pending task; returns its final status. Safe to call twice: the second call does nothing."""
-    task = services.task_start(task_id=task_id, worker_id=WORKER_ID)
+    task = services.task_start(task_id=task_id, worker_id=worker_run_id())
     if task is None:
         return "skipped"
     try:
-        engine = get_engine(task.engine)
-        original = task.files.get(kind=TaskFile.Kind.ORIGINAL)
-        pages = []
+        _recognise_and_store(task)
+    except services.TaskNoLongerProcessing:
+        log.info("task stopped: no longer processing", extra={"task_id": str(task.id)})
+        return "stopped"
+    except DocumentError as exc:  # e.g. a page that the upload check passed but cannot be rendered
+        log.warning("task failed: %s", exc.message, extra={"task_id": str(task.id)})
+        services.task_fail(task=task, code=exc.code, message=exc.message)
+        return "failed"
+    except Exception as exc:  # the task fails with a reason; the worker goes on
+        log.exception("task failed", extra={"task_id": str(task.id)})
+        services.task_fail(task=task, code="processing_error",
+                           message=f"OCR failed ({type(exc).__name__}). Retry the task, or try the other engine.")
+        return "failed"
+    log.info("task completed", extra={"task_id": str(task.id), "pages": task.page_count})
+    return "completed"
+
+
+def _recognise_and_store(task: Task) -> None:
+    engine = get_engine(task.engine)
+    original = task.files.get(kind=TaskFile.Kind.ORIGINAL)
+    pages: list[PageResult] = []
+    # The searchable PDF grows in the worker's own temporary folder (TMPDIR), page by page.
+    with tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf") as pdf_fh:
+        writer = SearchablePdfWriter(pdf_fh)
         with open_task_file(original) as fh:
             for number, image in enumerate(documents.iter_pages(fh, task.mime_type), start=1):
                 lines = engine.recognize(image)
                 pages.append(PageResult(number=number, width=image.width, height=image.height, lines=lines,
                                         text=page_text(lines)))
+                writer.add_page(image, lines)
+                del image
                 services.task_heartbeat(task=task, pages_done=number)
+        writer.close()
+        pdf_fh.flush()
+        if task.page_count != len(pages):  # the upload check counted differently: record what was read
+            Task.objects.filter(pk=task.pk).update(page_count=len(pages))
+            task.page_count = len(pages)
         stem = task.filename.rsplit(".", 1)[0] or "result"
         results = {
             TaskFile.Kind.RESULT_TXT: (f"{stem}.txt", "text/plain; charset=utf-8",
                                        ContentFile(result_text(pages).encode("utf-8"))),
             TaskFile.Kind.RESULT_JSON: (f"{stem}.json", "application/json",
                                         ContentFile(json.dumps(result_json(task, pages), ensure_ascii=False).encode())),
+            TaskFile.Kind.RESULT_PDF: (f"{stem}.ocr.pdf", "application/pdf", File(pdf_fh)),
         }
         services.task_complete(task=task, results=results)
-        log.info("task completed", extra={"task_id": str(task.id), "pages": len(pages)})
-        return "completed"
-    except services.TaskNoLongerProcessing:
-        log.info("task stopped: no longer processing", extra={"task_id": str(task.id)})
-        return "stopped"
-    except Exception as exc:  # the task fails with a reason; the worker goes on
-        log.exception("task failed", extra={"task_id": str(task.id)})
-        services.task_fail(task=task, code="processing_error", message=f"OCR failed: {type(exc).__name__}")
-        return "failed"

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import environ
 
+from accounts.auth_mode import backends_for
 from tool_ocr import table_prefix
 from tool_ocr.config import Config
 
@@ -31,6 +32,12 @@ CSRF_TRUSTED_ORIGINS = cfg.list("CSRF_TRUSTED_ORIGINS", "")
 
 DATA_DIR = cfg.path("DATA_DIR", "data", BASE_DIR)
 MEDIA_ROOT = cfg.path("MEDIA_ROOT", str(DATA_DIR / "files"), BASE_DIR)
+try:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)  # the default SQLite file and logs live here
+except OSError as exc:
+    from tool_ocr.config import ConfigError
+
+    raise ConfigError(f"DATA_DIR={DATA_DIR} cannot be created ({exc.strerror}): use a writable folder.") from None
 
 # --- Database ---------------------------------------------------------------
 DATABASE_TABLE_PREFIX = cfg.table_prefix("DATABASE_TABLE_PREFIX", "tool_ocr_")
@@ -61,6 +68,31 @@ EXTERNAL_AUTH_TIMEOUT = cfg.float("EXTERNAL_AUTH_TIMEOUT", "5", minimum=0.1, max
 TOKEN_REFRESH_BUFFER = cfg.int("TOKEN_REFRESH_BUFFER", "300", minimum=0, maximum=86400)
 # Fernet keys for tokens at rest, newest first (comma-separated); see README "Key rotation".
 TOKEN_ENCRYPTION_KEYS = cfg.list("TOKEN_ENCRYPTION_KEYS", "") or [SECRET_KEY]
+
+# --- Sign-in: modes, resilience, sessions, brute force (README "Sign-in") ----
+# external: company API (+ local passwords for staff only); local: Django accounts only; both.
+AUTH_MODE = cfg.str("AUTH_MODE", "external", choices=["external", "local", "both"])
+# Extra attempts after a transient failure (connection error, timeout, 5xx, 429).
+EXTERNAL_AUTH_RETRIES = cfg.int("EXTERNAL_AUTH_RETRIES", "2", minimum=0, maximum=10)
+# First backoff wait in seconds; doubles per retry, plus up to the same again of jitter.
+EXTERNAL_AUTH_BACKOFF_INITIAL = cfg.float("EXTERNAL_AUTH_BACKOFF_INITIAL", "0.5", minimum=0, maximum=30)
+# Longest single wait between attempts, and the longest Retry-After honoured (longer: no retry).
+EXTERNAL_AUTH_BACKOFF_MAX = cfg.float("EXTERNAL_AUTH_BACKOFF_MAX", "4", minimum=0, maximum=60)
+# Hard cap on one operation (all attempts and waits): the worst-case sign-in wait.
+EXTERNAL_AUTH_TOTAL_TIMEOUT = cfg.float("EXTERNAL_AUTH_TOTAL_TIMEOUT", "10", minimum=0.1, maximum=300)
+# Consecutive transient failures that open the circuit breaker, and how long it stays open.
+EXTERNAL_AUTH_BREAKER_FAIL_MAX = cfg.int("EXTERNAL_AUTH_BREAKER_FAIL_MAX", "5", minimum=1, maximum=1000)
+EXTERNAL_AUTH_BREAKER_RESET_SECONDS = cfg.float("EXTERNAL_AUTH_BREAKER_RESET_SECONDS", "30", minimum=1, maximum=3600)
+# A signed-in browser is signed out after this long without a request, and this long after sign-in.
+SESSION_IDLE_TIMEOUT = cfg.int("SESSION_IDLE_TIMEOUT", "3600", minimum=60, maximum=31536000)
+SESSION_ABSOLUTE_LIFETIME = cfg.int("SESSION_ABSOLUTE_LIFETIME", "43200", minimum=300, maximum=31536000)
+# Failed sign-ins allowed per typed account and per client IP within LOGIN_ATTEMPT_WINDOW seconds.
+LOGIN_MAX_ATTEMPTS_PER_ACCOUNT = cfg.int("LOGIN_MAX_ATTEMPTS_PER_ACCOUNT", "5", minimum=1, maximum=100000)
+LOGIN_MAX_ATTEMPTS_PER_IP = cfg.int("LOGIN_MAX_ATTEMPTS_PER_IP", "20", minimum=1, maximum=100000)
+LOGIN_ATTEMPT_WINDOW = cfg.int("LOGIN_ATTEMPT_WINDOW", "900", minimum=10, maximum=86400)
+# Behind a reverse proxy: the header it sets with the client address (e.g. X-Forwarded-For;
+# its last entry is used). Empty: the connection's address (REMOTE_ADDR).
+CLIENT_IP_HEADER = cfg.str("CLIENT_IP_HEADER", "")
 
 # --- Tasks ------------------------------------------------------------------
 TASK_RETENTION_DAYS = cfg.int("TASK_RETENTION_DAYS", "30", minimum=1, maximum=36500)
@@ -134,6 +166,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "accounts.middleware.SessionGuardMiddleware",  # after auth, messages and htmx
 ]
 
 ROOT_URLCONF = "tool_ocr.urls"
@@ -156,7 +189,8 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.ExternalAuthBackend"]
+# Follows AUTH_MODE (accounts/auth_mode.py); the backends re-check the mode at call time.
+AUTHENTICATION_BACKENDS = backends_for(AUTH_MODE)
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -178,6 +212,7 @@ USE_I18N = True
 USE_TZ = True
 
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_LIFETIME  # the cookie never outlives the sign-in
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
