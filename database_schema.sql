@@ -169,6 +169,7 @@ CREATE TABLE `tool_ocr_tasks` (
   `queue_result_id` varchar(64) NOT NULL COMMENT 'Id of the task queue row',
   `worker_id` varchar(128) NOT NULL COMMENT 'Worker id',
   `user_id` bigint(20) NOT NULL COMMENT 'User',
+  `requeue_count` smallint(5) unsigned NOT NULL COMMENT 'Times the reaper re-queued it after its worker stopped; reset by a retry' CHECK (`requeue_count` >= 0),
   PRIMARY KEY (`id`),
   KEY `task_user_created_idx` (`user_id`,`created_at` DESC),
   KEY `task_user_status_created_idx` (`user_id`,`status`,`created_at` DESC),
@@ -259,7 +260,8 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('django_tasks_database', '0020_update_db_task_result_ordering', UTC_TIMESTAMP(6)),
   ('django_tasks_database', '0021_conditional_partial_index_ordering', UTC_TIMESTAMP(6)),
   ('sessions', '0001_initial', UTC_TIMESTAMP(6)),
-  ('tasks', '0001_initial', UTC_TIMESTAMP(6));
+  ('tasks', '0001_initial', UTC_TIMESTAMP(6)),
+  ('tasks', '0002_task_requeue_count', UTC_TIMESTAMP(6));
 
 -- Views for common queries ---------------------------------------------------
 

@@ -2,15 +2,44 @@
 
 Everything about the API's shape lives here: paths, field names, error codes. The
 rest of the app sees typed results and distinct exceptions.
+
+Resilience, in one place:
+- every attempt is capped by ``EXTERNAL_AUTH_TIMEOUT`` and the whole operation (all
+  attempts and waits) by ``EXTERNAL_AUTH_TOTAL_TIMEOUT``, as wall-clock deadlines: the
+  HTTP call runs on a small thread pool and we stop waiting when time is up, so even a
+  server that trickles bytes cannot hold a sign-in longer (see ``worst_case_seconds``);
+- tenacity retries transient failures only (connection errors, timeouts, 5xx, 429
+  with a Retry-After no longer than ``EXTERNAL_AUTH_BACKOFF_MAX``), with exponential
+  backoff and jitter; answers about the credentials are never retried;
+- a refresh is retried only when the API cannot have used the refresh token (it was
+  not reached, or said 503/429), because refresh tokens may be single-use;
+- the circuit breaker (accounts/breaker.py) turns repeated transient failures into an
+  immediate ``ServiceUnavailable`` with the seconds until the next try.
+
+Every attempt is logged with operation, attempt, outcome and latency; never a token,
+password or body. Functions that hold secrets are marked ``sensitive_variables`` so
+Django's error reports blank them.
 """
 
+import atexit
 import logging
+import math
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 
 import requests
+import tenacity
+import urllib3.exceptions
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
+
+from accounts.breaker import BreakerOpen, get_breaker, seconds_text
 
 log = logging.getLogger("tool_ocr.external_auth")
 
@@ -47,7 +76,7 @@ class RateLimited(ExternalAuthError):
 
     def __init__(self, retry_after: float | None = None):
         self.retry_after = retry_after
-        wait = f" in {int(retry_after)} seconds" if retry_after else " in a moment"
+        wait = f" in {seconds_text(retry_after)}" if retry_after else " in a moment"
         super().__init__(f"The sign-in service is busy. Try again{wait}.")
 
 
@@ -57,7 +86,7 @@ class ServiceUnavailable(ExternalAuthError):
     def __init__(self, message=None, retry_in: float | None = None):
         self.retry_in = retry_in
         if message is None:
-            wait = f" in {max(1, int(retry_in))} seconds" if retry_in else " in a moment"
+            wait = f" in {seconds_text(retry_in)}" if retry_in else " in a few seconds"
             message = f"The sign-in service is unavailable. Try again{wait}."
         super().__init__(message)
 
@@ -70,6 +99,13 @@ class BadResponse(ExternalAuthError):
 class InvalidToken(ExternalAuthError):
     code = "invalid_token"
     message = "Your sign-in has expired. Please sign in again."
+
+
+class RefreshRefused(InvalidToken):
+    """The API will not renew this session (expired or revoked refresh token, account changed)."""
+
+    code = "refresh_refused"
+    message = "The company sign-in service ended your session. Please sign in again."
 
 
 class RefreshUnsupported(ExternalAuthError):
@@ -90,9 +126,9 @@ class UserInfo:
 
 @dataclass(frozen=True)
 class TokenSet:
-    access_token: str
-    id_token: str = ""
-    refresh_token: str = ""
+    access_token: str = field(repr=False)
+    id_token: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
     token_type: str = "Bearer"
     issued_at: datetime | None = None
     expires_at: datetime | None = None
@@ -113,9 +149,10 @@ def _parse_time(value):
     if not value:
         return None
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def parse_user_info(info) -> UserInfo:
@@ -132,6 +169,7 @@ def parse_user_info(info) -> UserInfo:
     )
 
 
+@sensitive_variables()
 def parse_token_data(data) -> AuthResult:
     if not isinstance(data, dict) or not data.get("access_token"):
         raise BadResponse()
@@ -154,6 +192,7 @@ def parse_token_data(data) -> AuthResult:
     return AuthResult(tokens=tokens, user=user)
 
 
+@sensitive_variables()
 def _json(response):
     try:
         return response.json()
@@ -161,19 +200,20 @@ def _json(response):
         raise BadResponse() from None
 
 
-def _error_for(response, credential_call=True):
-    """Map a non-200 answer to our exception."""
-    status = response.status_code
+def _error_code(response):
     try:
-        code = (response.json() or {}).get("code", "")
+        body = response.json()
     except ValueError:
-        code = ""
+        return ""
+    return str(body.get("code") or "") if isinstance(body, dict) else ""
+
+
+def _error_for(response, credential_call=True):
+    """Map a final non-200 answer to our exception (transient ones never get here)."""
+    status = response.status_code
+    code = _error_code(response)
     if status == 429:
-        try:
-            retry_after = float(response.headers.get("Retry-After", ""))
-        except ValueError:
-            retry_after = None
-        return RateLimited(retry_after)
+        return RateLimited(_retry_after(response))
     if status >= 500:
         return ServiceUnavailable()
     if status == 423 or code == "ACCOUNT_LOCKED":
@@ -187,32 +227,214 @@ def _error_for(response, credential_call=True):
     return BadResponse()
 
 
-# --- Calls -------------------------------------------------------------------
+def _retry_after(response) -> float | None:
+    raw = (response.headers.get("Retry-After") or "").strip()
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+# --- Transport: one attempt -------------------------------------------------
+@dataclass(frozen=True)
+class _Request:
+    operation: str  # login | refresh | me: what the logs and metrics say
+    method: str
+    path: str
+    payload: dict | None = field(default=None, repr=False)
+    headers: dict | None = field(default=None, repr=False)
+    retry_unsure: bool = True  # may we retry when the API may have acted on the call?
+
+    def __repr__(self):
+        return f"_Request({self.operation})"
+
+
+class _Transient(Exception):
+    """A failure worth another attempt (if ``retriable``); internal to this module."""
+
+    def __init__(self, outcome, *, retriable=True, breaker_failure=True, retry_after=None):
+        super().__init__(outcome)
+        self.outcome = outcome
+        self.retriable = retriable
+        self.breaker_failure = breaker_failure
+        self.retry_after = retry_after
+
+
+_pool = None
+_pool_pid = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """A per-process pool (re-created after a fork), so a deadline can stop our wait."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="external-auth")
+            _pool_pid = os.getpid()
+        return _pool
+
+
+@atexit.register
+def _shutdown_pool():
+    if _pool is not None and _pool_pid == os.getpid():
+        _pool.shutdown(wait=False, cancel_futures=True)
+
+
+@sensitive_variables()
+def _http(req: _Request, timeout: float):
+    return requests.request(req.method, _url(req.path), json=req.payload, headers=req.headers,
+                            timeout=(timeout, timeout), allow_redirects=False)
+
+
+def _connection_failed_before_sending(exc) -> bool:
+    """True when the API was never reached (refused, name not found, connect timeout)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+@sensitive_variables()
+def _send(req: _Request, timeout: float):
+    future = _executor().submit(_http, req, timeout)
+    try:
+        return future.result(timeout=timeout)
+    except FutureTimeout:
+        future.cancel()
+        raise _Transient("timeout", retriable=req.retry_unsure) from None
+    except requests.Timeout as exc:
+        never_sent = _connection_failed_before_sending(exc)
+        raise _Transient("connect_timeout" if never_sent else "timeout",
+                         retriable=never_sent or req.retry_unsure) from None
+    except requests.ConnectionError as exc:
+        never_sent = _connection_failed_before_sending(exc)
+        raise _Transient("connection_refused" if never_sent else "connection_error",
+                         retriable=never_sent or req.retry_unsure) from None
+    except Exception as exc:  # noqa: BLE001 - a client-side fault; its frames may hold secrets
+        log.error("external_auth client fault operation=%s type=%s", req.operation, type(exc).__name__)
+        raise _Transient("client_error", retriable=False) from None
+
+
+def _transient_answer(response, req: _Request):
+    """A _Transient for answers worth retrying or counting against the API, else None."""
+    status = response.status_code
+    if status == 429:
+        retry_after = _retry_after(response)
+        honourable = retry_after is None or retry_after <= settings.EXTERNAL_AUTH_BACKOFF_MAX
+        # The API is up and answering: not a breaker failure.
+        return _Transient("429", retriable=honourable, breaker_failure=False, retry_after=retry_after)
+    if status >= 500:
+        sure_not_done = status == 503
+        return _Transient(str(status), retriable=sure_not_done or req.retry_unsure)
+    return None
+
+
+def _attempt(req: _Request, deadline: float, attempt: list):
+    breaker = get_breaker()
+    trial = breaker.before_call()  # BreakerOpen: fail fast, no retry
+    attempt[0] += 1
+    timeout = max(0.05, min(settings.EXTERNAL_AUTH_TIMEOUT, deadline - time.monotonic()))
+    started = time.monotonic()
+    response = failure = None
+    try:
+        response = _send(req, timeout)
+    except _Transient as exc:
+        failure = exc
+    else:
+        failure = _transient_answer(response, req)
+    latency_ms = (time.monotonic() - started) * 1000
+    outcome = failure.outcome if failure is not None else str(response.status_code)
+    log.info("external_auth call operation=%s attempt=%d outcome=%s latency_ms=%.1f",
+             req.operation, attempt[0], outcome, latency_ms,
+             extra={"operation": req.operation, "attempt": attempt[0], "outcome": outcome,
+                    "latency_ms": round(latency_ms, 1)})
+    if failure is not None and failure.breaker_failure:
+        breaker.record_failure(failure, trial)
+    else:
+        breaker.record_success(trial)
+    if failure is not None:
+        raise failure
+    return response
+
+
+# --- Retries ------------------------------------------------------------------
+_MIN_ATTEMPT_SECONDS = 0.05  # no new attempt when less than this is left before the deadline
+
+
+def _retrying(deadline: float) -> tenacity.Retrying:
+    backoff = tenacity.wait_exponential_jitter(multiplier=settings.EXTERNAL_AUTH_BACKOFF_INITIAL,
+                                               max=settings.EXTERNAL_AUTH_BACKOFF_MAX,
+                                               jitter=settings.EXTERNAL_AUTH_BACKOFF_INITIAL)
+
+    def wait(state):
+        exc = state.outcome.exception()
+        if getattr(exc, "retry_after", None) is not None:
+            return min(exc.retry_after, settings.EXTERNAL_AUTH_BACKOFF_MAX)
+        return backoff(state)
+
+    def stop(state):
+        if state.attempt_number > settings.EXTERNAL_AUTH_RETRIES:
+            return True
+        return time.monotonic() + state.upcoming_sleep + _MIN_ATTEMPT_SECONDS >= deadline
+
+    def retry(state):
+        exc = state.outcome.exception()
+        return isinstance(exc, _Transient) and exc.retriable
+
+    return tenacity.Retrying(retry=retry, stop=stop, wait=wait, reraise=True)
+
+
+def _call(req: _Request):
+    """One operation: attempts with retries, within the total deadline; typed errors out."""
+    deadline = time.monotonic() + settings.EXTERNAL_AUTH_TOTAL_TIMEOUT
+    attempt = [0]
+    try:
+        return _retrying(deadline)(lambda: _attempt(req, deadline, attempt))
+    except BreakerOpen as exc:
+        if attempt[0] == 0:
+            log.warning("external_auth call operation=%s attempt=0 outcome=breaker_open retry_in=%.0f",
+                        req.operation, exc.retry_in,
+                        extra={"operation": req.operation, "outcome": "breaker_open"})
+        raise ServiceUnavailable(retry_in=exc.retry_in) from None
+    except _Transient as exc:
+        if exc.outcome == "429":
+            raise RateLimited(exc.retry_after) from None
+        raise ServiceUnavailable(retry_in=get_breaker().retry_in() or None) from None
+
+
+def worst_case_seconds() -> float:
+    """Upper bound of one operation (a sign-in) from the settings; README "Sign-in".
+
+    Attempts × per-attempt timeout plus the longest backoff waits, capped by the total
+    deadline. Jitter is at most EXTERNAL_AUTH_BACKOFF_INITIAL per wait.
+    """
+    retries = settings.EXTERNAL_AUTH_RETRIES
+    initial, cap = settings.EXTERNAL_AUTH_BACKOFF_INITIAL, settings.EXTERNAL_AUTH_BACKOFF_MAX
+    waits = sum(min(cap, initial * 2 ** i + initial) for i in range(retries))
+    uncapped = (retries + 1) * settings.EXTERNAL_AUTH_TIMEOUT + waits
+    return min(uncapped, settings.EXTERNAL_AUTH_TOTAL_TIMEOUT)
+
+
 def _url(path):
     return settings.EXTERNAL_AUTH_API_URL.rstrip("/") + "/" + path.lstrip("/")
 
 
-def _post(path, payload, operation):
-    started = time.monotonic()
-    outcome = "error"
-    try:
-        response = requests.post(_url(path), json=payload, timeout=settings.EXTERNAL_AUTH_TIMEOUT)
-        outcome = str(response.status_code)
-        return response
-    except requests.Timeout:
-        outcome = "timeout"
-        raise ServiceUnavailable() from None
-    except requests.RequestException:
-        outcome = "connection_error"
-        raise ServiceUnavailable() from None
-    finally:
-        log.info("external_auth call", extra={"operation": operation, "outcome": outcome,
-                                               "latency_ms": round((time.monotonic() - started) * 1000, 1)})
-
-
+# --- Calls -------------------------------------------------------------------
+@sensitive_variables()
 def authenticate_user(username: str, password: str) -> AuthResult:
     """Check credentials with the company API; returns tokens and the user's info."""
-    response = _post(settings.EXTERNAL_AUTH_ENDPOINT, {"username": username, "password": password}, "login")
+    response = _call(_Request("login", "POST", settings.EXTERNAL_AUTH_ENDPOINT,
+                              payload={"username": username, "password": password}))
     if response.status_code != 200:
         raise _error_for(response)
     body = _json(response)
@@ -221,12 +443,21 @@ def authenticate_user(username: str, password: str) -> AuthResult:
     return parse_token_data(body.get("data"))
 
 
+@sensitive_variables()
 def refresh_token(refresh: str) -> AuthResult:
-    """Trade a refresh token for new tokens; RefreshUnsupported when the API has no endpoint."""
-    response = _post(settings.EXTERNAL_AUTH_REFRESH_ENDPOINT, {"refresh_token": refresh}, "refresh")
-    if response.status_code == 404:
+    """Trade a refresh token for new tokens.
+
+    RefreshUnsupported when the API has no refresh endpoint (404); RefreshRefused when it
+    will not renew (any other 4xx); ServiceUnavailable/RateLimited/BadResponse otherwise.
+    """
+    response = _call(_Request("refresh", "POST", settings.EXTERNAL_AUTH_REFRESH_ENDPOINT,
+                              payload={"refresh_token": refresh}, retry_unsure=False))
+    status = response.status_code
+    if status == 404:
         raise RefreshUnsupported()
-    if response.status_code != 200:
+    if 400 <= status < 500 and status != 429:
+        raise RefreshRefused()
+    if status != 200:
         raise _error_for(response, credential_call=False)
     body = _json(response)
     if not isinstance(body, dict) or body.get("success") is False:
@@ -234,20 +465,11 @@ def refresh_token(refresh: str) -> AuthResult:
     return parse_token_data(body.get("data"))
 
 
+@sensitive_variables()
 def get_user_info(access_token: str) -> UserInfo:
-    started = time.monotonic()
-    outcome = "error"
-    try:
-        response = requests.get(_url(settings.EXTERNAL_AUTH_ME_ENDPOINT),
-                                headers={"Authorization": f"Bearer {access_token}"},
-                                timeout=settings.EXTERNAL_AUTH_TIMEOUT)
-        outcome = str(response.status_code)
-    except requests.RequestException:
-        outcome = "connection_error"
-        raise ServiceUnavailable() from None
-    finally:
-        log.info("external_auth call", extra={"operation": "me", "outcome": outcome,
-                                               "latency_ms": round((time.monotonic() - started) * 1000, 1)})
+    """The user's current info; InvalidToken when the API no longer accepts the token."""
+    response = _call(_Request("me", "GET", settings.EXTERNAL_AUTH_ME_ENDPOINT,
+                              headers={"Authorization": f"Bearer {access_token}"}))
     if response.status_code != 200:
         raise _error_for(response, credential_call=False)
     body = _json(response)
@@ -255,10 +477,17 @@ def get_user_info(access_token: str) -> UserInfo:
     return parse_user_info((data or {}).get("userInfo"))
 
 
+@sensitive_variables()
 def validate_token(access_token: str) -> bool:
-    """True while the API accepts the access token."""
+    """True while the API accepts the access token (other failures raise)."""
     try:
         get_user_info(access_token)
     except InvalidToken:
         return False
     return True
+
+
+def breaker_state() -> dict:
+    """For health pages and tests: the breaker's state, no secrets."""
+    breaker = get_breaker()
+    return {"state": breaker.state, "failures": breaker.fail_counter, "retry_in": math.ceil(breaker.retry_in())}

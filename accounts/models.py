@@ -87,7 +87,18 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 class TokenSession(models.Model):
-    """One row per signed-in browser session: the company API's tokens, encrypted."""
+    """One row per signed-in browser session: the company API's tokens, encrypted.
+
+    Local (operator) sign-ins get a row too, without tokens, so that revocation, idle
+    timeout and absolute lifetime apply to every session. Token columns hold Fernet
+    ciphertext only (accounts/crypto.py); never show them anywhere (``SECRET_FIELDS``).
+    """
+
+    SECRET_FIELDS = ("access_token_enc", "id_token_enc", "refresh_token_enc")
+
+    class EndReason(models.TextChoices):
+        REVOKED = "revoked", "Revoked by an administrator"
+        REFRESH_REFUSED = "refresh_refused", "The company API refused to renew it"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_sessions")
@@ -103,6 +114,12 @@ class TokenSession(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True, db_index=True, db_comment="Set when revoked; the browser is signed out")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
+    end_reason = models.CharField(max_length=32, blank=True, choices=EndReason.choices,
+                                  db_comment="Why revoked_at is set: revoked (admin) or refresh_refused")
+    version = models.PositiveIntegerField(default=0, db_comment="Bumped by each token refresh; a refresh saves only over the version it read")
+    refresh_hold_until = models.DateTimeField(null=True, blank=True,
+                                              db_comment="No new refresh before this: one is in flight, or the API just failed")
+    refreshed_at = models.DateTimeField(null=True, blank=True, db_comment="Last successful token refresh")
 
     class Meta:
         db_table = "sessions"
@@ -111,3 +128,35 @@ class TokenSession(models.Model):
 
     def __str__(self):
         return f"session of {self.user_id} from {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def has_tokens(self) -> bool:
+        return bool(self.access_token_enc)
+
+    def __repr__(self):  # ciphertext stays out of logs too
+        return f"<TokenSession {self.pk} user={self.user_id} expires_at={self.expires_at} revoked={bool(self.revoked_at)}>"
+
+
+class LoginFailure(models.Model):
+    """One failed sign-in, counted per typed account and per client IP (brute-force limit).
+
+    Keys are HMACs (SECRET_KEY) of the normalised account name or IP: the table never holds
+    what people typed, which is sometimes a password in the wrong field.
+    """
+
+    class Scope(models.TextChoices):
+        ACCOUNT = "account", "Account"
+        IP = "ip", "Client IP"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices, db_comment="account or ip")
+    key_hash = models.CharField(max_length=64, db_comment="HMAC-SHA256 of the account name or IP")
+    created_at = models.DateTimeField(default=timezone.now, db_comment="When the attempt failed")
+
+    class Meta:
+        db_table = "login_failures"
+        db_table_comment = "Failed sign-ins within LOGIN_ATTEMPT_WINDOW, for the brute-force limit"
+        indexes = [models.Index(fields=["scope", "key_hash", "created_at"], name="loginfail_key_time_idx"),
+                   models.Index(fields=["created_at"], name="loginfail_time_idx")]
+
+    def __str__(self):
+        return f"{self.scope} failure at {self.created_at:%Y-%m-%d %H:%M:%S}"

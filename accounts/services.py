@@ -1,11 +1,25 @@
-"""Writes for users and their token sessions."""
+"""Writes for users, their token sessions and the brute-force counters."""
 
+import enum
+import logging
+from collections import Counter
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
-from accounts import crypto
+from accounts import crypto, external_auth
 from accounts.external_auth import AuthResult, UserInfo
-from accounts.models import TokenSession, User
+from accounts.models import LoginFailure, TokenSession, User, normalize_email
+from accounts.selectors import login_key_hash, login_keys, token_sessions_due_for_refresh
+
+log = logging.getLogger("tool_ocr.auth")
+
+# After the API failed a refresh, wait this long before the next try for that session.
+REFRESH_PAUSE_AFTER_FAILURE = timedelta(seconds=30)
 
 
 @transaction.atomic
@@ -25,24 +39,196 @@ def user_upsert_from_external(info: UserInfo) -> User:
     return user
 
 
-def token_session_create(*, user: User, session_key: str, result: AuthResult, ip: str | None, user_agent: str) -> TokenSession:
-    """Store the tokens of a fresh sign-in, encrypted, for this browser session."""
-    t = result.tokens
-    return TokenSession.objects.create(
+# --- Token sessions -------------------------------------------------------------
+@sensitive_variables()
+def token_session_create(*, user: User, session_key: str, result: AuthResult | None = None,
+                         ip: str | None = None, user_agent: str = "") -> TokenSession:
+    """Start the row of a fresh sign-in: the tokens encrypted (none for a local sign-in)."""
+    t = result.tokens if result is not None else None
+    now = timezone.now()
+    values = dict(
         user=user,
-        session_key=session_key,
-        access_token_enc=crypto.encrypt(t.access_token),
-        id_token_enc=crypto.encrypt(t.id_token),
-        refresh_token_enc=crypto.encrypt(t.refresh_token),
-        token_type=t.token_type,
-        issued_at=t.issued_at,
-        expires_at=t.expires_at,
-        ip_address=ip,
+        access_token_enc=crypto.encrypt(t.access_token) if t else "",
+        id_token_enc=crypto.encrypt(t.id_token) if t else "",
+        refresh_token_enc=crypto.encrypt(t.refresh_token) if t else "",
+        token_type=t.token_type if t else "",
+        issued_at=t.issued_at if t else None,
+        expires_at=t.expires_at if t else None,
+        created_at=now,
+        last_activity_at=now,
+        ip_address=ip or None,
         user_agent=(user_agent or "")[:512],
     )
+    row, _ = TokenSession.objects.update_or_create(session_key=session_key, defaults=values)
+    return row
 
 
 def token_session_end(*, session_key: str) -> int:
-    """Delete the stored tokens of a browser session (logout)."""
-    deleted, _ = TokenSession.objects.filter(session_key=session_key).delete()
+    """Sign-out: delete the stored tokens of a browser session.
+
+    A revoked row stays (its tokens are already wiped) as a record for the operators
+    until cleanup_sessions removes it. The contract has no revoke call, so ending the
+    session here is deleting what we hold.
+    """
+    deleted, _ = TokenSession.objects.filter(session_key=session_key, revoked_at__isnull=True).delete()
     return deleted
+
+
+def token_session_revoke(*, session: TokenSession, reason: str = TokenSession.EndReason.REVOKED) -> bool:
+    """Revoke a session (admin action): wipe its tokens; the browser is signed out at its next request.
+
+    Returns False when it was already revoked.
+    """
+    updated = TokenSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), end_reason=reason,
+        access_token_enc="", id_token_enc="", refresh_token_enc="", refresh_hold_until=None)
+    if updated:
+        log.info("token session revoked session_id=%s user_id=%s reason=%s", session.pk, session.user_id, reason)
+    return bool(updated)
+
+
+def token_session_touch(*, session: TokenSession, now=None) -> None:
+    """Record activity, at most once a minute per session (or a tenth of the idle timeout)."""
+    now = now or timezone.now()
+    every = timedelta(seconds=min(60, settings.SESSION_IDLE_TIMEOUT / 10))
+    if session.last_activity_at and now - session.last_activity_at < every:
+        return
+    TokenSession.objects.filter(pk=session.pk, last_activity_at__lt=now - every).update(last_activity_at=now)
+    session.last_activity_at = now
+
+
+class RefreshOutcome(enum.StrEnum):
+    REFRESHED = "refreshed"
+    NOT_DUE = "not_due"
+    BUSY = "busy"                  # another request holds the refresh, or a pause after a failure
+    REFUSED = "refused"            # the API will not renew: the session is ended
+    UNAVAILABLE = "unavailable"    # API down, slow, rate-limited or unreadable: try later
+    UNSUPPORTED = "unsupported"    # no refresh endpoint: the session ends at expiry
+    NO_REFRESH_TOKEN = "no_refresh_token"
+
+
+def token_needs_refresh(session: TokenSession, now=None) -> bool:
+    now = now or timezone.now()
+    return (session.has_tokens and session.revoked_at is None and session.expires_at is not None
+            and now >= session.expires_at - timedelta(seconds=settings.TOKEN_REFRESH_BUFFER))
+
+
+@sensitive_variables()
+def token_session_refresh(*, session: TokenSession, now=None) -> RefreshOutcome:
+    """Renew the tokens of a session that is within TOKEN_REFRESH_BUFFER of expiry.
+
+    Atomic without holding a database lock during the HTTP call: a conditional UPDATE
+    claims the row (``refresh_hold_until``) for at most the client's total deadline;
+    the new tokens are saved only over the version that was read, so two requests (or
+    the middleware and the periodic job) never both spend the refresh token, and a
+    late writer can never overwrite newer tokens. ``session`` is updated in place.
+    """
+    now = now or timezone.now()
+    if not token_needs_refresh(session, now):
+        return RefreshOutcome.NOT_DUE
+    refresh = crypto.decrypt(session.refresh_token_enc)
+    if not refresh:
+        return RefreshOutcome.NO_REFRESH_TOKEN
+    hold = now + timedelta(seconds=settings.EXTERNAL_AUTH_TOTAL_TIMEOUT + 5)
+    claimed = (TokenSession.objects
+               .filter(pk=session.pk, version=session.version, revoked_at__isnull=True)
+               .filter(Q(refresh_hold_until__isnull=True) | Q(refresh_hold_until__lte=now))
+               .update(refresh_hold_until=hold))
+    if not claimed:
+        return RefreshOutcome.BUSY
+    try:
+        result = external_auth.refresh_token(refresh)
+    except external_auth.RefreshRefused:
+        token_session_revoke(session=session, reason=TokenSession.EndReason.REFRESH_REFUSED)
+        session.revoked_at, session.end_reason = timezone.now(), TokenSession.EndReason.REFRESH_REFUSED
+        return RefreshOutcome.REFUSED
+    except external_auth.RefreshUnsupported:
+        _release_hold(session, until=session.expires_at)  # nothing to retry before expiry
+        return RefreshOutcome.UNSUPPORTED
+    except external_auth.ExternalAuthError as exc:
+        _release_hold(session, until=timezone.now() + REFRESH_PAUSE_AFTER_FAILURE)
+        log.info("token refresh postponed session_id=%s reason=%s", session.pk, exc.code)
+        return RefreshOutcome.UNAVAILABLE
+    if result.user.email != session.user.email:
+        log.warning("token refresh returned another identity session_id=%s", session.pk)
+        token_session_revoke(session=session, reason=TokenSession.EndReason.REFRESH_REFUSED)
+        session.revoked_at, session.end_reason = timezone.now(), TokenSession.EndReason.REFRESH_REFUSED
+        return RefreshOutcome.REFUSED
+    return _save_refreshed(session, result, refresh)
+
+
+@sensitive_variables()
+def _save_refreshed(session: TokenSession, result: AuthResult, old_refresh: str) -> RefreshOutcome:
+    t = result.tokens
+    values = dict(
+        access_token_enc=crypto.encrypt(t.access_token),
+        id_token_enc=crypto.encrypt(t.id_token),
+        # Keep the old refresh token when the API does not rotate it.
+        refresh_token_enc=crypto.encrypt(t.refresh_token or old_refresh),
+        token_type=t.token_type,
+        issued_at=t.issued_at,
+        expires_at=t.expires_at,
+        refreshed_at=timezone.now(),
+        refresh_hold_until=None,
+    )
+    saved = (TokenSession.objects.filter(pk=session.pk, version=session.version, revoked_at__isnull=True)
+             .update(version=F("version") + 1, **values))
+    if not saved:
+        log.warning("token refresh result discarded (session changed meanwhile) session_id=%s", session.pk)
+        return RefreshOutcome.BUSY
+    for name, value in values.items():
+        setattr(session, name, value)
+    session.version += 1
+    user_upsert_from_external(result.user)  # the name or office may have changed
+    log.info("token refreshed session_id=%s expires_at=%s", session.pk, t.expires_at)
+    return RefreshOutcome.REFRESHED
+
+
+def _release_hold(session: TokenSession, until) -> None:
+    TokenSession.objects.filter(pk=session.pk, version=session.version).update(refresh_hold_until=until)
+    session.refresh_hold_until = until
+
+
+def token_sessions_refresh_due(*, now=None) -> Counter:
+    """The periodic job: refresh every session near expiry; counts per outcome."""
+    counts = Counter()
+    for session in token_sessions_due_for_refresh(now=now).select_related("user").iterator():
+        counts[token_session_refresh(session=session, now=now)] += 1
+    return counts
+
+
+def token_sessions_rotate_keys() -> dict:
+    """Re-encrypt every stored token with the newest TOKEN_ENCRYPTION_KEYS key.
+
+    Rows no configured key can read are counted and left alone (restore the old key
+    and run again, or let those sessions end).
+    """
+    rotated = unreadable = 0
+    for pk in TokenSession.objects.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            row = TokenSession.objects.select_for_update().filter(pk=pk).first()
+            if row is None or not any(getattr(row, f) for f in TokenSession.SECRET_FIELDS):
+                continue
+            try:
+                values = {f: crypto.rotate(getattr(row, f)) for f in TokenSession.SECRET_FIELDS}
+            except crypto.UnreadableToken:
+                unreadable += 1
+                continue
+            TokenSession.objects.filter(pk=pk).update(**values)
+            rotated += 1
+    return {"rotated": rotated, "unreadable": unreadable}
+
+
+# --- Brute-force limit ----------------------------------------------------------
+def login_failure_record(*, username: str, ip: str | None) -> None:
+    """Count one failed sign-in for the typed account name and for the IP; drop old rows."""
+    now = timezone.now()
+    LoginFailure.objects.bulk_create([LoginFailure(scope=scope, key_hash=key, created_at=now)
+                                      for scope, key, _limit in login_keys(username=username, ip=ip)])
+    LoginFailure.objects.filter(created_at__lt=now - timedelta(seconds=settings.LOGIN_ATTEMPT_WINDOW)).delete()
+
+
+def login_failures_clear(*, username: str) -> None:
+    """A successful sign-in forgives the account's failures (not the IP's)."""
+    LoginFailure.objects.filter(scope=LoginFailure.Scope.ACCOUNT,
+                                key_hash=login_key_hash("account:" + normalize_email(username))).delete()

@@ -1,30 +1,20 @@
-"""Sign-in and sign-out pages."""
+"""Sign-in and sign-out pages (thin: the procedure is accounts/signin.py)."""
 
-import logging
+from urllib.parse import urlencode
 
-from django.contrib.auth import authenticate, login, logout
+from django.conf import settings
+from django.contrib.auth import logout
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import external_auth
 from accounts.forms import LoginForm
-from accounts.services import token_session_create, token_session_end
-
-log = logging.getLogger("tool_ocr.auth")
-
-
-_STATUS = {
-    external_auth.InvalidCredentials: 401,
-    external_auth.AccountLocked: 423,
-    external_auth.AccountDisabled: 403,
-    external_auth.RateLimited: 429,
-}
-
-
-def client_ip(request):
-    return request.META.get("REMOTE_ADDR") or None
+from accounts.signin import INCOMPLETE, sign_in
 
 
 def _safe_next(request):
@@ -35,39 +25,39 @@ def _safe_next(request):
     return "/"
 
 
+@sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 def login_view(request):
     if request.user.is_authenticated and request.method == "GET":
         return HttpResponseRedirect(_safe_next(request))
     form = LoginForm(request.POST or None)
     error = None
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = authenticate(request, username=form.cleaned_data["username"], password=form.cleaned_data["password"])
-        except external_auth.ExternalAuthError as exc:
-            user, error = None, exc.message
-            status = _STATUS.get(type(exc), 503)
-        if user is not None:
-            login(request, user)  # rotates the session key
-            result = getattr(request, "_external_auth_result", None)
-            if result is not None:
-                token_session_create(user=user, session_key=request.session.session_key, result=result,
-                                     ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", ""))
-            log.info("sign-in succeeded", extra={"user_id": user.pk})
-            return HttpResponseRedirect(_safe_next(request))
-        if error is None:
-            error, status = external_auth.InvalidCredentials.message, 401
-        log.info("sign-in failed", extra={"reason": error})
-    elif request.method == "POST":
-        error, status = "Enter both your email and your password.", 400
-    return render(request, "accounts/login.html",
-                  {"form": form, "error": error, "next": request.GET.get("next", "")}, status=status)
+    if request.method == "POST":
+        if form.is_valid():
+            user, error = sign_in(request, form.cleaned_data["username"], form.cleaned_data["password"])
+            if user is not None:
+                target = _safe_next(request)
+                return HttpResponseClientRedirect(target) if request.htmx else HttpResponseRedirect(target)
+        else:
+            error = INCOMPLETE
+    context = {"form": form, "error": error, "next": request.GET.get("next", ""),
+               "auth_mode": settings.AUTH_MODE, "worst_case_seconds": round(external_auth.worst_case_seconds())}
+    status = error.status if error else 200
+    if request.htmx:
+        return render(request, "accounts/_login_feedback.html", context, status=status)
+    return render(request, "accounts/login.html", context, status=status)
 
 
 @require_POST
 def logout_view(request):
-    if request.session.session_key:
-        token_session_end(session_key=request.session.session_key)
-    logout(request)
-    return HttpResponseRedirect("/login/")
+    logout(request)  # accounts.signals deletes the stored tokens
+    return HttpResponseRedirect(reverse("login"))
+
+
+@require_GET
+def admin_login_redirect(request):
+    """The admin's own login form would skip the brute-force limit: send people here instead."""
+    target = request.GET.get("next") or reverse("admin:index")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("admin:index")
+    return HttpResponseRedirect(f"{reverse('login')}?{urlencode({'next': target})}")

@@ -13,10 +13,8 @@ trap cleanup EXIT INT TERM
 
 $BIN/python manage.py run_dev_auth_api --port "$AUTH_PORT" >data/logs/dev-auth.log 2>&1 &
 pids+=($!)
-# The worker exits after WORKER_MAX_TASKS tasks to bound memory; this loop starts a fresh one.
-( while true; do
-    $BIN/python manage.py db_worker --no-reload --max-tasks "${WORKER_MAX_TASKS:-50}" >>data/logs/worker.log 2>&1 || sleep 2
-  done ) &
+# One OCR worker, restarted after WORKER_MAX_TASKS tasks to bound memory (see scripts/run_worker.sh).
+bash scripts/run_worker.sh >>data/logs/worker.log 2>&1 &
 pids+=($!)
 cat <<MSG
 

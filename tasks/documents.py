@@ -6,6 +6,7 @@ pixels are checked from the headers before anything is decoded (decompression bo
 """
 
 import io
+import math
 import struct
 from dataclasses import dataclass
 
@@ -146,8 +147,9 @@ def _pdf_open(fh):
 
 
 def pdf_page_pixels(page, dpi: int) -> tuple[int, int]:
+    """Its size in pixels when rendered at dpi (PDFium rounds part pixels up)."""
     width_pt, height_pt = page.get_size()
-    return round(width_pt * dpi / 72), round(height_pt * dpi / 72)
+    return math.ceil(width_pt * dpi / 72 - 1e-6), math.ceil(height_pt * dpi / 72 - 1e-6)
 
 
 def _inspect_pdf(fh) -> int:

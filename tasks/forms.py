@@ -1,5 +1,47 @@
+"""Forms of the task pages. The files themselves are checked one by one in services.task_create."""
+
 from django import forms
+from django.conf import settings
+
+from tasks import documents, services
+
+# One line each: what the user gives and gets with each engine (figures: shared/data/README.md).
+ENGINE_HELP = {
+    "easyocr": "EasyOCR — slower (about 10–30 s a page), copes better with photos and uneven scans.",
+    "tesseract": "Tesseract — fast (1–2 s a page) and the more accurate on clean printed pages.",
+}
+
+
+def engine_choices():
+    return [(name, ENGINE_HELP.get(name, name)) for name in services.engine_names()]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(label="Image to read", help_text="PNG or JPEG")
+    # Rendered for the page; the view reads the files itself (tasks.uploads), so that one bad
+    # file gets its own message while the good ones are still taken.
+    files = forms.FileField(
+        label="Files to read", required=False,
+        widget=MultipleFileInput(attrs={"multiple": True, "accept": "image/png,image/jpeg,image/tiff,image/bmp,"
+                                                                 "image/webp,application/pdf,.tif,.tiff"}))
+    engine = forms.ChoiceField(label="OCR engine", widget=forms.RadioSelect, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["engine"].choices = engine_choices()
+        self.fields["engine"].initial = settings.OCR_ENGINE
+        self.fields["files"].help_text = (f"{documents.ACCEPTED}; up to {settings.MAX_UPLOAD_MB} MB and "
+                                          f"{settings.MAX_PAGES} pages each. Each file becomes its own task.")
+
+
+class RetryForm(forms.Form):
+    engine = forms.ChoiceField(label="Engine for the new try", widget=forms.RadioSelect)
+
+    def __init__(self, *args, task=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["engine"].choices = engine_choices()
+        if task is not None:
+            self.fields["engine"].initial = task.engine

@@ -13,6 +13,7 @@ from ninja import Schema
 from pydantic import Field, model_validator
 
 from tasks.models import Task
+from tool_ocr.validation_messages import details_of
 
 ORDER_FIELDS = ("created_at", "filename", "status", "processing_seconds")
 ORDERINGS = tuple(f for name in ORDER_FIELDS for f in (name, f"-{name}"))
@@ -60,20 +61,12 @@ class ParamsError(Exception):
 
     def __init__(self, details: dict):
         self.details = details
-        super().__init__("; ".join(f"{k}: {v}" for k, v in details.items()))
+        super().__init__(" ".join(f"{k}: {v}" for k, v in details.items()))
 
 
 def error_details(exc: pydantic.ValidationError) -> dict:
     """{parameter: message} from pydantic's errors, in words a person reads."""
-    details = {}
-    for err in exc.errors():
-        loc = [str(part) for part in err.get("loc", ()) if not isinstance(part, int)]
-        field = loc[-1] if loc else "__all__"
-        message = err.get("msg", "is not valid")
-        if message.startswith("Value error, "):
-            message = message[len("Value error, "):]
-        details.setdefault(field, message)
-    return details
+    return details_of(exc.errors())
 
 
 def _fields(data, names, multi=()):

@@ -49,6 +49,13 @@ class InvalidChoice(ServiceError):
     code, status = "invalid_input", 400
 
 
+class StorageUnavailable(ServiceError):
+    code, status = "storage_unavailable", 503
+
+    def __init__(self):
+        super().__init__("The file could not be stored just now, so nothing was saved. Try again in a moment.")
+
+
 class TaskNoLongerProcessing(Exception):
     """The task was cancelled, deleted or taken away by the reaper while a worker ran it."""
 
@@ -116,7 +123,11 @@ def task_create(*, user, uploaded_file, engine: str | None = None, language: str
             original = TaskFile(task=task, kind=TaskFile.Kind.ORIGINAL, name=task.filename, mime_type=info.mime_type,
                                 size_bytes=uploaded_file.size, sha256=digest)
             uploaded_file.seek(0)
-            original.file.save(ORIGINAL_NAMES[info.mime_type], File(uploaded_file), save=False)
+            try:
+                original.file.save(ORIGINAL_NAMES[info.mime_type], File(uploaded_file), save=False)
+            except OSError as exc:
+                log.error("storage failed while saving an upload: %s", exc, extra={"task_id": str(task.id)})
+                raise StorageUnavailable() from exc
             original.save()
             transaction.on_commit(lambda: task_enqueue(task))
     except BaseException:

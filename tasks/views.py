@@ -1,61 +1,162 @@
 """Pages for uploading and following OCR tasks; thin: the work is in services and selectors."""
 
+import json
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from tasks import selectors, services
-from tasks.documents import DocumentError
-from tasks.forms import UploadForm
-from tasks.models import TaskFile
+from tasks.downloads import KIND_BY_SUFFIX, serve_task_file
+from tasks.errors import ServiceError
+from tasks.forms import RetryForm, UploadForm
+from tasks.models import Task, TaskFile
 from tasks.storage import open_task_file
+from tasks.uploads import files_from_request
+
+# What the task page offers to download, in this order: (url suffix, label).
+DOWNLOADS = [("result.txt", "Text"), ("result.json", "JSON with boxes"), ("result.pdf", "Searchable PDF"),
+             ("original", "Original")]
+
+
+def _home(request, form, *, status=200, accepted=(), refused=()):
+    recent = selectors.task_list(user=request.user)[:10]
+    return render(request, "tasks/home.html", {"form": form, "recent_tasks": recent, "accepted": accepted,
+                                               "refused": refused, "max_upload_mb": settings.MAX_UPLOAD_MB},
+                  status=status)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def home(request):
-    form = UploadForm(request.POST or None, request.FILES or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                task = services.task_create(user=request.user, uploaded_file=form.cleaned_data["file"])
-            except DocumentError as exc:
-                form.add_error("file", exc.message)
-                status = exc.status
-            except services.TaskLimitReached as exc:
-                form.add_error("file", str(exc))
-                status = 429
-            else:
-                messages.success(request, f"“{task.filename}” is queued for OCR.")
-                return redirect("tasks:detail", task_id=task.id)
-        else:
-            status = 400
-    recent = selectors.task_list(user=request.user)[:10]
-    return render(request, "tasks/home.html", {"form": form, "recent_tasks": recent}, status=status)
+    """Upload one or more files: one task per file; each refused file gets its own message."""
+    if request.method == "GET":
+        return _home(request, UploadForm())
+    files, refused = files_from_request(request, "files")
+    form = UploadForm(request.POST)
+    if not form.is_valid():
+        return _home(request, form, status=400)
+    if not files and not refused:
+        form.add_error("files", "Choose at least one file to read.")
+        return _home(request, form, status=400)
+    accepted = []
+    for uploaded in files:
+        try:
+            accepted.append(services.task_create(user=request.user, uploaded_file=uploaded,
+                                                 engine=form.cleaned_data["engine"] or None))
+        except ServiceError as exc:
+            refused.append((uploaded.name, exc))
+    if not refused:
+        if len(accepted) == 1:
+            messages.success(request, f"“{accepted[0].filename}” is queued for OCR.")
+            return redirect("tasks:detail", task_id=accepted[0].id)
+        messages.success(request, f"{len(accepted)} files are queued for OCR.")
+        return redirect("tasks:home")
+    # Some or all refused: show each refusal next to what was accepted. With nothing accepted the
+    # status is that of the (first) refusal, e.g. 415 for a type we do not take.
+    status = 200 if accepted else refused[0][1].status
+    return _home(request, UploadForm(initial={"engine": form.cleaned_data["engine"] or None}), status=status,
+                 accepted=accepted, refused=[(name, exc.message) for name, exc in refused])
 
 
-def _task_or_404(request, task_id):
+def _task_or_404(request, task_id) -> Task:
     task = selectors.task_get(user=request.user, task_id=task_id)
     if task is None:
         raise Http404("No such task.")
     return task
 
 
-def _result_text(task):
-    tf = next((f for f in task.files.all() if f.kind == TaskFile.Kind.RESULT_TXT), None)
+def _result_pages(task: Task) -> list[dict] | None:
+    """[{number, text}] from result.json, or None before there is a result."""
+    tf = next((f for f in task.files.all() if f.kind == TaskFile.Kind.RESULT_JSON), None)
     if tf is None:
         return None
-    with open_task_file(tf) as fh:
-        return fh.read().decode("utf-8", errors="replace")
+    try:
+        with open_task_file(tf) as fh:
+            data = json.load(fh)
+        return [{"number": p.get("number"), "text": p.get("text", "")} for p in data.get("pages", [])]
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _downloads(task: Task) -> list[dict]:
+    kinds = {f.kind: f for f in task.files.all()}
+    return [{"suffix": suffix, "label": label, "name": kinds[KIND_BY_SUFFIX[suffix]].name,
+             "size_bytes": kinds[KIND_BY_SUFFIX[suffix]].size_bytes}
+            for suffix, label in DOWNLOADS if KIND_BY_SUFFIX[suffix] in kinds]
+
+
+def _detail_context(task: Task) -> dict:
+    return {"task": task, "pages": _result_pages(task), "downloads": _downloads(task),
+            "can_retry": task.status in (Task.Status.FAILED, Task.Status.CANCELLED),
+            "can_cancel": task.is_active}
 
 
 @login_required
+@require_GET
 def task_detail(request, task_id):
+    """The task page; HTMX polls the status part of it while the task is waiting or running."""
     task = _task_or_404(request, task_id)
-    context = {"task": task, "text": _result_text(task)}
+    context = _detail_context(task)
     if request.htmx:
         return render(request, "tasks/_task_status.html", context)
     return render(request, "tasks/detail.html", context)
+
+
+@login_required
+@require_GET
+def task_download(request, task_id, kind):
+    if kind not in KIND_BY_SUFFIX:
+        raise Http404("No such file.")
+    return serve_task_file(request, task_id=task_id, kind=KIND_BY_SUFFIX[kind])
+
+
+def _confirm(request, task, action, *, form=None, status=200):
+    return render(request, "tasks/confirm.html", {"task": task, "action": action, "form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_retry(request, task_id):
+    """GET asks for confirmation (and the engine); POST queues the task again."""
+    task = _task_or_404(request, task_id)
+    form = RetryForm(request.POST or None, task=task)
+    if request.method == "GET" or not form.is_valid():
+        return _confirm(request, task, "retry", form=form, status=200 if request.method == "GET" else 400)
+    try:
+        services.task_retry(task=task, engine=form.cleaned_data["engine"])
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("tasks:detail", task_id=task.id)
+    messages.success(request, f"“{task.filename}” is queued again ({task.engine}).")
+    return redirect("tasks:detail", task_id=task.id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_cancel(request, task_id):
+    task = _task_or_404(request, task_id)
+    if request.method == "GET":
+        return _confirm(request, task, "cancel")
+    try:
+        services.task_cancel(task=task)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"“{task.filename}” is cancelled.")
+    return redirect("tasks:detail", task_id=task.id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_delete(request, task_id):
+    task = _task_or_404(request, task_id)
+    if request.method == "GET":
+        return _confirm(request, task, "delete")
+    services.task_delete(task=task)
+    services.audit(request=request, action="task.delete", obj=task, filename=task.filename)
+    messages.success(request, f"“{task.filename}” and its files are deleted.")
+    return redirect("tasks:home")

@@ -80,17 +80,22 @@ def record_task_finished(engine: str, status: str, *, pages: int = 0, seconds: f
                 histogram.observe(per_page)
 
 
-# Status codes of the login pages, as the sign-in views answer them (shared/docs/http-api.md, accounts/views.py).
-LOGIN_REASONS = {400: "bad_request", 401: "invalid_credentials", 403: "forbidden", 423: "account_locked",
-                 429: "rate_limited", 503: "service_unavailable"}
+# Status codes of the login page (accounts/signin.py SignInError.status); 429 is either the API's rate
+# limit or our brute-force limit.
+LOGIN_REASONS = {400: "invalid_form", 401: "invalid_credentials", 403: "account_disabled", 423: "account_locked",
+                 429: "too_many_attempts", 502: "bad_response", 503: "service_unavailable"}
 
 
-def record_login_response(path: str, status: int) -> None:
-    """One POST to a login page is one sign-in attempt: a redirect is a success, the status says why not."""
-    if status in (301, 302, 303):
+for _reason in ("ok",):
+    SIGN_INS.labels(outcome="success", reason=_reason)
+for _reason in LOGIN_REASONS.values():  # every series exists from the start, so increase() sees the first one
+    SIGN_INS.labels(outcome="failure", reason=_reason)
+
+
+def record_login_response(status: int, *, client_redirect: bool = False) -> None:
+    """One POST to the login page is one sign-in attempt: a redirect (or HTMX HX-Redirect) is a success."""
+    if status in (301, 302, 303) or client_redirect:
         record_sign_in("success", "ok")
-    elif path.startswith("/admin/") and status == 200:
-        record_sign_in("failure", "invalid_credentials")  # the admin form re-renders with 200
     else:
         record_sign_in("failure", LOGIN_REASONS.get(status, "error"))
 
@@ -118,23 +123,34 @@ BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
 
 
 def auth_breakers():
-    """The pybreaker circuit breakers the auth client exposes at module level (name, breaker)."""
+    """[(name, state, failures)] of the auth client's circuit breakers in this process.
+
+    accounts.breaker.get_breaker() when the sign-in code has it; otherwise any pybreaker
+    breaker at module level in accounts.external_auth.
+    """
+    try:
+        from accounts import breaker as breaker_module
+    except ImportError:
+        breaker_module = None
+    if breaker_module is not None and hasattr(breaker_module, "get_breaker"):
+        try:
+            b = breaker_module.get_breaker()
+            return [("external_auth", str(b.state), int(b.fail_counter))]
+        except Exception:  # settings missing in an odd deployment: no breaker to report
+            return []
     try:
         import pybreaker
 
         from accounts import external_auth
-    except Exception:  # pragma: no cover - the app always has both
+    except Exception:  # pragma: no cover
         return []
-    found = []
-    for attr, value in vars(external_auth).items():
-        if isinstance(value, pybreaker.CircuitBreaker):
-            found.append((getattr(value, "name", None) or attr, value))
-    return found
+    return [(getattr(v, "name", None) or k, str(v.current_state), int(v.fail_counter))
+            for k, v in vars(external_auth).items() if isinstance(v, pybreaker.CircuitBreaker)]
 
 
 def breaker_state() -> str:
     """closed, half-open or open (the worst of the auth client's breakers), or unknown."""
-    states = [str(b.current_state) for _, b in auth_breakers()]
+    states = [state for _, state, _ in auth_breakers()]
     if not states:
         return "unknown"
     return max(states, key=lambda s: BREAKER_STATES.get(s, -1))
@@ -163,9 +179,9 @@ class DatabaseCollector:
                                   "Auth API circuit breaker in this process: 0 closed, 1 half-open, 2 open", labels=["name"])
         failures = GaugeMetricFamily("tool_ocr_auth_breaker_failures", "Consecutive failures counted by the breaker",
                                      labels=["name"])
-        for name, breaker in auth_breakers():
-            state.add_metric([name], BREAKER_STATES.get(str(breaker.current_state), -1))
-            failures.add_metric([name], breaker.fail_counter)
+        for name, current, failed in auth_breakers():
+            state.add_metric([name], BREAKER_STATES.get(current, -1))
+            failures.add_metric([name], failed)
         yield state
         yield failures
 
@@ -234,6 +250,7 @@ def worker_last_seen():
 
 
 def _storage_metrics():
+    from django.core.files.storage import default_storage
     from django.db.models import Sum
 
     from tasks.models import TaskFile
@@ -243,8 +260,8 @@ def _storage_metrics():
     for row in TaskFile.objects.order_by().values("kind").annotate(total=Sum("size_bytes")):
         stored.add_metric([row["kind"]], row["total"] or 0)
     yield stored
-    location = getattr(settings, "MEDIA_ROOT", None)
-    if location and os.path.isdir(location):
+    location = _existing_folder(getattr(default_storage, "location", None) or settings.MEDIA_ROOT)
+    if location:
         usage = shutil.disk_usage(location)
         free = GaugeMetricFamily("tool_ocr_storage_volume_free_bytes", "Free bytes on the volume holding the task files")
         free.add_metric([], usage.free)
@@ -252,6 +269,19 @@ def _storage_metrics():
         total = GaugeMetricFamily("tool_ocr_storage_volume_size_bytes", "Size of the volume holding the task files")
         total.add_metric([], usage.total)
         yield total
+
+
+def _existing_folder(path):
+    """The storage folder, or its nearest existing parent (the folder appears with the first file)."""
+    if not path:
+        return None
+    path = os.path.abspath(str(path))
+    while not os.path.isdir(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+    return path
 
 
 def _user_metrics():

@@ -20,11 +20,11 @@ log = logging.getLogger("tool_ocr.request")
 # An id from a trusted proxy is kept if it is short and plain; anything else is replaced.
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _QUIET_PATHS = ("/healthz", "/readyz", "/metrics", "/static/")
-_ADMIN_LOGIN = "/admin/login/"
 
 
 def _is_login_post(request) -> bool:
-    return request.method == "POST" and request.path in (settings.LOGIN_URL, _ADMIN_LOGIN)
+    """The one login page (the admin's login redirects there)."""
+    return request.method == "POST" and request.path == settings.LOGIN_URL
 
 
 class RequestContextMiddleware:
@@ -42,7 +42,7 @@ class RequestContextMiddleware:
             response = self.get_response(request)
             seconds = time.monotonic() - started
             response["X-Request-ID"] = request_id
-            self._record(request, response.status_code, seconds)
+            self._record(request, response, seconds)
             return response
         finally:
             request_id_var.reset(rid_token)
@@ -54,10 +54,11 @@ class RequestContextMiddleware:
             user_id_var.set(user.pk)
         return None
 
-    def _record(self, request, status, seconds):
+    def _record(self, request, response, seconds):
+        status = response.status_code
         metrics.observe_request(request.method, status, seconds)
         if _is_login_post(request):
-            metrics.record_login_response(request.path, status)
+            metrics.record_login_response(status, client_redirect=response.has_header("HX-Redirect"))
         quiet = request.path.startswith(_QUIET_PATHS) and status < 500
         level = logging.DEBUG if quiet else (logging.WARNING if status >= 500 else logging.INFO)
         log.log(level, "request", extra={"method": request.method, "path": request.path, "status": status,

@@ -1,0 +1,123 @@
+"""The circuit breaker in front of the company API (per process, in memory).
+
+pybreaker keeps the state machine (closed → open → half-open, the failure counter,
+when it opened). We ask it before each HTTP attempt and report the outcome after,
+instead of wrapping the attempt in ``CircuitBreaker.call``: that method holds one
+lock for the whole wrapped call, which would let only one sign-in per process talk
+to the API at a time (pybreaker issue #55). Once the reset timeout has passed, one
+trial call at a time goes through; the others keep failing fast until it succeeds.
+"""
+
+import math
+import threading
+from datetime import datetime, timezone
+
+import pybreaker
+from django.conf import settings
+
+
+class BreakerOpen(Exception):
+    """The API failed repeatedly; no call is made until ``retry_in`` seconds pass."""
+
+    def __init__(self, retry_in: float):
+        super().__init__(f"circuit open, retry in {retry_in:.0f}s")
+        self.retry_in = retry_in
+
+
+def _noop():
+    return None
+
+
+def _raise(exc):
+    raise exc
+
+
+class ApiBreaker:
+    def __init__(self, fail_max: int, reset_timeout: float):
+        self.fail_max = fail_max
+        self.reset_timeout = reset_timeout
+        self._cb = pybreaker.CircuitBreaker(fail_max=fail_max, reset_timeout=reset_timeout,
+                                            name="external_auth", throw_new_error_on_trip=False)
+        self._lock = threading.Lock()
+        self._trial_running = False
+
+    @property
+    def state(self) -> str:
+        """'closed', 'open' or 'half-open' (open and past its reset timeout counts as open)."""
+        return self._cb.current_state
+
+    @property
+    def fail_counter(self) -> int:
+        return self._cb.fail_counter
+
+    def retry_in(self) -> float:
+        """Seconds until the next trial call may go through (0 when closed)."""
+        if self._cb.current_state != pybreaker.STATE_OPEN:
+            return 0.0
+        opened_at = self._cb._state_storage.opened_at
+        if opened_at is None:
+            return 0.0
+        elapsed = (datetime.now(timezone.utc) - opened_at).total_seconds()
+        return max(0.0, self.reset_timeout - elapsed)
+
+    def before_call(self) -> bool:
+        """Raise BreakerOpen, or allow the call; True when the call is the trial call."""
+        with self._lock:
+            state = self._cb.current_state
+            if state == pybreaker.STATE_CLOSED:
+                return False
+            wait = self.retry_in()
+            if wait > 0:
+                raise BreakerOpen(wait)
+            if self._trial_running:
+                raise BreakerOpen(1.0)
+            self._trial_running = True
+            return True
+
+    def record_success(self, trial: bool) -> None:
+        with self._lock:
+            if trial:
+                self._trial_running = False
+            try:
+                self._cb.call(_noop)  # closes a half-open breaker, resets the counter
+            except pybreaker.CircuitBreakerError:
+                pass  # reopened by another thread meanwhile; its timeout stands
+
+    def record_failure(self, exc: Exception, trial: bool) -> None:
+        with self._lock:
+            if trial:
+                self._trial_running = False
+            try:
+                self._cb.call(_raise, exc)
+            except pybreaker.CircuitBreakerError:
+                pass
+            except Exception as raised:
+                if raised is not exc:
+                    raise
+
+
+_current: ApiBreaker | None = None
+_current_lock = threading.Lock()
+
+
+def get_breaker() -> ApiBreaker:
+    """The process's breaker, rebuilt (closed) when its settings change."""
+    global _current
+    fail_max = settings.EXTERNAL_AUTH_BREAKER_FAIL_MAX
+    reset_timeout = settings.EXTERNAL_AUTH_BREAKER_RESET_SECONDS
+    with _current_lock:
+        if _current is None or (_current.fail_max, _current.reset_timeout) != (fail_max, reset_timeout):
+            _current = ApiBreaker(fail_max, reset_timeout)
+        return _current
+
+
+def reset_breaker() -> None:
+    """Forget all failures (tests; a settings change)."""
+    global _current
+    with _current_lock:
+        _current = None
+
+
+def seconds_text(seconds: float) -> str:
+    n = max(1, math.ceil(seconds))
+    return f"{n} second" if n == 1 else f"{n} seconds"

@@ -1,0 +1,70 @@
+"""Reads for sign-in: token sessions and the brute-force counters."""
+
+import hashlib
+import hmac
+import math
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import LoginFailure, TokenSession, normalize_email
+
+
+def token_session_get(*, user, session_key: str) -> TokenSession | None:
+    """The row of this browser session, if it belongs to this user."""
+    if not session_key or not getattr(user, "is_authenticated", False):
+        return None
+    return TokenSession.objects.filter(user=user, session_key=session_key).first()
+
+
+def token_session_list(*, user) -> QuerySet:
+    """The user's signed-in browser sessions, newest first (never with token values)."""
+    return (TokenSession.objects.filter(user=user)
+            .defer(*TokenSession.SECRET_FIELDS).order_by("-created_at"))
+
+
+def token_sessions_due_for_refresh(*, now=None) -> QuerySet:
+    """Live sessions whose access token expires within TOKEN_REFRESH_BUFFER (the periodic job)."""
+    now = now or timezone.now()
+    horizon = now + timedelta(seconds=settings.TOKEN_REFRESH_BUFFER)
+    return (TokenSession.objects
+            .filter(revoked_at__isnull=True, expires_at__isnull=False, expires_at__lte=horizon)
+            .exclude(refresh_token_enc="")
+            .filter(Q(refresh_hold_until__isnull=True) | Q(refresh_hold_until__lte=now))
+            .order_by("expires_at"))
+
+
+# --- Brute-force limit ----------------------------------------------------------
+def login_key_hash(value: str) -> str:
+    """HMAC of a normalised account name or IP: comparable, but not what was typed."""
+    return hmac.new(settings.SECRET_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def login_keys(*, username: str, ip: str | None) -> list[tuple[str, str, int]]:
+    """(scope, key hash, limit) for each counter a sign-in attempt falls under."""
+    keys = [(LoginFailure.Scope.ACCOUNT, login_key_hash("account:" + normalize_email(username)),
+             settings.LOGIN_MAX_ATTEMPTS_PER_ACCOUNT)]
+    if ip:
+        keys.append((LoginFailure.Scope.IP, login_key_hash("ip:" + ip), settings.LOGIN_MAX_ATTEMPTS_PER_IP))
+    return keys
+
+
+def login_wait_seconds(*, username: str, ip: str | None, now=None) -> int:
+    """Seconds until this account name and IP may try again; 0 when allowed now.
+
+    Counts failures of the typed name whether or not such an account exists, so the
+    answer says nothing about which accounts exist.
+    """
+    now = now or timezone.now()
+    window = timedelta(seconds=settings.LOGIN_ATTEMPT_WINDOW)
+    wait = 0.0
+    for scope, key, limit in login_keys(username=username, ip=ip):
+        times = list(LoginFailure.objects.filter(scope=scope, key_hash=key, created_at__gt=now - window)
+                     .order_by("created_at").values_list("created_at", flat=True))
+        if len(times) >= limit:
+            # Allowed again once enough of the oldest failures have left the window.
+            frees_at = times[len(times) - limit] + window
+            wait = max(wait, (frees_at - now).total_seconds())
+    return math.ceil(wait)

@@ -1,0 +1,378 @@
+#!/usr/bin/env python
+"""History, stats and export at a million tasks, on MariaDB.
+
+Fills a scratch database of its own (migrated like production) with 1,000,000 tasks over
+1,000 users, one of them heavy with 100,000, and their files (an original for every task,
+txt/json/pdf results for completed ones), then measures the server time of the pages as a
+signed-in browser gets them (Django's test client through the whole middleware stack):
+the history page without a filter, with each filter, sorted by each column, deep pages;
+the JSON list (which keeps an exact count); the statistics; a 10,000-row export and a
+100,000-row export with its peak Python memory. Every case prints p50/p95 over repeated
+requests and the EXPLAIN of each of its queries.
+
+    .venv/bin/python benchmarks/history_scale.py            # fill (a few minutes) and measure
+    .venv/bin/python benchmarks/history_scale.py --reuse    # measure again on the filled database
+    .venv/bin/python benchmarks/history_scale.py --drop     # remove the scratch database
+
+Goal (issue 5): p95 <= 50 ms per history page and <= 100 ms for the statistics.
+The admin URL of the server comes from MYSQL_ADMIN_URL (default: root over the local socket).
+"""
+
+import argparse
+import math
+import os
+import itertools
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+from datetime import datetime, timedelta, timezone as dt_timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tool_ocr.mysql_admin import MySQLServer  # noqa: E402
+
+DB_NAME = "toolocr_bench_history"
+WORDS = ("invoice", "contract", "letter", "receipt", "scan", "statement", "report", "memo", "delivery-note",
+         "passport", "payslip", "order", "quote", "minutes", "policy", "claim")
+EXTS = (("png", "image/png"), ("jpg", "image/jpeg"), ("pdf", "application/pdf"), ("tif", "image/tiff"))
+DAYS = 180
+GOAL_PAGE_MS, GOAL_STATS_MS = 50.0, 100.0
+
+
+def setup_django(server: MySQLServer, database: str):
+    os.environ.update({
+        "DATABASE_URL": server.url(database), "DEBUG": "false", "SECRET_KEY": "benchmark-only-" + "x" * 40,
+        "ALLOWED_HOSTS": "testserver,localhost", "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "tool_ocr.settings",
+    })
+    import django
+
+    django.setup()
+
+
+# --- Filling ------------------------------------------------------------------------------
+
+def _dt(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class Loader:
+    """Rows go to a tab-separated file; ``load`` sorts it by its first column (the primary key, or
+    the task id of the files) with GNU sort and LOADs it in slices of ``batch`` rows, so InnoDB
+    fills its clustered index in order even though the ids are random UUIDs, as in production."""
+
+    def __init__(self, table: str, columns: list[str], workdir: str):
+        self.table, self.columns = table, columns
+        self.path = os.path.join(workdir, f"{table}.tsv")
+        self.fh = open(self.path, "w")
+        self.count = 0
+
+    def add(self, row: dict):
+        self.fh.write("\t".join(r"\N" if row[c] is None else str(row[c]) for c in self.columns) + "\n")
+        self.count += 1
+
+    def load(self, connection, batch: int = 250_000) -> int:
+        self.fh.close()
+        ordered = self.path + ".sorted"
+        subprocess.run(["sort", "-t", "\t", "-k1,1", "-S", "512M", "-o", ordered, self.path], check=True,
+                       env={**os.environ, "LC_ALL": "C"})
+        os.unlink(self.path)
+        loaded = 0
+        with open(ordered) as source:
+            while True:
+                lines = list(itertools.islice(source, batch))
+                if not lines:
+                    break
+                part = f"{ordered}.part"
+                with open(part, "w") as fh:
+                    fh.writelines(lines)
+                with connection.cursor() as cursor:
+                    cursor.execute(f"LOAD DATA LOCAL INFILE '{part}' INTO TABLE `{self.table}` "
+                                   f"FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n' "
+                                   f"({', '.join(f'`{c}`' for c in self.columns)})")
+                connection.commit()
+                os.unlink(part)
+                loaded += len(lines)
+                print(f"  {self.table}: {loaded:,} rows loaded", flush=True)
+        os.unlink(ordered)
+        return loaded
+
+
+def _raw_connection(server: MySQLServer, database: str):
+    import MySQLdb
+
+    kwargs = {"user": server.user, "db": database, "charset": "utf8mb4", "local_infile": 1}
+    if server.password:
+        kwargs["passwd"] = server.password
+    if server.host not in ("localhost", ""):
+        kwargs.update(host=server.host, port=server.port)
+    return MySQLdb.connect(**kwargs)
+
+
+def _user_sizes(rng, users: int, total: int, heavy: int) -> list[int]:
+    weights = [rng.uniform(0.5, 1.5) for _ in range(users - 1)]
+    rest = total - heavy
+    sizes = [int(rest * w / sum(weights)) for w in weights]
+    sizes[0] += rest - sum(sizes)
+    return [heavy] + sizes
+
+
+def fill(server: MySQLServer, database: str, users: int, total: int, heavy: int, seed: int = 1):
+    from accounts.models import User
+    from tasks.models import Task, TaskFile
+
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    User.objects.bulk_create([User(email=f"bench{i:04d}@example.com", display_name=f"Bench User {i}",
+                                   password="!unusable") for i in range(users)], batch_size=1000)
+    user_ids = list(User.objects.order_by("email").values_list("id", flat=True))
+    task_columns = [f.column for f in Task._meta.concrete_fields]
+    file_columns = ["task_id"] + [f.column for f in TaskFile._meta.concrete_fields if f.column not in ("id", "task_id")]
+    workdir = tempfile.mkdtemp(prefix="history_scale_")
+    tasks = Loader(Task._meta.db_table, task_columns, workdir)
+    files = Loader(TaskFile._meta.db_table, file_columns, workdir)
+    now = datetime.now(dt_timezone.utc).replace(tzinfo=None)
+    counter = 0
+    for user_id, size in zip(user_ids, _user_sizes(rng, users, total, heavy)):
+        created = sorted(now - timedelta(seconds=rng.uniform(0, DAYS * 86400)) for _ in range(size))
+        for position, created_at in enumerate(created):
+            counter += 1
+            task_id = uuid.uuid4().hex  # random, as in production: one user's rows spread over the table
+            newest = size - position
+            roll = rng.random()
+            status = ("processing" if newest == 1 else "pending" if newest <= 3 else
+                      "completed" if roll < 0.86 else "failed" if roll < 0.95 else "cancelled")
+            pages = 1 if rng.random() < 0.7 else rng.randint(2, 10) if rng.random() < 0.85 else rng.randint(11, 50)
+            ext, mime = EXTS[rng.randrange(len(EXTS))] if pages > 1 else EXTS[rng.randrange(2)]
+            name = f"{WORDS[rng.randrange(len(WORDS))]}-{created_at:%Y%m%d}-{rng.randrange(100000):05d}.{ext}"
+            size_bytes = rng.randint(40_000, 4_000_000) * (1 if pages == 1 else min(pages, 10))
+            seconds = round(pages * rng.lognormvariate(1.0, 0.5), 3) if status in ("completed", "failed") else None
+            started_at = created_at + timedelta(seconds=rng.uniform(0.2, 20)) if status != "pending" else None
+            if status == "cancelled":
+                started_at = None
+            finished_at = (started_at + timedelta(seconds=seconds) if seconds is not None else
+                           created_at + timedelta(seconds=30) if status == "cancelled" else None)
+            row = {
+                "id": task_id, "user_id": user_id, "filename": name, "status": status,
+                "engine": "tesseract" if rng.random() < 0.2 else "easyocr", "language": "en", "mime_type": mime,
+                "size_bytes": size_bytes, "sha256": uuid.uuid4().hex * 2, "page_count": pages,
+                "pages_done": pages if status == "completed" else (rng.randrange(pages) if status == "processing" else 0),
+                "created_at": _dt(created_at), "started_at": _dt(started_at) if started_at else None,
+                "completed_at": _dt(finished_at) if finished_at else None,
+                "heartbeat_at": _dt(now) if status == "processing" else None,
+                "processing_seconds": seconds, "retry_count": 1 if rng.random() < 0.03 else 0, "requeue_count": 0,
+                "error_code": "ocr_failed" if status == "failed" else "cancelled" if status == "cancelled" else "",
+                "error_message": ("The engine could not read this page." if status == "failed" else
+                                  "Cancelled by the user." if status == "cancelled" else ""),
+                "queue_result_id": uuid.uuid4().hex, "worker_id": "bench" if status != "pending" else "",
+            }
+            tasks.add({c: row.get(c, 0) for c in task_columns})
+            folder = f"{user_id}/{task_id}"
+            results = [("original", f"original.{ext}", mime, size_bytes, name)]
+            if status == "completed":
+                stem = name.rsplit(".", 1)[0]
+                results += [("result_txt", "result.txt", "text/plain", pages * rng.randint(800, 4000), f"{stem}.txt"),
+                            ("result_json", "result.json", "application/json", pages * rng.randint(8000, 40000),
+                             f"{stem}.json"),
+                            ("result_pdf", "result.pdf", "application/pdf", int(size_bytes * 1.1), f"{stem}.pdf")]
+            for kind, storage_name, file_mime, file_size, download_name in results:
+                files.add({c: 0 for c in file_columns} | {"task_id": task_id, "kind": kind, "file": f"{folder}/{storage_name}",
+                           "name": download_name, "mime_type": file_mime, "size_bytes": file_size,
+                           "sha256": "", "created_at": _dt(finished_at or created_at)})
+        if counter % 100_000 < size:
+            print(f"  {counter:>9,} tasks generated ({time.perf_counter() - started:.0f} s)", flush=True)
+    print(f"generated in {time.perf_counter() - started:.0f} s; sorting and loading", flush=True)
+    connection = _raw_connection(server, database)
+    with connection.cursor() as cursor:
+        cursor.execute("SET unique_checks=0, foreign_key_checks=0")
+    loaded_tasks = tasks.load(connection)
+    loaded_files = files.load(connection)
+    os.rmdir(workdir)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE TABLE `{Task._meta.db_table}`, `{TaskFile._meta.db_table}`")
+        cursor.fetchall()
+    connection.close()
+    print(f"filled {loaded_tasks:,} tasks and {loaded_files:,} files over {users:,} users "
+          f"in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+# --- Measuring ----------------------------------------------------------------------------
+
+def percentile(values, pct):
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def signed_in_client(user):
+    from django.test import Client
+
+    from accounts.models import TokenSession
+
+    client = Client()
+    client.force_login(user, backend="accounts.backends.ExternalAuthBackend")
+    TokenSession.objects.get_or_create(user=user, session_key=client.session.session_key)
+    return client
+
+
+def _consume(response) -> int:
+    if response.streaming:
+        return sum(len(chunk) for chunk in response.streaming_content)
+    return len(response.content)
+
+
+def time_requests(client, method, url, repeat, data=None, headers=None):
+    """[ms per request] after two warm-up requests; the body is read completely each time."""
+    call = getattr(client, method)
+    timings = []
+    for i in range(repeat + 2):
+        start = time.perf_counter()
+        response = call(url, data=data, headers=headers or {}) if data is not None else call(url, headers=headers or {})
+        size = _consume(response)
+        elapsed = (time.perf_counter() - start) * 1000
+        if response.status_code != 200:
+            raise SystemExit(f"{method.upper()} {url} answered {response.status_code}: {response.content[:300]!r}")
+        if i >= 2:
+            timings.append(elapsed)
+    return timings, size
+
+
+def explain(client, method, url, data=None, headers=None) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        call = getattr(client, method)
+        response = call(url, data=data, headers=headers or {}) if data is not None else call(url, headers=headers or {})
+        _consume(response)
+    lines = []
+    for query in captured.captured_queries:
+        sql = query["sql"]
+        if not sql.lstrip().upper().startswith("SELECT") or ("_tasks" not in sql and "task_files" not in sql):
+            continue
+        lines.append(f"    {query['time']}s  {sql[:400]}{' …' if len(sql) > 400 else ''}")
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + sql)
+            names = [c[0] for c in cursor.description]
+            for row in cursor.fetchall():
+                r = dict(zip(names, row))
+                lines.append(f"      -> {r.get('table')}: type={r.get('type')} key={r.get('key')} "
+                             f"rows={r.get('rows')} extra={r.get('Extra')}")
+    return lines
+
+
+def measure(repeat: int, show_plans: bool):
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from accounts.models import User
+    from tasks.models import Task
+
+    heavy = User.objects.get(email="bench0000@example.com")
+    typical = User.objects.filter(email__startswith="bench").order_by("email")[User.objects.count() // 2]
+    counts = dict(Task.objects.filter(user__in=[heavy, typical]).values_list("user").annotate(n=Count("pk")))
+    print(f"\nheavy user: {counts[heavy.pk]:,} tasks; typical user: {counts[typical.pk]:,} tasks; "
+          f"{repeat} timed requests per case (after 2 warm-up)\n")
+    today = timezone.localdate()
+    week = f"created_from={today - timedelta(days=6)}&created_to={today}"
+    deep_heavy = math.ceil(counts[heavy.pk] / 25)
+    # A day range holding ~10,000 of the heavy user's tasks (about 18 days of 555 a day).
+    export_range = f"created_from={today - timedelta(days=60)}&created_to={today - timedelta(days=43)}"
+    cases = [
+        ("page", "history: no filter (page 1)", "/history/"),
+        ("page", "history: status=failed", "/history/?status=failed"),
+        ("page", "history: status=failed+cancelled", "/history/?status=failed&status=cancelled"),
+        ("page", "history: status=pending (3 rows)", "/history/?status=pending"),
+        ("page", "history: q=contract (1 in 16)", "/history/?q=contract"),
+        ("page", "history: q=no-such-name (0 rows)", "/history/?q=no-such-name"),
+        ("page", "history: last 7 days", f"/history/?{week}"),
+        ("page", "history: 7 days + completed + q", f"/history/?{week}&status=completed&q=invoice"),
+        ("page", "history: sort filename", "/history/?ordering=filename"),
+        ("page", "history: sort -processing_seconds", "/history/?ordering=-processing_seconds"),
+        ("page", "history: sort status", "/history/?ordering=status"),
+        ("page", "history: page 100", "/history/?page=100"),
+        ("page", f"history: last page ({deep_heavy})", f"/history/?page={deep_heavy}"),
+        ("page", "history: last page, sort filename", f"/history/?page={deep_heavy}&ordering=filename"),
+        ("page", "history: HTMX partial, page 2", "/history/?page=2"),
+        ("api", "API list: no filter", "/api/v1/tasks"),
+        ("api", "API list: status=failed, page 50", "/api/v1/tasks?status=failed&page=50"),
+        ("stats", "stats page: all time", "/history/stats/"),
+        ("stats", "stats page: last 30 days", f"/history/stats/?created_from={today - timedelta(days=29)}"),
+        ("stats", "API stats: all time", "/api/v1/history/stats"),
+    ]
+    results = []
+    for who, user in (("heavy", heavy), ("typical", typical)):
+        client = signed_in_client(user)
+        for kind, label, url in cases:
+            headers = {"HX-Request": "true"} if "HTMX" in label else None
+            timings, _size = time_requests(client, "get", url, repeat, headers=headers)
+            p50, p95 = percentile(timings, 50), percentile(timings, 95)
+            goal = GOAL_STATS_MS if kind == "stats" else GOAL_PAGE_MS if kind == "page" else None
+            verdict = "" if goal is None else ("ok" if p95 <= goal else f"OVER {goal:.0f}")
+            results.append((who, label, p50, p95, verdict))
+            print(f"{who:8} {label:42} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {verdict}", flush=True)
+            if show_plans and who == "heavy":
+                print("\n".join(explain(client, "get", url, headers=headers)), flush=True)
+    print()
+    client = signed_in_client(heavy)
+    for label, url, n in (("export csv ~10,000 rows", f"/history/export/?format=csv&{export_range}", 5),
+                          ("export json ~10,000 rows", f"/history/export/?format=json&{export_range}", 5),
+                          ("export csv all 100,000 rows", "/history/export/?format=csv", 2)):
+        timings, size = time_requests(client, "get", url, n)
+        tracemalloc.start()
+        response = client.get(url)
+        rows = -1
+        for chunk in response.streaming_content:
+            rows += chunk.count(b"\n")
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"heavy    {label:42} p50 {percentile(timings, 50):7.0f} ms  p95 {percentile(timings, 95):7.0f} ms  "
+              f"{rows:,} rows, {size / 1e6:.1f} MB, peak Python memory {peak / 1e6:.1f} MB", flush=True)
+        if show_plans and "10,000" in label and "csv" in label:
+            print("\n".join(explain(client, "get", url)[:8]), flush=True)
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--heavy", type=int, default=100_000, help="tasks of the heaviest user")
+    parser.add_argument("--repeat", type=int, default=40, help="timed requests per case")
+    parser.add_argument("--database", default=DB_NAME)
+    parser.add_argument("--reuse", action="store_true", help="measure the database filled by an earlier run")
+    parser.add_argument("--no-plans", action="store_true", help="skip the EXPLAIN output")
+    parser.add_argument("--drop", action="store_true", help="drop the scratch database and exit")
+    args = parser.parse_args()
+
+    server = MySQLServer.from_env()
+    if not server.available():
+        raise SystemExit("No MariaDB/MySQL server reachable as an administrator (set MYSQL_ADMIN_URL).")
+    if args.drop:
+        server.drop_database(args.database)
+        print(f"dropped {args.database}")
+        return
+    if not args.reuse:
+        server.create_database(args.database)
+    setup_django(server, args.database)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT VERSION(), @@innodb_buffer_pool_size")
+        version, pool = cursor.fetchone()
+    print(f"MariaDB/MySQL {version}, InnoDB buffer pool {int(pool) / 2**20:.0f} MB, database {args.database}")
+    if not args.reuse:
+        fill(server, args.database, args.users, args.tasks, args.heavy)
+    measure(args.repeat, show_plans=not args.no_plans)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""Load test: N signed-in users browse their history, open tasks and download results, against gunicorn.
+
+    .venv/bin/python benchmarks/load.py                      # 200 users, 60 s, think time 1-3 s
+    .venv/bin/python benchmarks/load.py --users 50 --duration 20 --think 0 0   # closed loop, no pauses
+
+What it does, all on 127.0.0.1 in a scratch folder (nothing of data/ is touched):
+1. migrates a fresh SQLite database (or --database-url), seeds --users people with
+   --tasks-per-user completed tasks each (real files in storage) and one signed-in browser
+   session per person (the Django session and its TokenSession row, made directly: the
+   sign-in itself is measured by benchmarks/auth_latency.py);
+2. starts gunicorn with deploy/gunicorn.conf.py (production settings: DEBUG off, JSON logs,
+   multiprocess metrics);
+3. runs the users concurrently (asyncio + aiohttp) for --duration seconds; each user
+   repeats: history page (a random page or filter) 40 %, a task page 35 %, a result
+   download 25 %, with a random think time between requests;
+4. prints throughput, p50/p95/p99 per action and overall, errors, and the CPU used by the
+   server and by this client, and writes the report to benchmarks/results/load.txt.
+Goal: p95 <= 200 ms and no errors with 200 users on the 2-core development machine.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+GOAL_P95_MS = 200
+
+
+# --- Seeding (runs in a child process with the benchmark's environment) ------------------
+def seed(users: int, tasks_per_user: int, out: Path) -> None:
+    import django
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tool_ocr.settings")
+    django.setup()
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from accounts import crypto
+    from accounts.models import TokenSession, User
+    from tasks.models import Task, TaskFile
+
+    now = timezone.now()
+    people = []
+    for n in range(users):
+        user = User.objects.create_user(email=f"load{n:04d}@example.com", display_name=f"Load User {n}")
+        tasks = []
+        for t in range(tasks_per_user):
+            created = now - timedelta(hours=t * 7 + n % 5)
+            status = "failed" if t % 10 == 9 else "completed"
+            tasks.append(Task(user=user, filename=f"scan-{t:03d}.png", status=status, engine="easyocr",
+                              mime_type="image/png", size_bytes=2048, page_count=1, pages_done=1,
+                              created_at=created, started_at=created, completed_at=created + timedelta(seconds=25),
+                              heartbeat_at=created + timedelta(seconds=25), processing_seconds=25.0))
+        Task.objects.bulk_create(tasks)
+        files, completed = [], []
+        for task in tasks:
+            original = TaskFile(task=task, kind="original", name=task.filename, mime_type="image/png", size_bytes=2048)
+            original.file.save("original.png", ContentFile(b"\x89PNG" + b"\0" * 2044), save=False)
+            files.append(original)
+            if task.status == "completed":
+                text = (f"Result of {task.filename}\n" + "lorem ipsum dolor sit amet " * 40 + "\n").encode()
+                result = TaskFile(task=task, kind="result_txt", name=task.filename[:-4] + ".txt",
+                                  mime_type="text/plain; charset=utf-8", size_bytes=len(text))
+                result.file.save("result.txt", ContentFile(text), save=False)
+                files.append(result)
+                completed.append(str(task.pk))
+        TaskFile.objects.bulk_create(files)
+        store = SessionStore()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = "accounts.backends.ExternalAuthBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.create()
+        TokenSession.objects.create(user=user, session_key=store.session_key,
+                                    access_token_enc=crypto.encrypt(f"load-access-{n}"), token_type="Bearer",
+                                    issued_at=now, expires_at=now + timedelta(hours=8))
+        people.append({"session": store.session_key, "tasks": [str(t.pk) for t in tasks], "completed": completed})
+    out.write_text(json.dumps({"cookie": settings.SESSION_COOKIE_NAME, "users": people}))
+
+
+# --- The server ---------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pids) -> float:
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        except (OSError, IndexError):
+            pass
+    return total
+
+
+def process_tree(pid) -> list[int]:
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for child in children:
+        pids += process_tree(int(child))
+    return pids
+
+
+def wait_ready(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("gunicorn did not become ready")
+
+
+# --- The users ----------------------------------------------------------------------
+HISTORY_PATH = ["/history/"]
+HISTORY_QUERIES = ["", "?page=2", "?status=completed", "?status=failed", "?ordering=filename", "?q=scan-01"]
+
+
+async def user_loop(session, base, person, deadline, think, samples, errors):
+    import aiohttp
+
+    headers = {"Cookie": f"{person['cookie']}={person['session']}"}
+    await asyncio.sleep(random.uniform(0, max(think[1], 0.5)))  # spread the start
+    while time.monotonic() < deadline:
+        roll = random.random()
+        if roll < 0.40:
+            action, path = "history", HISTORY_PATH[0] + random.choice(HISTORY_QUERIES)
+        elif roll < 0.75:
+            action, path = "task page", f"/tasks/{random.choice(person['tasks'])}/"
+        else:
+            action, path = "download", f"/tasks/{random.choice(person['completed'])}/download/result.txt"
+        started = time.perf_counter()
+        try:
+            async with session.get(base + path, headers=headers, allow_redirects=False) as response:
+                await response.read()
+                elapsed = (time.perf_counter() - started) * 1000
+                if response.status != 200:
+                    errors.append(f"{action} {path}: HTTP {response.status}")
+                samples.append((action, elapsed, time.monotonic()))
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            errors.append(f"{action} {path}: {type(exc).__name__}")
+        if think[1] > 0:
+            await asyncio.sleep(random.uniform(*think))
+
+
+async def run_users(base, people, cookie, duration, think):
+    import aiohttp
+
+    samples, errors = [], []
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        deadline = time.monotonic() + duration
+        await asyncio.gather(*(user_loop(session, base, {**p, "cookie": cookie}, deadline, think, samples, errors)
+                               for p in people))
+    return samples, errors
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def report(args, samples, errors, wall, server_cpu, client_cpu, workers, threads, history_ok) -> str:
+    lines = [f"Tool OCR load test, {time.strftime('%Y-%m-%d %H:%M:%S')}",
+             f"{args.users} signed-in users, {args.duration:.0f} s, think time {args.think[0]}-{args.think[1]} s, "
+             f"gunicorn {workers} processes x {threads} threads on 127.0.0.1, {os.cpu_count()} CPU cores, "
+             f"database {'SQLite' if not args.database_url else args.database_url.split(':')[0]}",
+             f"requests: {len(samples)}  throughput: {len(samples) / wall:.1f} req/s  errors: {len(errors)}", "",
+             f"{'action':<10} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"]
+    groups = {}
+    for action, ms, _t in samples:
+        groups.setdefault(action, []).append(ms)
+    groups["all"] = [ms for _a, ms, _t in samples]
+    for action, values in groups.items():
+        lines.append(f"{action:<10} {len(values):>7} {percentile(values, 50):>8.1f} {percentile(values, 95):>8.1f} "
+                     f"{percentile(values, 99):>8.1f} {max(values) if values else float('nan'):>8.1f}")
+    cores = os.cpu_count() or 1
+    lines += ["",
+              f"CPU: server {server_cpu:.1f} s ({100 * server_cpu / wall / cores:.0f}% of {cores} cores), "
+              f"load client {client_cpu:.1f} s ({100 * client_cpu / wall / cores:.0f}%)",
+              f"CPU per request (server): {1000 * server_cpu / max(1, len(samples)):.1f} ms"]
+    if not history_ok:
+        lines.append("note: /history/ was not available; history requests went to /")
+    p95 = percentile(groups["all"], 95)
+    verdict = "MET" if p95 <= GOAL_P95_MS and not errors else "NOT MET"
+    lines.append(f"goal p95 <= {GOAL_P95_MS} ms with 0 errors: {verdict} (p95 {p95:.1f} ms, {len(errors)} errors)")
+    if errors:
+        lines.append("first errors: " + "; ".join(errors[:5]))
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--think", type=float, nargs=2, default=[1.0, 3.0], metavar=("MIN", "MAX"))
+    parser.add_argument("--tasks-per-user", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn process")
+    parser.add_argument("--database-url", default="", help="default: a scratch SQLite file")
+    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "load.txt"))
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--seed-only", metavar="FILE", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.seed_only:
+        return seed(args.users, args.tasks_per_user, Path(args.seed_only))
+
+    scratch = Path(tempfile.mkdtemp(prefix="tool-ocr-load-"))
+    port = free_port()
+    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "load-test-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1",
+           "SECURE_SSL_REDIRECT": "false", "DATA_DIR": str(scratch), "MEDIA_ROOT": str(scratch / "files"),
+           "DATABASE_URL": args.database_url or f"sqlite:///{scratch / 'load.sqlite3'}",
+           "EXTERNAL_AUTH_API_URL": "http://127.0.0.1:9", "LOG_LEVEL": "INFO",
+           "PROMETHEUS_MULTIPROC_DIR": str(scratch / "prom"), "GUNICORN_BIND": f"127.0.0.1:{port}",
+           "GUNICORN_WORKERS": str(args.workers), "GUNICORN_THREADS": str(args.threads),
+           "TOOL_OCR_ENV_FILE": str(scratch / "no.env")}
+    (scratch / "prom").mkdir()
+    server = None
+    try:
+        print(f"scratch folder {scratch}; migrating and seeding {args.users} users x {args.tasks_per_user} tasks ...")
+        subprocess.run([PY, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
+        seeded = scratch / "people.json"
+        subprocess.run([PY, __file__, "--seed-only", str(seeded), "--users", str(args.users),
+                        "--tasks-per-user", str(args.tasks_per_user)], cwd=ROOT, env=env, check=True)
+        data = json.loads(seeded.read_text())
+        log = open(scratch / "server.log", "w")
+        server = subprocess.Popen([str(Path(PY).with_name("gunicorn")), "-c", "deploy/gunicorn.conf.py",
+                                   "tool_ocr.wsgi"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base)
+        history_ok = True
+        probe = urllib.request.Request(base + "/history/", headers={"Cookie": f"{data['cookie']}={data['users'][0]['session']}"})
+        try:
+            urllib.request.urlopen(probe, timeout=10)
+        except urllib.error.HTTPError:
+            history_ok = False
+            HISTORY_PATH[0], HISTORY_QUERIES[:] = "/", [""]
+        print(f"gunicorn on {base}; {args.users} users for {args.duration:.0f} s ...")
+        pids = process_tree(server.pid)
+        server_before, client_before = cpu_seconds(pids), time.process_time()
+        started = time.monotonic()
+        samples, errors = asyncio.run(run_users(base, data["users"], data["cookie"], args.duration, args.think))
+        wall = time.monotonic() - started
+        server_cpu = cpu_seconds(pids) - server_before
+        client_cpu = time.process_time() - client_before
+        text = report(args, samples, errors, wall, server_cpu, client_cpu, args.workers, args.threads, history_ok)
+        print(text)
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        print(f"written to {out}")
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

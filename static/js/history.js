@@ -1,0 +1,37 @@
+// Task History: the details modal, "select all", and back/forward showing the server's view.
+(function () {
+  "use strict";
+  if (window.htmx) {
+    // The back button reloads the URL instead of restoring a stale snapshot, so a shared link,
+    // a reload and the back button all show exactly what the server renders for that URL.
+    htmx.config.historyCacheSize = 0;
+    htmx.config.refreshOnHistoryMiss = true;
+  }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "task-modal-body") {
+      var dialog = document.getElementById("task-modal");
+      if (dialog && !dialog.open) { dialog.showModal(); }
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail.elt;
+    if (event.detail.successful && elt && elt.hasAttribute && elt.hasAttribute("data-close-modal")) {
+      var dialog = document.getElementById("task-modal");
+      if (dialog && dialog.open) { dialog.close(); }
+    }
+  });
+  document.addEventListener("change", function (event) {
+    if (event.target && event.target.id === "select-all") {
+      var boxes = document.querySelectorAll('#history-results input[name="ids"]');
+      for (var i = 0; i < boxes.length; i++) { boxes[i].checked = event.target.checked; }
+    }
+  });
+})();
+document.addEventListener("DOMContentLoaded", function () {
+  var dialog = document.getElementById("task-modal");
+  if (dialog) {
+    // A closed modal stops polling: its content goes.
+    dialog.addEventListener("close", function () { document.getElementById("task-modal-body").innerHTML = ""; });
+  }
+});

@@ -1,0 +1,190 @@
+"""Admin for operators: tasks (retry, cancel, delete with files), task files and the audit log, read-only.
+
+Lists are built for a million rows: the user comes in the same query (list_select_related),
+no column runs a query per row, counts are bounded (tool_ocr.admin_tools), and no filter
+lists every user or every distinct value of a big column.
+"""
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.template.defaultfilters import filesizeformat
+
+from tasks import services
+from tasks.models import AuditLog, Task, TaskFile
+from tool_ocr.admin_tools import FastListMixin, UserEmailFilter
+
+
+class EngineFilter(admin.SimpleListFilter):
+    """Choices from the engine registry, not SELECT DISTINCT over the whole table."""
+
+    title = "engine"
+    parameter_name = "engine"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in services.engine_names()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(engine=self.value()) if self.value() else queryset
+
+
+class TaskUserFilter(UserEmailFilter):
+    user_field = "user"
+
+
+class TaskFileUserFilter(UserEmailFilter):
+    user_field = "task__user"
+
+
+class AuditUserFilter(UserEmailFilter):
+    user_field = "user"
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        if value and not value.isdigit():  # audit rows keep the email after a purge
+            return queryset.filter(user_email=value.lower())
+        return super().queryset(request, queryset)
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Task)
+class TaskAdmin(FastListMixin, admin.ModelAdmin):
+    list_display = ("filename", "owner", "status", "engine", "pages", "size", "created_at", "processing_seconds",
+                    "retry_count")
+    list_select_related = ("user",)
+    list_filter = ("status", EngineFilter, "created_at", TaskUserFilter)
+    search_fields = ("filename",)
+    search_help_text = "File name contains (case-insensitive)."
+    ordering = ("-created_at",)
+    actions = ("retry_tasks", "cancel_tasks", "delete_selected")
+    readonly_fields = [f.name for f in Task._meta.fields]
+    raw_id_fields = ("user",)
+
+    def get_fields(self, request, obj=None):
+        return self.readonly_fields
+
+    @admin.display(description="user", ordering="user__email")
+    def owner(self, task):
+        return task.user.email
+
+    @admin.display(description="pages")
+    def pages(self, task):
+        return f"{task.pages_done}/{task.page_count}"
+
+    @admin.display(description="size", ordering="size_bytes")
+    def size(self, task):
+        return filesizeformat(task.size_bytes)
+
+    def has_add_permission(self, request):
+        return False  # tasks come from uploads only
+
+    @admin.action(description="Retry selected failed or cancelled tasks", permissions=["change"])
+    def retry_tasks(self, request, queryset):
+        self._apply(request, queryset, services.task_retry, "retried", "admin.task.retry")
+
+    @admin.action(description="Cancel selected pending or processing tasks", permissions=["change"])
+    def cancel_tasks(self, request, queryset):
+        self._apply(request, queryset, services.task_cancel, "cancelled", "admin.task.cancel")
+
+    def _apply(self, request, queryset, service, verb, action):
+        done, skipped = 0, []
+        for task in queryset.select_related("user"):
+            try:
+                service(task=task)
+            except services.ServiceError as exc:
+                skipped.append(f"{task.filename}: {exc}")
+                continue
+            services.audit(request=request, action=action, obj=task, owner=task.user.email)
+            done += 1
+        self.message_user(request, f"{done} task(s) {verb}.", messages.SUCCESS if done else messages.WARNING)
+        if skipped:
+            self.message_user(request, f"{len(skipped)} skipped: " + "; ".join(skipped[:10]), messages.WARNING)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            func, name, _ = actions["delete_selected"]
+            actions["delete_selected"] = (func, name, "Delete selected tasks and their files")
+        return actions
+
+    def get_deleted_objects(self, objs, request):
+        """Task files go with their task (read-only on their own, so no separate delete permission)."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(TaskFile._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request, obj):
+        """Through the service: the rows, then every file under the task's folder."""
+        services.task_delete(task=obj)
+        services.audit(request=request, action="admin.task.delete", obj=obj, owner=obj.user.email)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for task in queryset.select_related("user"):
+                self.delete_model(request, task)
+
+
+@admin.register(TaskFile)
+class TaskFileAdmin(FastListMixin, ReadOnlyMixin, admin.ModelAdmin):
+    """Read-only: which files exist, how big, for whom. Files are downloaded by their owners only."""
+
+    list_display = ("name", "kind", "owner", "task_link", "size", "created_at")
+    list_select_related = ("task", "task__user")
+    list_filter = ("kind", "created_at", TaskFileUserFilter)
+    search_fields = ("=task__id",)
+    search_help_text = "Task id (exact)."
+    ordering = ("-id",)
+    fields = ("task", "kind", "name", "file", "mime_type", "size_bytes", "sha256", "created_at")
+    readonly_fields = fields
+
+    @admin.display(description="user")
+    def owner(self, obj):
+        return obj.task.user.email
+
+    @admin.display(description="task")
+    def task_link(self, obj):
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        return format_html('<a href="{}">{}</a>', reverse("admin:tasks_task_change", args=[obj.task_id]),
+                           obj.task.filename)
+
+    @admin.display(description="size", ordering="size_bytes")
+    def size(self, obj):
+        return filesizeformat(obj.size_bytes)
+
+
+class ActionFilter(admin.SimpleListFilter):
+    """Distinct actions through the (action, created_at) index: a quick loose scan even on a big table."""
+
+    title = "action"
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        actions = AuditLog.objects.order_by("action").values_list("action", flat=True).distinct()[:200]
+        return [(a, a) for a in actions]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(FastListMixin, ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("created_at", "user_email", "action", "outcome", "object_type", "object_id", "ip_address")
+    list_filter = (ActionFilter, "outcome", "created_at", AuditUserFilter)
+    search_fields = ("=object_id",)
+    search_help_text = "Object id (exact), e.g. a task id."
+    ordering = ("-created_at",)
+    fields = ("created_at", "user", "user_email", "action", "outcome", "object_type", "object_id", "ip_address",
+              "user_agent", "details")
+    readonly_fields = fields
+    raw_id_fields = ("user",)

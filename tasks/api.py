@@ -1,0 +1,265 @@
+"""JSON endpoints for tasks and history (mounted by tool_ocr.api under /api/v1/).
+
+Thin: reads go through tasks.selectors with the signed-in user, writes through
+tasks.services; another user's task is answered exactly like an unknown id (404).
+"""
+
+import json
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from django.conf import settings
+from ninja import File, Form, Query, Router, Schema
+from ninja.files import UploadedFile
+
+from tasks import selectors, services
+from tasks.batch import tasks_create_from_uploads
+from tasks.downloads import serve_task_file
+from tasks.export import export_response
+from tasks.file_links import file_url, sorted_files
+from tasks.history_params import PageParams, ParamsError, TaskFilters, parse_filters
+from tasks.models import Task, TaskFile
+from tasks.uploads import files_from_request
+from tool_ocr.api import ApiError
+
+
+
+class ProgressOut(Schema):
+    pages_done: int
+    pages_total: int
+
+
+class TaskErrorOut(Schema):
+    code: str
+    message: str
+
+
+class TaskFileOut(Schema):
+    kind: str
+    name: str
+    size_bytes: int
+    url: str
+
+
+class TaskOut(Schema):
+    id: UUID
+    filename: str
+    status: Literal[tuple(Task.Status.values)]  # type: ignore[valid-type]
+    engine: str
+    language: str
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    processing_seconds: float | None
+    page_count: int
+    progress: ProgressOut
+    size_bytes: int
+    retry_count: int
+    error: TaskErrorOut | None
+    files: list[TaskFileOut]
+
+
+class TasksCreatedOut(Schema):
+    tasks: list[TaskOut]
+
+
+class TaskPageOut(Schema):
+    count: int
+    page: int
+    page_size: int
+    results: list[TaskOut]
+
+
+class RetryIn(Schema):
+    engine: str | None = None
+
+
+class DailyOut(Schema):
+    date: str
+    completed: int
+    failed: int
+
+
+class StatsOut(Schema):
+    total: int
+    by_status: dict[str, int]
+    pages_processed: int
+    avg_processing_seconds: float | None
+    p95_processing_seconds: float | None
+    success_rate: float | None
+    storage_bytes: int
+    daily: list[DailyOut]
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    details: dict
+
+
+class ErrorOut(Schema):
+    error: ErrorBody
+
+
+def task_out(task: Task) -> dict:
+    """The contract's Task; ``task.files`` should be prefetched."""
+    has_error = task.status in (Task.Status.FAILED, Task.Status.CANCELLED) and (task.error_code or task.error_message)
+    return {
+        "id": task.id, "filename": task.filename, "status": task.status, "engine": task.engine,
+        "language": task.language, "created_at": task.created_at, "started_at": task.started_at,
+        "completed_at": task.completed_at, "processing_seconds": task.processing_seconds,
+        "page_count": task.page_count, "progress": {"pages_done": task.pages_done, "pages_total": task.page_count},
+        "size_bytes": task.size_bytes, "retry_count": task.retry_count,
+        "error": {"code": task.error_code, "message": task.error_message} if has_error else None,
+        "files": [{"kind": f.kind, "name": f.name, "size_bytes": f.size_bytes, "url": file_url(task.id, f.kind)}
+                  for f in sorted_files(task.files.all())],
+    }
+
+
+def _task_or_404(request, task_id) -> Task:
+    task = selectors.task_get(user=request.user, task_id=task_id)
+    if task is None:
+        raise ApiError(404, "not_found", "No such task.")
+    return task
+
+
+def _require_history():
+    if not settings.ENABLE_TASK_HISTORY:
+        raise ApiError(404, "not_found", "Task history is turned off on this server.")
+
+
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
+
+tasks_router = Router(tags=["tasks"])
+history_router = Router(tags=["history"])
+
+
+@tasks_router.post("", response={201: TasksCreatedOut, 413: ErrorOut, 415: ErrorOut, 429: ErrorOut, **ERRORS},
+                   summary="Upload one or more files: one task per file")
+def create_tasks(request, files: File[list[UploadedFile]] = None, engine: Form[str | None] = None,
+                 language: Form[str | None] = None):
+    """All or nothing: if one file is refused, no task of this request is kept (the error names the file)."""
+    uploads, oversized = files_from_request(request, "files")
+    if oversized:
+        name, error = oversized[0]
+        raise ApiError(error.status, error.code, f"“{name}”: {error.message}",
+                       {**error.details, "file": name, "files_in_request": len(uploads) + len(oversized)})
+    if not uploads:
+        raise ApiError(400, "no_files", "Send at least one file in the multipart field “files”.",
+                       {"files": "required"})
+    tasks = tasks_create_from_uploads(user=request.user, uploaded_files=uploads, engine=engine or None,
+                                      language=language or None)
+    created = selectors.task_get_many(user=request.user, task_ids=[t.pk for t in tasks])
+    order = {t.pk: i for i, t in enumerate(tasks)}
+    return 201, {"tasks": [task_out(t) for t in sorted(created, key=lambda t: order[t.pk])]}
+
+
+@tasks_router.get("", response={200: TaskPageOut, **ERRORS}, summary="Your tasks, filtered, sorted, paginated")
+def list_tasks(request, filters: Query[TaskFilters], paging: Query[PageParams]):
+    page = selectors.task_page(user=request.user, filters=filters.as_dict(), page=paging.page,
+                               page_size=paging.page_size, with_files=True)
+    return {"count": page.count, "page": page.page, "page_size": page.page_size,
+            "results": [task_out(t) for t in page.rows]}
+
+
+@tasks_router.get("/{uuid:task_id}", response={200: TaskOut, **ERRORS}, summary="One task with files and progress")
+def get_task(request, task_id: UUID):
+    return task_out(_task_or_404(request, task_id))
+
+
+@tasks_router.delete("/{uuid:task_id}", response={204: None, **ERRORS}, summary="Delete a task and its files")
+def delete_task(request, task_id: UUID):
+    task = _task_or_404(request, task_id)
+    services.task_delete(task=task)
+    services.audit(request=request, action="task.delete", obj=task, filename=task.filename, via="api")
+    return 204, None
+
+
+def _retry_engine(request) -> str | None:
+    """``engine`` from a JSON body, a form body or the query string; all optional."""
+    engine = request.GET.get("engine")
+    if request.body and request.content_type == "application/json":
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+        if isinstance(body, dict) and body.get("engine"):
+            engine = body["engine"]
+    elif request.POST.get("engine"):
+        engine = request.POST["engine"]
+    if engine is not None and not isinstance(engine, str):
+        raise ApiError(400, "invalid_input", "The engine must be a string.", {"engine": "a string"})
+    return engine or None
+
+
+@tasks_router.post("/{uuid:task_id}/retry", response={202: TaskOut, 409: ErrorOut, 429: ErrorOut, **ERRORS},
+                   summary="Queue a failed or cancelled task again (optional body: {\"engine\": ...})")
+def retry_task(request, task_id: UUID):
+    task = _task_or_404(request, task_id)
+    task = services.task_retry(task=task, engine=_retry_engine(request))
+    return 202, task_out(selectors.task_get(user=request.user, task_id=task.pk))
+
+
+@tasks_router.post("/{uuid:task_id}/cancel", response={202: TaskOut, 409: ErrorOut, **ERRORS},
+                   summary="Cancel a pending or processing task")
+def cancel_task(request, task_id: UUID):
+    task = _task_or_404(request, task_id)
+    services.task_cancel(task=task)
+    return 202, task_out(selectors.task_get(user=request.user, task_id=task.pk))
+
+
+def _download(kind):
+    def view(request, task_id: UUID):
+        return serve_task_file(request, task_id=task_id, kind=kind)
+    return view
+
+
+for _suffix, _kind in (("result.txt", TaskFile.Kind.RESULT_TXT), ("result.json", TaskFile.Kind.RESULT_JSON),
+                       ("result.pdf", TaskFile.Kind.RESULT_PDF), ("original", TaskFile.Kind.ORIGINAL)):
+    _view = _download(_kind)
+    _view.__name__ = f"download_{_suffix.replace('.', '_')}"
+    tasks_router.get(f"/{{uuid:task_id}}/{_suffix}", response={200: None, **ERRORS},
+                     summary=f"Download {_suffix} as an attachment", url_name=f"task-{_suffix}")(_view)
+
+
+@history_router.get("/stats", response={200: StatsOut, **ERRORS}, summary="Your figures for a date range")
+def history_stats(request, filters: Query[TaskFilters]):
+    """success_rate = completed / (completed + failed); processing times and pages cover completed tasks."""
+    _require_history()
+    stats = selectors.task_stats(user=request.user, filters=filters.as_dict())
+    stats["daily"] = [{**d, "date": d["date"].isoformat()} for d in stats["daily"]]
+    return stats
+
+
+@history_router.post("/export", response={200: None, **ERRORS},
+                     summary="Download exactly the filtered rows as CSV or JSON (streamed)")
+def history_export(request):
+    """Body (form or JSON) or query string: ``format`` = csv | json, plus the list's filters."""
+    _require_history()
+    data = _export_params(request)
+    fmt = data.get("format") or "csv"
+    if isinstance(fmt, list):
+        fmt = fmt[-1]
+    if fmt not in ("csv", "json"):
+        raise ApiError(400, "invalid_input", "Use format=csv or format=json.", {"format": "csv or json"})
+    try:
+        filters = parse_filters(data)
+    except ParamsError as exc:
+        raise ApiError(400, "invalid_input", f"Some parameters are not valid: {exc}", exc.details) from None
+    return export_response(request=request, filters=filters, fmt=fmt)
+
+
+def _export_params(request) -> dict:
+    data = {key: request.GET.getlist(key) for key in request.GET}
+    if request.content_type == "application/json" and request.body:
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+        data.update({k: (v if isinstance(v, list) else [v]) for k, v in body.items() if v is not None})
+    else:
+        data.update({key: request.POST.getlist(key) for key in request.POST})
+    return {k: (v if k == "status" else (v[-1] if v else None)) for k, v in data.items()}

@@ -1,0 +1,29 @@
+"""Remove everything of one person: tasks, files, sessions, and the account; audit rows stay."""
+
+from django.core.management.base import CommandError
+
+from tasks import maintenance
+from tool_ocr.ops_command import OpsCommand, human_bytes
+
+
+class Command(OpsCommand):
+    help = ("Delete a user's tasks, files and sessions, then the account (or only deactivate it with "
+            "--keep-account). Audit rows are kept with the email.")
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument("email", help="the user's email (case-insensitive)")
+        parser.add_argument("--keep-account", action="store_true", help="keep the account row, deactivated")
+
+    def run(self, *, dry_run, email, keep_account, **options):
+        user = maintenance.user_find(email)
+        if user is None:
+            raise CommandError(f"No user with the email {email.strip().lower()!r}.")
+        outcome = maintenance.purge_user(
+            user=user, dry_run=dry_run, keep_account=keep_account,
+            progress=lambda o: self.progress(f"{o.tasks} tasks, {o.files} files deleted"))
+        verb = "would delete" if dry_run else "deleted"
+        account = "deactivated" if keep_account else "deleted"
+        self.summary(f"{verb} {outcome.tasks} tasks, {outcome.files} files ({human_bytes(outcome.bytes)}), "
+                     f"{outcome.sessions} sessions of {user.email}; account {'would be ' if dry_run else ''}{account}; "
+                     "audit rows kept", dry_run=dry_run, errors=outcome.errors)

@@ -1,0 +1,45 @@
+"""Results of several tasks as one ZIP download (bulk "download" in the history list).
+
+Built in a spooled temporary file, so memory stays bounded however large the results;
+every file put in the archive is audited like a single download.
+"""
+
+import shutil
+import tempfile
+import zipfile
+
+from django.http import FileResponse
+from django.utils import timezone
+
+from tasks.downloads import safe_download_name
+from tasks.models import TaskFile
+from tasks.services import audit
+from tasks.storage import open_task_file
+
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+
+
+def results_zip_response(request, tasks) -> FileResponse | None:
+    """One folder per task with its result files; None when no selected task has results."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    added = 0
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for task in tasks:
+            results = [f for f in task.files.all() if f.kind != TaskFile.Kind.ORIGINAL]
+            if not results:
+                continue
+            folder = f"{safe_download_name(task.filename)}-{str(task.id)[:8]}"
+            for task_file in sorted(results, key=lambda f: f.kind):
+                with open_task_file(task_file) as source, archive.open(
+                        f"{folder}/{safe_download_name(task_file.name)}", "w") as target:
+                    shutil.copyfileobj(source, target, 1024 * 1024)
+                audit(request=request, action="file.download", obj=task, kind=str(task_file.kind), via="zip")
+                added += 1
+    if not added:
+        spool.close()
+        return None
+    spool.seek(0)
+    response = FileResponse(spool, as_attachment=True, content_type="application/zip",
+                            filename=f"tool-ocr-results-{timezone.localdate().isoformat()}.zip")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,105 @@
+"""Screenshots for docs/user-guide.md, taken from the real pages in Chromium after a real sign-in.
+
+Run: DEBUG=true .venv/bin/pytest tests/ops/test_user_guide_screenshots.py -m browser
+The images land in docs/images/ (committed with the guide) and in test-artifacts/.
+"""
+
+import os
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = ROOT / "docs" / "images"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync", "--disable-quic"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]
+
+SAMPLE_TEXT = ("ACME Supplies Ltd.\nInvoice 2024-0312\n\nDate: 12 March 2024\nBill to: Example Corp, 1 Main Street\n\n"
+               "2 x Toner cartridge ........ 118.00\n1 x A4 paper, 5 reams ....... 24.50\n\nTotal due: 142.50 EUR\n")
+
+
+def _task(user, filename, status, minutes_ago, text=None, pages=1):
+    from tasks.models import Task, TaskFile
+
+    created = timezone.now() - timedelta(minutes=minutes_ago)
+    task = Task.objects.create(user=user, filename=filename, status=status, engine="easyocr", mime_type="image/png",
+                               size_bytes=184_320, page_count=pages, pages_done=pages if status == "completed" else 0,
+                               created_at=created, started_at=created, heartbeat_at=created,
+                               completed_at=created + timedelta(seconds=31) if status != "pending" else None,
+                               processing_seconds=31.4 if status == "completed" else None,
+                               error_code="processing_error" if status == "failed" else "",
+                               error_message="OCR failed: the page could not be read." if status == "failed" else "")
+    original = TaskFile(task=task, kind="original", name=filename, mime_type="image/png", size_bytes=184_320)
+    original.file.save("original.png", ContentFile(b"\x89PNG"), save=False)
+    original.save()
+    if text is not None:
+        for kind, name, mime, body in (("result_txt", "result.txt", "text/plain; charset=utf-8", text.encode()),
+                                       ("result_json", "result.json", "application/json", b'{"pages": []}')):
+            tf = TaskFile(task=task, kind=kind, name=filename.rsplit(".", 1)[0] + name[6:], mime_type=mime,
+                          size_bytes=len(body))
+            tf.file.save(name, ContentFile(body), save=False)
+            tf.save()
+    return task
+
+
+def _shot(page, name):
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = IMAGES / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    shutil.copy(path, ARTIFACTS / f"user-guide-{name}.png")
+    assert path.stat().st_size > 5_000  # a real rendering, not an empty page
+    return path
+
+
+def test_user_guide_screenshots(live_server, dev_auth_api):
+    from playwright.sync_api import sync_playwright
+
+    from accounts.models import User
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        try:
+            page.goto(f"{live_server.url}/login/")
+            page.fill("input[name=username]", "ada.lin@example.com")
+            page.fill("input[name=password]", "demo-password")
+            _shot(page, "login")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{live_server.url}/")
+
+            user = User.objects.get(email="ada.lin@example.com")
+            done = _task(user, "invoice-2024-0312.png", "completed", 3, text=SAMPLE_TEXT)
+            _task(user, "meeting-notes.jpg", "completed", 50, text="Notes\n")
+            _task(user, "contract-scan.pdf", "failed", 120, pages=4)
+            _task(user, "receipt-0457.png", "pending", 1)
+            page.goto(f"{live_server.url}/")
+            page.wait_for_load_state("networkidle")
+            assert "Ada" in page.content()  # the header shows the name
+            _shot(page, "home")
+
+            page.goto(f"{live_server.url}/tasks/{done.pk}/")
+            page.wait_for_load_state("networkidle")
+            assert "Total due: 142.50 EUR" in page.content()
+            _shot(page, "task")
+
+            response = page.goto(f"{live_server.url}/history/")
+            if response is not None and response.status == 200:
+                page.wait_for_load_state("networkidle")
+                assert "invoice-2024-0312.png" in page.content()
+                _shot(page, "history")
+            else:  # the history page belongs to another part of the work; the guide says so
+                pytest.skip("/history/ is not available yet")
+        finally:
+            browser.close()

@@ -1,0 +1,90 @@
+"""Helpers for the history and API tests: signed-in clients and a generated history."""
+
+import io
+import random
+from datetime import timedelta
+
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from PIL import Image
+
+from tasks.models import Task, TaskFile
+
+STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
+
+
+def signed_in(client, user):
+    """force_login plus the session row the sign-in code keeps for every browser session."""
+    from accounts.models import TokenSession
+
+    client.force_login(user, backend="accounts.backends.ExternalAuthBackend")
+    TokenSession.objects.get_or_create(user=user, session_key=client.session.session_key)
+    return client
+
+
+def png_bytes(size=(40, 20)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, "white").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def png_upload(name="scan.png", size=(40, 20)) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, png_bytes(size), "image/png")
+
+
+def make_task(user, *, filename="scan.png", status="completed", created_at=None, page_count=1,
+              processing_seconds=None, with_files=False, **extra) -> Task:
+    """A task row in a given state (and, with_files, its original and result files in storage)."""
+    created_at = created_at or timezone.now()
+    finished = status in ("completed", "failed", "cancelled")
+    values = dict(user=user, filename=filename, status=status, created_at=created_at, page_count=page_count,
+                  pages_done=page_count if status == "completed" else 0, size_bytes=1000, mime_type="image/png")
+    if status in ("processing", "completed", "failed"):
+        values["started_at"] = created_at + timedelta(seconds=1)
+    if finished:
+        values["completed_at"] = created_at + timedelta(seconds=2 + (processing_seconds or 0))
+    if status in ("completed", "failed"):
+        values["processing_seconds"] = processing_seconds if processing_seconds is not None else 1.5
+    if status == "failed":
+        values.update(error_code="ocr_failed", error_message="The engine stopped.")
+    if status == "cancelled":
+        values.update(error_code="cancelled", error_message="Cancelled by the user.")
+    values.update(extra)
+    task = Task.objects.create(**values)
+    if with_files:
+        add_file(task, TaskFile.Kind.ORIGINAL, png_bytes(), "original.png", task.filename)
+        if status == "completed":
+            add_file(task, TaskFile.Kind.RESULT_TXT, f"text of {task.filename}\n".encode(), "result.txt",
+                     task.filename.rsplit(".", 1)[0] + ".txt")
+            add_file(task, TaskFile.Kind.RESULT_JSON, b'{"pages": []}', "result.json",
+                     task.filename.rsplit(".", 1)[0] + ".json")
+    return task
+
+
+def add_file(task, kind, content: bytes, storage_name: str, name: str) -> TaskFile:
+    tf = TaskFile(task=task, kind=kind, name=name, size_bytes=len(content),
+                  mime_type={"original": "image/png", "result_txt": "text/plain"}.get(kind, "application/json"))
+    tf.file.save(storage_name, ContentFile(content), save=False)
+    tf.save()
+    return tf
+
+
+WORDS = ("invoice", "contract", "letter", "receipt", "scan", "page", "report", "memo")
+
+
+def generate_history(user, n=60, seed=7, days=40) -> list[Task]:
+    """n tasks with varied names, statuses, dates (over `days` days), durations; reproducible."""
+    rng = random.Random(seed)
+    now = timezone.now().replace(microsecond=0)
+    tasks = []
+    for i in range(n):
+        status = STATUSES[rng.randrange(len(STATUSES))]
+        created = now - timedelta(days=rng.randrange(days), hours=rng.randrange(24), minutes=rng.randrange(60))
+        if i % 9 == 0 and tasks:
+            created = tasks[-1].created_at  # ties in created_at, to pin the tie-breaker
+        name = f"{WORDS[rng.randrange(len(WORDS))]}-{rng.randrange(1000):03d}.png"
+        seconds = round(rng.uniform(0.5, 90), 3) if status in ("completed", "failed") else None
+        tasks.append(make_task(user, filename=name, status=status, created_at=created,
+                               page_count=rng.randrange(1, 12), processing_seconds=seconds))
+    return tasks

@@ -1,0 +1,160 @@
+"""History reads against a generated history: filters, every ordering, pages and keyset chunks.
+
+The expected rows are computed in Python from the task objects, independently of the
+selectors' query building, and must match row for row on SQLite and MariaDB.
+"""
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from tasks import selectors
+from tasks.history_params import ORDERINGS
+from tests.tasks.history_helpers import generate_history, make_task
+
+pytestmark = pytest.mark.django_db
+
+
+def _local_date(dt):
+    return timezone.localtime(dt).date()
+
+
+def _expected(tasks, *, status=(), q="", created_from=None, created_to=None, ordering="-created_at"):
+    rows = [t for t in tasks
+            if (not status or t.status in status)
+            and (not q or q.lower() in t.filename.lower())
+            and (not created_from or _local_date(t.created_at) >= created_from)
+            and (not created_to or _local_date(t.created_at) <= created_to)]
+    name = ordering.lstrip("-")
+    descending = ordering.startswith("-")
+
+    def value(t):
+        v = getattr(t, name)
+        return (v is not None, v if v is not None else 0)  # NULL sorts first, as on both databases
+
+    if name == "created_at":
+        # newest first, ties by id ascending; the reverse ordering is the exact reverse
+        rows.sort(key=lambda t: t.id.hex)
+        rows.sort(key=lambda t: t.created_at, reverse=True)
+        return rows if descending else rows[::-1]
+    # ascending by the key, ties newest first then id ascending; "-key" is the exact reverse
+    rows.sort(key=lambda t: t.id.hex)
+    rows.sort(key=lambda t: t.created_at, reverse=True)
+    rows.sort(key=value)
+    return rows[::-1] if descending else rows
+
+
+@pytest.fixture
+def history(user_a, user_b):
+    mine = generate_history(user_a, n=70, seed=11)
+    generate_history(user_b, n=15, seed=12)  # someone else's, never in user_a's results
+    return mine
+
+
+FILTERS = [
+    {},
+    {"status": ["failed"]},
+    {"status": ["completed", "cancelled"]},
+    {"q": "INVOICE"},
+    {"q": "-0"},
+    {"q": "no-such-file"},
+    {"created_from": "days_ago_10"},
+    {"created_to": "days_ago_20"},
+    {"created_from": "days_ago_30", "created_to": "days_ago_5", "status": ["completed", "failed"], "q": "e"},
+]
+
+
+def _resolve(filters):
+    today = timezone.localdate()
+    out = {}
+    for key, value in filters.items():
+        if isinstance(value, str) and value.startswith("days_ago_"):
+            value = today - timedelta(days=int(value.rsplit("_", 1)[1]))
+        out[key] = value
+    return out
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: ",".join(f) or "none")
+def test_filters_give_exactly_the_matching_rows_newest_first(history, user_a, filters):
+    filters = _resolve(filters)
+    got = list(selectors.task_list(user=user_a, filters=filters))
+    assert [t.id for t in got] == [t.id for t in _expected(history, **filters)]
+
+
+@pytest.mark.parametrize("ordering", ORDERINGS)
+def test_every_ordering_matches_python_and_reverses_exactly(history, user_a, ordering):
+    got = [t.id for t in selectors.task_list(user=user_a, filters={"ordering": ordering})]
+    assert got == [t.id for t in _expected(history, ordering=ordering)]
+    reverse = ordering[1:] if ordering.startswith("-") else f"-{ordering}"
+    assert [t.id for t in selectors.task_list(user=user_a, filters={"ordering": reverse})] == got[::-1]
+
+
+def test_unknown_ordering_falls_back_to_newest_first(history, user_a):
+    got = [t.id for t in selectors.task_list(user=user_a, filters={"ordering": "user_id; DROP TABLE x"})]
+    assert got == [t.id for t in _expected(history)]
+
+
+@pytest.mark.parametrize("ordering", ["-created_at", "filename", "-processing_seconds", "status"])
+def test_pages_concatenate_to_the_full_list(history, user_a, ordering):
+    filters = {"ordering": ordering, "status": ["completed", "failed", "cancelled"]}
+    expected = [t.id for t in _expected(history, **filters)]
+    seen = []
+    page_number = 1
+    while True:
+        page = selectors.task_page(user=user_a, filters=filters, page=page_number, page_size=9)
+        assert page.count == len(expected) and page.num_pages == -(-len(expected) // 9)
+        if not page.rows:
+            break
+        assert page.start_index == (page_number - 1) * 9 + 1
+        seen += [t.id for t in page.rows]
+        page_number += 1
+    assert seen == expected and page_number == page.num_pages + 1
+
+
+def test_page_past_the_end_is_empty_or_clamped_to_the_last(history, user_a):
+    expected = [t.id for t in _expected(history)]
+    empty = selectors.task_page(user=user_a, page=99, page_size=10)
+    assert empty.rows == [] and empty.count == len(expected) and empty.page == 99
+    last = selectors.task_page(user=user_a, page=99, page_size=10, clamp=True)
+    assert last.page == last.num_pages and [t.id for t in last.rows] == expected[(last.page - 1) * 10:]
+
+
+@pytest.mark.parametrize("ordering", ORDERINGS)
+def test_keyset_chunks_walk_the_same_rows_as_the_list(history, user_a, ordering):
+    """Chunks of 4 rows: crosses ties in created_at, equal names and statuses, and NULL durations."""
+    filters = {"ordering": ordering}
+    got = [row[0] for row in selectors.task_iter(user=user_a, filters=filters, fields=("id",), chunk_size=4)]
+    assert got == [t.id for t in _expected(history, ordering=ordering)]
+
+
+def test_keyset_chunks_with_filters(history, user_a):
+    filters = _resolve({"status": ["completed", "failed"], "q": "e", "created_from": "days_ago_30",
+                        "ordering": "-processing_seconds"})
+    got = [row[0] for row in selectors.task_iter(user=user_a, filters=filters, fields=("id",), chunk_size=3)]
+    assert got == [t.id for t in _expected(history, **filters)]
+
+
+def test_date_bounds_are_whole_days_in_the_site_time_zone(settings, user_a):
+    settings.TIME_ZONE = "Europe/Berlin"
+    tz = timezone.get_current_timezone()
+    late = make_task(user_a, filename="late.png",
+                     created_at=timezone.make_aware(datetime(2025, 3, 29, 23, 30), tz))  # 22:30 UTC
+    early = make_task(user_a, filename="early.png",
+                      created_at=timezone.make_aware(datetime(2025, 3, 30, 0, 15), tz))  # 23:15 UTC the day before
+    day = datetime(2025, 3, 29).date()
+
+    def names(**filters):
+        return {t.filename for t in selectors.task_list(user=user_a, filters=filters)}
+
+    assert names(created_from=day, created_to=day) == {"late.png"}
+    assert names(created_from=day + timedelta(days=1)) == {"early.png"}
+    assert names(created_to=day + timedelta(days=1)) == {"late.png", "early.png"}
+    assert early.created_at.astimezone(timezone.get_fixed_timezone(0)).date() == day  # UTC would misplace it
+
+
+def test_get_many_leaves_out_other_users_tasks(user_a, user_b):
+    mine = make_task(user_a, filename="mine.png")
+    theirs = make_task(user_b, filename="theirs.png")
+    got = selectors.task_get_many(user=user_a, task_ids=[mine.id, theirs.id])
+    assert [t.id for t in got] == [mine.id]

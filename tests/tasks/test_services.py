@@ -1,0 +1,87 @@
+"""The task services: choices, typed refusals, the queue priority, and the guard that only the worker run that started a task may finish it."""
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_tasks_db.models import DBTaskResult
+
+from tasks import services
+from tasks.errors import ServiceError
+from tasks.models import Task, TaskFile
+from tests.tasks.pipeline import sample_inputs, stored_names
+
+SAMPLES = sample_inputs()
+
+
+def _create(user, label="png", **kwargs):
+    name, content, _mime, _pages = SAMPLES[label]
+    return services.task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), **kwargs)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_engine_and_language_default_to_the_settings_and_are_checked(user_a, settings):
+    assert _create(user_a).engine == settings.OCR_ENGINE == "easyocr"
+    with pytest.raises(ServiceError) as err:
+        _create(user_a, engine="gpt")
+    assert (err.value.status, err.value.code) == (400, "invalid_engine")
+    assert err.value.message.startswith("Unknown OCR engine “gpt”: choose one of easyocr")
+    with pytest.raises(ServiceError) as err:
+        _create(user_a, language="tlh")
+    assert (err.value.status, err.value.code, err.value.details["choices"]) == (400, "invalid_language", ["en"])
+    assert Task.objects.count() == 1 and len(stored_names()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_refusal_is_a_service_error_with_code_message_status(user_a, settings):
+    settings.MAX_TASKS_PER_USER = 1
+    _create(user_a)
+    with pytest.raises(ServiceError) as err:
+        _create(user_a)
+    assert isinstance(err.value, services.TaskLimitReached)
+    assert (err.value.code, err.value.status, err.value.details) == ("task_limit_reached", 429, {"max_tasks_per_user": 1})
+    with pytest.raises(ServiceError) as err:
+        services.task_create(user=user_a, uploaded_file=SimpleUploadedFile("x.gif", b"GIF89a" + b"\0" * 20))
+    assert (err.value.code, err.value.status) == ("unsupported_type", 415)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_priority_drops_with_the_users_backlog_of_tasks_and_pages(user_a, user_b):
+    first = _create(user_a)
+    assert services.task_priority(first) == 0
+    second = _create(user_a)
+    assert services.task_priority(second) == -1  # one task ahead
+    for t in (first, second):
+        t.refresh_from_db()
+    priorities = [DBTaskResult.objects.get(pk=t.queue_result_id).priority for t in (first, second)]
+    assert priorities == [0, -1]  # what was given to the queue
+    assert services.task_priority(_create(user_b)) == 0  # another user starts at the top
+    big = Task(user=user_b, page_count=300)
+    assert services.task_priority(big) == -31  # 1 task ahead, 1 + 300 pages: 1 + 301 // 10
+    Task.objects.filter(user=user_a).update(status="completed")  # finished work does not count
+    assert services.task_priority(Task(user=user_a, page_count=1)) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_priority_never_goes_below_the_queue_minimum(user_a):
+    task = _create(user_a)
+    Task.objects.filter(pk=task.pk).update(page_count=5000)
+    assert services.task_priority(Task(user=user_a, page_count=1)) == -100
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_the_run_that_started_a_task_may_beat_complete_or_fail_it(user_a):
+    task = _create(user_a)
+    old_run = services.task_start(task_id=task.pk, worker_id="host:1:aaa")
+    # The reaper took it away and another worker run started it again.
+    Task.objects.filter(pk=task.pk).update(status="pending")
+    new_run = services.task_start(task_id=task.pk, worker_id="host:2:bbb")
+    with pytest.raises(services.TaskNoLongerProcessing):
+        services.task_heartbeat(task=old_run, pages_done=1)
+    with pytest.raises(services.TaskNoLongerProcessing):
+        services.task_complete(task=old_run, results={
+            TaskFile.Kind.RESULT_TXT: ("a.txt", "text/plain", ContentFile(b"stale"))})
+    assert services.task_fail(task=old_run, code="x", message="stale") is False
+    assert Task.objects.get(pk=task.pk).status == "processing"
+    assert TaskFile.objects.filter(task=task).count() == 1 and len(stored_names()) == 1  # stale result removed
+    services.task_heartbeat(task=new_run, pages_done=1)
+    assert Task.objects.get(pk=task.pk).pages_done == 1
