@@ -13,7 +13,7 @@ AUTH_PORT ?= 8765
 help:
 	@echo "make run    - set up, then serve Tool OCR on SQLite with a worker and the dev auth API"
 	@echo "make test   - set up, then run the whole test suite (SQLite unless DATABASE_URL says otherwise)"
-	@echo "make schema - regenerate database_schema.sql from a migrated MariaDB database"
+	@echo "make schema - regenerate database_schema.sql (from a migrated MariaDB database) and docs/database.md"
 
 system-deps:
 	@bash scripts/system_deps.sh
@@ -42,3 +42,4 @@ test: setup
 
 schema: setup
 	@bash scripts/make_schema.sh
+	$(BIN)/python manage.py describe_schema

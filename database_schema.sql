@@ -111,6 +111,15 @@ CREATE TABLE `tool_ocr_django_tasks_database_dbtaskresult` (
   KEY `tasks_db_new_ordering_idx` (`status`,`priority` DESC,`run_after`,`enqueued_at`),
   CONSTRAINT `priority_range` CHECK (`priority` between -100 and 100)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Task results';
+CREATE TABLE `tool_ocr_login_failures` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
+  `scope` varchar(8) NOT NULL COMMENT 'account or ip',
+  `key_hash` varchar(64) NOT NULL COMMENT 'HMAC-SHA256 of the account name or IP',
+  `created_at` datetime(6) NOT NULL COMMENT 'When the attempt failed',
+  PRIMARY KEY (`id`),
+  KEY `loginfail_key_time_idx` (`scope`,`key_hash`,`created_at`),
+  KEY `loginfail_time_idx` (`created_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Failed sign-ins within LOGIN_ATTEMPT_WINDOW, for the brute-force limit';
 CREATE TABLE `tool_ocr_sessions` (
   `id` char(32) NOT NULL COMMENT 'Id',
   `session_key` varchar(64) NOT NULL COMMENT 'Django session key of the browser',
@@ -126,6 +135,10 @@ CREATE TABLE `tool_ocr_sessions` (
   `ip_address` char(39) DEFAULT NULL COMMENT 'Ip address',
   `user_agent` varchar(512) NOT NULL COMMENT 'User agent',
   `user_id` bigint(20) NOT NULL COMMENT 'User',
+  `end_reason` varchar(32) NOT NULL COMMENT 'Why revoked_at is set: revoked (admin) or refresh_refused',
+  `refresh_hold_until` datetime(6) DEFAULT NULL COMMENT 'No new refresh before this: one is in flight, or the API just failed',
+  `refreshed_at` datetime(6) DEFAULT NULL COMMENT 'Last successful token refresh',
+  `version` int(10) unsigned NOT NULL COMMENT 'Bumped by each token refresh; a refresh saves only over the version it read' CHECK (`version` >= 0),
   PRIMARY KEY (`id`),
   UNIQUE KEY `session_key` (`session_key`),
   KEY `tool_ocr_sessions_expires_at_e0528b94` (`expires_at`),
@@ -221,6 +234,7 @@ SET FOREIGN_KEY_CHECKS = 1;
 -- The migrations this schema equals, so that `manage.py migrate` finds nothing to do.
 INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('accounts', '0001_initial', UTC_TIMESTAMP(6)),
+  ('accounts', '0002_session_refresh_and_login_failures', UTC_TIMESTAMP(6)),
   ('admin', '0001_initial', UTC_TIMESTAMP(6)),
   ('admin', '0002_logentry_remove_auto_add', UTC_TIMESTAMP(6)),
   ('admin', '0003_logentry_add_action_flag_choices', UTC_TIMESTAMP(6)),

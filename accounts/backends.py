@@ -38,7 +38,7 @@ class LocalAccountBackend(ModelBackend):
             if settings.AUTH_MODE == auth_mode.LOCAL:
                 User().set_password(password)  # same cost as a real check (timing)
             return None
-        if not user.has_usable_password():
+        if not user.password or not user.has_usable_password():
             return None
         if user.check_password(password) and self.user_can_authenticate(user) and self._mode_allows(user):
             return user

@@ -34,7 +34,8 @@ def session_revoke(*, session: TokenSession) -> bool:
 
     revoke = getattr(services, "token_session_revoke", None)
     if revoke is not None:
-        revoke(session=session)
+        if revoke(session=session) is False:
+            return False
     else:
         with transaction.atomic():
             updated = TokenSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
@@ -43,7 +44,7 @@ def session_revoke(*, session: TokenSession) -> bool:
                 Session.objects.filter(session_key=session.session_key).delete()
         if not updated:
             return False
-    log.info("token session revoked", extra={"user_id": session.user_id, "token_session": str(session.pk)})
+    log.info("token session revoked", extra={"user_id": session.user_id, "session_id": str(session.pk)})
     return True
 
 
@@ -122,6 +123,6 @@ def sessions_cleanup(*, grace: timedelta, dry_run: bool = False, batch_size: int
         if not keys:
             break
         result.django_sessions += Session.objects.filter(session_key__in=keys).delete()[0]
-    log.info("sessions cleaned", extra={"token_sessions": result.token_sessions,
+    log.info("sessions cleaned", extra={"session_rows": result.token_sessions,
                                         "django_sessions": result.django_sessions})
     return result

@@ -26,11 +26,16 @@ def token_session_list(*, user) -> QuerySet:
 
 
 def token_sessions_due_for_refresh(*, now=None) -> QuerySet:
-    """Live sessions whose access token expires within TOKEN_REFRESH_BUFFER (the periodic job)."""
+    """Live sessions whose access token expires within TOKEN_REFRESH_BUFFER (the periodic job).
+
+    A token expired longer ago than SESSION_IDLE_TIMEOUT belongs to a dead session (any
+    request since expiry would have renewed or ended it), so it is not worth an API call.
+    """
     now = now or timezone.now()
     horizon = now + timedelta(seconds=settings.TOKEN_REFRESH_BUFFER)
+    oldest = now - timedelta(seconds=settings.SESSION_IDLE_TIMEOUT)
     return (TokenSession.objects
-            .filter(revoked_at__isnull=True, expires_at__isnull=False, expires_at__lte=horizon)
+            .filter(revoked_at__isnull=True, expires_at__gt=oldest, expires_at__lte=horizon)
             .exclude(refresh_token_enc="")
             .filter(Q(refresh_hold_until__isnull=True) | Q(refresh_hold_until__lte=now))
             .order_by("expires_at"))

@@ -33,7 +33,7 @@ def user_upsert_from_external(info: UserInfo) -> User:
     user.job_title = info.job_title
     user.office_location = info.office_location
     user.last_seen_at = timezone.now()
-    if not user.has_usable_password() and user.password == "":
+    if not user.password:  # "" counts as usable to Django and would cost a hash per sign-in
         user.set_unusable_password()
     user.save()
     return user
@@ -143,7 +143,8 @@ def token_session_refresh(*, session: TokenSession, now=None) -> RefreshOutcome:
         session.revoked_at, session.end_reason = timezone.now(), TokenSession.EndReason.REFRESH_REFUSED
         return RefreshOutcome.REFUSED
     except external_auth.RefreshUnsupported:
-        _release_hold(session, until=session.expires_at)  # nothing to retry before expiry
+        # No endpoint: asking again is pointless; the session ends at expiry regardless.
+        _release_hold(session, until=session.created_at + timedelta(seconds=settings.SESSION_ABSOLUTE_LIFETIME))
         return RefreshOutcome.UNSUPPORTED
     except external_auth.ExternalAuthError as exc:
         _release_hold(session, until=timezone.now() + REFRESH_PAUSE_AFTER_FAILURE)

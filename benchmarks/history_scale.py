@@ -194,10 +194,17 @@ def fill(server: MySQLServer, database: str, users: int, total: int, heavy: int,
     loaded_tasks = tasks.load(connection)
     loaded_files = files.load(connection)
     os.rmdir(workdir)
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE TABLE `{Task._meta.db_table}`, `{TaskFile._meta.db_table}`")
-        cursor.fetchall()
     connection.close()
+    from history.models import TaskStorage
+    from history.services import task_storage_rebuild
+
+    print(f"  {TaskStorage._meta.db_table}: {task_storage_rebuild():,} rows derived from the files", flush=True)
+    from django.db import connection as django_connection
+
+    with django_connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE TABLE `{Task._meta.db_table}`, `{TaskFile._meta.db_table}`, "
+                       f"`{TaskStorage._meta.db_table}`")
+        cursor.fetchall()
     print(f"filled {loaded_tasks:,} tasks and {loaded_files:,} files over {users:,} users "
           f"in {time.perf_counter() - started:.0f} s", flush=True)
 
@@ -277,7 +284,8 @@ def measure(repeat: int, show_plans: bool):
     typical = User.objects.filter(email__startswith="bench").order_by("email")[User.objects.count() // 2]
     counts = dict(Task.objects.filter(user__in=[heavy, typical]).values_list("user").annotate(n=Count("pk")))
     print(f"\nheavy user: {counts[heavy.pk]:,} tasks; typical user: {counts[typical.pk]:,} tasks; "
-          f"{repeat} timed requests per case (after 2 warm-up)\n")
+          f"{repeat} timed requests per case (after 2 warm-up); load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs\n")
     today = timezone.localdate()
     week = f"created_from={today - timedelta(days=6)}&created_to={today}"
     deep_heavy = math.ceil(counts[heavy.pk] / 25)
@@ -335,6 +343,7 @@ def measure(repeat: int, show_plans: bool):
               f"{rows:,} rows, {size / 1e6:.1f} MB, peak Python memory {peak / 1e6:.1f} MB", flush=True)
         if show_plans and "10,000" in label and "csv" in label:
             print("\n".join(explain(client, "get", url)[:8]), flush=True)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
     return results
 
 

@@ -116,6 +116,13 @@ def cpu_seconds(pids) -> float:
     return total
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes of the machine used so far (from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def process_tree(pid) -> list[int]:
     pids = [pid]
     try:
@@ -156,7 +163,7 @@ async def user_loop(session, base, person, deadline, think, samples, errors):
         elif roll < 0.75:
             action, path = "task page", f"/tasks/{random.choice(person['tasks'])}/"
         else:
-            action, path = "download", f"/tasks/{random.choice(person['completed'])}/download/result.txt"
+            action, path = "download", f"/api/v1/tasks/{random.choice(person['completed'])}/result.txt"
         started = time.perf_counter()
         try:
             async with session.get(base + path, headers=headers, allow_redirects=False) as response:
@@ -192,7 +199,8 @@ def percentile(values, p):
     return ordered[k]
 
 
-def report(args, samples, errors, wall, server_cpu, client_cpu, workers, threads, history_ok) -> str:
+def report(args, samples, errors, wall, server_cpu, client_cpu, workers, threads, history_ok, machine_cpu=None,
+           load=None) -> str:
     lines = [f"Tool OCR load test, {time.strftime('%Y-%m-%d %H:%M:%S')}",
              f"{args.users} signed-in users, {args.duration:.0f} s, think time {args.think[0]}-{args.think[1]} s, "
              f"gunicorn {workers} processes x {threads} threads on 127.0.0.1, {os.cpu_count()} CPU cores, "
@@ -211,6 +219,17 @@ def report(args, samples, errors, wall, server_cpu, client_cpu, workers, threads
               f"CPU: server {server_cpu:.1f} s ({100 * server_cpu / wall / cores:.0f}% of {cores} cores), "
               f"load client {client_cpu:.1f} s ({100 * client_cpu / wall / cores:.0f}%)",
               f"CPU per request (server): {1000 * server_cpu / max(1, len(samples)):.1f} ms"]
+    if machine_cpu is not None:
+        others = max(0.0, machine_cpu - server_cpu - client_cpu)
+        lines.append(f"CPU of other processes on the machine meanwhile: {others:.1f} s "
+                     f"({100 * others / wall / cores:.0f}% of {cores} cores); load average after the run: "
+                     f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+        busy = (server_cpu + client_cpu + others) / wall / cores
+        limit = ("CPU: the cores were saturated, so requests queued for a core" if busy >= 0.9 else
+                 "not CPU: the cores had room; look at the database (SQLite writes) or gunicorn threads")
+        lines.append(f"what limits it: {limit} (machine {100 * busy:.0f}% busy; the server alone needs "
+                     f"{1000 * server_cpu / max(1, len(samples)):.1f} ms CPU per request, about "
+                     f"{cores * 1000 / max(0.1, 1000 * server_cpu / max(1, len(samples))):.0f} req/s on {cores} idle cores)")
     if not history_ok:
         lines.append("note: /history/ was not available; history requests went to /")
     p95 = percentile(groups["all"], 95)
@@ -271,12 +290,15 @@ def main():
         print(f"gunicorn on {base}; {args.users} users for {args.duration:.0f} s ...")
         pids = process_tree(server.pid)
         server_before, client_before = cpu_seconds(pids), time.process_time()
+        machine_before = machine_busy_seconds()
         started = time.monotonic()
         samples, errors = asyncio.run(run_users(base, data["users"], data["cookie"], args.duration, args.think))
         wall = time.monotonic() - started
         server_cpu = cpu_seconds(pids) - server_before
         client_cpu = time.process_time() - client_before
-        text = report(args, samples, errors, wall, server_cpu, client_cpu, args.workers, args.threads, history_ok)
+        machine_cpu = machine_busy_seconds() - machine_before
+        text = report(args, samples, errors, wall, server_cpu, client_cpu, args.workers, args.threads, history_ok,
+                      machine_cpu, os.getloadavg())
         print(text)
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,4 +24,7 @@ cat <<MSG
   Logs: data/logs/  ·  Stop with Ctrl+C
 
 MSG
-$BIN/python manage.py runserver "127.0.0.1:$PORT" --noreload
+# In the background with a wait, so that a TERM (not only Ctrl+C) stops everything at once.
+$BIN/python manage.py runserver "127.0.0.1:$PORT" --noreload &
+pids+=($!)
+wait "${pids[-1]}"

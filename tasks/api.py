@@ -179,7 +179,7 @@ def delete_task(request, task_id: UUID):
 def _retry_engine(request) -> str | None:
     """``engine`` from a JSON body, a form body or the query string; all optional."""
     engine = request.GET.get("engine")
-    if request.body and request.content_type == "application/json":
+    if request.content_type == "application/json" and request.body:  # a form body may be read already
         try:
             body = json.loads(request.body)
         except ValueError:

@@ -34,6 +34,9 @@ COLUMNS = (("filename", "File"), ("status", "Status"), (None, "Engine"), (None, 
 ACTIONS = ("retry", "cancel", "delete")
 BULK_ACTIONS = ("download", *ACTIONS)
 MAX_BULK = 100
+# The table counts at most this many rows ("1–25 of more than 1,000"): an exact count of a
+# 100,000-task history costs more than the page itself. The JSON API counts exactly.
+COUNT_LIMIT = 1000
 
 
 def history_required(view):
@@ -70,15 +73,20 @@ def _int(value, default):
         return default
 
 
-def _page_numbers(page: int, num_pages: int) -> list:
-    """1 … 4 5 [6] 7 8 … 40: a window around the page, the ends, None for a gap."""
-    wanted = sorted({1, num_pages, *range(max(1, page - 2), min(num_pages, page + 2) + 1)})
-    out, last = [], 0
-    for n in wanted:
-        if n - last > 1:
+def _page_numbers(page: int, last: int, known: bool = True) -> list:
+    """1 … 4 5 [6] 7 8 … 40: a window around the page, the ends, None for a gap.
+
+    known=False: without an exact count ``last`` is only the next page, and no end is shown.
+    """
+    wanted = {1, *range(max(1, page - 2), min(last, page + 2) + 1)}
+    if known:
+        wanted.add(last)
+    out, previous = [], 0
+    for n in sorted(wanted):
+        if n - previous > 1:
             out.append(None)
         out.append(n)
-        last = n
+        previous = n
     return out
 
 
@@ -103,12 +111,14 @@ def _results_context(request, notice: str = "", notice_error: bool = False) -> d
         page_size = DEFAULT_PAGE_SIZE
     page_number = max(1, _int(request.GET.get("page"), 1))
     page = selectors.task_page(user=request.user, filters=filters.as_dict(), page=page_number,
-                               page_size=page_size, clamp=True, with_files=True)
+                               page_size=page_size, clamp=True, with_files=True, count_limit=COUNT_LIMIT)
     has_any = bool(page.count) or selectors.task_list(user=request.user).exists()
     return {
         "filters": filters, "errors": errors, "page": page, "page_size": page_size, "page_sizes": PAGE_SIZES,
         "ordering": filters.ordering, "default_ordering": DEFAULT_ORDERING, "columns": _columns(filters.ordering),
-        "page_numbers": _page_numbers(page.page, page.num_pages), "has_any": has_any,
+        "page_numbers": (_page_numbers(page.page, page.num_pages) if page.exact else
+                         _page_numbers(page.page, page.page + (1 if page.has_next else 0), known=False)),
+        "has_any": has_any,
         "statuses": Task.Status.choices, "view_query": request.GET.urlencode(),
         "notice": notice, "notice_error": notice_error, "retention_days": settings.TASK_RETENTION_DAYS,
         "max_bulk": MAX_BULK,

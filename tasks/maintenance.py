@@ -121,6 +121,10 @@ def user_find(email: str):
     return get_user_model().objects.filter(email=(email or "").strip().lower()).first()
 
 
+def user_was_purged(email: str) -> bool:
+    return AuditLog.objects.filter(action="maintenance.purge_user", user_email=email, details__account="deleted").exists()
+
+
 def purge_user(*, user, dry_run: bool = False, keep_account: bool = False, batch_size: int = 500,
                progress=None) -> Outcome:
     """Delete a person's tasks, files and sessions (and the account unless kept); audit rows stay.

@@ -51,6 +51,13 @@ class Task(models.Model):
             models.Index(fields=["user", "status", "-created_at"], name="task_user_status_created_idx"),
             models.Index(fields=["status", "heartbeat_at"], name="task_status_heartbeat_idx"),
             models.Index(fields=["created_at"], name="task_created_idx"),
+            # History at scale (migration 0003, benchmarks/history_scale.py): a covering index for
+            # the default order with the file-name search and the stats, and one per sortable column.
+            models.Index(fields=["user", "-created_at", "id", "status", "page_count", "processing_seconds", "filename"],
+                         name="task_history_cover_idx"),
+            models.Index(fields=["user", "filename", "-created_at", "id"], name="task_user_filename_idx"),
+            models.Index(fields=["user", "processing_seconds", "-created_at", "id", "status"],
+                         name="task_user_seconds_idx"),
         ]
 
     def __str__(self):

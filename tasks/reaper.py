@@ -37,28 +37,31 @@ class ReapReport:
     requeued: list = field(default_factory=list)
     failed: list = field(default_factory=list)
     resent: list = field(default_factory=list)
+    dry_run: bool = False
 
     def __str__(self):
-        return (f"re-queued {len(self.requeued)} stuck task(s), failed {len(self.failed)}, "
+        line = (f"re-queued {len(self.requeued)} stuck task(s), failed {len(self.failed)}, "
                 f"re-sent {len(self.resent)} lost queue job(s)")
+        return f"DRY RUN would have {line}" if self.dry_run else line
 
 
-def reap_stuck_tasks(*, now=None, timeout: int | None = None) -> ReapReport:
+def reap_stuck_tasks(*, now=None, timeout: int | None = None, dry_run: bool = False) -> ReapReport:
+    """Act on every stuck task (dry_run: only report what would be done)."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.TASK_HEARTBEAT_TIMEOUT if timeout is None else timeout)
-    report = ReapReport()
+    report = ReapReport(dry_run=dry_run)
     stuck = Task.objects.filter(status=Task.Status.PROCESSING).filter(
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
     for task in stuck:
         if task.requeue_count < MAX_REQUEUES:
-            if _requeue(task, now):
+            if dry_run or _requeue(task, now):
                 report.requeued.append(str(task.pk))
-        elif _fail(task, now):
+        elif dry_run or _fail(task, now):
             report.failed.append(str(task.pk))
     for task in Task.objects.filter(status=Task.Status.PENDING, created_at__lt=cutoff):
-        if _queue_job_lost(task, cutoff) and _resend(task):
+        if _queue_job_lost(task, cutoff) and (dry_run or _resend(task)):
             report.resent.append(str(task.pk))
-    if report.requeued or report.failed or report.resent:
+    if not dry_run and (report.requeued or report.failed or report.resent):
         log.warning("reaper: %s", report, extra={"requeued": report.requeued, "failed": report.failed,
                                                    "resent": report.resent})
     return report

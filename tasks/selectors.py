@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Avg, Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
+from history.models import TaskStorage
 from tasks.history_params import DEFAULT_ORDERING, ORDERINGS
 from tasks.models import Task, TaskFile
 
@@ -74,10 +75,15 @@ def task_list(*, user, filters: dict | None = None) -> QuerySet[Task]:
 
 @dataclass
 class TaskPage:
+    """A page of tasks. ``exact`` is False when counting stopped at the cap: ``count`` is then the
+    cap and ``more`` says whether rows follow this page."""
+
     rows: list
     count: int
     page: int
     page_size: int
+    exact: bool = True
+    more: bool = False
 
     @property
     def num_pages(self) -> int:
@@ -85,7 +91,7 @@ class TaskPage:
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.num_pages
+        return self.page < self.num_pages if self.exact else self.more
 
     @property
     def has_previous(self) -> bool:
@@ -100,23 +106,42 @@ class TaskPage:
         return self.start_index + len(self.rows) - 1 if self.rows else 0
 
 
-def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: int = 25,
-              clamp: bool = False, with_files: bool = False) -> TaskPage:
-    """One page of ``task_list``: the ids come from the index alone, then only those rows are read.
+def _page_ids(qs, page: int, page_size: int) -> list:
+    """The ids of one page (plus one to tell whether more follow), from the index alone."""
+    offset = (page - 1) * page_size
+    return list(qs.values_list("id", flat=True)[offset:offset + page_size + 1])
 
+
+def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: int = 25,
+              clamp: bool = False, with_files: bool = False, count_limit: int | None = None) -> TaskPage:
+    """One page of ``task_list``: the ids come from an index alone, then only those rows are read.
+
+    count_limit: count at most this many rows (the HTML table: an exact count of 100,000 rows
+    costs more than the page itself); the JSON API counts exactly.
     clamp: a page past the end shows the last page (the HTML table) instead of an empty one (the API).
     """
     qs = task_list(user=user, filters=filters)
-    count = qs.count()
-    if clamp:
+    if count_limit is None:
+        count, exact = qs.count(), True
+    else:
+        count = qs.order_by()[:count_limit + 1].count()
+        exact = count <= count_limit
+        count = min(count, count_limit)
+    if clamp and exact:
         page = min(page, max(1, math.ceil(count / page_size)))
-    offset = (page - 1) * page_size
-    ids = list(qs.values_list("id", flat=True)[offset:offset + page_size]) if offset < count else []
+    ids = _page_ids(qs, page, page_size) if (not exact or (page - 1) * page_size < count) else []
+    if clamp and not ids and page > 1:  # past the end of a capped count: find the real last page
+        count, exact = qs.count(), True
+        page = max(1, math.ceil(count / page_size))
+        ids = _page_ids(qs, page, page_size)
+    more = len(ids) > page_size
+    ids = ids[:page_size]
     rows = Task.objects.filter(pk__in=ids) if ids else Task.objects.none()
     if with_files:
         rows = rows.prefetch_related("files")
     by_id = {row.pk: row for row in rows}
-    return TaskPage(rows=[by_id[i] for i in ids if i in by_id], count=count, page=page, page_size=page_size)
+    return TaskPage(rows=[by_id[i] for i in ids if i in by_id], count=count, page=page, page_size=page_size,
+                    exact=exact, more=more)
 
 
 def task_iter(*, user, filters: dict | None = None, fields: tuple[str, ...], chunk_size: int = 2000):
@@ -181,11 +206,15 @@ def task_file_get(*, user, task_id, kind) -> TaskFile | None:
 
 
 def _percentile_nearest_rank(qs: QuerySet[Task], field: str, count: int, percent: float):
-    """The nearest-rank percentile of ``field`` over ``count`` non-null rows of ``qs``, read as one row."""
+    """The nearest-rank percentile of ``field`` over its ``count`` non-null values in ``qs``: one row.
+
+    Read from the top of the index, so p95 skips 5 % of the rows, not 95 %.
+    """
     if not count:
         return None
-    rank = max(1, math.ceil(percent / 100 * count))
-    return qs.filter(**{f"{field}__isnull": False}).order_by(field).values_list(field, flat=True)[rank - 1]
+    rank = max(1, math.ceil(percent / 100 * count))  # 1-based, ascending
+    return (qs.filter(**{f"{field}__isnull": False}).order_by(f"-{field}")
+            .values_list(field, flat=True)[count - rank])
 
 
 def task_stats(*, user, filters: dict | None = None, today: date | None = None, days: int = 30) -> dict:
@@ -204,7 +233,7 @@ def task_stats(*, user, filters: dict | None = None, today: date | None = None, 
                            timed=Count("processing_seconds", filter=done), **aggregates)
     by_status = {s: figures[f"n_{s}"] for s in Task.Status.values}
     finished = by_status["completed"] + by_status["failed"]
-    storage = TaskFile.objects.filter(task__in=qs.values("pk")).aggregate(n=Sum("size_bytes"))["n"]
+    storage = task_storage_bytes(user=user, filters=date_filters)
     p95 = _percentile_nearest_rank(qs.filter(done), "processing_seconds", figures["timed"], 95)
     return {
         "total": figures["total"],
@@ -217,6 +246,17 @@ def task_stats(*, user, filters: dict | None = None, today: date | None = None, 
         "daily": task_daily(user=user, end=filters.get("created_to") or today or timezone.localdate(),
                             start=filters.get("created_from"), days=days),
     }
+
+
+def task_storage_bytes(*, user, filters: dict | None = None) -> int:
+    """Bytes of every file of the user's tasks created in the date range (history.models.TaskStorage)."""
+    filters = filters or {}
+    qs = TaskStorage.objects.filter(user=user)
+    if filters.get("created_from"):
+        qs = qs.filter(created_at__gte=day_start(filters["created_from"]))
+    if filters.get("created_to"):
+        qs = qs.filter(created_at__lt=day_start(filters["created_to"] + timedelta(days=1)))
+    return qs.aggregate(n=Sum("bytes"))["n"] or 0
 
 
 def task_daily(*, user, end: date, start: date | None = None, days: int = 30) -> list[dict]:

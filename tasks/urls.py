@@ -10,5 +10,4 @@ urlpatterns = [
     path("tasks/<uuid:task_id>/retry/", views.task_retry, name="retry"),
     path("tasks/<uuid:task_id>/cancel/", views.task_cancel, name="cancel"),
     path("tasks/<uuid:task_id>/delete/", views.task_delete, name="delete"),
-    path("tasks/<uuid:task_id>/download/<str:kind>", views.task_download, name="download"),
 ]

@@ -10,8 +10,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tasks import selectors, services
-from tasks.downloads import KIND_BY_SUFFIX, serve_task_file
+from tasks.downloads import KIND_BY_SUFFIX
 from tasks.errors import ServiceError
+from tasks.file_links import file_url
 from tasks.forms import RetryForm, UploadForm
 from tasks.models import Task, TaskFile
 from tasks.storage import open_task_file
@@ -83,9 +84,10 @@ def _result_pages(task: Task) -> list[dict] | None:
 
 
 def _downloads(task: Task) -> list[dict]:
+    """The task's files in DOWNLOADS order, linked to the JSON API's download URLs (owner check and audit there)."""
     kinds = {f.kind: f for f in task.files.all()}
-    return [{"suffix": suffix, "label": label, "name": kinds[KIND_BY_SUFFIX[suffix]].name,
-             "size_bytes": kinds[KIND_BY_SUFFIX[suffix]].size_bytes}
+    return [{"url": file_url(task.id, KIND_BY_SUFFIX[suffix]), "label": label,
+             "name": kinds[KIND_BY_SUFFIX[suffix]].name, "size_bytes": kinds[KIND_BY_SUFFIX[suffix]].size_bytes}
             for suffix, label in DOWNLOADS if KIND_BY_SUFFIX[suffix] in kinds]
 
 
@@ -104,14 +106,6 @@ def task_detail(request, task_id):
     if request.htmx:
         return render(request, "tasks/_task_status.html", context)
     return render(request, "tasks/detail.html", context)
-
-
-@login_required
-@require_GET
-def task_download(request, task_id, kind):
-    if kind not in KIND_BY_SUFFIX:
-        raise Http404("No such file.")
-    return serve_task_file(request, task_id=task_id, kind=KIND_BY_SUFFIX[kind])
 
 
 def _confirm(request, task, action, *, form=None, status=200):

@@ -133,15 +133,20 @@ def build_logging(*, level: str = "INFO", fmt: str = "json") -> dict:
         },
         "formatters": {"default": formatter},
         "handlers": {
-            "console": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["context", "redact"]},
+            "console": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["context", "redact"],
+                        "level": level},
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            # Replaces Django's own handlers (its DEBUG console and mail_admins): every line goes through ours.
+            "django": {"handlers": [], "propagate": True},
             "django.db.backends": {"level": "WARNING"},
             # Django's own request log duplicates tool_ocr.request; keep its errors only.
             "django.request": {"level": "ERROR"},
             "django.server": {"level": "WARNING"},
             # The auth client logs every call with operation/outcome/latency: the metrics read them there.
-            "tool_ocr.external_auth": {"filters": ["auth_metrics"]},
+            # INFO whatever LOG_LEVEL says (the handler still drops what is below LOG_LEVEL), so the
+            # metrics filter sees every call.
+            "tool_ocr.external_auth": {"filters": ["auth_metrics"], "level": "INFO"},
         },
     }

@@ -156,6 +156,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "accounts",
     "tasks",
+    "history",  # derived storage figures for the statistics (history.models)
     "tool_ocr.apps.ToolOcrConfig",
 ]
 

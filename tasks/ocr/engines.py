@@ -2,7 +2,17 @@
 
 from tasks.ocr.base import OcrEngine
 
-ENGINES = {"easyocr": "tasks.ocr.easyocr_engine.EasyOcrEngine"}
+ENGINES = {
+    "easyocr": "tasks.ocr.easyocr_engine.EasyOcrEngine",
+    "tesseract": "tasks.ocr.tesseract_engine.TesseractEngine",
+}
+# (name, label, one-line trade-off) for the upload form; numbers from benchmarks/ocr_throughput.py.
+ENGINE_CHOICES = [
+    ("easyocr", "EasyOCR",
+     "Neural network: copes better with photos, unusual fonts and coloured backgrounds; a few seconds a page."),
+    ("tesseract", "Tesseract",
+     "Fastest (about a second a page) and most accurate on clean printed or scanned documents."),
+]
 _instances: dict[str, OcrEngine] = {}
 
 

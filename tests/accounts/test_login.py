@@ -152,3 +152,25 @@ def test_header_shows_name_and_a_user_menu(ada_client):
     assert 'data-testid="user-job-title">Process Engineer<' in page
     assert 'data-testid="user-office">Kaohsiung<' in page
     assert 'data-testid="sign-out"' in page
+
+
+@pytest.mark.django_db
+def test_company_users_get_an_unusable_password_so_sign_in_never_hashes(client):
+    sign_in(client)
+    client.post("/logout/")
+    user = User.objects.get(email=ADA[0])
+    assert user.password.startswith("!") and not user.has_usable_password()
+    User.objects.filter(pk=user.pk).update(password="")  # rows from before this fix
+    sign_in(client)
+    assert User.objects.get(pk=user.pk).password.startswith("!")
+
+
+@pytest.mark.django_db
+def test_a_person_deactivated_in_tool_ocr_cannot_sign_in(client):
+    sign_in(client)
+    client.post("/logout/")
+    User.objects.filter(email=ADA[0]).update(is_active=False)
+    response = sign_in(client)
+    assert response.status_code == 403
+    assert "This account is disabled in Tool OCR. Contact an administrator." in response.content.decode()
+    assert not TokenSession.objects.exists()

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from accounts.models import LoginFailure
-from tests.accounts.conftest import ADA, sign_in
+from tests.accounts.conftest import sign_in
 
 LOGIN = "/api/auth/login"
 TOO_MANY = "Too many failed sign-in attempts."

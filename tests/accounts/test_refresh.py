@@ -210,3 +210,18 @@ def test_processes_on_a_sqlite_file_refresh_once(dev_auth_api, tmp_path):
         version, token = raw.execute(f"SELECT version, refresh_token_enc FROM {TokenSession._meta.db_table}").fetchone()
     assert version == 1
     assert "dev-rt-" not in token
+
+
+@pytest.mark.django_db
+def test_the_job_leaves_sessions_without_a_refresh_endpoint_and_dead_ones_alone(dev_auth_api, settings):
+    settings.SESSION_IDLE_TIMEOUT = 3600
+    _signed_in_due(dev_auth_api, settings)
+    dev_auth_api.configure(refresh_mode="missing")
+    call_command("refresh_tokens", stdout=StringIO())
+    call_command("refresh_tokens", stdout=StringIO())
+    assert dev_auth_api.calls(REFRESH) == 1  # asked once; the session will end at expiry
+    dev_auth_api.configure(refresh_mode="ok")
+    TokenSession.objects.update(refresh_hold_until=None, expires_at=timezone.now() - timedelta(seconds=3601))
+    out = StringIO()
+    call_command("refresh_tokens", stdout=out)
+    assert "0 due" in out.getvalue() and dev_auth_api.calls(REFRESH) == 1

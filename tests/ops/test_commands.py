@@ -112,8 +112,22 @@ def test_purge_user_removes_tasks_files_sessions_and_keeps_audit(client, user_a,
     assert AuditLog.objects.filter(action="maintenance.purge_user", user_email="alice@example.com").exists()
     assert Task.objects.filter(pk=theirs.pk).exists() and all(exists(n) for n in file_names(theirs))
 
-    with pytest.raises(CommandError, match="No user with the email 'alice@example.com'"):
-        run("purge_user", "alice@example.com")  # second run: nothing left, says so
+    out, _ = run("purge_user", "alice@example.com")  # second run: nothing left, says so, succeeds
+    assert out.strip() == "purge_user: alice@example.com was already purged; nothing left to delete"
+    with pytest.raises(CommandError, match="No user with the email 'nobody@example.com'"):
+        run("purge_user", "Nobody@example.com")  # a typo is an error, not a silent success
+
+
+def test_long_runs_report_progress(user_a, make_task, monkeypatch):
+    from tool_ocr.ops_command import OpsCommand
+
+    monkeypatch.setattr(OpsCommand, "progress_every", 0)
+    for _ in range(3):
+        make_task(user_a, age_days=40, results=False)
+    out, err = run("cleanup_tasks", "--batch-size", "1")
+    assert [line.strip() for line in err.splitlines() if "…" in line] == [
+        "… 1 tasks, 1 files deleted", "… 2 tasks, 2 files deleted", "… 3 tasks, 3 files deleted"]
+    assert len(out.strip().splitlines()) == 1  # the summary stays one line on stdout
 
 
 def test_purge_user_keep_account_deactivates(user_a, make_task):

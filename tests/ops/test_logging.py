@@ -76,11 +76,11 @@ def test_sign_in_is_logged_without_password_or_tokens(client, log_lines):
 
 
 def test_file_access_logged_without_document_text(client, user_a, make_task, log_lines):
-    from django.urls import reverse
+    from tasks.file_links import file_url
 
     task = make_task(user_a)
     signed_in(client, user_a)
-    response = client.get(reverse("tasks:download", args=[task.pk, "result.txt"]))
+    response = client.get(file_url(task.pk, "result_txt"))
     assert response.status_code == 200 and b"".join(response.streaming_content) == b"hello world\n"
     raw, lines = log_lines()
     assert "hello world" not in raw

@@ -232,3 +232,20 @@ def test_multiprocess_mode_adds_up_worker_and_web_processes(tmp_path):
     assert pages == [6]
     assert "tool_ocr_database_up 0.0" in out  # no tables in that database: reported, not crashed
     json.dumps(out)  # plain text
+
+
+def test_auth_latency_is_measured_even_when_info_lines_are_not_shown(client, dev_auth_api):
+    import logging
+
+    handler = next(h for h in logging.getLogger().handlers if h.name == "console")
+    root = logging.getLogger()
+    old_root, old_handler = root.level, handler.level
+    root.setLevel(logging.WARNING)
+    handler.setLevel(logging.WARNING)
+    try:
+        before = sample("tool_ocr_auth_api_seconds_count", operation="login", outcome="401")
+        client.post("/login/", {"username": "ada.lin@example.com", "password": "wrong-password"})
+        assert sample("tool_ocr_auth_api_seconds_count", operation="login", outcome="401") == before + 1
+    finally:
+        root.setLevel(old_root)
+        handler.setLevel(old_handler)

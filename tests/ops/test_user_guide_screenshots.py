@@ -4,6 +4,7 @@ Run: DEBUG=true .venv/bin/pytest tests/ops/test_user_guide_screenshots.py -m bro
 The images land in docs/images/ (committed with the guide) and in test-artifacts/.
 """
 
+import json
 import os
 import shutil
 from datetime import timedelta
@@ -44,8 +45,10 @@ def _task(user, filename, status, minutes_ago, text=None, pages=1):
     original.file.save("original.png", ContentFile(b"\x89PNG"), save=False)
     original.save()
     if text is not None:
+        result = {"task_id": str(task.pk), "engine": "easyocr", "language": "en",
+                  "pages": [{"number": 1, "width": 1240, "height": 1754, "text": text, "lines": []}]}
         for kind, name, mime, body in (("result_txt", "result.txt", "text/plain; charset=utf-8", text.encode()),
-                                       ("result_json", "result.json", "application/json", b'{"pages": []}')):
+                                       ("result_json", "result.json", "application/json", json.dumps(result).encode())):
             tf = TaskFile(task=task, kind=kind, name=filename.rsplit(".", 1)[0] + name[6:], mime_type=mime,
                           size_bytes=len(body))
             tf.file.save(name, ContentFile(body), save=False)

@@ -207,11 +207,12 @@ def test_unknown_and_malformed_ids_are_404(api):
     assert_error(api.get("/api/v1/nothing/here"), 404, "not_found")
 
 
-def test_delete_removes_rows_and_files(api, user_a):
+def test_delete_removes_rows_and_files(api, user_a, django_capture_on_commit_callbacks):
     task = make_task(user_a, status="completed", with_files=True)
     names = [f.file.name for f in task.files.all()]
     assert all(default_storage.exists(n) for n in names)
-    response = api.delete(f"/api/v1/tasks/{task.id}")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.delete(f"/api/v1/tasks/{task.id}")
     assert response.status_code == 204 and response.content == b""
     assert not Task.objects.filter(pk=task.pk).exists() and not TaskFile.objects.filter(task_id=task.pk).exists()
     assert not any(default_storage.exists(n) for n in names)

@@ -1,5 +1,8 @@
 """Every lifecycle transition, through the services and through the task page (confirmation, POST, CSRF)."""
 
+import json
+import re
+
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -184,24 +187,26 @@ def test_task_page_polls_while_active_and_stops_when_finished(client, user_a, fa
     assert "Completed" in body and "2 / 2" in body and 'value="100"' in body
     assert "<h3>Page 1</h3>" in body and "<h3>Page 2</h3>" in body and "page1 size" in body
     for suffix in ("result.txt", "result.json", "result.pdf", "original"):
-        assert f'href="/tasks/{task.id}/download/{suffix}"' in body
+        assert f'href="/api/v1/tasks/{task.id}/{suffix}"' in body
 
 
 @pytest.mark.django_db(transaction=True)
-def test_downloads_are_the_owners_only_and_audited(client, user_a, user_b, fake_engine):
+def test_the_task_pages_download_links_give_the_results(client, user_a, fake_engine):
     task = _create(user_a)
     run_worker()
     signed_in(client, user_a)
-    response = client.get(f"/tasks/{task.id}/download/result.txt")
-    assert response.status_code == 200 and b"page1 size" in b"".join(response.streaming_content)
-    assert 'filename="libtasn1_p13.txt"' in response["Content-Disposition"]
-    assert client.get(f"/tasks/{task.id}/download/result.pdf")["Content-Type"] == "application/pdf"
-    assert client.get(f"/tasks/{task.id}/download/secrets").status_code == 404
-    signed_in(client, user_b)
-    assert client.get(f"/tasks/{task.id}/download/result.txt").status_code == 404
-    rows = list(AuditLog.objects.filter(action="file.download").values_list("outcome", "user_email"))
-    assert sorted(rows) == [("allowed", "alice@example.com"), ("allowed", "alice@example.com"),
-                            ("denied", "bob@example.com")]
+    body = client.get(f"/tasks/{task.id}/").content.decode()
+    links = re.findall(r'<a href="([^"]+)" download>', body)
+    assert len(links) == 4
+    got = {}
+    for link in links:
+        response = client.get(link)
+        assert response.status_code == 200, link
+        got[link.rsplit("/", 1)[1]] = (response["Content-Type"], b"".join(response.streaming_content))
+    assert got["result.txt"][1].startswith(b"page1 size") and got["result.pdf"][0] == "application/pdf"
+    assert json.loads(got["result.json"][1])["task_id"] == str(task.id)
+    assert got["original"][1] == SAMPLES["png"][1]
+    assert AuditLog.objects.filter(action="file.download", outcome="allowed").count() == 4
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tasks import processing, services
-from tasks.models import Task, TaskFile
+from tasks.models import Task
 from tests.tasks.pipeline import fake_engine, run_worker, sample_inputs  # noqa: F401 (fixture)
 
 SAMPLES = sample_inputs()

@@ -119,6 +119,10 @@ def test_pending_tasks_whose_queue_job_was_lost_are_sent_again(user_a, fake_engi
 @pytest.mark.django_db(transaction=True)
 def test_the_command_reports_and_schedules_the_periodic_job(user_a, capsys):
     task = _stuck(_create(user_a))
+    call_command("reap_stuck_tasks", "--dry-run")
+    out = capsys.readouterr().out
+    assert "DRY RUN would have re-queued 1 stuck task(s)" in out and f"would be re-queued: {task.pk}" in out
+    assert Task.objects.get(pk=task.pk).status == "processing"
     call_command("reap_stuck_tasks", "--schedule")
     out = capsys.readouterr().out
     assert "re-queued 1 stuck task(s), failed 0, re-sent 0 lost queue job(s)" in out and f"re-queued: {task.pk}" in out

@@ -8,6 +8,7 @@ from django.core.management import call_command
 
 from tasks.models import Task, TaskFile
 from tasks.ocr.quality import cer
+from tests.tasks.pipeline import signed_in
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PAGE = SHARED / "pages" / "libtasn1_p13.png"
@@ -18,13 +19,13 @@ CER_BOUND = 0.12
 
 def _upload(client, path):
     with open(path, "rb") as fh:
-        return client.post("/", {"file": fh})
+        return client.post("/", {"files": [fh]})
 
 
 @pytest.mark.ocr
 @pytest.mark.django_db(transaction=True)
 def test_upload_is_read_by_the_worker(client, user_a):
-    client.force_login(user_a)
+    signed_in(client, user_a)
     response = _upload(client, PAGE)
     task = Task.objects.get(user=user_a)
     assert response.status_code == 302 and response["Location"] == f"/tasks/{task.id}/"
@@ -52,11 +53,11 @@ def test_upload_is_read_by_the_worker(client, user_a):
 @pytest.mark.django_db
 def test_another_users_task_is_not_found_and_not_listed(client, user_a, user_b):
     task = Task.objects.create(user=user_a, filename="secret-contract.png")
-    client.force_login(user_b)
+    signed_in(client, user_b)
     assert client.get(f"/tasks/{task.id}/").status_code == 404
     home = client.get("/").content.decode()
     assert "secret-contract.png" not in home
-    client.force_login(user_a)
+    signed_in(client, user_a)
     assert client.get(f"/tasks/{task.id}/").status_code == 200
     assert "secret-contract.png" in client.get("/").content.decode()
 

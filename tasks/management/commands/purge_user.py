@@ -18,7 +18,11 @@ class Command(OpsCommand):
     def run(self, *, dry_run, email, keep_account, **options):
         user = maintenance.user_find(email)
         if user is None:
-            raise CommandError(f"No user with the email {email.strip().lower()!r}.")
+            address = email.strip().lower()
+            if maintenance.user_was_purged(address):  # a second run: nothing left to do, and that is fine
+                self.summary(f"{address} was already purged; nothing left to delete", dry_run=dry_run)
+                return
+            raise CommandError(f"No user with the email {address!r}.")
         outcome = maintenance.purge_user(
             user=user, dry_run=dry_run, keep_account=keep_account,
             progress=lambda o: self.progress(f"{o.tasks} tasks, {o.files} files deleted"))

@@ -13,17 +13,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--timeout", type=int, default=None,
                             help="Seconds without a heartbeat that count as stuck (default: TASK_HEARTBEAT_TIMEOUT).")
+        parser.add_argument("--dry-run", action="store_true", help="Only report what would be done.")
         parser.add_argument("--schedule", action="store_true",
                             help="Also make sure the periodic reaper job is queued (workers then run it every "
                                  "REAPER_INTERVAL seconds).")
 
-    def handle(self, *args, timeout=None, schedule=False, **options):
+    def handle(self, *args, timeout=None, schedule=False, dry_run=False, **options):
         if timeout is not None and timeout < 0:
             raise CommandError("--timeout must be 0 or more seconds.")
-        report = reap_stuck_tasks(timeout=timeout)
-        if schedule:
+        report = reap_stuck_tasks(timeout=timeout, dry_run=dry_run)
+        if schedule and not dry_run:
             ensure_reaper_scheduled()
         self.stdout.write(str(report))
+        prefix = "would be " if dry_run else ""
         for label, ids in (("re-queued", report.requeued), ("failed", report.failed), ("re-sent", report.resent)):
             for task_id in ids:
-                self.stdout.write(f"  {label}: {task_id}")
+                self.stdout.write(f"  {prefix}{label}: {task_id}")

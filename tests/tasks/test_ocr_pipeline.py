@@ -1,0 +1,127 @@
+"""Real engines through the real worker path, on the shared pages and PDFs, with character error rate bounds.
+
+These are the real twins of the fake-engine tests (test_processing, test_lifecycle, test_fairness):
+the same upload -> queue -> db_worker -> results path, with EasyOCR and Tesseract themselves.
+EasyOCR costs 20-60 s a page here, so it reads only the scanned PDF (2 pages); Tesseract
+(about 1.5 s a page) reads every input type. The searchable PDF's text layer (read back with
+PDFium) must hold the words the engine recognised.
+"""
+
+import json
+import re
+
+import pypdfium2 as pdfium
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tasks import services
+from tasks.models import Task, TaskFile
+from tasks.ocr.quality import cer
+from tests.tasks.pipeline import PAGES, PDFS, pdf_truth, run_worker, sample_inputs
+
+pytestmark = [pytest.mark.ocr, pytest.mark.django_db(transaction=True)]
+
+SAMPLES = sample_inputs()
+# Bounds: measured values (printed by the tests) plus room for another CPU's numerics; a broken
+# layout, a page read twice or a wrong page order lands far above them.
+EASYOCR_SCANNED_PDF_CER = 0.08  # measured 0.030 and 0.038 (200 dpi, canvas 2560)
+TESSERACT_PAGE_CER = {"libtasn1_p13.png": 0.04, "libtasn1_p13_scan.jpg": 0.08, "libtasn1_p22.png": 0.04,
+                      "mime_spec_p8.png": 0.04}
+TESSERACT_PDF_CER = 0.05
+
+
+def _read(task, kind) -> bytes:
+    with default_storage.open(task.files.get(kind=kind).file.name) as fh:
+        return fh.read()
+
+
+def _run(user, name, content, engine) -> Task:
+    task = services.task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), engine=engine)
+    run_worker()
+    task.refresh_from_db()
+    assert task.status == "completed", task.error_message
+    return task
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[A-Za-z][A-Za-z0-9_]{4,}", text)}
+
+
+def _pdf_pages_text(task) -> list[str]:
+    pdf = pdfium.PdfDocument(_read(task, TaskFile.Kind.RESULT_PDF))
+    try:
+        return [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
+    finally:
+        pdf.close()
+
+
+def _check_searchable_pdf(task, result: dict) -> None:
+    """Every recognised word of 5+ letters is found on the same page of the searchable PDF."""
+    pdf_pages = _pdf_pages_text(task)
+    assert len(pdf_pages) == len(result["pages"])
+    for page, pdf_text in zip(result["pages"], pdf_pages, strict=True):
+        recognised = _words(page["text"])
+        assert recognised, "the engine recognised nothing"
+        missing = {w for w in recognised if w not in pdf_text}
+        assert not missing, f"page {page['number']}: not in the PDF's text: {sorted(missing)[:10]}"
+
+
+def _engine_or_skip(name):
+    if name not in services.engine_names():
+        pytest.skip(f"the {name} engine is not registered in tasks.ocr.engines")
+
+
+def test_easyocr_reads_the_scanned_pdf_within_the_cer_bound(user_a):
+    path = PDFS / "mime_spec_p8-9_scanned.pdf"
+    task = _run(user_a, path.name, path.read_bytes(), "easyocr")
+    result = json.loads(_read(task, TaskFile.Kind.RESULT_JSON))
+    assert result["engine"] == "easyocr" and len(result["pages"]) == 2 and task.pages_done == 2
+    for page in result["pages"]:
+        rate = cer(page["text"], pdf_truth(path, page["number"]))
+        print(f"EasyOCR CER {path.name} page {page['number']}: {rate:.4f}")
+        assert rate <= EASYOCR_SCANNED_PDF_CER
+        assert all(0 <= line["confidence"] <= 1 for line in page["lines"])
+    text = _read(task, TaskFile.Kind.RESULT_TXT).decode()
+    assert text.split("\f")[0].strip() == result["pages"][0]["text"].strip()
+    _check_searchable_pdf(task, result)
+
+
+def test_tesseract_reads_every_shared_page_within_its_cer_bound(user_a):
+    _engine_or_skip("tesseract")
+    for name, bound in TESSERACT_PAGE_CER.items():
+        path = PAGES / name
+        task = _run(user_a, name, path.read_bytes(), "tesseract")
+        result = json.loads(_read(task, TaskFile.Kind.RESULT_JSON))
+        rate = cer(result["pages"][0]["text"], path.with_suffix("").with_suffix(".gt.txt").read_text())
+        print(f"Tesseract CER {name}: {rate:.4f}")
+        assert rate <= bound
+        _check_searchable_pdf(task, result)
+
+
+@pytest.mark.parametrize("name", ["mime_spec_p8-9.pdf", "mime_spec_p8-9_scanned.pdf"])
+def test_tesseract_reads_both_pdfs_page_by_page(user_a, name):
+    _engine_or_skip("tesseract")
+    path = PDFS / name
+    task = _run(user_a, name, path.read_bytes(), "tesseract")
+    result = json.loads(_read(task, TaskFile.Kind.RESULT_JSON))
+    assert [p["number"] for p in result["pages"]] == [1, 2]
+    for page in result["pages"]:
+        rate = cer(page["text"], pdf_truth(path, page["number"]))
+        print(f"Tesseract CER {name} page {page['number']}: {rate:.4f}")
+        assert rate <= TESSERACT_PDF_CER
+    _check_searchable_pdf(task, result)
+
+
+@pytest.mark.parametrize("label", ["tiff", "bmp", "webp"])
+def test_tesseract_reads_the_other_image_types(user_a, label):
+    _engine_or_skip("tesseract")
+    name, content, _mime, pages = SAMPLES[label]
+    task = _run(user_a, name, content, "tesseract")
+    result = json.loads(_read(task, TaskFile.Kind.RESULT_JSON))
+    truths = [(PAGES / "libtasn1_p13.gt.txt").read_text(), (PAGES / "libtasn1_p22.gt.txt").read_text()]
+    assert len(result["pages"]) == pages
+    for page, truth in zip(result["pages"], truths, strict=False):
+        rate = cer(page["text"], truth)
+        print(f"Tesseract CER {label} page {page['number']}: {rate:.4f}")
+        assert rate <= 0.04
