@@ -160,6 +160,16 @@ CREATE TABLE `tool_ocr_task_files` (
   UNIQUE KEY `task_file_kind_uniq` (`task_id`,`kind`),
   CONSTRAINT `tool_ocr_task_files_task_id_730276ab_fk_tool_ocr_tasks_id` FOREIGN KEY (`task_id`) REFERENCES `tool_ocr_tasks` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Files of a task: the upload and its results';
+CREATE TABLE `tool_ocr_task_storage` (
+  `task_id` char(32) NOT NULL COMMENT 'Task',
+  `created_at` datetime(6) NOT NULL COMMENT 'Copy of tasks.created_at',
+  `bytes` bigint(20) unsigned NOT NULL COMMENT 'SUM(task_files.size_bytes) of the task' CHECK (`bytes` >= 0),
+  `user_id` bigint(20) NOT NULL COMMENT 'Copy of tasks.user_id',
+  PRIMARY KEY (`task_id`),
+  KEY `storage_user_created_idx` (`user_id`,`created_at`,`bytes`),
+  CONSTRAINT `tool_ocr_task_storage_task_id_f8347c58_fk_tool_ocr_tasks_id` FOREIGN KEY (`task_id`) REFERENCES `tool_ocr_tasks` (`id`),
+  CONSTRAINT `tool_ocr_task_storage_user_id_2e340aba_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Bytes stored per task (derived from task_files), for storage statistics';
 CREATE TABLE `tool_ocr_tasks` (
   `id` char(32) NOT NULL COMMENT 'Id',
   `filename` varchar(255) NOT NULL COMMENT 'The user''s file name: data only, never a path',
@@ -182,12 +192,15 @@ CREATE TABLE `tool_ocr_tasks` (
   `queue_result_id` varchar(64) NOT NULL COMMENT 'Id of the task queue row',
   `worker_id` varchar(128) NOT NULL COMMENT 'Worker id',
   `user_id` bigint(20) NOT NULL COMMENT 'User',
-  `requeue_count` smallint(5) unsigned NOT NULL COMMENT 'Times the reaper re-queued it after its worker stopped; reset by a retry' CHECK (`requeue_count` >= 0),
+  `requeue_count` smallint(5) unsigned NOT NULL DEFAULT 0 COMMENT 'Times the reaper re-queued it after its worker stopped; reset by a retry' CHECK (`requeue_count` >= 0),
   PRIMARY KEY (`id`),
   KEY `task_user_created_idx` (`user_id`,`created_at` DESC),
   KEY `task_user_status_created_idx` (`user_id`,`status`,`created_at` DESC),
   KEY `task_status_heartbeat_idx` (`status`,`heartbeat_at`),
   KEY `task_created_idx` (`created_at`),
+  KEY `task_history_cover_idx` (`user_id`,`created_at` DESC,`id`,`status`,`page_count`,`processing_seconds`,`filename`),
+  KEY `task_user_filename_idx` (`user_id`,`filename`,`created_at` DESC,`id`),
+  KEY `task_user_seconds_idx` (`user_id`,`processing_seconds`,`created_at` DESC,`id`,`status`),
   CONSTRAINT `tool_ocr_tasks_user_id_e60bd1be_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='OCR tasks, one per uploaded file';
 CREATE TABLE `tool_ocr_users` (
@@ -273,9 +286,13 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('django_tasks_database', '0019_rename_django_task_new_ordering_idx_tasks_db_new_ordering_idx_and_more', UTC_TIMESTAMP(6)),
   ('django_tasks_database', '0020_update_db_task_result_ordering', UTC_TIMESTAMP(6)),
   ('django_tasks_database', '0021_conditional_partial_index_ordering', UTC_TIMESTAMP(6)),
+  ('history', '0001_task_storage', UTC_TIMESTAMP(6)),
+  ('history', '0002_task_storage_backfill', UTC_TIMESTAMP(6)),
   ('sessions', '0001_initial', UTC_TIMESTAMP(6)),
   ('tasks', '0001_initial', UTC_TIMESTAMP(6)),
-  ('tasks', '0002_task_requeue_count', UTC_TIMESTAMP(6));
+  ('tasks', '0002_task_requeue_count', UTC_TIMESTAMP(6)),
+  ('tasks', '0003_history_indexes', UTC_TIMESTAMP(6)),
+  ('tasks', '0004_requeue_count_db_default', UTC_TIMESTAMP(6));
 
 -- Views for common queries ---------------------------------------------------
 

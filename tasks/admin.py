@@ -65,6 +65,7 @@ class TaskAdmin(FastListMixin, admin.ModelAdmin):
     search_fields = ("filename",)
     search_help_text = "File name contains (case-insensitive)."
     ordering = ("-created_at",)
+    sortable_by = ("created_at",)  # the indexed column: sorting by others means a filesort of every row
     actions = ("retry_tasks", "cancel_tasks", "delete_selected")
     readonly_fields = [f.name for f in Task._meta.fields]
     raw_id_fields = ("user",)
@@ -143,6 +144,7 @@ class TaskFileAdmin(FastListMixin, ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("=task__id",)
     search_help_text = "Task id (exact)."
     ordering = ("-id",)
+    sortable_by = ()
     fields = ("task", "kind", "name", "file", "mime_type", "size_bytes", "sha256", "created_at")
     readonly_fields = fields
 
@@ -184,6 +186,7 @@ class AuditLogAdmin(FastListMixin, ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("=object_id",)
     search_help_text = "Object id (exact), e.g. a task id."
     ordering = ("-created_at",)
+    sortable_by = ("created_at",)
     fields = ("created_at", "user", "user_email", "action", "outcome", "object_type", "object_id", "ip_address",
               "user_agent", "details")
     readonly_fields = fields

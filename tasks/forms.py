@@ -5,15 +5,12 @@ from django.conf import settings
 
 from tasks import documents, services
 
-# One line each: what the user gives and gets with each engine (figures: shared/data/README.md).
-ENGINE_HELP = {
-    "easyocr": "EasyOCR — slower (about 10–30 s a page), copes better with photos and uneven scans.",
-    "tesseract": "Tesseract — fast (1–2 s a page) and the more accurate on clean printed pages.",
-}
-
-
 def engine_choices():
-    return [(name, ENGINE_HELP.get(name, name)) for name in services.engine_names()]
+    """Each engine with its one-line trade-off (tasks.ocr.engines.ENGINE_CHOICES says it)."""
+    from tasks.ocr import engines
+
+    described = {name: f"{label} — {trade_off}" for name, label, trade_off in getattr(engines, "ENGINE_CHOICES", ())}
+    return [(name, described.get(name, name)) for name in services.engine_names()]
 
 
 class MultipleFileInput(forms.ClearableFileInput):

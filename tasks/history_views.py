@@ -13,7 +13,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -64,6 +64,19 @@ def _view_filters(data) -> tuple[TaskFilters, dict]:
         return parse_filters(cleaned), errors
     except ParamsError:
         return TaskFilters(), errors
+
+
+def _filters_query(filters: TaskFilters) -> str:
+    """The filters as a short query string: no empty fields, no default ordering."""
+    query = QueryDict(mutable=True)
+    query.setlist("status", filters.status)
+    for name in ("q", "created_from", "created_to"):
+        value = getattr(filters, name)
+        if value:
+            query[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    if filters.ordering != DEFAULT_ORDERING:
+        query["ordering"] = filters.ordering
+    return query.urlencode()
 
 
 def _int(value, default):
@@ -120,6 +133,7 @@ def _results_context(request, notice: str = "", notice_error: bool = False) -> d
                          _page_numbers(page.page, page.page + (1 if page.has_next else 0), known=False)),
         "has_any": has_any,
         "statuses": Task.Status.choices, "view_query": request.GET.urlencode(),
+        "export_query": _filters_query(filters),
         "notice": notice, "notice_error": notice_error, "retention_days": settings.TASK_RETENTION_DAYS,
         "max_bulk": MAX_BULK,
     }

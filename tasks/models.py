@@ -36,7 +36,8 @@ class Task(models.Model):
     processing_seconds = models.FloatField(null=True, blank=True)
     retry_count = models.PositiveIntegerField(default=0)
     requeue_count = models.PositiveSmallIntegerField(
-        default=0, db_comment="Times the reaper re-queued it after its worker stopped; reset by a retry")
+        default=0, db_default=0,  # also for rows inserted outside Django (SQL scripts, older code)
+        db_comment="Times the reaper re-queued it after its worker stopped; reset by a retry")
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     queue_result_id = models.CharField(max_length=64, blank=True, db_comment="Id of the task queue row")

@@ -56,6 +56,11 @@ def run_task(task_id: str) -> str:
     except services.TaskNoLongerProcessing:
         log.info("task stopped: no longer processing", extra={"task_id": str(task.id)})
         return "stopped"
+    except (TaskFile.DoesNotExist, FileNotFoundError):
+        log.error("task failed: its original file is missing", extra={"task_id": str(task.id)})
+        services.task_fail(task=task, code="original_missing",
+                           message="The uploaded file is no longer in storage; upload it again.")
+        return "failed"
     except DocumentError as exc:  # e.g. a page that the upload check passed but cannot be rendered
         log.warning("task failed: %s", exc.message, extra={"task_id": str(task.id)})
         services.task_fail(task=task, code=exc.code, message=exc.message)

@@ -59,7 +59,8 @@ def home(request):
     # Some or all refused: show each refusal next to what was accepted. With nothing accepted the
     # status is that of the (first) refusal, e.g. 415 for a type we do not take.
     status = 200 if accepted else refused[0][1].status
-    return _home(request, UploadForm(initial={"engine": form.cleaned_data["engine"] or None}), status=status,
+    chosen = {"engine": form.cleaned_data["engine"]} if form.cleaned_data["engine"] else {}
+    return _home(request, UploadForm(initial=chosen), status=status,
                  accepted=accepted, refused=[(name, exc.message) for name, exc in refused])
 
 

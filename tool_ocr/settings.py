@@ -114,8 +114,8 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 100
 
 # --- OCR engine -------------------------------------------------------------
 OCR_LANGUAGES = cfg.list("OCR_LANGUAGES", "en")
-OCR_EASYOCR_CANVAS_SIZE = cfg.int("OCR_EASYOCR_CANVAS_SIZE", "2560", minimum=320, maximum=8192)
-OCR_EASYOCR_BATCH_SIZE = cfg.int("OCR_EASYOCR_BATCH_SIZE", "1", minimum=1, maximum=256)
+OCR_EASYOCR_CANVAS_SIZE = cfg.int("OCR_EASYOCR_CANVAS_SIZE", "1600", minimum=320, maximum=8192)
+OCR_EASYOCR_BATCH_SIZE = cfg.int("OCR_EASYOCR_BATCH_SIZE", "8", minimum=1, maximum=256)
 # Run EasyOCR's convolutions in bfloat16 (much faster on CPUs with AVX-512 BF16/AMX, same error rate).
 OCR_EASYOCR_BF16 = cfg.bool("OCR_EASYOCR_BF16", "true")
 OCR_THREADS = cfg.int("OCR_THREADS", "0", minimum=0, maximum=256)

@@ -5,18 +5,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def backfill(apps, schema_editor):
-    """One row per task that already has files: the same sum the signals keep afterwards."""
-    storage = apps.get_model("history", "TaskStorage")._meta.db_table
-    tasks = apps.get_model("tasks", "Task")._meta.db_table
-    files = apps.get_model("tasks", "TaskFile")._meta.db_table
-    q = schema_editor.quote_name
-    schema_editor.execute(
-        f"INSERT INTO {q(storage)} (task_id, user_id, created_at, bytes) "
-        f"SELECT t.id, t.user_id, t.created_at, SUM(f.size_bytes) FROM {q(files)} f "
-        f"JOIN {q(tasks)} t ON t.id = f.task_id GROUP BY t.id, t.user_id, t.created_at")
-
-
 class Migration(migrations.Migration):
 
     initial = True
@@ -41,5 +29,4 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['user', 'created_at', 'bytes'], name='storage_user_created_idx')],
             },
         ),
-        migrations.RunPython(backfill, migrations.RunPython.noop),
     ]

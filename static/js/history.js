@@ -7,6 +7,18 @@
     htmx.config.historyCacheSize = 0;
     htmx.config.refreshOnHistoryMiss = true;
   }
+  // Short, shareable URLs: the filter form leaves out empty fields and the defaults.
+  var DEFAULTS = {ordering: "-created_at", page_size: "25"};
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!event.detail.elt || event.detail.elt.id !== "history-filters") { return; }
+    var params = event.detail.parameters;
+    ["q", "created_from", "created_to"].forEach(function (name) {
+      if (params[name] === "" || params[name] === undefined) { delete params[name]; }
+    });
+    Object.keys(DEFAULTS).forEach(function (name) {
+      if (params[name] === DEFAULTS[name]) { delete params[name]; }
+    });
+  });
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
     if (target && target.id === "task-modal-body") {

@@ -92,7 +92,8 @@ def _speed_up(reader, bf16: bool):
 def _recognize_batched(reader, grey, horizontal, free, batch_size):
     """EasyOCR's CPU recognition path, but boxes sorted by width and read batch_size at a time.
 
-    Each batch is padded only to its own widest box (rounded up to the model height, as EasyOCR does).
+    Each batch is padded only to its own widest box, rounded up to a multiple of the model height
+    as EasyOCR pads a single box, so batch_size=1 reads (almost exactly) as EasyOCR does.
     """
     from easyocr import easyocr as easyocr_module
     from easyocr.recognition import get_text
@@ -126,9 +127,6 @@ class EasyOcrEngine(OcrEngine):
         reader = get_reader()
         with torch.inference_mode():
             horizontal, free = reader.detect(grey, canvas_size=settings.OCR_EASYOCR_CANVAS_SIZE)
-            if settings.OCR_EASYOCR_BATCH_SIZE > 1:
-                raw = _recognize_batched(reader, grey, horizontal[0], free[0], settings.OCR_EASYOCR_BATCH_SIZE)
-            else:
-                raw = reader.recognize(grey, horizontal[0], free[0], reformat=False)
+            raw = _recognize_batched(reader, grey, horizontal[0], free[0], settings.OCR_EASYOCR_BATCH_SIZE)
         return [Line(text=str(text), confidence=float(confidence), box=[[float(x), float(y)] for x, y in box])
                 for box, text, confidence in raw]

@@ -30,12 +30,14 @@ def tesseract_languages() -> str:
 
 
 def png_bytes(image: Image.Image) -> bytes:
-    """Greyscale PNG, light compression: Tesseract binarises grey anyway, and zlib level 1 costs milliseconds."""
+    """Greyscale PNG, light compression: Tesseract binarises grey anyway, and zlib level 1 costs milliseconds.
+
+    No resolution is written: page.info["dpi"] may be a guess, and Tesseract estimates it from the text.
+    """
     if image.mode not in ("L", "1"):
         image = image.convert("L")
     out = io.BytesIO()
-    dpi = image.info.get("dpi")
-    image.save(out, format="PNG", compress_level=1, **({"dpi": dpi} if dpi else {}))
+    image.save(out, format="PNG", compress_level=1)
     return out.getvalue()
 
 

@@ -26,9 +26,10 @@ SAMPLES = sample_inputs()
 # Bounds: measured values (printed by the tests) plus room for another CPU's numerics; a broken
 # layout, a page read twice or a wrong page order lands far above them.
 EASYOCR_SCANNED_PDF_CER = 0.08  # measured 0.030 and 0.038 (200 dpi, canvas 2560)
-TESSERACT_PAGE_CER = {"libtasn1_p13.png": 0.04, "libtasn1_p13_scan.jpg": 0.08, "libtasn1_p22.png": 0.04,
-                      "mime_spec_p8.png": 0.04}
-TESSERACT_PDF_CER = 0.05
+# Tesseract 5.3, measured: 0.012, 0.013, 0.0045, 0.0045; both PDFs 0.003-0.005 a page.
+TESSERACT_PAGE_CER = {"libtasn1_p13.png": 0.03, "libtasn1_p13_scan.jpg": 0.035, "libtasn1_p22.png": 0.015,
+                      "mime_spec_p8.png": 0.015}
+TESSERACT_PDF_CER = 0.015
 
 
 def _read(task, kind) -> bytes:
@@ -124,4 +125,4 @@ def test_tesseract_reads_the_other_image_types(user_a, label):
     for page, truth in zip(result["pages"], truths, strict=False):
         rate = cer(page["text"], truth)
         print(f"Tesseract CER {label} page {page['number']}: {rate:.4f}")
-        assert rate <= 0.04
+        assert rate <= 0.03  # the same pages as PNG: 0.012 and 0.0045

@@ -125,3 +125,13 @@ def test_storage_failing_while_saving_results_fails_the_task_and_leaves_no_resul
     assert task.status == "failed" and task.error_message.startswith("OCR failed (OSError)")
     assert list(task.files.values_list("kind", flat=True)) == ["original"]
     assert sorted(default_storage.listdir(f"{user_a.id}/{task.id}")[1]) == ["original.png"]  # result.txt removed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_whose_original_vanished_from_storage_fails_with_a_reason(user_a, fake_engine):
+    task = _create(user_a, "png")
+    default_storage.delete(task.files.get().file.name)
+    assert processing.run_task(str(task.pk)) == "failed"
+    task.refresh_from_db()
+    assert (task.status, task.error_code) == ("failed", "original_missing")
+    assert task.error_message == "The uploaded file is no longer in storage; upload it again."
