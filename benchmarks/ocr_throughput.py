@@ -14,7 +14,9 @@ Paths measured per page:
   tesseract e2e run_task as above
 The e2e paths use a throwaway SQLite database and storage folder in a temporary directory.
 Memory: the process's peak RSS while each path ran (VmHWM, reset through /proc/self/clear_refs
-before each call), and for Tesseract the peak of its child process. The table also goes to
+before each call; it includes both EasyOCR Readers and everything else loaded), how far that
+peak rose above the RSS at the start of the call, and for Tesseract the peak of its own process
+(GNU time). The table also goes to
 benchmarks/results/ocr_throughput.txt.
 """
 
@@ -69,8 +71,14 @@ def rss_mb() -> float:
     return _status_kb("VmRSS") / 1024
 
 
-def child_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def tesseract_peak_mb(path: Path) -> float | None:
+    """Peak RSS of one `tesseract` run, through GNU time (a forked child's own ru_maxrss would
+    count the Python parent's memory it was forked from); None without /usr/bin/time."""
+    if not Path("/usr/bin/time").exists():
+        return None
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", "tesseract", str(path), "stdout"], capture_output=True,
+                         env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+    return int(out.stderr.decode().strip().splitlines()[-1]) / 1024
 
 
 def load_pages(dpi: int):
@@ -100,6 +108,7 @@ class Timer:
 
     def __enter__(self):
         reset_peak()
+        self.start = rss_mb()
         self.t0, self.c0 = time.perf_counter(), os.times()
         return self
 
@@ -109,6 +118,7 @@ class Timer:
         self.cpu = sum(getattr(c1, f) - getattr(self.c0, f)
                        for f in ("user", "system", "children_user", "children_system"))
         self.peak = peak_mb()
+        self.grew = self.peak - self.start
 
 
 def make_task(user, name: str, png: bytes, engine: str):
@@ -235,7 +245,7 @@ def main():
 
     stats = {(e, p): [] for e, p, _ in paths}
     say("")
-    say(f"{'page':28} {'path':14} {'wall s':>7} {'cpu s':>7} {'CER':>7} {'peak MB':>8} {'RSS after MB':>12}")
+    say(f"{'page':28} {'path':14} {'wall s':>7} {'cpu s':>7} {'CER':>7} {'peak MB':>8} {'+MB':>6} {'RSS after MB':>12}")
     for rep in range(args.repeat):
         for name, image, truth in pages:
             for engine, path, fn in paths:
@@ -243,15 +253,16 @@ def main():
                     result = fn(name, image)
                 text = easy_text(result) if (engine, path) == ("easyocr", "raw") else result
                 error = cer(text, truth)
-                stats[(engine, path)].append((t.wall, t.cpu, error, t.peak))
+                stats[(engine, path)].append((t.wall, t.cpu, error, t.peak, t.grew))
                 say(f"{name:28} {engine + ' ' + path:14} {t.wall:7.2f} {t.cpu:7.2f} {error:7.4f} "
-                    f"{t.peak:8.0f} {rss_mb():12.0f}")
+                    f"{t.peak:8.0f} {t.grew:6.0f} {rss_mb():12.0f}")
 
     say("")
     say(f"Per page, median over {len(pages) * args.repeat} page run(s); ratio = raw median / path median "
         "(wall and CPU time); CER = mean.")
+    tess_peak = max((tesseract_peak_mb(files[name]) or 0) for name, _, _ in pages)
     say(f"{'engine':10} {'path':5} {'wall s':>7} {'x raw':>6} {'cpu s':>7} {'x raw':>6} {'CER':>7} "
-        f"{'peak MB':>8} {'child peak MB':>13}")
+        f"{'peak MB':>8} {'+MB':>6} {'tesseract MB':>12}")
     for engine, path, _ in paths:
         rows = stats[(engine, path)]
         raw = stats[(engine, "raw")]
@@ -259,9 +270,10 @@ def main():
         cpu = statistics.median(r[1] for r in rows)
         raw_wall = statistics.median(r[0] for r in raw)
         raw_cpu = statistics.median(r[1] for r in raw)
-        child = f"{child_peak_mb():13.0f}" if engine == "tesseract" else f"{'-':>13}"
+        child = f"{tess_peak:12.0f}" if engine == "tesseract" and tess_peak else f"{'-':>12}"
         say(f"{engine:10} {path:5} {wall:7.2f} {raw_wall / wall:6.2f} {cpu:7.2f} {raw_cpu / cpu:6.2f} "
-            f"{statistics.mean(r[2] for r in rows):7.4f} {max(r[3] for r in rows):8.0f} {child}")
+            f"{statistics.mean(r[2] for r in rows):7.4f} {max(r[3] for r in rows):8.0f} "
+            f"{max(r[4] for r in rows):6.0f} {child}")
     if user:
         for engine in ("easyocr", "tesseract"):
             a = statistics.median(r[0] for r in stats[(engine, "app")])

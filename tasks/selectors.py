@@ -262,8 +262,9 @@ def task_storage_bytes(*, user, filters: dict | None = None) -> int:
 def task_daily(*, user, end: date, start: date | None = None, days: int = 30) -> list[dict]:
     """Completed and failed tasks per day (by creation, in TIME_ZONE) for ``days`` days up to ``end``.
 
-    Every day is listed, zeros included. Days are bucketed in one query with precomputed
-    boundaries, so it is exact across daylight-saving changes and needs no time-zone tables.
+    Every day is listed, zeros included. Days are bucketed in one query with boundaries
+    computed here, so it is exact across daylight-saving changes and needs no time-zone
+    tables in the database.
     """
     first = end - timedelta(days=days - 1)
     if start and start > first:
@@ -272,7 +273,7 @@ def task_daily(*, user, end: date, start: date | None = None, days: int = 30) ->
         return []
     n = (end - first).days + 1
     bounds = [day_start(first + timedelta(days=i)) for i in range(n + 1)]
-    day = Case(*[When(created_at__lt=bounds[i + 1], then=Value(i)) for i in range(n)], output_field=IntegerField())
+    day = _day_index(bounds, 0, n)
     rows = (Task.objects.filter(user=user, status__in=(Task.Status.COMPLETED, Task.Status.FAILED),
                                 created_at__gte=bounds[0], created_at__lt=bounds[-1])
             .annotate(day=day).values("day", "status").annotate(n=Count("pk")).order_by())
@@ -280,6 +281,15 @@ def task_daily(*, user, end: date, start: date | None = None, days: int = 30) ->
     for row in rows:
         series[row["day"]][row["status"]] = row["n"]
     return series
+
+
+def _day_index(bounds, low: int, high: int):
+    """A CASE that maps created_at to its day number by halving [low, high): ~5 comparisons a row, not 30."""
+    if high - low == 1:
+        return Value(low)
+    middle = (low + high) // 2
+    return Case(When(created_at__lt=bounds[middle], then=_day_index(bounds, low, middle)),
+                default=_day_index(bounds, middle, high), output_field=IntegerField())
 
 
 def task_brief_stats(*, user) -> dict:

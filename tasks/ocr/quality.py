@@ -21,7 +21,8 @@ _SPACE = re.compile(r"\s+")
 
 def normalize(text: str) -> str:
     """NFKC (splits ligatures such as "ﬁ"), straight quotes and dashes, `_` as a space, single spaces."""
-    text = unicodedata.normalize("NFKC", text or "").translate(_FOLD)
+    # Fold before NFKC too: NFKC turns an acute accent into a space and a combining mark.
+    text = unicodedata.normalize("NFKC", (text or "").translate(_FOLD)).translate(_FOLD)
     return _SPACE.sub(" ", text).strip()
 
 

@@ -118,3 +118,18 @@ def test_chart_bars_scale_to_a_round_maximum(today):
     assert middle["failed_h"] == pytest.approx(plot_height * 7 / 50, abs=0.01)
     assert middle["failed_y"] + middle["failed_h"] == pytest.approx(middle["done_y"], abs=0.02)  # stacked
     assert chart["bars"][0]["done_h"] == 0 and chart["total_completed"] == 33 and chart["total_failed"] == 7
+
+
+def test_days_follow_the_site_time_zone_across_daylight_saving(settings, user_a):
+    """Berlin, 30 March 2025 has 23 hours: both ends of it count for that day, not the next or the one before."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    tz = timezone.get_current_timezone()
+    from datetime import date, datetime as dt
+
+    for moment, status in ((dt(2025, 3, 29, 23, 59), "failed"), (dt(2025, 3, 30, 0, 30), "completed"),
+                           (dt(2025, 3, 30, 23, 30), "completed"), (dt(2025, 3, 31, 0, 1), "failed")):
+        make_task(user_a, status=status, created_at=timezone.make_aware(moment, tz))
+    daily = selectors.task_daily(user=user_a, end=date(2025, 3, 31), days=3)
+    assert daily == [{"date": date(2025, 3, 29), "completed": 0, "failed": 1},
+                     {"date": date(2025, 3, 30), "completed": 2, "failed": 0},
+                     {"date": date(2025, 3, 31), "completed": 0, "failed": 1}]

@@ -58,8 +58,11 @@ def test_script_makes_the_same_schema_as_migrate():
         summary = server.execute("SELECT email, total_tasks, completed_tasks FROM tool_ocr_v_user_task_summary;",
                                  database=scripted)
         assert summary.split() == ["a@example.com", "1", "1"]
+        server.execute("INSERT INTO tool_ocr_task_storage (task_id, user_id, created_at, bytes) SELECT id, user_id, "
+                       "created_at, 10 FROM tool_ocr_tasks;", database=scripted)  # history.TaskStorage's row
         deleted = server.execute("CALL tool_ocr_sp_delete_old_tasks(30);", database=scripted)
         assert deleted.strip() == "1"
+        assert server.execute("SELECT COUNT(*) FROM tool_ocr_task_storage;", database=scripted).strip() == "0"
         server.execute("CALL tool_ocr_sp_delete_expired_sessions();", database=scripted)
         assert server.execute("SELECT COUNT(*) FROM tool_ocr_tasks;", database=scripted).strip() == "0"
     finally:

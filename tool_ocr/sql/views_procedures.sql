@@ -44,6 +44,7 @@ CREATE PROCEDURE `{p}sp_delete_old_tasks`(IN days_to_keep INT)
 BEGIN
     DECLARE cutoff DATETIME(6) DEFAULT UTC_TIMESTAMP(6) - INTERVAL days_to_keep DAY;
     DELETE f FROM `{p}task_files` f JOIN `{p}tasks` t ON t.id = f.task_id WHERE t.created_at < cutoff;
+    DELETE FROM `{p}task_storage` WHERE created_at < cutoff;  -- history.TaskStorage: same task, same created_at
     DELETE FROM `{p}tasks` WHERE created_at < cutoff;
     SELECT ROW_COUNT() AS tasks_deleted;
 END //

@@ -1,0 +1,183 @@
+"""User B acting on user A's objects gets nothing of A's and changes nothing of A's.
+
+The matrix is built from the URL configuration: every route must have a case here (or a
+stated reason why it holds no user data), so a new URL without a case fails the test.
+"""
+
+import json
+
+import pytest
+from django.core.files.storage import default_storage
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tasks.models import AuditLog, Task, TaskFile
+from tests.tasks.history_helpers import make_task, signed_in
+
+STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
+SECRET = "alice-secret"
+
+
+def all_routes():
+    """Every URL pattern as its full route text (admin's own routes collapsed to 'admin/')."""
+    out = []
+
+    def walk(resolver, prefix):
+        for p in resolver.url_patterns:
+            route = prefix + str(p.pattern)
+            if route.startswith("admin/") and route != "admin/login/":
+                if "admin/" not in out:
+                    out.append("admin/")
+                continue
+            if isinstance(p, URLResolver):
+                walk(p, route)
+            elif isinstance(p, URLPattern) and route not in out:
+                out.append(route)
+
+    walk(get_resolver(), "")
+    return out
+
+
+# Routes that hold no user's data, and why.
+NO_USER_DATA = {
+    "login/": "sign-in form",
+    "logout/": "ends the caller's own session",
+    "admin/login/": "redirects to /login/",
+    "healthz": "liveness, no user data",
+    "readyz": "readiness, no user data",
+    "metrics": "aggregate metrics behind an IP list or token",
+    "api/v1/openapi.json": "the API description",
+    "api/v1/docs": "the API description",
+    "api/v1/": "API root",
+    "api/v1/^.*$": "unknown API paths answer JSON 404",
+    "static/<path:path>": "static files",
+}
+
+
+def _cases(a_tasks):
+    """route -> list of (method, url, data) that user B sends about user A's objects."""
+    done = a_tasks["completed"]
+    ids = [str(t.id) for t in a_tasks.values()]
+    per_task = lambda fmt: [fmt.format(id=t.id) for t in a_tasks.values()]  # noqa: E731
+    cases = {
+        "": [("get", "/", None)],
+        "tasks/<uuid:task_id>/": [("get", u, None) for u in per_task("/tasks/{id}/")],
+        "tasks/<uuid:task_id>/retry/": [("post", u, {}) for u in per_task("/tasks/{id}/retry/")]
+        + [("get", u, None) for u in per_task("/tasks/{id}/retry/")],
+        "tasks/<uuid:task_id>/cancel/": [("post", u, {}) for u in per_task("/tasks/{id}/cancel/")]
+        + [("get", u, None) for u in per_task("/tasks/{id}/cancel/")],
+        "tasks/<uuid:task_id>/delete/": [("post", u, {}) for u in per_task("/tasks/{id}/delete/")]
+        + [("get", u, None) for u in per_task("/tasks/{id}/delete/")],
+        "history/": [("get", "/history/", None), ("get", f"/history/?q={SECRET}", None),
+                     ("get", "/history/?status=completed&status=failed&page_size=100", None)],
+        "history/stats/": [("get", "/history/stats/", None)],
+        "history/export/": [("get", "/history/export/?format=csv", None),
+                            ("post", "/history/export/", {"format": "json"})],
+        "history/bulk/": [("post", "/history/bulk/", {"action": a, "ids": ids})
+                          for a in ("download", "retry", "cancel", "delete")],
+        "history/tasks/<uuid:task_id>/": [("get", u, None) for u in per_task("/history/tasks/{id}/")],
+        "history/tasks/<uuid:task_id>/row/": [("get", u, None) for u in per_task("/history/tasks/{id}/row/")],
+        "history/tasks/<uuid:task_id>/<str:action>/": [
+            ("post", f"/history/tasks/{t.id}/{a}/", {}) for t in a_tasks.values() for a in ("retry", "cancel", "delete")],
+        "nav/badge/": [("get", "/nav/badge/", None)],
+        "nav/user-stats/": [("get", "/nav/user-stats/", None)],
+        "api/v1/me": [("get", "/api/v1/me", None)],
+        "api/v1/tasks": [("get", "/api/v1/tasks?page_size=100", None),
+                         ("get", f"/api/v1/tasks?q={SECRET}", None)],
+        "api/v1/tasks/<uuidstr:task_id>": [("get", u, None) for u in per_task("/api/v1/tasks/{id}")]
+        + [("delete", u, None) for u in per_task("/api/v1/tasks/{id}")],
+        "api/v1/tasks/<uuidstr:task_id>/retry": [("post", u, None) for u in per_task("/api/v1/tasks/{id}/retry")],
+        "api/v1/tasks/<uuidstr:task_id>/cancel": [("post", u, None) for u in per_task("/api/v1/tasks/{id}/cancel")],
+        "api/v1/tasks/<uuidstr:task_id>/result.txt": [("get", f"/api/v1/tasks/{done.id}/result.txt", None)],
+        "api/v1/tasks/<uuidstr:task_id>/result.json": [("get", f"/api/v1/tasks/{done.id}/result.json", None)],
+        "api/v1/tasks/<uuidstr:task_id>/result.pdf": [("get", f"/api/v1/tasks/{done.id}/result.pdf", None)],
+        "api/v1/tasks/<uuidstr:task_id>/original": [("get", u, None) for u in per_task("/api/v1/tasks/{id}/original")],
+        "api/v1/history/stats": [("get", "/api/v1/history/stats", None)],
+        "api/v1/history/export": [("post", "/api/v1/history/export", {"format": "csv"}),
+                                  ("post", "/api/v1/history/export", {"format": "json"})],
+        "admin/": [("get", "/admin/", None), ("get", "/admin/tasks/task/", None),
+                   ("get", f"/admin/tasks/task/{done.id}/change/", None)],
+    }
+    return cases
+
+
+def _snapshot(user):
+    tasks = {str(t.id): (t.status, t.retry_count, t.engine, t.filename)
+             for t in Task.objects.filter(user=user)}
+    files = sorted((str(f.task_id), f.kind, f.file.name, default_storage.exists(f.file.name))
+                   for f in TaskFile.objects.filter(task__user=user))
+    return tasks, files
+
+
+def _body(response):
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content)
+    return response.content
+
+
+def _send(client, method, url, data):
+    if method == "get":
+        return client.get(url)
+    if method == "delete":
+        return client.delete(url)
+    if url.startswith("/api/"):
+        if data is None:
+            return client.post(url)
+        return client.post(url, data)
+    return client.post(url, data or {})
+
+
+@pytest.fixture
+def world(db, user_a, user_b, client):
+    a_tasks = {s: make_task(user_a, filename=f"{SECRET}-{s}.png", status=s, with_files=True) for s in STATUSES}
+    b_task = make_task(user_b, filename="bob-own.png", status="completed", with_files=True)
+    signed_in(client, user_b)
+    return a_tasks, b_task, client
+
+
+def test_every_route_has_a_case(world):
+    a_tasks, _b, _client = world
+    cases = _cases(a_tasks)
+    missing = [r for r in all_routes() if r not in cases and r not in NO_USER_DATA]
+    assert missing == [], f"routes without an isolation case: {missing}"
+    stale = [r for r in cases if r not in all_routes()]
+    assert stale == [], f"cases for routes that no longer exist: {stale}"
+
+
+def test_user_b_gets_nothing_of_user_a_and_changes_nothing(world, user_a):
+    a_tasks, b_task, client = world
+    before = _snapshot(user_a)
+    # A's file names (the search term itself may be echoed in the filter box), ids, and file text.
+    secrets = [t.filename.encode() for t in a_tasks.values()] + [str(t.id).encode() for t in a_tasks.values()] \
+        + [t.id.hex.encode() for t in a_tasks.values()] + [b"text of alice"]
+    failures = []
+    for route, requests in _cases(a_tasks).items():
+        for method, url, data in requests:
+            response = _send(client, method, url, data)
+            body = _body(response)
+            leaked = [s.decode() for s in secrets if s in body]
+            if leaked:
+                failures.append(f"{method.upper()} {url} -> {response.status_code} leaked {leaked[:2]}")
+            if url.startswith("/api/") and response.status_code >= 400:
+                try:
+                    error = json.loads(body)["error"]
+                    assert error["code"] and error["message"]
+                except (ValueError, KeyError, AssertionError):
+                    failures.append(f"{method.upper()} {url} -> {response.status_code} error not in the contract shape")
+            if response.status_code in (200, 201, 202, 204) and method != "get" and route not in (
+                    "history/bulk/", "history/tasks/<uuid:task_id>/<str:action>/", "api/v1/history/export",
+                    "history/export/"):
+                failures.append(f"{method.upper()} {url} -> {response.status_code}: an action on A's task succeeded")
+    assert failures == []
+    assert _snapshot(user_a) == before
+    # B's own task is untouched and still B's.
+    assert Task.objects.filter(pk=b_task.pk, user=b_task.user).exists()
+
+
+def test_file_access_to_another_users_task_is_audited_as_denied(world, user_a, user_b):
+    a_tasks, _b, client = world
+    done = a_tasks["completed"]
+    for suffix in ("result.txt", "result.json", "original"):
+        assert client.get(f"/api/v1/tasks/{done.id}/{suffix}").status_code == 404
+    denied = AuditLog.objects.filter(user=user_b, outcome=AuditLog.Outcome.DENIED)
+    assert denied.count() >= 3
+    assert not AuditLog.objects.filter(user=user_b, outcome=AuditLog.Outcome.ALLOWED, object_id=str(done.pk)).exists()
