@@ -237,18 +237,18 @@ def _consume(response) -> int:
     return len(response.content)
 
 
-def time_requests(client, method, url, repeat, data=None, headers=None):
-    """[ms per request] after two warm-up requests; the body is read completely each time."""
+def time_requests(client, method, url, repeat, data=None, headers=None, warmup=2):
+    """[ms per request] of ``repeat`` requests after ``warmup`` ones; the body is read completely each time."""
     call = getattr(client, method)
     timings = []
-    for i in range(repeat + 2):
+    for i in range(repeat + warmup):
         start = time.perf_counter()
         response = call(url, data=data, headers=headers or {}) if data is not None else call(url, headers=headers or {})
         size = _consume(response)
         elapsed = (time.perf_counter() - start) * 1000
         if response.status_code != 200:
             raise SystemExit(f"{method.upper()} {url} answered {response.status_code}: {response.content[:300]!r}")
-        if i >= 2:
+        if i >= warmup:
             timings.append(elapsed)
     return timings, size
 
@@ -293,44 +293,61 @@ def measure(repeat: int, show_plans: bool):
           f"on {os.cpu_count()} CPUs\n")
     today = timezone.localdate()
     week = f"created_from={today - timedelta(days=6)}&created_to={today}"
-    deep_heavy = math.ceil(counts[heavy.pk] / 25)
     # A day range holding ~10,000 of the heavy user's tasks (about 18 days of 555 a day).
     export_range = f"created_from={today - timedelta(days=60)}&created_to={today - timedelta(days=43)}"
-    cases = [
-        ("page", "history: no filter (page 1)", "/history/"),
-        ("page", "history: status=failed", "/history/?status=failed"),
-        ("page", "history: status=failed+cancelled", "/history/?status=failed&status=cancelled"),
-        ("page", "history: status=pending (3 rows)", "/history/?status=pending"),
-        ("page", "history: q=contract (1 in 16)", "/history/?q=contract"),
-        ("page", "history: q=no-such-name (0 rows)", "/history/?q=no-such-name"),
-        ("page", "history: last 7 days", f"/history/?{week}"),
-        ("page", "history: 7 days + completed + q", f"/history/?{week}&status=completed&q=invoice"),
-        ("page", "history: sort filename", "/history/?ordering=filename"),
-        ("page", "history: sort -processing_seconds", "/history/?ordering=-processing_seconds"),
-        ("page", "history: sort status", "/history/?ordering=status"),
-        ("page", "history: page 100", "/history/?page=100"),
-        ("page", f"history: last page ({deep_heavy})", f"/history/?page={deep_heavy}"),
-        ("page", "history: last page, sort filename", f"/history/?page={deep_heavy}&ordering=filename"),
-        ("page", "history: HTMX partial, page 2", "/history/?page=2"),
-        ("api", "API list: no filter", "/api/v1/tasks"),
-        ("api", "API list: status=failed, page 50", "/api/v1/tasks?status=failed&page=50"),
-        ("stats", "stats page: all time", "/history/stats/"),
-        ("stats", "stats page: last 30 days", f"/history/stats/?created_from={today - timedelta(days=29)}"),
-        ("stats", "API stats: all time", "/api/v1/history/stats"),
-    ]
-    results = []
+
+    def cases(last_page):
+        return [
+            ("page", "history: no filter (page 1)", "/history/"),
+            ("page", "history: status=failed", "/history/?status=failed"),
+            ("page", "history: status=failed+cancelled", "/history/?status=failed&status=cancelled"),
+            ("page", "history: status=pending (2 rows)", "/history/?status=pending"),
+            ("page", "history: q=contract (1 name in 16)", "/history/?q=contract"),
+            ("page", "history: q=no-such-name (0 rows)", "/history/?q=no-such-name"),
+            ("page", "history: last 7 days", f"/history/?{week}"),
+            ("page", "history: 7 days + completed + q", f"/history/?{week}&status=completed&q=invoice"),
+            ("page", "history: sort filename", "/history/?ordering=filename"),
+            ("page", "history: sort -processing_seconds", "/history/?ordering=-processing_seconds"),
+            ("page", "history: sort status", "/history/?ordering=status"),
+            ("page", "history: page 20", "/history/?page=20"),
+            ("page", f"history: last page ({last_page})", f"/history/?page={last_page}"),
+            ("page", f"history: last page ({last_page}), sort filename", f"/history/?page={last_page}&ordering=filename"),
+            ("page", "history: HTMX partial, page 2", "/history/?page=2"),
+            ("api", "API list (exact count): no filter", "/api/v1/tasks"),
+            ("api", "API list: status=failed, page 50", "/api/v1/tasks?status=failed&page=50"),
+            ("stats", "stats page: all time", "/history/stats/"),
+            ("stats", "stats page: last 30 days", f"/history/stats/?created_from={today - timedelta(days=29)}"),
+            ("stats", "API stats: all time", "/api/v1/history/stats"),
+        ]
+
+    # Every case once per round, rounds repeated: a burst of load from elsewhere on the machine
+    # spreads over all cases instead of landing on whichever case ran at that moment.
+    runs = []
     for who, user in (("heavy", heavy), ("typical", typical)):
         client = signed_in_client(user)
-        for kind, label, url in cases:
+        for kind, label, url in cases(math.ceil(counts[user.pk] / 25)):
             headers = {"HX-Request": "true"} if "HTMX" in label else None
-            timings, _size = time_requests(client, "get", url, repeat, headers=headers)
-            p50, p95 = percentile(timings, 50), percentile(timings, 95)
-            goal = GOAL_STATS_MS if kind == "stats" else GOAL_PAGE_MS if kind == "page" else None
-            verdict = "" if goal is None else ("ok" if p95 <= goal else f"OVER {goal:.0f}")
-            results.append((who, label, p50, p95, verdict))
-            print(f"{who:8} {label:42} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {verdict}", flush=True)
-            if show_plans and who == "heavy":
-                print("\n".join(explain(client, "get", url, headers=headers)), flush=True)
+            time_requests(client, "get", url, 0, headers=headers)  # two warm-up requests
+            runs.append({"who": who, "client": client, "kind": kind, "label": label, "url": url,
+                         "headers": headers, "timings": []})
+    for _round in range(repeat):
+        for run in runs:
+            timings, _size = time_requests(run["client"], "get", run["url"], 1, headers=run["headers"], warmup=0)
+            run["timings"].append(timings[-1])
+    results = []
+    for run in runs:
+        p50, p95 = percentile(run["timings"], 50), percentile(run["timings"], 95)
+        goal = GOAL_STATS_MS if run["kind"] == "stats" else GOAL_PAGE_MS if run["kind"] == "page" else None
+        verdict = "" if goal is None else ("ok" if p95 <= goal else f"OVER {goal:.0f}")
+        results.append((run["who"], run["label"], p50, p95, verdict))
+        print(f"{run['who']:8} {run['label']:48} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {verdict}", flush=True)
+    print(f"load average after the page timings: {os.getloadavg()[0]:.1f}", flush=True)
+    if show_plans:
+        print("\nQueries and plans of each case for the heavy user (one request each):")
+        for run in runs:
+            if run["who"] == "heavy":
+                print(f"  {run['label']}")
+                print("\n".join(explain(run["client"], "get", run["url"], headers=run["headers"])), flush=True)
     print()
     client = signed_in_client(heavy)
     for label, url, n in (("export csv ~10,000 rows", f"/history/export/?format=csv&{export_range}", 5),
@@ -344,7 +361,7 @@ def measure(repeat: int, show_plans: bool):
             rows += chunk.count(b"\n")
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        print(f"heavy    {label:42} p50 {percentile(timings, 50):7.0f} ms  p95 {percentile(timings, 95):7.0f} ms  "
+        print(f"heavy    {label:48} p50 {percentile(timings, 50):7.0f} ms  p95 {percentile(timings, 95):7.0f} ms  "
               f"{rows:,} rows, {size / 1e6:.1f} MB, peak Python memory {peak / 1e6:.1f} MB", flush=True)
         if show_plans and "10,000" in label and "csv" in label:
             print("\n".join(explain(client, "get", url)[:8]), flush=True)

@@ -24,7 +24,6 @@ from tasks.uploads import files_from_request
 from tool_ocr.api import ApiError
 
 
-
 class ProgressOut(Schema):
     pages_done: int
     pages_total: int
@@ -129,7 +128,7 @@ def _require_history():
         raise ApiError(404, "not_found", "Task history is turned off on this server.")
 
 
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 503: ErrorOut}
 
 tasks_router = Router(tags=["tasks"])
 history_router = Router(tags=["history"])

@@ -7,6 +7,7 @@ pixels are checked from the headers before anything is decoded (decompression bo
 
 import io
 import math
+import re
 import struct
 from dataclasses import dataclass
 
@@ -78,11 +79,74 @@ def inspect(fh) -> DocumentInfo:
     mime = sniff(head)
     if mime is None:
         raise DocumentError("unsupported_type", f"This type of file is not supported: upload a {ACCEPTED} file.", 415)
+    _check_not_polyglot(fh, head, size, mime)
     try:
         pages = _inspect_pdf(fh) if mime == "application/pdf" else _inspect_image(fh, mime)
     finally:
         fh.seek(0)
     return DocumentInfo(mime_type=mime, page_count=pages)
+
+
+# --- Files that are two things at once ---------------------------------------------
+# A "polyglot" is read as an image by us and as something else (a PDF, a ZIP, a web page) by
+# another program, which is how content is smuggled past checks like ours. We only keep files
+# that are one thing: a PDF starts with its header, an image has no PDF header or HTML in its
+# first bytes, no ZIP directory at its end and (PNG) nothing after its last chunk.
+_HTML_MARKERS = (b"<html", b"<script", b"<svg", b"<iframe")
+_ZIP_END = b"PK\x05\x06"  # a ZIP's end-of-central-directory record: 22 bytes plus a comment, at the end
+_ZIP_END_SPAN = 22 + 65535
+
+
+def _polyglot(found: str) -> DocumentError:
+    return DocumentError(
+        "polyglot_file",
+        f"The file is also another kind of file ({found}), a way to hide content inside an upload: "
+        f"save it again as a plain {ACCEPTED} file and upload that copy.", 415, {"found": found})
+
+
+def _check_not_polyglot(fh, head: bytes, size: int, mime: str) -> None:
+    if mime == "application/pdf":
+        if not head.startswith(b"%PDF-"):
+            raise _polyglot("data before the PDF header")
+    else:
+        lowered = head.lower()
+        if b"%pdf-" in lowered:
+            raise _polyglot("a PDF inside an image")
+        if any(marker in lowered for marker in _HTML_MARKERS):
+            raise _polyglot("HTML inside an image")
+        if mime == "image/png" and _png_trailing_bytes(fh, size):
+            raise _polyglot("data after the end of the PNG image")
+    if _ends_with_zip_directory(fh, size):
+        raise _polyglot("a ZIP archive")
+
+
+def _ends_with_zip_directory(fh, size: int) -> bool:
+    """True when a ZIP reader would find an archive: an end record whose comment ends exactly at the end."""
+    span = min(size, _ZIP_END_SPAN)
+    fh.seek(size - span)
+    tail = fh.read(span)
+    fh.seek(0)
+    at = tail.rfind(_ZIP_END)
+    while at != -1:
+        if at + 22 <= len(tail) and at + 22 + int.from_bytes(tail[at + 20:at + 22], "little") == len(tail):
+            return True
+        at = tail.rfind(_ZIP_END, 0, at)
+    return False
+
+
+def _png_trailing_bytes(fh, size: int) -> bool:
+    """True when bytes follow the IEND chunk. A PNG cut short is left to the decoder (corrupt_file)."""
+    position = 8
+    try:
+        while position + 8 <= size:
+            fh.seek(position)
+            length, kind = struct.unpack(">I4s", fh.read(8))
+            position += 12 + length
+            if kind == b"IEND":
+                return position < size
+        return False
+    finally:
+        fh.seek(0)
 
 
 def _corrupt() -> DocumentError:
@@ -146,6 +210,71 @@ def _pdf_open(fh):
         raise _corrupt() from None
 
 
+# --- PDFs with scripts ------------------------------------------------------------------
+# We never run a PDF's scripts, but we hand the original back to its owner and keep a copy:
+# a PDF that runs code when opened or clicked is refused rather than stored. PDFium counts the
+# document-level scripts (the /Names /JavaScript tree); qpdf (pikepdf) walks every object, also
+# those packed in compressed object streams, for a /JS entry or an /S /JavaScript action (page
+# and annotation actions, /OpenAction, /AA, form fields, outlines).
+_JS_NAME = re.compile(rb"/(?:JS|JavaScript)(?=[\s/<>\[\]()%{}]|$)")
+
+
+def _no_javascript_error() -> DocumentError:
+    return DocumentError("pdf_javascript",
+                         "The PDF contains JavaScript (code that runs when it is opened or clicked), which we do not "
+                         "accept: print it to a new PDF, or save a copy without scripts, and upload that.", 415)
+
+
+def _check_no_javascript(pdf, fh) -> None:
+    import pypdfium2.raw as pdfium_c
+
+    if pdfium_c.FPDFDoc_GetJavaScriptActionCount(pdf.raw) > 0 or _has_javascript_objects(fh):
+        raise _no_javascript_error()
+
+
+def _has_javascript_objects(fh) -> bool:
+    import pikepdf
+
+    fh.seek(0)
+    try:
+        with pikepdf.open(fh) as doc:
+            return any(_javascript_in(obj) for obj in doc.objects)
+    except (pikepdf.PdfError, pikepdf.PasswordError, ValueError, RecursionError):
+        return _javascript_named_in_bytes(fh)  # qpdf cannot read what PDFium did: scan the raw bytes
+    finally:
+        fh.seek(0)
+
+
+def _javascript_in(obj, depth: int = 0) -> bool:
+    """A /JS entry, a JavaScript action or a /JavaScript name tree in obj or its direct children."""
+    import pikepdf
+
+    if depth > 50:
+        return False
+    if isinstance(obj, pikepdf.Stream):
+        obj = obj.stream_dict
+    if isinstance(obj, pikepdf.Dictionary):
+        if "/JS" in obj or "/JavaScript" in obj or obj.get("/S") == pikepdf.Name.JavaScript:
+            return True
+        children = [obj[key] for key in obj.keys()]
+    elif isinstance(obj, pikepdf.Array):
+        children = obj
+    else:
+        return False
+    return any(_javascript_in(child, depth + 1) for child in children
+               if isinstance(child, pikepdf.Object) and not child.is_indirect)
+
+
+def _javascript_named_in_bytes(fh) -> bool:
+    fh.seek(0)
+    tail = b""
+    for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+        if _JS_NAME.search(tail + chunk):
+            return True
+        tail = chunk[-16:]
+    return False
+
+
 def pdf_page_pixels(page, dpi: int) -> tuple[int, int]:
     """Its size in pixels when rendered at dpi (PDFium rounds part pixels up)."""
     width_pt, height_pt = page.get_size()
@@ -159,6 +288,7 @@ def _inspect_pdf(fh) -> int:
     try:
         count = len(pdf)
         _check_pages(count)
+        _check_no_javascript(pdf, fh)
         for index in range(count):
             try:
                 page = pdf[index]

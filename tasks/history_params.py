@@ -10,7 +10,7 @@ from typing import Literal
 
 import pydantic
 from ninja import Schema
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from tasks.models import Task
 from tool_ocr.validation_messages import details_of
@@ -34,6 +34,18 @@ class TaskFilters(Schema):
     created_from: date | None = Field(None, description="ISO date, inclusive (in TIME_ZONE)")
     created_to: date | None = Field(None, description="ISO date, inclusive (in TIME_ZONE)")
     ordering: Ordering = Field(DEFAULT_ORDERING, description="Sort key, '-' for descending")
+
+    @field_validator("created_from", "created_to", mode="before")
+    @classmethod
+    def _empty_date_is_none(cls, value):
+        return None if value == "" else value
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _drop_empty_statuses(cls, value):
+        if isinstance(value, str):
+            value = [value]
+        return [v for v in value if v != ""] if isinstance(value, list) else value
 
     @model_validator(mode="after")
     def _range_in_order(self):

@@ -7,7 +7,10 @@ same files through the same storage backend.
 
 import hashlib
 import logging
+import os
+import re
 
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
 
 from tasks.models import TaskFile
@@ -33,8 +36,33 @@ def task_folder(task) -> str:
     return f"{task.user_id}/{task.pk}"
 
 
+_LEAF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
+
+
+def check_task_file_name(task_file: TaskFile) -> str:
+    """The file's storage name, after checking it is ``<owner id>/<task id>/<generated name>``.
+
+    Names are generated, so this only fails if a row was tampered with; it keeps such a row from
+    opening another user's file (or anything outside the storage) through a download. On a local
+    folder the resolved path (symlinks followed) must also stay inside the owner's folder.
+    """
+    name = task_file.file.name or ""
+    parts = name.split("/")
+    task = task_file.task
+    if len(parts) != 3 or parts[:2] != [str(task.user_id), str(task.pk)] or not _LEAF.match(parts[2]):
+        raise SuspiciousFileOperation(f"task file {task_file.pk} has an unexpected storage name")
+    try:
+        owner_folder = os.path.realpath(default_storage.path(parts[0]))
+        resolved = os.path.realpath(default_storage.path(name))
+    except NotImplementedError:  # object storage: no local paths, the name check above is what counts
+        return name
+    if not resolved.startswith(owner_folder + os.sep):
+        raise SuspiciousFileOperation(f"task file {task_file.pk} resolves outside its owner's folder")
+    return name
+
+
 def open_task_file(task_file: TaskFile):
-    return default_storage.open(task_file.file.name, "rb")
+    return default_storage.open(check_task_file_name(task_file), "rb")
 
 
 def delete_task_files(files) -> None:
@@ -66,8 +94,6 @@ def _remove_empty_dirs(task) -> None:
 
     The user's folder stays: another upload of the same user may be creating its task folder in it.
     """
-    import os
-
     try:
         os.rmdir(default_storage.path(task_folder(task)))
     except (OSError, NotImplementedError, AttributeError):

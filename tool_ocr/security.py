@@ -6,7 +6,12 @@ styles from our origin plus inline style attributes (the SVG charts use them; a 
 run code). Frames are refused (also X-Frame-Options: DENY).
 """
 
+from datetime import timedelta
+
 from django.conf import settings
+from django.http import Http404, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 DEFAULT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
                "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
@@ -26,3 +31,42 @@ class SecurityHeadersMiddleware:
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         return response
+
+
+class RequestSizeLimitMiddleware:
+    """A request whose Content-Length is over MAX_REQUEST_MB gets 413 before any of its body is read.
+
+    The per-file limit (MAX_UPLOAD_MB, tasks.uploads) cuts a file off while it streams; this one
+    stops a client that announces gigabytes from keeping a server thread busy reading them.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit_mb = settings.MAX_REQUEST_MB
+        if length > limit_mb * 1024 * 1024:
+            message = f"The request is larger than {limit_mb} MB, the most we take at once: send fewer or smaller files."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"error": {"code": "request_too_large", "message": message,
+                                               "details": {"max_request_mb": limit_mb}}}, status=413)
+            return HttpResponse(f"<!doctype html><title>Too large · Tool OCR</title><h1>Too large</h1><p>{message}</p>"
+                                '<p><a href="/">Back to the upload page</a></p>', status=413)
+        return self.get_response(request)
+
+
+@require_GET
+def security_txt(request):
+    """/.well-known/security.txt (RFC 9116): where to report a security issue, when SECURITY_CONTACT is set."""
+    contact = settings.SECURITY_CONTACT
+    if not contact:
+        raise Http404("No security contact is configured.")
+    if ":" not in contact:
+        contact = f"mailto:{contact}"
+    expires = (timezone.now() + timedelta(days=180)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return HttpResponse(f"Contact: {contact}\nExpires: {expires}\nPreferred-Languages: en\n",
+                        content_type="text/plain; charset=utf-8")

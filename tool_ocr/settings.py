@@ -245,3 +245,11 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = cfg.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "tru
 SECURE_HSTS_PRELOAD = cfg.bool("SECURE_HSTS_PRELOAD", "true")
 # /healthz and /readyz answer plain HTTP probes from the load balancer.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Largest request body in MB (all files of one upload together): a larger Content-Length is answered
+# 413 before the body is read (tool_ocr.security.RequestSizeLimitMiddleware).
+MAX_REQUEST_MB = cfg.int("MAX_REQUEST_MB", str(4 * MAX_UPLOAD_MB), minimum=MAX_UPLOAD_MB + 1, maximum=100000)
+MIDDLEWARE.insert(2, "tool_ocr.security.RequestSizeLimitMiddleware")  # before anything reads the body
+# Refused retries, cancels and deletes of tasks (another user's: 404) leave a 'denied' audit row.
+MIDDLEWARE.append("tasks.middleware.DeniedAttemptAuditMiddleware")
+# Where to report a security issue (an email address or URL); published at /.well-known/security.txt.
+SECURITY_CONTACT = cfg.str("SECURITY_CONTACT", "")

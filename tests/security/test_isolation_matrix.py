@@ -4,37 +4,20 @@ The matrix is built from the URL configuration: every route must have a case her
 stated reason why it holds no user data), so a new URL without a case fails the test.
 """
 
+import io
 import json
+import zipfile
 
 import pytest
 from django.core.files.storage import default_storage
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.test import Client
 
 from tasks.models import AuditLog, Task, TaskFile
+from tests.security.routes import all_routes
 from tests.tasks.history_helpers import make_task, signed_in
 
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 SECRET = "alice-secret"
-
-
-def all_routes():
-    """Every URL pattern as its full route text (admin's own routes collapsed to 'admin/')."""
-    out = []
-
-    def walk(resolver, prefix):
-        for p in resolver.url_patterns:
-            route = prefix + str(p.pattern)
-            if route.startswith("admin/") and route != "admin/login/":
-                if "admin/" not in out:
-                    out.append("admin/")
-                continue
-            if isinstance(p, URLResolver):
-                walk(p, route)
-            elif isinstance(p, URLPattern) and route not in out:
-                out.append(route)
-
-    walk(get_resolver(), "")
-    return out
 
 
 # Routes that hold no user's data, and why.
@@ -50,7 +33,10 @@ NO_USER_DATA = {
     "api/v1/": "API root",
     "api/v1/^.*$": "unknown API paths answer JSON 404",
     "static/<path:path>": "static files",
+    ".well-known/security.txt": "where to report security issues (SECURITY_CONTACT)",
 }
+# HTMX sends these with every request it makes; the views answer partials to them.
+HX_HEADERS = {"HX-Request": "true", "HX-Current-URL": "http://testserver/history/"}
 
 
 def _cases(a_tasks):
@@ -109,21 +95,32 @@ def _snapshot(user):
 
 
 def _body(response):
-    if getattr(response, "streaming", False):
-        return b"".join(response.streaming_content)
-    return response.content
+    """The response's bytes; a ZIP (bulk download) is opened so that compressed contents are searched too."""
+    body = b"".join(response.streaming_content) if getattr(response, "streaming", False) else response.content
+    if response.get("Content-Type", "").startswith("application/zip"):
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            body += b"".join(name.encode() + archive.read(name) for name in archive.namelist())
+    return body
 
 
-def _send(client, method, url, data):
+def _send(client, method, url, data, htmx=False):
+    headers = HX_HEADERS if htmx else {}
     if method == "get":
-        return client.get(url)
+        return client.get(url, headers=headers)
     if method == "delete":
-        return client.delete(url)
+        return client.delete(url, headers=headers)
     if url.startswith("/api/"):
         if data is None:
-            return client.post(url)
-        return client.post(url, data)
-    return client.post(url, data or {})
+            return client.post(url, headers=headers)
+        return client.post(url, data, headers=headers)
+    return client.post(url, data or {}, headers=headers)
+
+
+def _variants(requests):
+    """Every request as a plain one and as HTMX sends it (the partials)."""
+    for method, url, data in requests:
+        yield method, url, data, False
+        yield method, url, data, True
 
 
 @pytest.fixture
@@ -151,12 +148,13 @@ def test_user_b_gets_nothing_of_user_a_and_changes_nothing(world, user_a):
         + [t.id.hex.encode() for t in a_tasks.values()] + [b"text of alice"]
     failures = []
     for route, requests in _cases(a_tasks).items():
-        for method, url, data in requests:
-            response = _send(client, method, url, data)
+        for method, url, data, htmx in _variants(requests):
+            response = _send(client, method, url, data, htmx)
             body = _body(response)
             leaked = [s.decode() for s in secrets if s in body]
             if leaked:
-                failures.append(f"{method.upper()} {url} -> {response.status_code} leaked {leaked[:2]}")
+                failures.append(f"{method.upper()} {url}{' (htmx)' if htmx else ''} -> {response.status_code} "
+                                f"leaked {leaked[:2]}")
             if url.startswith("/api/") and response.status_code >= 400:
                 try:
                     error = json.loads(body)["error"]
@@ -181,3 +179,70 @@ def test_file_access_to_another_users_task_is_audited_as_denied(world, user_a, u
     denied = AuditLog.objects.filter(user=user_b, outcome=AuditLog.Outcome.DENIED)
     assert denied.count() >= 3
     assert not AuditLog.objects.filter(user=user_b, outcome=AuditLog.Outcome.ALLOWED, object_id=str(done.pk)).exists()
+
+
+def _secrets(a_tasks):
+    return [t.filename.encode() for t in a_tasks.values()] + [str(t.id).encode() for t in a_tasks.values()] \
+        + [t.id.hex.encode() for t in a_tasks.values()] + [b"text of alice"]
+
+
+def test_a_visitor_who_is_not_signed_in_gets_nothing_anywhere(world, user_a):
+    """Every route with a case, without a session: a way to the login page (401 in the API), nothing of A's."""
+    a_tasks, _b, _client = world
+    anonymous = Client()
+    before = _snapshot(user_a)
+    failures = []
+    for route, requests in _cases(a_tasks).items():
+        for method, url, data, htmx in _variants(requests):
+            response = _send(anonymous, method, url, data, htmx)
+            body = _body(response)
+            if any(s in body for s in _secrets(a_tasks)):
+                failures.append(f"{method.upper()} {url} leaked to a visitor")
+            to_login = response.status_code == 302 and response["Location"].startswith(("/login/", "/admin/login/"))
+            hx_to_login = response.status_code == 200 and response.get("HX-Redirect", "").startswith("/login/")
+            signed_out_badge = route == "nav/badge/" and response.status_code == 286  # HTMX: stop polling
+            api_401 = url.startswith("/api/") and response.status_code == 401
+            if not (to_login or hx_to_login or signed_out_badge or api_401):
+                failures.append(f"{method.upper()} {url}{' (htmx)' if htmx else ''} -> {response.status_code} "
+                                "for a visitor (expected the way to the login page)")
+    assert failures == []
+    assert _snapshot(user_a) == before
+
+
+def test_every_refused_change_of_another_users_task_is_audited(world, user_b):
+    """Retry, cancel and delete of A's tasks by B, on pages, partials and the API: one 'denied' row each."""
+    a_tasks, _b, client = world
+    expected = []
+    for route, requests in _cases(a_tasks).items():
+        if "task_id" not in route:
+            continue
+        for method, url, data in requests:
+            if method == "get":
+                continue
+            response = _send(client, method, url, data)
+            assert response.status_code == 404, f"{method.upper()} {url} -> {response.status_code}"
+            task_id = next(str(t.id) for t in a_tasks.values() if str(t.id) in url)
+            verb = "delete" if method == "delete" else url.rstrip("/").rsplit("/", 1)[-1]
+            expected.append((task_id, f"task.{verb}", url))
+    rows = AuditLog.objects.filter(user=user_b, outcome=AuditLog.Outcome.DENIED).exclude(action="file.download")
+    got = sorted((r.details["task_id"], r.action, r.details["path"]) for r in rows)
+    assert got == sorted(expected)
+    row = rows.first()
+    assert row.user_email == user_b.email and row.ip_address == "127.0.0.1" and row.created_at
+
+
+def test_bulk_actions_with_mixed_ids_touch_only_the_callers_own_tasks(world, user_a, user_b):
+    """B selects A's tasks together with B's own: only B's are acted on; the ZIP holds only B's files."""
+    a_tasks, b_task, client = world
+    before = _snapshot(user_a)
+    ids = [str(t.id) for t in a_tasks.values()] + [str(b_task.id)]
+    response = client.post("/history/bulk/", {"action": "download", "ids": ids})
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    body = _body(response)
+    assert not [s for s in _secrets(a_tasks) if s in body] and b"text of bob-own.png" in body
+    spare = make_task(user_b, filename="bob-spare.png", status="failed", with_files=True)
+    response = client.post("/history/bulk/", {"action": "delete", "ids": ids[:-1] + [str(spare.id)]},
+                           headers=HX_HEADERS)
+    assert response.status_code == 200 and "1 task deleted." in response.content.decode()
+    assert not Task.objects.filter(pk=spare.pk).exists()
+    assert _snapshot(user_a) == before

@@ -27,10 +27,15 @@ def _nothing_written():
     assert queued_jobs() == 0
 
 
+def _upload(name) -> SimpleUploadedFile:
+    """The corpus file, under the hostile name the manifest gives it (a path, a NUL, ...) if any."""
+    return SimpleUploadedFile(CASES[name].get("upload_name", name), (CORPUS / name).read_bytes())
+
+
 def test_the_corpus_is_what_the_script_makes():
     for name, expected in CASES.items():
         assert (CORPUS / name).stat().st_size == expected["size"], f"{name} changed: rerun tests/corpus/make_corpus.py"
-    assert len(CASES) >= 20
+    assert len(CASES) >= 30
 
 
 @pytest.mark.django_db(transaction=True)
@@ -38,10 +43,22 @@ def test_the_corpus_is_what_the_script_makes():
 def test_bad_file_on_the_upload_page(client, user_a, name):
     expected = CASES[name]
     signed_in(client, user_a)
-    response = client.post("/", {"files": [SimpleUploadedFile(name, (CORPUS / name).read_bytes())]})
+    response = client.post("/", {"files": [_upload(name)]})
     assert response.status_code == expected["status"]
     page = response.content.decode()
-    assert f"<strong>{name}</strong>: " in page and expected["message"] in page
+    assert f"<strong>{expected.get('shown_name', name)}</strong>: " in page and expected["message"] in page
+    _nothing_written()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_file_through_the_api(client, user_a, name):
+    expected = CASES[name]
+    signed_in(client, user_a)
+    response = client.post("/api/v1/tasks", {"files": [_upload(name)]})
+    assert response.status_code == expected["status"]
+    error = response.json()["error"]
+    assert error["code"] == expected["code"] and expected["message"] in error["message"]
     _nothing_written()
 
 
@@ -50,7 +67,7 @@ def test_bad_file_on_the_upload_page(client, user_a, name):
 def test_bad_file_through_the_service(user_a, name):
     expected = CASES[name]
     with pytest.raises(DocumentError) as err:
-        services.task_create(user=user_a, uploaded_file=SimpleUploadedFile(name, (CORPUS / name).read_bytes()))
+        services.task_create(user=user_a, uploaded_file=_upload(name))
     assert (err.value.status, err.value.code) == (expected["status"], expected["code"])
     assert expected["message"] in err.value.message
     _nothing_written()

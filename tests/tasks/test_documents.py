@@ -1,13 +1,14 @@
 """Inputs are recognised by content, checked against the limits, and read one page at a time."""
 
 import io
+import zlib
 
 import pikepdf
 import pytest
 from PIL import Image
 
 from tasks import documents
-from tests.tasks.pipeline import encode, sample_inputs
+from tests.tasks.pipeline import CORPUS, encode, sample_inputs
 
 SAMPLES = sample_inputs()
 
@@ -38,7 +39,7 @@ def test_the_name_does_not_matter_only_the_content():
     png = SAMPLES["png"][1]
     assert documents.sniff(png[:1024]) == "image/png"
     assert documents.sniff(b"%PDF-1.4 ...") == "application/pdf"
-    assert documents.sniff(b"\xef\xbb\xbf%PDF-1.4") == "application/pdf"  # header after a BOM, as readers allow
+    assert documents.sniff(b"\xef\xbb\xbf%PDF-1.4") == "application/pdf"  # a PDF to readers; inspect() refuses it
     assert documents.sniff(b"GIF89a......") is None
     assert documents.sniff(b"RIFF\x00\x00\x00\x00WAVEfmt ") is None  # RIFF, but not WebP
 
@@ -82,3 +83,53 @@ def test_size_limit_is_checked_on_the_file_itself(settings):
         documents.inspect(io.BytesIO(content))
     assert (err.value.code, err.value.status) == ("file_too_large", 413)
     assert "larger than 1 MB" in err.value.message
+
+
+# --- Active content and polyglots (issue 6; the corpus has one file per case) ----------------
+def _refusal(content: bytes) -> tuple[str, str]:
+    with pytest.raises(documents.DocumentError) as err:
+        documents.inspect(io.BytesIO(content))
+    return err.value.code, err.value.message
+
+
+def test_a_script_packed_in_a_compressed_object_stream_is_found_by_walking_the_objects():
+    import pypdfium2 as pdfium
+
+    content = (CORPUS / "javascript-link-annotation.pdf").read_bytes()
+    assert b"/JS" not in content and b"/JavaScript" not in content  # invisible to a byte scan
+    assert pdfium.raw.FPDFDoc_GetJavaScriptActionCount(pdfium.PdfDocument(content).raw) == 0
+    assert _refusal(content)[0] == "pdf_javascript"
+
+
+def test_document_level_scripts_are_counted_by_pdfium():
+    import pypdfium2 as pdfium
+
+    content = (CORPUS / "javascript-name-tree.pdf").read_bytes()
+    assert pdfium.raw.FPDFDoc_GetJavaScriptActionCount(pdfium.PdfDocument(content).raw) == 1
+
+
+def test_when_qpdf_cannot_read_a_pdf_the_raw_bytes_are_scanned(monkeypatch):
+    def unreadable(*args, **kwargs):
+        raise pikepdf.PdfError("cannot read")
+
+    monkeypatch.setattr(pikepdf, "open", unreadable)
+    assert _refusal((CORPUS / "javascript-open-action.pdf").read_bytes())[0] == "pdf_javascript"
+    assert documents.inspect(io.BytesIO(SAMPLES["pdf"][1])).page_count == 2  # no script named: accepted
+
+
+def test_ordinary_files_with_look_alike_bytes_are_not_polyglots():
+    png, jpeg = SAMPLES["png"][1], SAMPLES["jpeg"][1]
+    text_chunk = b"Comment\x00scanned at the office"
+    chunk = len(text_chunk).to_bytes(4, "big") + b"tEXt" + text_chunk + \
+        zlib.crc32(b"tEXt" + text_chunk).to_bytes(4, "big")
+    assert documents.inspect(io.BytesIO(png[:33] + chunk + png[33:])).mime_type == "image/png"
+    # A ZIP end record that does not end the file is no archive a ZIP reader would open.
+    assert documents.inspect(io.BytesIO(jpeg + b"PK\x05\x06" + b"\x00" * 18 + b"more")).mime_type == "image/jpeg"
+
+
+def test_each_polyglot_check_names_what_it_found():
+    png = SAMPLES["png"][1]
+    assert _refusal(png + b"\x00")[1].startswith(
+        "The file is also another kind of file (data after the end of the PNG image)")
+    assert _refusal(b"\xef\xbb\xbf" + SAMPLES["pdf"][1])[1].startswith(
+        "The file is also another kind of file (data before the PDF header)")
