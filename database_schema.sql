@@ -201,6 +201,7 @@ CREATE TABLE `tool_ocr_tasks` (
   KEY `task_history_cover_idx` (`user_id`,`created_at` DESC,`id`,`status`,`page_count`,`processing_seconds`,`filename`),
   KEY `task_user_filename_idx` (`user_id`,`filename`,`created_at` DESC,`id`),
   KEY `task_user_seconds_idx` (`user_id`,`processing_seconds`,`created_at` DESC,`id`,`status`),
+  KEY `task_user_status_stats_idx` (`user_id`,`status`,`created_at`,`page_count`,`processing_seconds`),
   CONSTRAINT `tool_ocr_tasks_user_id_e60bd1be_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='OCR tasks, one per uploaded file';
 CREATE TABLE `tool_ocr_users` (
@@ -292,7 +293,8 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('tasks', '0001_initial', UTC_TIMESTAMP(6)),
   ('tasks', '0002_task_requeue_count', UTC_TIMESTAMP(6)),
   ('tasks', '0003_history_indexes', UTC_TIMESTAMP(6)),
-  ('tasks', '0004_requeue_count_db_default', UTC_TIMESTAMP(6));
+  ('tasks', '0004_requeue_count_db_default', UTC_TIMESTAMP(6)),
+  ('tasks', '0005_history_stats_index', UTC_TIMESTAMP(6));
 
 -- Views for common queries ---------------------------------------------------
 

@@ -1,17 +1,18 @@
 #!/usr/bin/env python
 """Admin change lists at a million tasks, on MariaDB: server time and query count per page.
 
-Reads the scratch database that benchmarks/history_scale.py fills (1,000,000 tasks over
-1,000 users, one with 100,000; 3.5 million files) and times the operator pages as a
+Fills a scratch database of its own with benchmarks/history_scale.py's filler (1,000,000
+tasks over 1,000 users, one with 100,000; 3.5 million files) and times the operator pages as a
 staff browser gets them (Django's test client through the whole middleware stack): the
 task list without a filter, with each filter, a search, a deep page, a sort; the file,
 audit, user and session lists. Each case prints p50/p95 over --repeat requests and the
 number of SQL queries (it must not grow with the rows on the page).
 
-    .venv/bin/python benchmarks/history_scale.py     # once: fills toolocr_bench_history
-    .venv/bin/python benchmarks/admin_scale.py       # then this, as often as you like
+    .venv/bin/python benchmarks/admin_scale.py --fill    # once: fills toolocr_bench_admin (minutes)
+    .venv/bin/python benchmarks/admin_scale.py           # then this, as often as you like
+    .venv/bin/python benchmarks/admin_scale.py --drop    # remove the scratch database
 
-It only reads, apart from one staff account it adds and removes again. Goal: p95 <= 300 ms
+Apart from filling, it only reads (and adds one staff account, removed again). Goal: p95 <= 300 ms
 for every list (operators' pages; the people's own pages have tighter goals).
 """
 
@@ -38,19 +39,35 @@ def percentile(values, pct):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database", default="toolocr_bench_history")
+    parser.add_argument("--database", default="toolocr_bench_admin")
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--fill", action="store_true", help="create, migrate and fill the scratch database first")
+    parser.add_argument("--drop", action="store_true", help="drop the scratch database and exit")
     args = parser.parse_args()
 
     server = MySQLServer.from_env()
     if not server.available():
         raise SystemExit("No MariaDB/MySQL server reachable as an administrator (MYSQL_ADMIN_URL).")
+    if args.drop:
+        server.drop_database(args.database)
+        print(f"dropped {args.database}")
+        return
+    if args.fill:
+        server.create_database(args.database)
     os.environ.update({"DATABASE_URL": server.url(args.database), "DEBUG": "false", "SECRET_KEY": "bench-" + "x" * 44,
                        "ALLOWED_HOSTS": "testserver", "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING",
                        "DJANGO_SETTINGS_MODULE": "tool_ocr.settings", "TOOL_OCR_ENV_FILE": "/nonexistent"})
     import django
 
     django.setup()
+    if args.fill:
+        from django.core.management import call_command
+
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from history_scale import fill  # one filler for both benchmarks
+
+        call_command("migrate", verbosity=0, interactive=False)
+        fill(server, args.database, 1000, 1_000_000, 100_000)
     from django.db import connection
     from django.db.utils import OperationalError, ProgrammingError
     from django.test import Client
@@ -63,7 +80,7 @@ def main():
     try:
         tasks = Task.objects.count()
     except (OperationalError, ProgrammingError):
-        raise SystemExit(f"No filled database {args.database!r}: run benchmarks/history_scale.py first.") from None
+        raise SystemExit(f"No filled database {args.database!r}: run with --fill first.") from None
     heavy = (Task.objects.order_by().values("user_id").annotate(n=django.db.models.Count("id")).order_by("-n")
              .values_list("user__email", flat=True).first())
     print(f"{tasks:,} tasks in {args.database}; heavy user {heavy}")

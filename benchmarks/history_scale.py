@@ -298,6 +298,7 @@ def measure(repeat: int, show_plans: bool):
 
     def cases(last_page):
         return [
+            ("baseline", "baseline: header badge (smallest signed-in page)", "/nav/badge/"),
             ("page", "history: no filter (page 1)", "/history/"),
             ("page", "history: status=failed", "/history/?status=failed"),
             ("page", "history: status=failed+cancelled", "/history/?status=failed&status=cancelled"),
@@ -335,12 +336,16 @@ def measure(repeat: int, show_plans: bool):
             timings, _size = time_requests(run["client"], "get", run["url"], 1, headers=run["headers"], warmup=0)
             run["timings"].append(timings[-1])
     results = []
+    baseline = {run["who"]: percentile(run["timings"], 50) for run in runs if run["kind"] == "baseline"}
+    print("p50 and p95 of the server time; 'x base' = p50 / p50 of the baseline in the same rounds, which")
+    print("stays comparable when other work on the machine slows everything down\n")
     for run in runs:
         p50, p95 = percentile(run["timings"], 50), percentile(run["timings"], 95)
         goal = GOAL_STATS_MS if run["kind"] == "stats" else GOAL_PAGE_MS if run["kind"] == "page" else None
         verdict = "" if goal is None else ("ok" if p95 <= goal else f"OVER {goal:.0f}")
         results.append((run["who"], run["label"], p50, p95, verdict))
-        print(f"{run['who']:8} {run['label']:48} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {verdict}", flush=True)
+        print(f"{run['who']:8} {run['label']:48} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
+              f"{p50 / baseline[run['who']]:5.1f}x base  {verdict}", flush=True)
     print(f"load average after the page timings: {os.getloadavg()[0]:.1f}", flush=True)
     if show_plans:
         print("\nQueries and plans of each case for the heavy user (one request each):")

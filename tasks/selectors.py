@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Avg, Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from history.models import TaskStorage
@@ -217,6 +217,18 @@ def _percentile_nearest_rank(qs: QuerySet[Task], field: str, count: int, percent
             .values_list(field, flat=True)[count - rank])
 
 
+def _status_groups(qs: QuerySet[Task]) -> dict:
+    """{status: {n, pages, seconds, timed}} in one query.
+
+    Read in the order of task_user_status_stats_idx: the explicit list of statuses turns a date
+    range into one index range per status, and grouping needs no temporary table (a third of
+    the time of CASE expressions over the same 100,000 rows).
+    """
+    rows = qs.filter(status__in=Task.Status.values).values("status").annotate(
+        n=Count("pk"), pages=Sum("page_count"), seconds=Sum("processing_seconds"), timed=Count("processing_seconds"))
+    return {row["status"]: row for row in rows}
+
+
 def task_stats(*, user, filters: dict | None = None, today: date | None = None, days: int = 30) -> dict:
     """The user's figures over the date range of ``filters`` (other filters are ignored).
 
@@ -226,20 +238,18 @@ def task_stats(*, user, filters: dict | None = None, today: date | None = None, 
     filters = filters or {}
     date_filters = {"created_from": filters.get("created_from"), "created_to": filters.get("created_to")}
     qs = _filtered(user=user, filters=date_filters).order_by()
-    done = Q(status=Task.Status.COMPLETED)
-    aggregates = {f"n_{s}": Count("pk", filter=Q(status=s)) for s in Task.Status.values}
-    figures = qs.aggregate(total=Count("pk"), pages=Sum("page_count", filter=done),
-                           avg=Avg("processing_seconds", filter=done),
-                           timed=Count("processing_seconds", filter=done), **aggregates)
-    by_status = {s: figures[f"n_{s}"] for s in Task.Status.values}
+    groups = _status_groups(qs)
+    by_status = {s: groups[s]["n"] if s in groups else 0 for s in Task.Status.values}
+    done = groups.get(Task.Status.COMPLETED, {"pages": 0, "seconds": None, "timed": 0})
+    average = done["seconds"] / done["timed"] if done["timed"] else None
     finished = by_status["completed"] + by_status["failed"]
     storage = task_storage_bytes(user=user, filters=date_filters)
-    p95 = _percentile_nearest_rank(qs.filter(done), "processing_seconds", figures["timed"], 95)
+    p95 = _percentile_nearest_rank(qs.filter(status=Task.Status.COMPLETED), "processing_seconds", done["timed"], 95)
     return {
-        "total": figures["total"],
+        "total": sum(by_status.values()),
         "by_status": by_status,
-        "pages_processed": figures["pages"] or 0,
-        "avg_processing_seconds": round(figures["avg"], 3) if figures["avg"] is not None else None,
+        "pages_processed": done["pages"] or 0,
+        "avg_processing_seconds": round(average, 3) if average is not None else None,
         "p95_processing_seconds": round(p95, 3) if p95 is not None else None,
         "success_rate": round(by_status["completed"] / finished, 4) if finished else None,
         "storage_bytes": storage or 0,
@@ -294,10 +304,8 @@ def _day_index(bounds, low: int, high: int):
 
 def task_brief_stats(*, user) -> dict:
     """The few figures of the user menu: totals by status and pages processed, in one query."""
-    figures = Task.objects.filter(user=user).order_by().aggregate(
-        total=Count("pk"), completed=Count("pk", filter=Q(status=Task.Status.COMPLETED)),
-        failed=Count("pk", filter=Q(status=Task.Status.FAILED)),
-        active=Count("pk", filter=Q(status__in=Task.ACTIVE_STATUSES)),
-        pages=Sum("page_count", filter=Q(status=Task.Status.COMPLETED)))
-    figures["pages"] = figures["pages"] or 0
-    return figures
+    groups = _status_groups(Task.objects.filter(user=user).order_by())
+    count = {status: groups[status]["n"] if status in groups else 0 for status in Task.Status.values}
+    completed = groups.get(Task.Status.COMPLETED, {})
+    return {"total": sum(count.values()), "completed": count["completed"], "failed": count["failed"],
+            "active": count["pending"] + count["processing"], "pages": completed.get("pages") or 0}

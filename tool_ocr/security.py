@@ -52,10 +52,13 @@ class RequestSizeLimitMiddleware:
         if length > limit_mb * 1024 * 1024:
             message = f"The request is larger than {limit_mb} MB, the most we take at once: send fewer or smaller files."
             if request.path.startswith("/api/"):
-                return JsonResponse({"error": {"code": "request_too_large", "message": message,
-                                               "details": {"max_request_mb": limit_mb}}}, status=413)
-            return HttpResponse(f"<!doctype html><title>Too large · Tool OCR</title><h1>Too large</h1><p>{message}</p>"
-                                '<p><a href="/">Back to the upload page</a></p>', status=413)
+                response = JsonResponse({"error": {"code": "request_too_large", "message": message,
+                                                   "details": {"max_request_mb": limit_mb}}}, status=413)
+            else:
+                response = HttpResponse(f"<!doctype html><title>Too large · Tool OCR</title><h1>Too large</h1>"
+                                        f'<p>{message}</p><p><a href="/">Back to the upload page</a></p>', status=413)
+            response["Content-Length"] = str(len(response.content))  # the client need not wait for a close
+            return response
         return self.get_response(request)
 
 

@@ -116,7 +116,8 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 100
 OCR_LANGUAGES = cfg.list("OCR_LANGUAGES", "en")
 OCR_EASYOCR_CANVAS_SIZE = cfg.int("OCR_EASYOCR_CANVAS_SIZE", "1600", minimum=320, maximum=8192)
 OCR_EASYOCR_BATCH_SIZE = cfg.int("OCR_EASYOCR_BATCH_SIZE", "8", minimum=1, maximum=256)
-# Run EasyOCR's convolutions in bfloat16 (much faster on CPUs with AVX-512 BF16/AMX, same error rate).
+# Run EasyOCR's networks in bfloat16 (much faster on CPUs with AVX-512 BF16/AMX, same error rate);
+# false: float32 with EasyOCR's int8 recogniser. See tasks/ocr/easyocr_engine.py.
 OCR_EASYOCR_BF16 = cfg.bool("OCR_EASYOCR_BF16", "true")
 OCR_THREADS = cfg.int("OCR_THREADS", "0", minimum=0, maximum=256)
 OCR_ENGINE = cfg.str("OCR_ENGINE", "easyocr", choices=["easyocr", "tesseract"])

@@ -178,3 +178,32 @@ def test_token_sessions_show_no_secret_and_revoke(staff_client, user_a):
     again = _post_action(staff_client, "/admin/accounts/tokensession/", "revoke_sessions", [session.pk])
     assert "0 session(s) revoked." in again.content.decode()
     assert AuditLog.objects.filter(action="admin.session.revoke").count() == 1
+
+
+def test_filtered_list_with_few_matches_sorts_after_filtering(staff_client, user_a):
+    """Few matches (over one page): ORDER BY written so the database filters first, no walk of the date index."""
+    import re
+
+    Task.objects.bulk_create([Task(user=user_a, filename=f"t{i}.png", engine="tesseract", status="completed")
+                              for i in range(105)] + [Task(user=user_a, filename="e.png", status="completed")])
+
+    def page_queries(url):
+        with CaptureQueriesContext(connection) as queries:
+            assert staff_client.get(url).status_code == 200
+        return [q["sql"].upper() for q in queries.captured_queries
+                if re.search(r"LIMIT 100\b", q["sql"].upper()) and "COUNT(" not in q["sql"].upper()]
+
+    filtered = page_queries("/admin/tasks/task/?engine=tesseract")
+    assert filtered and all("IS NULL" in sql or "NULLS LAST" in sql for sql in filtered)
+    plain = page_queries("/admin/tasks/task/?p=1")
+    assert plain and not any("IS NULL" in sql or "NULLS LAST" in sql for sql in plain)
+
+
+def test_change_pages_open_and_show_no_document_text(staff_client, user_a, make_task):
+    task = make_task(user_a)  # its result.txt says "hello world"
+    for url in (f"/admin/tasks/task/{task.pk}/change/", f"/admin/accounts/user/{user_a.pk}/change/"):
+        response = staff_client.get(url)
+        assert response.status_code == 200
+        assert "hello world" not in response.content.decode()
+    assert staff_client.get("/admin/tasks/task/add/").status_code == 403
+    assert staff_client.get("/admin/accounts/user/add/").status_code == 403

@@ -31,8 +31,8 @@ def signed_in_for_real(live_server, email: str, password: str = "demo-password")
     return session, response
 
 
-def raw_connection(live_server, timeout: float = 10) -> socket.socket:
-    parts = urlsplit(live_server.url)
+def raw_connection(url: str, timeout: float = 10) -> socket.socket:
+    parts = urlsplit(url)
     sock = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
     sock.settimeout(timeout)
     return sock
@@ -54,9 +54,14 @@ def read_response_head(sock: socket.socket, deadline: float = 10) -> tuple[int, 
 
 
 def read_body(sock: socket.socket, headers: dict, rest: bytes, deadline: float = 10) -> bytes:
-    length, stop = int(headers.get("content-length", "0")), time.monotonic() + deadline
-    while len(rest) < length and time.monotonic() < stop:
-        chunk = sock.recv(65536)
+    """The body: Content-Length bytes, or without one whatever arrives before the connection goes quiet."""
+    length, stop = headers.get("content-length"), time.monotonic() + deadline
+    sock.settimeout(1 if length is None else deadline)
+    while (length is None or len(rest) < int(length)) and time.monotonic() < stop:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            break
         if not chunk:
             break
         rest += chunk
