@@ -112,7 +112,7 @@ class TokenSessionAdmin(FastListMixin, admin.ModelAdmin):
 
     list_display = ("user_email", "state", "created_at", "last_activity_at", "expires_at", "revoked_at", "ip_address",
                     "short_agent")
-    list_select_related = ("user",)
+    list_select_related = False  # owners prefetched per page (no JOIN: see tasks/admin.py)
     list_filter = (SessionStateFilter, "created_at", SessionUserFilter)
     ordering = ("-created_at",)
     actions = ("revoke_sessions",)
@@ -120,6 +120,9 @@ class TokenSessionAdmin(FastListMixin, admin.ModelAdmin):
     fields = ("user", "state", "token_type", "issued_at", "expires_at", "created_at", "last_activity_at", "revoked_at",
               "ip_address", "user_agent")
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("user")
 
     def has_add_permission(self, request):
         return False

@@ -85,7 +85,8 @@ def main():
              .values_list("user__email", flat=True).first())
     print(f"{tasks:,} tasks in {args.database}; heavy user {heavy}")
 
-    staff = User.objects.create_user(email=STAFF, display_name="Bench Operator", is_staff=True, is_superuser=True)
+    staff = (User.objects.filter(email=STAFF).first()  # left over by an interrupted run
+             or User.objects.create_user(email=STAFF, display_name="Bench Operator", is_staff=True, is_superuser=True))
     try:
         client = Client()
         client.force_login(staff, backend="accounts.backends.ExternalAuthBackend")

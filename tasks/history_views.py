@@ -79,6 +79,12 @@ def _filters_query(filters: TaskFilters) -> str:
     return query.urlencode()
 
 
+def _suffix(request) -> str:
+    """``?<the list's query>`` for the URLs of actions, so their answer shows the same view."""
+    query = request.GET.urlencode()
+    return f"?{query}" if query else ""
+
+
 def _int(value, default):
     try:
         return int(value)
@@ -132,7 +138,7 @@ def _results_context(request, notice: str = "", notice_error: bool = False) -> d
         "page_numbers": (_page_numbers(page.page, page.num_pages) if page.exact else
                          _page_numbers(page.page, page.page + (1 if page.has_next else 0), known=False)),
         "has_any": has_any,
-        "statuses": Task.Status.choices, "view_query": request.GET.urlencode(),
+        "statuses": Task.Status.choices, "view_query": request.GET.urlencode(), "view_suffix": _suffix(request),
         "export_query": _filters_query(filters),
         "notice": notice, "notice_error": notice_error, "retention_days": settings.TASK_RETENTION_DAYS,
         "max_bulk": MAX_BULK,
@@ -256,7 +262,7 @@ def task_modal(request, task_id):
 def task_row(request, task_id):
     """One row, polled while the task runs (the rest of the table, and its checkboxes, stay put)."""
     task = _task_or_404(request, task_id)
-    return render(request, "history/_row.html", {"task": task, "view_query": request.GET.urlencode()})
+    return render(request, "history/_row.html", {"task": task, "view_suffix": _suffix(request)})
 
 
 @history_required

@@ -8,6 +8,7 @@ whole result set in the client library.
 """
 
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -112,6 +113,17 @@ def _page_ids(qs, page: int, page_size: int) -> list:
     return list(qs.values_list("id", flat=True)[offset:offset + page_size + 1])
 
 
+def _sort_like_the_database(rows: list, keys) -> None:
+    """Sort value tuples (one per key, in ``keys`` order) as ORDER BY does: NULL first ascending, ids by hex."""
+    def value(v):
+        if v is None:
+            return (0, 0)
+        return (1, v.hex if isinstance(v, uuid.UUID) else v)
+
+    for position in reversed(range(len(keys))):
+        rows.sort(key=lambda row: value(row[position]), reverse=keys[position][1])
+
+
 def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: int = 25,
               clamp: bool = False, with_files: bool = False, count_limit: int | None = None) -> TaskPage:
     """One page of ``task_list``: the ids come from an index alone, then only those rows are read.
@@ -120,16 +132,34 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     costs more than the page itself); the JSON API counts exactly.
     clamp: a page past the end shows the last page (the HTML table) instead of an empty one (the API).
     """
+    filters = filters or {}
     qs = task_list(user=user, filters=filters)
+    keys = order_keys(filters.get("ordering") or DEFAULT_ORDERING)
+    all_ids = None
     if count_limit is None:
         count, exact = qs.count(), True
+    elif filters.get("q") and keys[0][0] != "filename":
+        # A name search reads the user's index range whatever happens: read the sort keys of the
+        # matches in the same pass (from a covering index, in any order) and, when they are few,
+        # order them here instead of walking an ordered index that lacks the name.
+        fields = [field for field, _desc in keys]
+        found = list(qs.order_by().values_list(*fields)[:count_limit + 1])
+        exact = len(found) <= count_limit
+        count = min(len(found), count_limit)
+        if exact:
+            _sort_like_the_database(found, keys)
+            all_ids = [row[fields.index("id")] for row in found]
     else:
         count = qs.order_by()[:count_limit + 1].count()
         exact = count <= count_limit
         count = min(count, count_limit)
     if clamp and exact:
         page = min(page, max(1, math.ceil(count / page_size)))
-    ids = _page_ids(qs, page, page_size) if (not exact or (page - 1) * page_size < count) else []
+    offset = (page - 1) * page_size
+    if all_ids is not None:
+        ids = all_ids[offset:offset + page_size + 1]
+    else:
+        ids = _page_ids(qs, page, page_size) if (not exact or offset < count) else []
     if clamp and not ids and page > 1:  # past the end of a capped count: find the real last page
         count, exact = qs.count(), True
         page = max(1, math.ceil(count / page_size))

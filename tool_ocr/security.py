@@ -6,6 +6,7 @@ styles from our origin plus inline style attributes (the SVG charts use them; a 
 run code). Frames are refused (also X-Frame-Options: DENY).
 """
 
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -31,6 +32,26 @@ class SecurityHeadersMiddleware:
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         return response
+
+
+_SESSION_KEY = re.compile(r"^[a-z0-9]{32}$")  # what Django's session store makes (VALID_KEY_CHARS, 32 long)
+
+
+class StrictSessionCookieMiddleware:
+    """A session cookie that is not a key Django could have made is ignored (the visitor is signed out).
+
+    MariaDB compares text case-insensitively (utf8mb4_unicode_ci), so without this "ABC…" would
+    find the session "abc…": no easier to guess, but a cookie must match its session exactly.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        if key is not None and not _SESSION_KEY.match(key):
+            del request.COOKIES[settings.SESSION_COOKIE_NAME]
+        return self.get_response(request)
 
 
 class RequestSizeLimitMiddleware:

@@ -254,3 +254,6 @@ MIDDLEWARE.insert(2, "tool_ocr.security.RequestSizeLimitMiddleware")  # before a
 MIDDLEWARE.append("tasks.middleware.DeniedAttemptAuditMiddleware")
 # Where to report a security issue (an email address or URL); published at /.well-known/security.txt.
 SECURITY_CONTACT = cfg.str("SECURITY_CONTACT", "")
+# Session cookies must be exactly a key Django made (MariaDB would match "ABC…" to "abc…").
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+                  "tool_ocr.security.StrictSessionCookieMiddleware")

@@ -112,6 +112,25 @@ def test_pages_concatenate_to_the_full_list(history, user_a, ordering):
     assert seen == expected and page_number == page.num_pages + 1
 
 
+@pytest.mark.parametrize("ordering", ORDERINGS)
+@pytest.mark.parametrize("count_limit", [1000, 5])
+def test_name_search_pages_sorted_here_match_the_database_order(history, user_a, ordering, count_limit):
+    """The HTML table sorts the keys of a few search matches in Python: same rows, same order."""
+    filters = {"ordering": ordering, "q": "e"}
+    expected = [t.id for t in _expected(history, **filters)]
+    assert len(expected) > 10
+    seen, page_number = [], 1
+    while True:
+        page = selectors.task_page(user=user_a, filters=filters, page=page_number, page_size=7,
+                                   count_limit=count_limit)
+        assert page.exact == (len(expected) <= count_limit)
+        if not page.rows:
+            break
+        seen += [t.id for t in page.rows]
+        page_number += 1
+    assert seen == expected
+
+
 def test_page_past_the_end_is_empty_or_clamped_to_the_last(history, user_a):
     expected = [t.id for t in _expected(history)]
     empty = selectors.task_page(user=user_a, page=99, page_size=10)
