@@ -5,16 +5,15 @@ Django session key (a bearer credential for the browser) is not shown either.
 """
 
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from accounts import maintenance
 from accounts.models import TokenSession, User
-from tool_ocr.admin_tools import FastListMixin, UserEmailFilter
+from tool_ocr.admin_tools import FastChangeList, FastListMixin, UserEmailFilter
 
 
-class UserChangeList(ChangeList):
+class UserChangeList(FastChangeList):
     """Adds each listed user's active tasks and stored bytes with two grouped queries for the page."""
 
     def get_results(self, request):

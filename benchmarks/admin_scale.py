@@ -102,7 +102,6 @@ def main():
             ("tasks, page 50", "/admin/tasks/task/?p=50"),
             ("tasks, oldest first", "/admin/tasks/task/?o=7"),
             ("task files", "/admin/tasks/taskfile/"),
-            ("task files, heavy user", f"/admin/tasks/taskfile/?user={heavy}"),
             ("audit log", "/admin/tasks/auditlog/"),
             ("users (usage columns)", "/admin/accounts/user/"),
             ("users, search", "/admin/accounts/user/?q=bench00"),
@@ -122,6 +121,16 @@ def main():
             p95 = percentile(timings, 95)
             worst = max(worst, p95)
             print(f"{name:<26} {percentile(timings, 50):>8.1f} {p95:>8.1f} {len(queries):>8}")
+        from tool_ocr import metrics
+
+        timings = []
+        for _ in range(args.repeat):
+            metrics._db_collector.reset()  # both tiers computed afresh (normally cached 30 s / 300 s)
+            started = time.perf_counter()
+            assert client.get("/metrics").status_code == 200
+            timings.append((time.perf_counter() - started) * 1000)
+        print(f"{'/metrics, uncached':<26} {percentile(timings, 50):>8.1f} {percentile(timings, 95):>8.1f}"
+              f"  (queue gauges every {metrics.DB_CACHE_SECONDS} s, totals every {metrics.DB_SLOW_CACHE_SECONDS} s)")
         verdict = "MET" if worst <= GOAL_MS else "NOT MET"
         print(f"goal p95 <= {GOAL_MS:.0f} ms on every list: {verdict} (worst p95 {worst:.1f} ms)")
     finally:

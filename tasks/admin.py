@@ -33,10 +33,6 @@ class TaskUserFilter(UserEmailFilter):
     user_field = "user"
 
 
-class TaskFileUserFilter(UserEmailFilter):
-    user_field = "task__user"
-
-
 class AuditUserFilter(UserEmailFilter):
     user_field = "user"
 
@@ -145,7 +141,9 @@ class TaskFileAdmin(FastListMixin, ReadOnlyMixin, admin.ModelAdmin):
 
     list_display = ("name", "kind", "owner", "task_link", "size", "created_at")
     list_select_related = False
-    list_filter = ("kind", "created_at", TaskFileUserFilter)
+    # No user filter here: "files of a user, newest first" sorts every file of a heavy user (15 s at
+    # 3.5 million files); find the person's tasks in the task list, then open a task's files.
+    list_filter = ("kind", "created_at")
     search_fields = ("=task__id",)
     search_help_text = "Task id (exact)."
     ordering = ("-id",)

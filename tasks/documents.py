@@ -213,10 +213,13 @@ def _pdf_open(fh):
 # --- PDFs with scripts ------------------------------------------------------------------
 # We never run a PDF's scripts, but we hand the original back to its owner and keep a copy:
 # a PDF that runs code when opened or clicked is refused rather than stored. PDFium counts the
-# document-level scripts (the /Names /JavaScript tree); qpdf (pikepdf) walks every object, also
-# those packed in compressed object streams, for a /JS entry or an /S /JavaScript action (page
-# and annotation actions, /OpenAction, /AA, form fields, outlines).
+# document-level scripts (the /Names /JavaScript tree); qpdf (pikepdf) then walks everything a
+# viewer can reach from the trailer, also objects packed in compressed object streams, for a
+# /JS entry, an /S /JavaScript action or a /JavaScript name tree (page and annotation actions,
+# /OpenAction, /AA, form fields, outlines). The walk has a budget, so a file of millions of tiny
+# objects cannot keep a web process busy: past it the PDF is refused as too complex to check.
 _JS_NAME = re.compile(rb"/(?:JS|JavaScript)(?=[\s/<>\[\]()%{}]|$)")
+PDF_CHECK_BUDGET = 100_000  # containers visited (~2 s at most); a 300-page PDF has thousands
 
 
 def _no_javascript_error() -> DocumentError:
@@ -238,31 +241,40 @@ def _has_javascript_objects(fh) -> bool:
     fh.seek(0)
     try:
         with pikepdf.open(fh) as doc:
-            return any(_javascript_in(obj) for obj in doc.objects)
-    except (pikepdf.PdfError, pikepdf.PasswordError, ValueError, RecursionError):
+            return _javascript_reachable(doc.trailer)
+    except (pikepdf.PdfError, pikepdf.PasswordError, ValueError):
         return _javascript_named_in_bytes(fh)  # qpdf cannot read what PDFium did: scan the raw bytes
     finally:
         fh.seek(0)
 
 
-def _javascript_in(obj, depth: int = 0) -> bool:
-    """A /JS entry, a JavaScript action or a /JavaScript name tree in obj or its direct children."""
+def _javascript_reachable(start) -> bool:
+    """A script anywhere reachable from ``start``; each indirect object is visited once (pages link back)."""
     import pikepdf
 
-    if depth > 50:
-        return False
-    if isinstance(obj, pikepdf.Stream):
-        obj = obj.stream_dict
-    if isinstance(obj, pikepdf.Dictionary):
-        if "/JS" in obj or "/JavaScript" in obj or obj.get("/S") == pikepdf.Name.JavaScript:
-            return True
-        children = [obj[key] for key in obj.keys()]
-    elif isinstance(obj, pikepdf.Array):
-        children = obj
-    else:
-        return False
-    return any(_javascript_in(child, depth + 1) for child in children
-               if isinstance(child, pikepdf.Object) and not child.is_indirect)
+    containers = (pikepdf.Dictionary, pikepdf.Array, pikepdf.Stream)
+    seen, stack, visited = set(), [start], 0
+    while stack:
+        obj = stack.pop()
+        if obj.is_indirect:
+            if obj.objgen in seen:
+                continue
+            seen.add(obj.objgen)
+        visited += 1
+        if visited > PDF_CHECK_BUDGET:
+            raise DocumentError("pdf_too_complex",
+                                f"The PDF has more than {PDF_CHECK_BUDGET:,} parts, too many to check for scripts: "
+                                "print it to a new PDF and upload that.", 413, {"max_parts": PDF_CHECK_BUDGET})
+        if isinstance(obj, pikepdf.Stream):
+            obj = obj.stream_dict
+        if isinstance(obj, pikepdf.Dictionary):
+            if "/JS" in obj or "/JavaScript" in obj or obj.get("/S") == pikepdf.Name.JavaScript:
+                return True
+            children = (obj[key] for key in obj.keys())
+        else:
+            children = iter(obj)
+        stack.extend(child for child in children if isinstance(child, containers))
+    return False
 
 
 def _javascript_named_in_bytes(fh) -> bool:

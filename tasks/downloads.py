@@ -1,14 +1,18 @@
 """Serve a task's file to its owner: attachment, safe name, nosniff, and an audit row every time."""
 
+import logging
 import re
 import unicodedata
 
+from django.core.exceptions import SuspiciousFileOperation
 from django.http import FileResponse, Http404
 
 from tasks.models import AuditLog, TaskFile
 from tasks.selectors import task_file_get
 from tasks.services import audit
 from tasks.storage import open_task_file
+
+log = logging.getLogger("tool_ocr.tasks")
 
 KIND_BY_SUFFIX = {"original": TaskFile.Kind.ORIGINAL, "result.txt": TaskFile.Kind.RESULT_TXT,
                   "result.json": TaskFile.Kind.RESULT_JSON, "result.pdf": TaskFile.Kind.RESULT_PDF}
@@ -28,8 +32,19 @@ def serve_task_file(request, *, task_id, kind) -> FileResponse:
         audit(request=request, action="file.download", outcome=AuditLog.Outcome.DENIED,
               task_id=str(task_id), kind=str(kind))
         raise Http404("No such file.")
+    try:
+        fh = open_task_file(task_file)
+    except SuspiciousFileOperation:  # a stored name outside the owner's folder: a tampered row
+        log.error("refused a task file outside its owner's folder", extra={"task_id": str(task_id)})
+        audit(request=request, action="file.download", obj=task_file.task, outcome=AuditLog.Outcome.DENIED,
+              kind=str(kind), reason="storage name outside the owner's folder")
+        raise Http404("No such file.") from None
+    except OSError:
+        audit(request=request, action="file.download", obj=task_file.task, outcome=AuditLog.Outcome.FAILED,
+              kind=str(kind), reason="missing from storage")
+        raise Http404("The file is no longer in storage.") from None
     audit(request=request, action="file.download", obj=task_file.task, kind=str(kind))
-    response = FileResponse(open_task_file(task_file), as_attachment=True,
+    response = FileResponse(fh, as_attachment=True,
                             filename=safe_download_name(task_file.name),
                             content_type=task_file.mime_type or "application/octet-stream")
     response["X-Content-Type-Options"] = "nosniff"

@@ -9,9 +9,11 @@
 """
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils.functional import cached_property
 
 
@@ -51,8 +53,9 @@ class LargeTablePaginator(Paginator):
         With ``ORDER BY created_at DESC LIMIT 100`` and a filter on a column without an index
         (engine, a rare search term), MariaDB walks the whole created_at index looking for 100
         matches: a million row look-ups. When the bounded count says the matches are few,
-        the same order written as ``created_at IS NULL, created_at DESC`` makes it filter first
-        (by an index where there is one) and sort the few rows it found.
+        the same order written as ``COALESCE(created_at, created_at) DESC`` makes it filter first
+        (by an index where there is one) and sort the few rows it found. (Django drops a
+        ``nulls_last`` on MySQL DESC, so that cannot serve.)
         """
         number = self.validate_number(number)
         queryset = self.object_list
@@ -62,15 +65,14 @@ class LargeTablePaginator(Paginator):
 
 
 def sort_after_filtering(queryset):
-    terms = queryset.query.order_by or queryset.model._meta.ordering
-    ordering = []
-    for term in terms:
-        if isinstance(term, str) and term != "?":
-            name = term.lstrip("-")
-            ordering.append(F(name).desc(nulls_last=True) if term.startswith("-") else F(name).asc(nulls_last=True))
-        else:
-            ordering.append(term)
-    return queryset.order_by(*ordering)
+    """The same order, with the first column wrapped so no index can deliver it (the rows are sorted instead)."""
+    terms = list(queryset.query.order_by or queryset.model._meta.ordering)
+    if not terms or not isinstance(terms[0], str) or terms[0] == "?":
+        return queryset
+    name = terms[0].lstrip("-")
+    first = Coalesce(F(name), F(name))
+    terms[0] = first.desc() if terms[0].startswith("-") else first.asc()
+    return queryset.order_by(*terms)
 
 
 class InputFilter(admin.SimpleListFilter):
@@ -109,8 +111,27 @@ class UserEmailFilter(InputFilter):
         return queryset.filter(**{f"{self.user_field}__email": value.lower()})
 
 
+class FastChangeList(ChangeList):
+    """The primary-key tiebreak follows the first column's direction.
+
+    Django appends ``-pk`` to make the order total; ``ORDER BY created_at ASC, id DESC`` cannot
+    use the (created_at) index (InnoDB stores it as (created_at, id)) and sorts every row.
+    """
+
+    def get_ordering(self, request, queryset):
+        ordering = list(super().get_ordering(request, queryset))
+        pk_terms = {"pk", "-pk", self.lookup_opts.pk.name, "-" + self.lookup_opts.pk.name}
+        if len(ordering) >= 2 and isinstance(ordering[0], str) and ordering[-1] in pk_terms:
+            descending = ordering[0].startswith("-")
+            ordering[-1] = ("-" if descending else "") + ordering[-1].lstrip("-")
+        return ordering
+
+
 class FastListMixin:
     paginator = LargeTablePaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 100
+
+    def get_changelist(self, request, **kwargs):
+        return FastChangeList

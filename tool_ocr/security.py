@@ -71,7 +71,8 @@ class RequestSizeLimitMiddleware:
             length = 0
         limit_mb = settings.MAX_REQUEST_MB
         if length > limit_mb * 1024 * 1024:
-            message = f"The request is larger than {limit_mb} MB, the most we take at once: send fewer or smaller files."
+            message = (f"The request is larger than {limit_mb} MB, the most we take at once: "
+                       "send fewer or smaller files.")
             if request.path.startswith("/api/"):
                 response = JsonResponse({"error": {"code": "request_too_large", "message": message,
                                                    "details": {"max_request_mb": limit_mb}}}, status=413)

@@ -9,9 +9,9 @@ ENGINES = {
 # (name, label, one-line trade-off) for the upload form; numbers from benchmarks/ocr_throughput.py.
 ENGINE_CHOICES = [
     ("easyocr", "EasyOCR",
-     "Neural network: copes better with photos, unusual fonts and coloured backgrounds; a few seconds a page."),
+     "Neural network, for photos and unusual fonts; slower (about 6 s a page) and less exact on plain documents."),
     ("tesseract", "Tesseract",
-     "Fastest (about a second a page) and most accurate on clean printed or scanned documents."),
+     "Fast (about 1 s a page) and the most accurate on printed and scanned documents."),
 ]
 _instances: dict[str, OcrEngine] = {}
 

@@ -197,9 +197,9 @@ def test_filtered_list_with_few_matches_sorts_after_filtering(staff_client, user
                 if re.search(r"LIMIT 100\b", q["sql"].upper()) and "COUNT(" not in q["sql"].upper()]
 
     filtered = page_queries("/admin/tasks/task/?engine=tesseract")
-    assert filtered and all("IS NULL" in sql or "NULLS LAST" in sql for sql in filtered)
+    assert filtered and all("ORDER BY COALESCE(" in sql for sql in filtered)
     plain = page_queries("/admin/tasks/task/?p=1")
-    assert plain and not any("IS NULL" in sql or "NULLS LAST" in sql for sql in plain)
+    assert plain and not any("COALESCE(" in sql for sql in plain)
 
 
 def test_change_pages_open_and_show_no_document_text(staff_client, user_a, make_task):
@@ -210,3 +210,13 @@ def test_change_pages_open_and_show_no_document_text(staff_client, user_a, make_
         assert "hello world" not in response.content.decode()
     assert staff_client.get("/admin/tasks/task/add/").status_code == 403
     assert staff_client.get("/admin/accounts/user/add/").status_code == 403
+
+
+def test_oldest_first_keeps_one_direction_for_the_index(staff_client, user_a, make_task):
+    make_task(user_a, results=False)
+    with CaptureQueriesContext(connection) as queries:
+        assert staff_client.get("/admin/tasks/task/?o=7").status_code == 200  # created_at ascending
+    page = [q["sql"].upper() for q in queries.captured_queries
+            if "ORDER BY" in q["sql"].upper() and "TOOL_OCR_TASKS" in q["sql"].upper()]
+    assert page and all('"ID" DESC' not in q and "`ID` DESC" not in q for q in page)
+    assert any("CREATED_AT\" ASC" in q or "CREATED_AT` ASC" in q for q in page)

@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(autouse=True)
 def fresh_db_gauges():
-    metrics._db_collector._cached = None
+    metrics._db_collector.reset()
     yield
-    metrics._db_collector._cached = None
+    metrics._db_collector.reset()
 
 
 def sample(name, **labels):
@@ -93,14 +93,15 @@ def test_database_gauges(client, user_a, user_b, make_task):
 
     v = scrape(client)
     assert value(v, "tool_ocr_database_up") == 1
-    assert value(v, "tool_ocr_tasks", status="completed", engine="easyocr") == 1
-    assert value(v, "tool_ocr_tasks", status="failed", engine="tesseract") == 1
-    assert value(v, "tool_ocr_tasks", status="pending", engine="easyocr") == 2
-    assert value(v, "tool_ocr_tasks", status="cancelled", engine="all") == 0
+    assert value(v, "tool_ocr_tasks", status="completed") == 1
+    assert value(v, "tool_ocr_tasks", status="failed") == 1
+    assert value(v, "tool_ocr_tasks", status="pending") == 2
+    assert value(v, "tool_ocr_tasks", status="cancelled") == 0
+    assert value(v, "tool_ocr_tasks_active", status="pending", engine="easyocr") == 2
+    assert value(v, "tool_ocr_tasks_active", status="processing", engine="all") == 0
     assert value(v, "tool_ocr_queue_depth") == 2
     assert 595 <= value(v, "tool_ocr_queue_oldest_pending_age_seconds") <= 700
-    assert value(v, "tool_ocr_storage_bytes", kind="original") == 16
-    assert value(v, "tool_ocr_storage_bytes", kind="result_txt") == 12
+    assert value(v, "tool_ocr_storage_bytes") == 29 + 4 + 4 + 4  # one completed task, three with an original only
     assert value(v, "tool_ocr_storage_volume_free_bytes") > 0
     assert value(v, "tool_ocr_active_users", window="15m") == 1
     assert value(v, "tool_ocr_active_users", window="1d") == 2

@@ -20,8 +20,8 @@ def browser_for(live_server, user) -> requests.Session:
     return session
 
 
-def signed_in_for_real(live_server, email: str, password: str = "demo-password") -> tuple[requests.Session, requests.Response]:
-    """Sign in through the login page and the company API (the dev auth API), as a browser does."""
+def signed_in_for_real(live_server, email: str, password: str = "demo-password"):
+    """(session, the sign-in's answer): through the login page and the company API (the dev auth API)."""
     session = requests.Session()
     session.get(live_server.url + "/login/", timeout=10)
     response = session.post(live_server.url + "/login/", timeout=30, allow_redirects=False,

@@ -89,8 +89,7 @@ def _requests(world, param, payload):
     return [
         ("page", s.get(f"{url}/history/", params={"page_size": 100, param: payload}, timeout=30)),
         ("page", s.get(f"{url}/history/", params={param: payload}, headers={"HX-Request": "true"}, timeout=30)),
-        ("api", s.get(f"{url}/api/v1/tasks", params={param: payload, **({} if param == "page_size" else {"page_size": 100})},
-                      timeout=30)),
+        ("api", s.get(f"{url}/api/v1/tasks", params={"page_size": 100, param: payload}, timeout=30)),
         ("csv", s.get(f"{url}/history/export/", params={"format": "csv", param: payload}, timeout=30)),
         ("json", s.post(f"{url}/api/v1/history/export", json={"format": "json", param: payload}, timeout=30)),
         ("csv", s.post(f"{url}/api/v1/history/export", data={"format": "csv", param: payload}, timeout=30)),
@@ -227,7 +226,8 @@ def test_a_session_key_planted_before_sign_in_is_replaced(live_server):
                                   "csrfmiddlewaretoken": session.cookies["csrftoken"]})
     assert response.status_code == 302
     fresh = response.cookies["sessionid"]  # the sign-in answers with a new key...
-    assert fresh != planted.session_key and _signed_in_as(live_server.url, {"sessionid": fresh}) == "ada.lin@example.com"
+    assert fresh != planted.session_key
+    assert _signed_in_as(live_server.url, {"sessionid": fresh}) == "ada.lin@example.com"
     assert _signed_in_as(live_server.url, {"sessionid": planted.session_key}) is None  # ...the planted one is dead
 
 
@@ -244,7 +244,7 @@ class _Keep(logging.Handler):
 
 def _tokens_of(session_key) -> set[str]:
     row = TokenSession.objects.get(session_key=session_key)
-    values = {crypto.decrypt(row.access_token_enc), crypto.decrypt(row.id_token_enc), crypto.decrypt(row.refresh_token_enc)}
+    values = {crypto.decrypt(getattr(row, field)) for field in TokenSession.SECRET_FIELDS}
     assert all(v.startswith(("dev-at-", "dev-id-", "dev-rt-")) for v in values), "not the dev API's tokens"
     return values
 
@@ -290,14 +290,16 @@ def test_tokens_are_never_in_the_database_the_logs_or_any_response(live_server, 
         responses.append(response)
         key = session.cookies["sessionid"]
         tokens = _tokens_of(key)
-        upload = session.post(url + "/api/v1/tasks", files={"files": ("scan.png", png_bytes(), "image/png")}, timeout=30)
+        upload = session.post(url + "/api/v1/tasks", files={"files": ("scan.png", png_bytes(), "image/png")},
+                              timeout=30)
         assert upload.status_code == 201
         task_id = upload.json()["tasks"][0]["id"]
         for path in ("/", "/history/", "/history/stats/", f"/tasks/{task_id}/", f"/history/tasks/{task_id}/",
                      "/nav/badge/", "/nav/user-stats/", "/api/v1/me", "/api/v1/tasks", f"/api/v1/tasks/{task_id}",
                      f"/api/v1/tasks/{task_id}/original", "/api/v1/history/stats", "/api/v1/openapi.json",
                      "/api/v1/docs", "/history/export/?format=json", "/login/", "/no-such-page/"):
-            responses.append(session.get(url + path, timeout=30, headers={"HX-Request": "true"} if "history/tasks" in path else {}))
+            htmx = {"HX-Request": "true"} if "history/tasks" in path else {}
+            responses.append(session.get(url + path, timeout=30, headers=htmx))
         # The operators' view of the same session (the admin shows sessions, never their tokens).
         User.objects.filter(email="ada.lin@example.com").update(is_staff=True, is_superuser=True)
         row = TokenSession.objects.get(session_key=key)
@@ -322,7 +324,7 @@ def test_tokens_are_never_in_the_database_the_logs_or_any_response(live_server, 
     finally:
         root.removeHandler(keep)
     for response in responses:
-        seen = response.text + repr(dict(response.headers)) + "".join(r.headers.get("Set-Cookie", "") for r in response.history)
+        seen = response.text + repr(dict(response.headers)) + "".join(repr(dict(r.headers)) for r in response.history)
         assert not [t for t in every if t in seen], f"a token in the answer to {response.url}"
     assert len(keep.records) > 20  # the sign-in, refreshes and requests were logged...
     log_text = _log_text(keep.records, JsonFormatter()) + _log_text(caplog.records, JsonFormatter())
@@ -336,7 +338,8 @@ def _login(url, email, password, session=None):
     session = session or requests.Session()
     session.get(url + "/login/", timeout=30)
     return session.post(url + "/login/", timeout=30, allow_redirects=False, headers={"HX-Request": "true"},
-                        data={"username": email, "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+                        data={"username": email, "password": password,
+                              "csrfmiddlewaretoken": session.cookies["csrftoken"]})
 
 
 def test_login_brute_force_is_stopped_and_does_not_tell_whether_the_account_exists(live_server, settings):
@@ -367,8 +370,9 @@ def test_login_spraying_from_one_address_is_stopped(live_server, settings):
 def _request_head(method, path, cookies: dict, length: int, content_type="multipart/form-data; boundary=XyZ",
                   extra="") -> bytes:
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    return (f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\nX-CSRFToken: {cookies.get('csrftoken', '')}\r\n"
-            f"Content-Type: {content_type}\r\nContent-Length: {length}\r\n{extra}\r\n").encode()
+    return (f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\n"
+            f"X-CSRFToken: {cookies.get('csrftoken', '')}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {length}\r\n{extra}\r\n").encode()
 
 
 def test_a_request_announcing_more_than_the_limit_gets_413_before_its_body_is_sent(world, settings):
@@ -437,7 +441,7 @@ def test_slow_clients_do_not_stop_the_server_from_answering_others(world):
         def others():
             while not stop.is_set():
                 started = time.monotonic()
-                response = world["as_b"].get(url + "/api/v1/tasks", timeout=5)
+                response = world["as_b"].get(url + "/api/v1/tasks", timeout=10)
                 served.append((response.status_code, time.monotonic() - started))
 
         worker = threading.Thread(target=others)
@@ -452,5 +456,5 @@ def test_slow_clients_do_not_stop_the_server_from_answering_others(world):
         for sock in slow:
             sock.close()
     assert len(served) >= 3 and all(status == 200 for status, _ in served)
-    assert max(seconds for _, seconds in served) < 5
+    assert max(seconds for _, seconds in served) < 10
     assert requests.get(url + "/healthz", timeout=5).status_code == 200

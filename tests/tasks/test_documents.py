@@ -133,3 +133,14 @@ def test_each_polyglot_check_names_what_it_found():
         "The file is also another kind of file (data after the end of the PNG image)")
     assert _refusal(b"\xef\xbb\xbf" + SAMPLES["pdf"][1])[1].startswith(
         "The file is also another kind of file (data before the PDF header)")
+
+
+def test_the_script_check_has_a_budget_so_a_pdf_of_countless_parts_cannot_hold_a_process(settings, monkeypatch):
+    settings.MAX_PAGES = 10_000
+    content = (CORPUS / "5000-pages.pdf").read_bytes()
+    assert documents.inspect(io.BytesIO(content)).page_count == 5000  # about 10,000 parts: checked in full
+    monkeypatch.setattr(documents, "PDF_CHECK_BUDGET", 1000)
+    with pytest.raises(documents.DocumentError) as err:
+        documents.inspect(io.BytesIO(content))
+    assert (err.value.code, err.value.status) == ("pdf_too_complex", 413)
+    assert "more than 1,000 parts" in err.value.message
