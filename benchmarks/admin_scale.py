@@ -99,6 +99,7 @@ def main():
             ("tasks, past 7 days", f"/admin/tasks/task/?created_at__gte={since}"),
             ("tasks, heavy user", f"/admin/tasks/task/?user={heavy}"),
             ("tasks, search 'invoice'", "/admin/tasks/task/?q=invoice"),
+            ("tasks, rare search", "/admin/tasks/task/?q=20260601-107"),  # a few hundred matches
             ("tasks, page 50", "/admin/tasks/task/?p=50"),
             ("tasks, oldest first", "/admin/tasks/task/?o=7"),
             ("task files", "/admin/tasks/taskfile/"),

@@ -113,6 +113,9 @@ def _page_ids(qs, page: int, page_size: int) -> list:
     return list(qs.values_list("id", flat=True)[offset:offset + page_size + 1])
 
 
+SORT_HERE_LIMIT = 200  # name-search matches ordered in Python rather than by an index walk
+
+
 def _sort_like_the_database(rows: list, keys) -> None:
     """Sort value tuples (one per key, in ``keys`` order) as ORDER BY does: NULL first ascending, ids by hex."""
     def value(v):
@@ -122,6 +125,21 @@ def _sort_like_the_database(rows: list, keys) -> None:
 
     for position in reversed(range(len(keys))):
         rows.sort(key=lambda row: value(row[position]), reverse=keys[position][1])
+
+
+def _few_search_matches(qs: QuerySet[Task], keys) -> list | None:
+    """All ids of a name search in list order when it has at most SORT_HERE_LIMIT matches, else None.
+
+    A search with few matches reads the user's whole index range anyway: this reads the sort
+    keys of the matches in that one pass (a covering index, in any order) and orders them
+    here, instead of counting and then walking an ordered index that lacks the file name.
+    """
+    fields = [field for field, _desc in keys]
+    found = list(qs.order_by().values_list(*fields)[:SORT_HERE_LIMIT + 1])
+    if len(found) > SORT_HERE_LIMIT:
+        return None
+    _sort_like_the_database(found, keys)
+    return [row[fields.index("id")] for row in found]
 
 
 def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: int = 25,
@@ -136,19 +154,12 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     qs = task_list(user=user, filters=filters)
     keys = order_keys(filters.get("ordering") or DEFAULT_ORDERING)
     all_ids = None
-    if count_limit is None:
+    if count_limit is not None and filters.get("q") and keys[0][0] != "filename":
+        all_ids = _few_search_matches(qs, keys)
+    if all_ids is not None:
+        count, exact = len(all_ids), True
+    elif count_limit is None:
         count, exact = qs.count(), True
-    elif filters.get("q") and keys[0][0] != "filename":
-        # A name search reads the user's index range whatever happens: read the sort keys of the
-        # matches in the same pass (from a covering index, in any order) and, when they are few,
-        # order them here instead of walking an ordered index that lacks the name.
-        fields = [field for field, _desc in keys]
-        found = list(qs.order_by().values_list(*fields)[:count_limit + 1])
-        exact = len(found) <= count_limit
-        count = min(len(found), count_limit)
-        if exact:
-            _sort_like_the_database(found, keys)
-            all_ids = [row[fields.index("id")] for row in found]
     else:
         count = qs.order_by()[:count_limit + 1].count()
         exact = count <= count_limit

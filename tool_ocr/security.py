@@ -4,6 +4,9 @@
 Scripts only from our own origin (htmx is served from static/, no inline scripts, no eval);
 styles from our origin plus inline style attributes (the SVG charts use them; a style cannot
 run code). Frames are refused (also X-Frame-Options: DENY).
+
+Also here: the request-size limit (413 before a body is read), the strict session cookie, and
+/.well-known/security.txt. docs/security.md describes the whole model.
 """
 
 import re
