@@ -55,6 +55,10 @@ def _filtered(*, user, filters: dict) -> QuerySet[Task]:
     if filters.get("status"):
         qs = qs.filter(status__in=list(filters["status"]))
     if filters.get("q"):
+        if not filters["q"].isprintable():
+            # Stored names hold printable characters only (services._safe_display_name), so nothing
+            # matches; and SQLite's LIKE would stop at a NUL and match everything.
+            return qs.none()
         qs = qs.filter(filename__icontains=filters["q"])
     if filters.get("created_from"):
         qs = qs.filter(created_at__gte=day_start(filters["created_from"]))

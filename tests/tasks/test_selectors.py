@@ -90,6 +90,13 @@ def test_every_ordering_matches_python_and_reverses_exactly(history, user_a, ord
     assert [t.id for t in selectors.task_list(user=user_a, filters={"ordering": reverse})] == got[::-1]
 
 
+@pytest.mark.parametrize("q", ["\x00", "invoice\x00", "a\tb"])
+def test_search_text_with_control_characters_matches_nothing(history, user_a, q):
+    assert list(selectors.task_list(user=user_a, filters={"q": q})) == []
+    assert selectors.task_page(user=user_a, filters={"q": q}, count_limit=1000).rows == []
+    assert list(selectors.task_iter(user=user_a, filters={"q": q}, fields=("id",))) == []
+
+
 def test_unknown_ordering_falls_back_to_newest_first(history, user_a):
     got = [t.id for t in selectors.task_list(user=user_a, filters={"ordering": "user_id; DROP TABLE x"})]
     assert got == [t.id for t in _expected(history)]
