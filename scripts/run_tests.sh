@@ -3,7 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p test-artifacts
-echo "== pytest on ${DATABASE_URL:-SQLite (default)}"
+echo "== pytest on $(echo "${DATABASE_URL:-SQLite (default)}" | sed -E 's#(://[^:/@]+):[^@]*@#\1:***@#')"
 .venv/bin/python -m pytest "$@"
 rc=$?
 if [ $rc -eq 5 ]; then
