@@ -78,3 +78,15 @@ def user_a(make_user):
 @pytest.fixture
 def user_b(make_user):
     return make_user("bob@example.com", "Bob Example")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the session's Playwright tests."""
+    from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
+
+    sync_api = chromium_or_skip()
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

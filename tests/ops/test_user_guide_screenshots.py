@@ -14,17 +14,13 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from tests.browser_support import ARTIFACTS
+
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "docs" / "images"
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync", "--disable-quic"]
-
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SAMPLE_TEXT = ("ACME Supplies Ltd.\nInvoice 2024-0312\n\nDate: 12 March 2024\nBill to: Example Corp, 1 Main Street\n\n"
                "2 x Toner cartridge ........ 118.00\n1 x A4 paper, 5 reams ....... 24.50\n\nTotal due: 142.50 EUR\n")
@@ -66,43 +62,37 @@ def _shot(page, name):
     return path
 
 
-def test_user_guide_screenshots(live_server, dev_auth_api):
-    from playwright.sync_api import sync_playwright
-
+def test_user_guide_screenshots(live_server, dev_auth_api, browser):
     from accounts.models import User
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        try:
-            page.goto(f"{live_server.url}/login/")
-            page.fill("input[name=username]", "ada.lin@example.com")
-            page.fill("input[name=password]", "demo-password")
-            _shot(page, "login")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{live_server.url}/")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(f"{live_server.url}/login/")
+        page.fill("input[name=username]", "ada.lin@example.com")
+        page.fill("input[name=password]", "demo-password")
+        _shot(page, "login")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/")
 
-            user = User.objects.get(email="ada.lin@example.com")
-            done = _task(user, "invoice-2024-0312.png", "completed", 3, text=SAMPLE_TEXT)
-            _task(user, "meeting-notes.jpg", "completed", 50, text="Notes\n")
-            _task(user, "contract-scan.pdf", "failed", 120, pages=4)
-            _task(user, "receipt-0457.png", "pending", 1)
-            page.goto(f"{live_server.url}/")
-            page.wait_for_load_state("networkidle")
-            assert "Ada" in page.content()  # the header shows the name
-            _shot(page, "home")
+        user = User.objects.get(email="ada.lin@example.com")
+        done = _task(user, "invoice-2024-0312.png", "completed", 3, text=SAMPLE_TEXT)
+        _task(user, "meeting-notes.jpg", "completed", 50, text="Notes\n")
+        _task(user, "contract-scan.pdf", "failed", 120, pages=4)
+        _task(user, "receipt-0457.png", "pending", 1)
+        page.goto(f"{live_server.url}/")
+        page.wait_for_load_state("networkidle")
+        assert "Ada" in page.content()  # the header shows the name
+        _shot(page, "home")
 
-            page.goto(f"{live_server.url}/tasks/{done.pk}/")
-            page.wait_for_load_state("networkidle")
-            assert "Total due: 142.50 EUR" in page.content()
-            _shot(page, "task")
+        page.goto(f"{live_server.url}/tasks/{done.pk}/")
+        page.wait_for_load_state("networkidle")
+        assert "Total due: 142.50 EUR" in page.content()
+        _shot(page, "task")
 
-            response = page.goto(f"{live_server.url}/history/")
-            if response is not None and response.status == 200:
-                page.wait_for_load_state("networkidle")
-                assert "invoice-2024-0312.png" in page.content()
-                _shot(page, "history")
-            else:  # the history page belongs to another part of the work; the guide says so
-                pytest.skip("/history/ is not available yet")
-        finally:
-            browser.close()
+        response = page.goto(f"{live_server.url}/history/")
+        assert response is not None and response.status == 200
+        page.wait_for_load_state("networkidle")
+        assert "invoice-2024-0312.png" in page.content()
+        _shot(page, "history")
+    finally:
+        page.context.close()

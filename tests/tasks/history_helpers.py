@@ -10,17 +10,9 @@ from django.utils import timezone
 from PIL import Image
 
 from tasks.models import Task, TaskFile
+from tests.signin import signed_in  # noqa: F401  (re-exported for the tests that import it from here)
 
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
-
-
-def signed_in(client, user):
-    """force_login plus the session row the sign-in code keeps for every browser session."""
-    from accounts.models import TokenSession
-
-    client.force_login(user, backend="accounts.backends.ExternalAuthBackend")
-    TokenSession.objects.get_or_create(user=user, session_key=client.session.session_key)
-    return client
 
 
 def png_bytes(size=(40, 20)) -> bytes:

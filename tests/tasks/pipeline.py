@@ -14,6 +14,7 @@ from django.core.management import call_command
 from PIL import Image
 
 from tasks.ocr.base import Line
+from tests.signin import signed_in  # noqa: F401  (re-exported for the tests that import it from here)
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PAGES = SHARED / "pages"
@@ -50,15 +51,6 @@ def sample_inputs() -> dict[str, tuple[str, bytes, str, int]]:
         "scanned-pdf": ("mime_spec_p8-9_scanned.pdf", (PDFS / "mime_spec_p8-9_scanned.pdf").read_bytes(),
                         "application/pdf", 2),
     }
-
-
-def signed_in(client, user):
-    """force_login plus the session row the sign-in code keeps for every browser session."""
-    from accounts.models import TokenSession
-
-    client.force_login(user, backend="accounts.backends.ExternalAuthBackend")
-    TokenSession.objects.get_or_create(user=user, session_key=client.session.session_key)
-    return client
 
 
 def upload(name: str, content: bytes) -> SimpleUploadedFile:
