@@ -9,7 +9,7 @@ ENGINES = {
 # (name, label, one-line trade-off) for the upload form; numbers from benchmarks/ocr_throughput.py.
 ENGINE_CHOICES = [
     ("easyocr", "EasyOCR",
-     "Neural network: copes better with photos and unusual fonts; slower (about 6 s a page), less exact on plain text."),
+     "Neural network: copes better with photos and unusual fonts; slower (about 3 s a page), less exact on plain text."),
     ("tesseract", "Tesseract",
      "Fast (about 1 s a page) and the most accurate on printed and scanned documents."),
 ]
