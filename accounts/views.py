@@ -36,6 +36,7 @@ def login_view(request):
         if form.is_valid():
             user, error = sign_in(request, form.cleaned_data["username"], form.cleaned_data["password"])
             if user is not None:
+                request.sign_in_result = ("success", "ok")
                 target = _safe_next(request)
                 return HttpResponseClientRedirect(target) if request.htmx else HttpResponseRedirect(target)
         else:
@@ -43,6 +44,7 @@ def login_view(request):
     context = {"form": form, "error": error, "next": request.GET.get("next", ""),
                "auth_mode": settings.AUTH_MODE, "worst_case_seconds": round(external_auth.worst_case_seconds())}
     status = error.status if error else 200
+    request.sign_in_result = ("failure", error.code) if error else None  # counted by tool_ocr.middleware
     if request.htmx:
         return render(request, "accounts/_login_feedback.html", context, status=status)
     return render(request, "accounts/login.html", context, status=status)

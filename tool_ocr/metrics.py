@@ -82,24 +82,16 @@ def record_task_finished(engine: str, status: str, *, pages: int = 0, seconds: f
                 histogram.observe(per_page)
 
 
-# Status codes of the login page (accounts/signin.py SignInError.status); 429 is either the API's rate
-# limit or our brute-force limit.
-LOGIN_REASONS = {400: "invalid_form", 401: "invalid_credentials", 403: "account_disabled", 423: "account_locked",
-                 429: "too_many_attempts", 502: "bad_response", 503: "service_unavailable"}
+# Reasons a sign-in fails: the codes of accounts/signin.py SignInError (the API's rate limit and our
+# brute-force limit are told apart: rate_limited vs too_many_attempts).
+SIGN_IN_FAILURE_REASONS = ("invalid_form", "invalid_credentials", "account_disabled", "account_locked",
+                           "rate_limited", "too_many_attempts", "bad_response", "service_unavailable")
 
 
 for _reason in ("ok",):
     SIGN_INS.labels(outcome="success", reason=_reason)
-for _reason in LOGIN_REASONS.values():  # every series exists from the start, so increase() sees the first one
+for _reason in SIGN_IN_FAILURE_REASONS:  # every series exists from the start, so increase() sees the first one
     SIGN_INS.labels(outcome="failure", reason=_reason)
-
-
-def record_login_response(status: int, *, client_redirect: bool = False) -> None:
-    """One POST to the login page is one sign-in attempt: a redirect (or HTMX HX-Redirect) is a success."""
-    if status in (301, 302, 303) or client_redirect:
-        record_sign_in("success", "ok")
-    else:
-        record_sign_in("failure", LOGIN_REASONS.get(status, "error"))
 
 
 class AuthCallMetricsFilter(logging.Filter):

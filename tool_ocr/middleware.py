@@ -10,7 +10,6 @@ import re
 import time
 import uuid
 
-from django.conf import settings
 
 from tool_ocr import metrics
 from tool_ocr.logging import request_id_var, user_id_var
@@ -20,11 +19,6 @@ log = logging.getLogger("tool_ocr.request")
 # An id from a trusted proxy is kept if it is short and plain; anything else is replaced.
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _QUIET_PATHS = ("/healthz", "/readyz", "/metrics", "/static/")
-
-
-def _is_login_post(request) -> bool:
-    """The one login page (the admin's login redirects there)."""
-    return request.method == "POST" and request.path == settings.LOGIN_URL
 
 
 class RequestContextMiddleware:
@@ -57,8 +51,9 @@ class RequestContextMiddleware:
     def _record(self, request, response, seconds):
         status = response.status_code
         metrics.observe_request(request.method, status, seconds)
-        if _is_login_post(request):
-            metrics.record_login_response(status, client_redirect=response.has_header("HX-Redirect"))
+        sign_in = getattr(request, "sign_in_result", None)  # set by the login view: (outcome, reason)
+        if sign_in is not None:
+            metrics.record_sign_in(*sign_in)
         quiet = request.path.startswith(_QUIET_PATHS) and status < 500
         level = logging.DEBUG if quiet else (logging.WARNING if status >= 500 else logging.INFO)
         log.log(level, "request", extra={"method": request.method, "path": request.path, "status": status,

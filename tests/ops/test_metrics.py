@@ -250,3 +250,26 @@ def test_auth_latency_is_measured_even_when_info_lines_are_not_shown(client, dev
     finally:
         root.setLevel(old_root)
         handler.setLevel(old_handler)
+
+
+def test_the_apis_rate_limit_and_our_attempt_limit_are_counted_apart(client, dev_auth_api, settings):
+    from accounts import breaker
+
+    breaker.reset_breaker()
+    settings.EXTERNAL_AUTH_RETRIES = 0
+    dev_auth_api.configure(fail_mode="429", retry_after=600)  # longer than we wait: answered at once
+    rate_before = sample("tool_ocr_sign_ins_total", outcome="failure", reason="rate_limited")
+    try:
+        response = client.post("/login/", {"username": "ada.lin@example.com", "password": "demo-password"})
+    finally:
+        dev_auth_api.reset()
+        breaker.reset_breaker()
+    assert response.status_code == 429
+    assert sample("tool_ocr_sign_ins_total", outcome="failure", reason="rate_limited") == rate_before + 1
+
+    settings.LOGIN_MAX_ATTEMPTS_PER_ACCOUNT = 2
+    limit_before = sample("tool_ocr_sign_ins_total", outcome="failure", reason="too_many_attempts")
+    for _ in range(3):
+        last = client.post("/login/", {"username": "ada.lin@example.com", "password": "wrong-password"})
+    assert last.status_code == 429
+    assert sample("tool_ocr_sign_ins_total", outcome="failure", reason="too_many_attempts") == limit_before + 1
