@@ -113,6 +113,7 @@ def test_upload_progress_filter_details_download_delete(page, tmp_path):
     make_task(User.objects.get(email="ada.lin@example.com"), filename="other-letter.png", status="failed")
     page.get_by_role("link", name="Task History").click()
     expect(page.get_by_test_id("task-row")).to_have_count(2)
+    page.wait_for_load_state("load")  # htmx binds the filter's triggers when the page has loaded
     page.get_by_test_id("filter-q").fill("quarterly")
     expect(page.get_by_test_id("task-row")).to_have_count(1)
     expect(page).to_have_url(page.base_url + "/history/?q=quarterly")  # short and shareable
