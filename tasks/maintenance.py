@@ -72,22 +72,32 @@ def tasks_delete_batch(task_ids, outcome: Outcome) -> None:
             outcome.errors.append(f"could not clean folder of task {task.pk}: {exc.__class__.__name__}")
 
 
+def _count_tasks(queryset, outcome: Outcome) -> None:
+    """What a real run would delete: tasks, their files and bytes (for --dry-run)."""
+    outcome.tasks = queryset.count()
+    outcome.files, outcome.bytes = _file_totals(queryset.values("pk"))
+
+
+def _delete_tasks_in_batches(queryset, outcome: Outcome, batch_size: int, progress=None) -> None:
+    """Delete the tasks of ``queryset`` with their files, ``batch_size`` at a time, reporting progress."""
+    while True:
+        ids = list(queryset.values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return
+        tasks_delete_batch(ids, outcome)
+        if progress:
+            progress(outcome)
+
+
 def cleanup_tasks(*, days: int, batch_size: int = 500, dry_run: bool = False, progress=None, now=None) -> Outcome:
     """Delete finished tasks older than ``days`` with their files, and finished queue rows as old."""
     outcome = Outcome()
     queryset = expired_tasks(days=days, now=now)
     if dry_run:
-        outcome.tasks = queryset.count()
-        outcome.files, outcome.bytes = _file_totals(queryset.values("pk"))
+        _count_tasks(queryset, outcome)
         outcome.queue_rows = _old_queue_rows(days, now).count()
         return outcome
-    while True:
-        ids = list(queryset.values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            break
-        tasks_delete_batch(ids, outcome)
-        if progress:
-            progress(outcome)
+    _delete_tasks_in_batches(queryset, outcome, batch_size, progress)
     outcome.queue_rows = _delete_old_queue_rows(days, now, batch_size)
     if outcome.tasks or outcome.queue_rows:
         AuditLog.objects.create(action="maintenance.cleanup_tasks", object_type="task",
@@ -136,17 +146,10 @@ def purge_user(*, user, dry_run: bool = False, keep_account: bool = False, batch
     outcome = Outcome()
     queryset = Task.objects.filter(user=user).order_by("created_at")
     if dry_run:
-        outcome.tasks = queryset.count()
-        outcome.files, outcome.bytes = _file_totals(queryset.values("pk"))
+        _count_tasks(queryset, outcome)
         outcome.sessions = user_sessions_delete(user=user, dry_run=True)
         return outcome
-    while True:
-        ids = list(queryset.values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            break
-        tasks_delete_batch(ids, outcome)
-        if progress:
-            progress(outcome)
+    _delete_tasks_in_batches(queryset, outcome, batch_size, progress)
     outcome.sessions = user_sessions_delete(user=user)
     email, user_id = user.email, user.pk
     if keep_account:
