@@ -19,3 +19,12 @@ def chromium_or_skip():
             pytest.fail("Debian's chromium is missing: scripts/system_deps.sh installs it")
         pytest.skip("Debian's chromium is not installed")
     return pytest.importorskip("playwright.sync_api")
+
+
+def sign_in_through_the_login_page(page, base_url, email="ada.lin@example.com", password="demo-password"):
+    """The real login page and the bundled company API; returns once the header shows the user."""
+    page.goto(base_url + "/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", password)
+    page.get_by_test_id("login-submit").click()
+    page.get_by_test_id("user-name").wait_for()

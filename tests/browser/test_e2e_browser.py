@@ -18,7 +18,7 @@ from PIL import Image
 from accounts.models import User
 from tasks.models import Task
 from tests.tasks.history_helpers import make_task
-from tests.browser_support import ARTIFACTS
+from tests.browser_support import ARTIFACTS, sign_in_through_the_login_page
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
@@ -38,11 +38,7 @@ def page(browser, live_server, settings):
     page = context.new_page()
     page.set_default_timeout(20000)
     page.base_url = live_server.url
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", "ada.lin@example.com")
-    page.fill("#id_password", "demo-password")
-    page.get_by_test_id("login-submit").click()
-    page.get_by_test_id("user-name").wait_for()
+    sign_in_through_the_login_page(page, live_server.url)
     yield page
     context.close()
 
