@@ -2,7 +2,7 @@
 
     DEBUG=true .venv/bin/python benchmarks/ocr_throughput.py [--pages N] [--quick] [--repeat R] [--no-e2e]
 
-Pages: the shared sample pages (../shared/data) at 200 dpi: the 150 dpi PNG/JPEG pages upscaled by
+Pages: the shared sample pages (tests/data, copied from ../shared/data) at 200 dpi: the 150 dpi PNG/JPEG pages upscaled by
 200/150 (LANCZOS), the PDF pages rendered by pypdfium2. Everything runs in ONE process and the
 variants are interleaved page by page, because the CPU is shared: compare the ratios, not the seconds.
 Paths measured per page:
@@ -33,7 +33,7 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = ROOT / "tests" / "data"
 RESULTS = ROOT / "benchmarks" / "results" / "ocr_throughput.txt"
 DPI = 200
 QUICK_PAGES = ["libtasn1_p13", "libtasn1_p13_scan"]

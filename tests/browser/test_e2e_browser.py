@@ -25,7 +25,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ROOT.parent / "shared" / "data" / "pages"
+PAGES = ROOT / "tests" / "data" / "pages"
 
 
 @pytest.fixture

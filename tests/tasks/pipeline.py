@@ -1,6 +1,6 @@
 """Helpers for the pipeline tests: sample inputs of every type, a fake engine, the worker, storage listings.
 
-The sample inputs are made from the shared real pages (../shared/data), converted to each
+The sample inputs are made from the shared real pages (tests/data, copied from ../shared/data), converted to each
 type at test time, so only the bad-input corpus is committed.
 """
 
@@ -16,7 +16,7 @@ from PIL import Image
 from tasks.ocr.base import Line
 from tests.signin import signed_in  # noqa: F401  (re-exported for the tests that import it from here)
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[1] / "data"
 PAGES = SHARED / "pages"
 PDFS = SHARED / "pdf"
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
