@@ -9,6 +9,8 @@ command -v tesseract >/dev/null || need+=(tesseract-ocr tesseract-ocr-eng)
 command -v chromium >/dev/null || need+=(chromium)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v mariadb >/dev/null || need+=(mariadb-client)
+command -v pdftotext >/dev/null || need+=(poppler-utils)  # tests: the searchable PDF's text as a viewer reads it
+command -v qpdf >/dev/null || need+=(qpdf)  # tests: qpdf --check on the searchable PDF
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 echo "Installing system packages: ${need[*]}"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

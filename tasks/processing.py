@@ -80,7 +80,7 @@ def _recognise_and_store(task: Task) -> None:
     pages: list[PageResult] = []
     # The searchable PDF grows in the worker's own temporary folder (TMPDIR), page by page.
     with tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf") as pdf_fh:
-        writer = SearchablePdfWriter(pdf_fh)
+        writer = SearchablePdfWriter(pdf_fh, title=task.filename)
         with open_task_file(original) as fh:
             for number, image in enumerate(documents.iter_pages(fh, task.mime_type), start=1):
                 lines = engine.recognize(image)

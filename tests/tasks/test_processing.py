@@ -65,6 +65,7 @@ def test_every_input_type_is_read_page_by_page_into_three_results(user_a, fake_e
 
     pdf = pdfium.PdfDocument(_read(task, "result_pdf"))
     assert len(pdf) == pages
+    assert pdf.get_metadata_value("Title") == task.filename  # viewers show the uploaded file's name
     first = pdf[0].get_textpage().get_text_range()
     assert "page1 size" in first and "second line" in first
     pdf.close()
