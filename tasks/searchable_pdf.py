@@ -199,3 +199,29 @@ class SearchablePdfWriter:
             self.fh.write(b"%010d 00000 n \n" % self.offsets[obj_id])
         self.fh.write(b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
                       % (size, self.CATALOG, info_id, xref_at))
+
+
+def keep_original_pages(original_fh, ocr_fh, keep: list[bool], out_fh, title: str = "") -> None:
+    """The searchable PDF of a PDF with text pages: its own pages where ``keep`` says so, untouched (exact text,
+    vector graphics, fonts), and the OCR'd pages from ``ocr_fh`` (written by SearchablePdfWriter, in order) between.
+
+    The original's outline, page labels and metadata stay; the title becomes ``title``.
+    """
+    import pikepdf
+
+    original_fh.seek(0)
+    ocr_fh.seek(0)
+    with pikepdf.open(original_fh) as pdf, pikepdf.open(ocr_fh) as ocr:
+        ocr_pages = iter(ocr.pages)
+        for index, kept in enumerate(keep):
+            if not kept:
+                pdf.pages[index] = next(ocr_pages)
+        if title:
+            pdf.docinfo[pikepdf.Name.Title] = title
+            if pikepdf.Name.Metadata in pdf.Root:  # viewers prefer the XMP title where there is one
+                with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
+                    meta["dc:title"] = title
+            pdf.Root.ViewerPreferences = pdf.Root.get(pikepdf.Name.ViewerPreferences, pikepdf.Dictionary())
+            pdf.Root.ViewerPreferences.DisplayDocTitle = True
+        pdf.save(out_fh)
+    out_fh.flush()
