@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from accounts.client_ip import client_ip
 from tasks import documents
 from tasks.errors import ServiceError
 from tasks.models import AuditLog, Task, TaskFile
@@ -224,7 +225,7 @@ def audit(*, request=None, user=None, action: str, obj=None, outcome=AuditLog.Ou
         user=user, user_email=getattr(user, "email", "") or "", action=action,
         object_type=type(obj).__name__.lower() if obj is not None else "",
         object_id=str(getattr(obj, "pk", "") or ""), outcome=outcome,
-        ip_address=(request.META.get("REMOTE_ADDR") if request is not None else None) or None,
+        ip_address=client_ip(request),
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else ""),
         details=details,
     )
