@@ -106,8 +106,13 @@ MAX_PAGES = cfg.int("MAX_PAGES", "300", minimum=1, maximum=100000)
 MAX_IMAGE_PIXELS = cfg.int("MAX_IMAGE_PIXELS", "60000000", minimum=100000, maximum=1000000000)
 # A 'processing' task without a heartbeat for this long has lost its worker: the reaper re-queues it once.
 TASK_HEARTBEAT_TIMEOUT = cfg.int("TASK_HEARTBEAT_TIMEOUT", "600", minimum=10, maximum=86400)
-# Seconds between runs of the periodic reaper job (tasks.jobs.reap_stuck_tasks_job).
+# Periodic jobs, run by the workers through the task queue (tasks/jobs.py; `manage.py periodic_jobs`
+# lists them): seconds between runs; 0 turns a job off (not the reaper).
 REAPER_INTERVAL = cfg.int("REAPER_INTERVAL", "60", minimum=5, maximum=86400)
+REFRESH_TOKENS_INTERVAL = cfg.int("REFRESH_TOKENS_INTERVAL", "60", minimum=0, maximum=86400)
+CLEANUP_SESSIONS_INTERVAL = cfg.int("CLEANUP_SESSIONS_INTERVAL", "3600", minimum=0, maximum=604800)
+CLEANUP_TASKS_INTERVAL = cfg.int("CLEANUP_TASKS_INTERVAL", "86400", minimum=0, maximum=2592000)
+STORAGE_REPORT_INTERVAL = cfg.int("STORAGE_REPORT_INTERVAL", "604800", minimum=0, maximum=2592000)
 # Uploads are streamed to temporary files on disk, never held in memory; one past MAX_UPLOAD_MB is cut off.
 FILE_UPLOAD_HANDLERS = ["tasks.uploads.LimitedTemporaryFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
