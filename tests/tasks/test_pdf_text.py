@@ -247,6 +247,24 @@ def test_in_a_mixed_pdf_only_the_pages_without_text_are_ocrd(user_a, fake_engine
 
 
 @pytest.mark.django_db(transaction=True)
+def test_when_qpdf_cannot_open_the_original_its_pages_are_drawn_instead(user_a, fake_engine, monkeypatch, settings):
+    """A PDF that PDFium reads and qpdf does not (a fake failure: the usual path above is the real twin)."""
+    settings.OCR_PDF_DPI = 100
+
+    def refuse(*args, **kwargs):
+        raise pikepdf.PdfError("unreadable for this test")
+
+    monkeypatch.setattr(pikepdf, "open", refuse)
+    task = _run(user_a, "odd.pdf", BORN_DIGITAL.read_bytes())
+    assert fake_engine.seen == [] and task.pages_read == {"text_layer": [1, 2], "ocr": []}
+    doc = pdfium.PdfDocument(_read(task, "result_pdf"))
+    assert len(doc) == 2 and doc.get_metadata_value("Title") == "odd.pdf"
+    text = " ".join(doc[0].get_textpage().get_text_range().split())
+    assert "If a matching pattern is provided by two or more MIME types" in text  # the text layer, drawn by us
+    doc.close()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_scanned_pdf_is_ocrd_page_by_page(user_a, fake_engine, client, settings):
     settings.OCR_PDF_DPI = 100
     task = _run(user_a, "scan.pdf", SCANNED.read_bytes())
