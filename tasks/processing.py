@@ -17,7 +17,8 @@ from tasks.ocr.base import PageResult
 from tasks.ocr.engines import get_engine
 from tasks.ocr.layout import page_text
 from tasks.searchable_pdf import SearchablePdfWriter
-from tasks.storage import open_task_file
+from tasks.storage import local_copy
+from tool_ocr.object_storage import bucket_errors
 
 log = logging.getLogger("tool_ocr.worker")
 
@@ -61,6 +62,12 @@ def run_task(task_id: str) -> str:
         services.task_fail(task=task, code="original_missing",
                            message="The uploaded file is no longer in storage; upload it again.")
         return "failed"
+    except bucket_errors() as exc:  # the bucket failed: nothing was stored, the task can be retried
+        log.error("task failed: storage unavailable (%s)", type(exc).__name__, extra={"task_id": str(task.id)})
+        services.task_fail(task=task, code="storage_unavailable",
+                           message="The file storage could not be reached while this task ran; "
+                                   "nothing was saved. Retry the task in a moment.")
+        return "failed"
     except DocumentError as exc:  # e.g. a page that the upload check passed but cannot be rendered
         log.warning("task failed: %s", exc.message, extra={"task_id": str(task.id)})
         services.task_fail(task=task, code=exc.code, message=exc.message)
@@ -81,7 +88,7 @@ def _recognise_and_store(task: Task) -> None:
     # The searchable PDF grows in the worker's own temporary folder (TMPDIR), page by page.
     with tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf") as pdf_fh:
         writer = SearchablePdfWriter(pdf_fh)
-        with open_task_file(original) as fh:
+        with local_copy(original) as fh:
             for number, image in enumerate(documents.iter_pages(fh, task.mime_type), start=1):
                 lines = engine.recognize(image)
                 pages.append(PageResult(number=number, width=image.width, height=image.height, lines=lines,
