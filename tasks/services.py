@@ -204,7 +204,8 @@ def task_complete(*, task: Task, results: dict) -> None:
                 tf.save()
             seconds = (now - task.started_at).total_seconds() if task.started_at else None
             _mine(task).update(status=Task.Status.COMPLETED, completed_at=now, heartbeat_at=now,
-                               pages_done=task.page_count, processing_seconds=seconds)
+                               pages_done=task.page_count, processing_seconds=seconds,
+                               text_layer_pages=task.text_layer_pages)
     except BaseException:
         delete_task_files(saved)
         raise
