@@ -107,6 +107,24 @@ def test_what_counts_as_a_text_layer_on_a_scanned_page(invisible, read):
         assert pages[0].text == " ".join(invisible.split())
 
 
+def test_a_page_ocrd_before_in_any_script_is_read_back_from_its_text():
+    """Our own searchable PDF uploaded again: CJK (also beyond U+FFFF: 𠮷), Greek, Cyrillic come back as they went in."""
+    from tasks.ocr.layout import page_text
+    from tests.tasks.test_searchable_pdf import SCRIPTS, _lines
+
+    lines = _lines(SCRIPTS["chinese"] * 6 + SCRIPTS["japanese"] * 6 + SCRIPTS["greek"] + SCRIPTS["cyrillic"])
+    image = Image.new("L", (2400, 3600), 255)
+    image.info["dpi"] = (300, 300)
+    buf = io.BytesIO()
+    writer = SearchablePdfWriter(buf)
+    writer.add_page(image, lines)
+    writer.close()
+    page = _read_pages(buf.getvalue())[0]
+    assert isinstance(page, TextLayerPage)
+    assert " ".join(page.text.split()) == " ".join(page_text(lines).split())
+    assert "吉野家の𠮷と東京タワー" in page.text
+
+
 def test_a_short_born_digital_page_without_pictures_is_read_a_blank_page_is_not():
     title = "Annual report 2025 - summary"
     assert len(title.replace(" ", "")) >= MIN_TEXT_CHARS
