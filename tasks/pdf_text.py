@@ -203,7 +203,12 @@ def _page_text(lines: list[Line]) -> str:
 
 def text_layer_page(page, width_px: int, height_px: int) -> TextLayerPage | None:
     """The page read from its text layer, or None when it has none worth reading (then it is OCR'd)."""
-    textpage = page.get_textpage()
+    import pypdfium2 as pdfium
+
+    try:
+        textpage = page.get_textpage()
+    except pdfium.PdfiumError:  # PDFium cannot read its text: OCR it
+        return None
     try:
         chars = _chars(textpage)
         if not has_text_layer(page, chars):
