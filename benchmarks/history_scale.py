@@ -17,8 +17,8 @@ requests and the EXPLAIN of each of its queries.
     .venv/bin/python benchmarks/history_scale.py --sqlite /tmp/h.sqlite3 --search-only     # the same on SQLite
 
 Every completed task also gets a page of text (search_text.py: ~230 words of business
-prose from a 6,000-word vocabulary, names, numbers, dates; one task in 20 a Chinese page)
-in task_texts, indexed as tasks/search.py does, so the search cases (issue 10) measure a
+prose from a 6,000-word vocabulary, names, numbers, dates; one task in 20 a Chinese page;
+100,000 distinct pages dealt out in turn, so no user has the same page twice) in task_texts, indexed as tasks/search.py does, so the search cases (issue 10) measure a
 word, a word prefix, a very common word, a name and Chinese substrings of 2 and 3 characters,
 each with ten different queries, on the history page and the JSON list.
 
@@ -51,6 +51,7 @@ WORDS = ("invoice", "contract", "letter", "receipt", "scan", "statement", "repor
          "passport", "payslip", "order", "quote", "minutes", "policy", "claim")
 EXTS = (("png", "image/png"), ("jpg", "image/jpeg"), ("pdf", "application/pdf"), ("tif", "image/tiff"))
 DAYS = 180
+PAGE_POOL = 100_000  # distinct pages of text (search_text.py), more than the heavy user's 86,000 completed tasks
 GOAL_PAGE_MS, GOAL_STATS_MS = 50.0, 100.0
 
 
@@ -187,6 +188,7 @@ def fill(server: MySQLServer | None, database: str, users: int, total: int, heav
     files = Loader(TaskFile._meta.db_table, file_columns, workdir)
     texts = Loader(TaskText._meta.db_table, ["id", "task_id", "user_id", "text", "terms"], workdir, sort=False)
     page_writer = PageWriter(seed)
+    page_pool = []
     now = datetime.now(dt_timezone.utc).replace(tzinfo=None)
     counter = 0
     for user_id, size in zip(user_ids, _user_sizes(rng, users, total, heavy)):
@@ -224,9 +226,14 @@ def fill(server: MySQLServer | None, database: str, users: int, total: int, heav
             }
             tasks.add({c: row.get(c, 0) for c in task_columns})
             if status == "completed":
-                text = page_writer.page()
+                # A pool of PAGE_POOL distinct pages, dealt out in turn: every user's pages differ (the
+                # heavy user, filled first, has only pages of its own), and the terms are cut once per page.
+                if len(page_pool) < PAGE_POOL:
+                    text = page_writer.page()
+                    page_pool.append((text, search.terms_for(0, text)))
+                text, untagged = page_pool[texts.count % PAGE_POOL]
                 texts.add({"id": texts.count + 1, "task_id": task_id, "user_id": user_id, "text": text,
-                           "terms": search.terms_for(user_id, text)})
+                           "terms": untagged.replace(search.user_tag(0), search.user_tag(user_id))})
             folder = f"{user_id}/{task_id}"
             results = [("original", f"original.{ext}", mime, size_bytes, name)]
             if status == "completed":

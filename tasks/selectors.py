@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import BooleanField, Case, Count, F, Func, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Lookup, Q, QuerySet, Sum, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -82,7 +82,7 @@ def task_text_matches(*, user, q: str) -> QuerySet:
         return TaskText.objects.none().values("task_id")
     qs = TaskText.objects.filter(user=user)
     if connection.vendor == "mysql":
-        qs = qs.filter(_FulltextMatch(F("terms"), against=query.mysql_boolean()))
+        qs = qs.filter(_FulltextMatch(F("terms"), Value(query.mysql_boolean())))
     else:
         fts = connection.ops.quote_name(f"{TaskText._meta.db_table}_fts")
         qs = qs.filter(pk__in=RawSQL(f"SELECT rowid FROM {fts} WHERE {fts} MATCH %s", [query.fts5()]))
@@ -92,18 +92,20 @@ def task_text_matches(*, user, q: str) -> QuerySet:
     return qs.values("task_id")
 
 
-class _FulltextMatch(Func):
-    """MATCH (terms) AGAINST (... IN BOOLEAN MODE): InnoDB's FULLTEXT index (MariaDB/MySQL only)."""
+class _FulltextMatch(Lookup):
+    """MATCH (terms) AGAINST (... IN BOOLEAN MODE): InnoDB's FULLTEXT index (MariaDB/MySQL only).
 
-    output_field = BooleanField()
+    A Lookup, not a Func: MySQL's backend writes a boolean Func as ``... = True``, which compares
+    the relevance with 1 (and would not find most matches).
+    """
 
-    def __init__(self, expression, *, against: str):
-        super().__init__(expression)
-        self.against = against
+    lookup_name = "fulltext_match"
+    prepare_rhs = False
 
-    def as_sql(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"MATCH ({sql}) AGAINST (%s IN BOOLEAN MODE)", (*params, self.against)
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"MATCH ({lhs}) AGAINST ({rhs} IN BOOLEAN MODE)", (*lhs_params, *rhs_params)
 
 
 def task_snippets(*, user, task_ids, q: str) -> dict:
