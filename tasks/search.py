@@ -49,6 +49,9 @@ def _pair(a: str, b: str) -> str:
 def _pieces(text: str):
     """("w", folded word) and ("c", CJK run) in text order."""
     for token in _TOKEN.findall(unicodedata.normalize("NFKC", text)):
+        if token.isascii():  # most words: no CJK, no accents
+            yield "w", token.lower()[:MAX_WORD]
+            continue
         for cjk, other in _RUNS.findall(token):
             if cjk:
                 yield "c", cjk
