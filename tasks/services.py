@@ -13,10 +13,12 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from accounts.client_ip import client_ip
 from tasks import documents, search
 from tasks.errors import ServiceError
 from tasks.models import AuditLog, Task, TaskFile, TaskText
 from tasks.storage import ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of
+from tool_ocr.object_storage import storage_errors
 
 log = logging.getLogger("tool_ocr.tasks")
 
@@ -125,7 +127,7 @@ def task_create(*, user, uploaded_file, engine: str | None = None, language: str
             uploaded_file.seek(0)
             try:
                 original.file.save(ORIGINAL_NAMES[info.mime_type], File(uploaded_file), save=False)
-            except OSError as exc:
+            except storage_errors() as exc:  # a full disk, or the bucket down or refusing
                 log.error("storage failed while saving an upload: %s", exc, extra={"task_id": str(task.id)})
                 raise StorageUnavailable() from exc
             original.save()
@@ -211,7 +213,8 @@ def task_complete(*, task: Task, results: dict) -> None:
                                          "terms": search.terms_for(task.user_id, text)})
             seconds = (now - task.started_at).total_seconds() if task.started_at else None
             _mine(task).update(status=Task.Status.COMPLETED, completed_at=now, heartbeat_at=now,
-                               pages_done=task.page_count, processing_seconds=seconds)
+                               pages_done=task.page_count, processing_seconds=seconds,
+                               text_layer_pages=task.text_layer_pages)
             transaction.on_commit(lambda: delete_task_files(old))
     except BaseException:
         delete_task_files(saved)
@@ -258,7 +261,7 @@ def audit(*, request=None, user=None, action: str, obj=None, outcome=AuditLog.Ou
         user=user, user_email=getattr(user, "email", "") or "", action=action,
         object_type=type(obj).__name__.lower() if obj is not None else "",
         object_id=str(getattr(obj, "pk", "") or ""), outcome=outcome,
-        ip_address=(request.META.get("REMOTE_ADDR") if request is not None else None) or None,
+        ip_address=client_ip(request),
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else ""),
         details=details,
     )
@@ -268,13 +271,14 @@ RERUN_STATUSES = (Task.Status.COMPLETED, Task.Status.FAILED, Task.Status.CANCELL
 
 
 def task_retry(*, task: Task, engine: str | None = None, language: str | None = None, request=None,
-               allow_completed: bool = True) -> Task:
+               allow_completed: bool = True, audit_action: str = "task.retry", **audit_details) -> Task:
     """Run a finished task again, optionally with another engine and/or language; queued after commit.
 
     completed, failed or cancelled -> pending, retry_count + 1. The earlier run's results stay
     downloadable (and searchable) until the new run completes and task_complete swaps them.
-    The change is audited in the same transaction. ``allow_completed=False`` (bulk retries
-    in the history and the admin) takes failed and cancelled tasks only.
+    The audit row (who, from where, which engine and language before and after) is written in
+    the same transaction as the change. ``allow_completed=False`` (bulk retries in the history
+    and the admin) takes failed and cancelled tasks only.
     """
     if engine:
         engine = _check_engine(engine)
@@ -301,34 +305,43 @@ def task_retry(*, task: Task, engine: str | None = None, language: str | None = 
             task.refresh_from_db()
             raise InvalidTransition(task, "retried")
         task.refresh_from_db()
-        audit(request=request, user=None if request is not None else task.user, action="task.retry", obj=task, previous_status=status,
-              engine=task.engine, language=task.language, previous_engine=old_engine,
-              previous_language=old_language)
+        audit(request=request, user=None if request is not None else task.user, action=audit_action, obj=task,
+              previous_status=status, engine=task.engine, language=task.language, previous_engine=old_engine,
+              previous_language=old_language, **audit_details)
         transaction.on_commit(lambda: task_enqueue(task))
     log.info("task retried", extra={"task_id": str(task.id), "user_id": task.user_id})
     return task
 
 
-def task_cancel(*, task: Task) -> Task:
-    """pending -> cancelled at once; processing -> cancelled, and the worker stops before its next page."""
+def task_cancel(*, task: Task, request=None, audit_action: str = "task.cancel", **audit_details) -> Task:
+    """pending -> cancelled at once; processing -> cancelled, and the worker stops before its next page.
+
+    The audit row is written in the same transaction as the change.
+    """
     now = timezone.now()
-    updated = Task.objects.filter(pk=task.pk, status__in=Task.ACTIVE_STATUSES).update(
-        status=Task.Status.CANCELLED, completed_at=now, error_code="cancelled", error_message="Cancelled by the user.")
-    task.refresh_from_db()
+    with transaction.atomic():
+        updated = Task.objects.filter(pk=task.pk, status__in=Task.ACTIVE_STATUSES).update(
+            status=Task.Status.CANCELLED, completed_at=now, error_code="cancelled",
+            error_message="Cancelled by the user.")
+        task.refresh_from_db()
+        if updated:
+            audit(request=request, action=audit_action, obj=task, **audit_details)
     if not updated:
         raise InvalidTransition(task, "cancelled")
     log.info("task cancelled", extra={"task_id": str(task.id), "user_id": task.user_id})
     return task
 
 
-def task_delete(*, task: Task) -> None:
+def task_delete(*, task: Task, request=None, audit_action: str = "task.delete", **audit_details) -> None:
     """Delete the task's rows, then (once that committed) every file under its folder.
 
     Allowed in any state: a worker still on it finds the row gone and stops before the next page.
+    The audit row is written in the same transaction as the deletion of the rows.
     """
     with transaction.atomic():
         Task.objects.select_for_update().filter(pk=task.pk).first()  # waits for a task_complete in flight
         files = list(TaskFile.objects.filter(task_id=task.pk))
         Task.objects.filter(pk=task.pk).delete()
+        audit(request=request, action=audit_action, obj=task, filename=task.filename, **audit_details)
         transaction.on_commit(lambda: (delete_task_files(files), delete_task_folder(task)))
     log.info("task deleted", extra={"task_id": str(task.pk), "user_id": task.user_id})

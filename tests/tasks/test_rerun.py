@@ -50,7 +50,7 @@ def test_run_again_keeps_the_old_results_until_the_new_run_replaces_them(client,
     entry = AuditLog.objects.get(action="task.retry", object_id=str(task.pk))
     assert entry.user == user_a and entry.user_email == user_a.email and entry.ip_address == "127.0.0.1"
     assert entry.details == {"previous_status": "completed", "engine": "tesseract", "language": "en",
-                             "previous_engine": "easyocr", "previous_language": "en"}
+                             "previous_engine": "easyocr", "previous_language": "en", "via": "api"}
 
     run_worker()  # the fake engine reads "page2 ..." this time
     task.refresh_from_db()

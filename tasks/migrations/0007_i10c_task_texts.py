@@ -47,7 +47,7 @@ def drop_fulltext(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0005_history_stats_index'),
+        ('tasks', '0006_i10b_text_layer_pages'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
