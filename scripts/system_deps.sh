@@ -7,6 +7,8 @@ pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v tesseract >/dev/null || need+=(tesseract-ocr tesseract-ocr-eng)
 command -v chromium >/dev/null || need+=(chromium)
+# CJK glyphs for the browser tests and screenshots (陳美玲, 報告書)
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v mariadb >/dev/null || need+=(mariadb-client)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
