@@ -43,7 +43,6 @@ test: setup
 
 schema: setup
 	@bash scripts/make_schema.sh
-	$(BIN)/python manage.py describe_schema
 
 screenshots: setup
 	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/ops/test_user_guide_screenshots.py -m browser
