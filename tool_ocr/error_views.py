@@ -26,8 +26,9 @@ PAGES = {
 }
 
 
-def _render(request, status: int) -> HttpResponse:
-    title, text = PAGES[status]
+def _render(request, status: int, text: str | None = None) -> HttpResponse:
+    title, default_text = PAGES[status]
+    text = text or default_text
     context = {"status": status, "error_title": title, "error_text": text}
     try:
         body = loader.render_to_string("error.html", context, request=request)
@@ -81,4 +82,5 @@ class DebugLikeProductionMiddleware:
 
 def csrf_failure(request, reason=""):
     """A form that expired (or a forged one): the branded 403, which says to reload and try again."""
-    return _render(request, 403)
+    return _render(request, 403, "The form could not be checked (CSRF verification failed): it may have been "
+                                 "open too long. Reload the page and try again.")
