@@ -62,7 +62,7 @@ class ExternalAuthBackend(BaseBackend):
         if settings.AUTH_MODE == auth_mode.LOCAL or not username or not password:
             return None
         result = external_auth.authenticate_user(username, password)
-        user = user_upsert_from_external(result.user)
+        user = user_upsert_from_external(result.user, request=request)
         if not user.is_active:
             raise external_auth.AccountDisabled("This account is disabled in Tool OCR. Contact an administrator.")
         if request is not None:

@@ -45,6 +45,8 @@ def too_many_attempts(wait_seconds: int) -> SignInError:
 def _error_from(exc: external_auth.ExternalAuthError) -> SignInError:
     if isinstance(exc, external_auth.AccountLocked):
         return SignInError(exc.code, exc.message, 423)
+    if isinstance(exc, external_auth.IdentityConflict):
+        return SignInError(exc.code, exc.message, 403)
     if isinstance(exc, external_auth.AccountDisabled):
         return SignInError(exc.code, exc.message, 403)
     if isinstance(exc, external_auth.RateLimited):
