@@ -226,7 +226,8 @@ def make_handler(state: DevAuthState):
                     return self._error(403, "ACCOUNT_DISABLED", "Account is disabled")
                 data = state.issue(user)
                 data.update(state.config.get("login_data") or {})
-                data["userInfo"] = {**data["userInfo"], **(state.config.get("login_user_info") or {})}
+                if isinstance(data.get("userInfo"), dict):
+                    data["userInfo"] = {**data["userInfo"], **(state.config.get("login_user_info") or {})}
                 answer = {"success": True, "message": "Authentication successful", "data": data,
                           "timestamp": _iso(_now())}
                 if state.config.get("login_raw") is not None:
