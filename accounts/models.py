@@ -171,17 +171,18 @@ class TokenSession(models.Model):
 
 
 class LoginFailure(models.Model):
-    """One failed sign-in, counted per typed account and per client IP (brute-force limit).
+    """One failed sign-in, counted per (account, client IP), per client IP and per account (brute-force limit).
 
     Keys are HMACs (SECRET_KEY) of the normalised account name or IP: the table never holds
     what people typed, which is sometimes a password in the wrong field.
     """
 
     class Scope(models.TextChoices):
-        ACCOUNT = "account", "Account"
+        ACCOUNT = "account", "Account (anywhere: slows only)"
+        ACCOUNT_IP = "acct_ip", "Account from one client IP"
         IP = "ip", "Client IP"
 
-    scope = models.CharField(max_length=8, choices=Scope.choices, db_comment="account or ip")
+    scope = models.CharField(max_length=8, choices=Scope.choices, db_comment="acct_ip, ip (lock) or account (slows)")
     key_hash = models.CharField(max_length=64, db_comment="HMAC-SHA256 of the account name or IP")
     created_at = models.DateTimeField(default=timezone.now, db_comment="When the attempt failed")
 

@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 from accounts import crypto, external_auth
 from accounts.external_auth import AuthResult, UserInfo
 from accounts.models import LoginFailure, TokenSession, User, normalize_email
-from accounts.selectors import login_key_hash, login_keys, token_sessions_due_for_refresh
+from accounts.selectors import login_keys, token_sessions_due_for_refresh
 
 log = logging.getLogger("tool_ocr.auth")
 
@@ -284,7 +284,8 @@ def login_failure_record(*, username: str, ip: str | None) -> None:
     LoginFailure.objects.filter(created_at__lt=now - timedelta(seconds=settings.LOGIN_ATTEMPT_WINDOW)).delete()
 
 
-def login_failures_clear(*, username: str) -> None:
-    """A successful sign-in forgives the account's failures (not the IP's)."""
-    LoginFailure.objects.filter(scope=LoginFailure.Scope.ACCOUNT,
-                                key_hash=login_key_hash("account:" + normalize_email(username))).delete()
+def login_failures_clear(*, username: str, ip: str | None = None) -> None:
+    """A successful sign-in forgives the account's failures, here and account-wide (not the IP's)."""
+    keys = {scope: key for scope, key, _limit in login_keys(username=username, ip=ip)}
+    for scope in (LoginFailure.Scope.ACCOUNT, LoginFailure.Scope.ACCOUNT_IP):
+        LoginFailure.objects.filter(scope=scope, key_hash=keys[scope]).delete()

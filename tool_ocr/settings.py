@@ -86,10 +86,14 @@ EXTERNAL_AUTH_BREAKER_RESET_SECONDS = cfg.float("EXTERNAL_AUTH_BREAKER_RESET_SEC
 # A signed-in browser is signed out after this long without a request, and this long after sign-in.
 SESSION_IDLE_TIMEOUT = cfg.int("SESSION_IDLE_TIMEOUT", "3600", minimum=60, maximum=31536000)
 SESSION_ABSOLUTE_LIFETIME = cfg.int("SESSION_ABSOLUTE_LIFETIME", "43200", minimum=300, maximum=31536000)
-# Failed sign-ins allowed per typed account and per client IP within LOGIN_ATTEMPT_WINDOW seconds.
+# Failed sign-ins allowed per (typed account, client IP) and per client IP within LOGIN_ATTEMPT_WINDOW seconds.
 LOGIN_MAX_ATTEMPTS_PER_ACCOUNT = cfg.int("LOGIN_MAX_ATTEMPTS_PER_ACCOUNT", "5", minimum=1, maximum=100000)
 LOGIN_MAX_ATTEMPTS_PER_IP = cfg.int("LOGIN_MAX_ATTEMPTS_PER_IP", "20", minimum=1, maximum=100000)
 LOGIN_ATTEMPT_WINDOW = cfg.int("LOGIN_ATTEMPT_WINDOW", "900", minimum=10, maximum=86400)
+# Account-wide failures (from any address) never lock: past this many in the window, attempts on
+# the account are spaced out by 1, 2, 4 … seconds, at most LOGIN_ACCOUNT_DELAY_MAX.
+LOGIN_ACCOUNT_SLOWDOWN_AFTER = cfg.int("LOGIN_ACCOUNT_SLOWDOWN_AFTER", "10", minimum=1, maximum=100000)
+LOGIN_ACCOUNT_DELAY_MAX = cfg.int("LOGIN_ACCOUNT_DELAY_MAX", "30", minimum=1, maximum=3600)
 # Behind a reverse proxy: the header it sets with the client address (e.g. X-Forwarded-For;
 # its last entry is used). Empty: the connection's address (REMOTE_ADDR).
 CLIENT_IP_HEADER = cfg.str("CLIENT_IP_HEADER", "")
