@@ -74,6 +74,8 @@ def sign_in(request, username: str, password: str):
     wait, scope = selectors.login_wait(username=username, ip=ip)
     if wait:
         log.info("sign-in refused: too many failed attempts scope=%s", scope)
+        services.sign_in_failed(request=request, username=username, reason="too_many_attempts", counted=False,
+                                refused=True)
         return None, too_many_attempts(wait, account_wide=scope == LoginFailure.Scope.ACCOUNT)
     try:
         user = authenticate(request, username=username, password=password)
@@ -81,13 +83,16 @@ def sign_in(request, username: str, password: str):
         user = None
     except external_auth.ExternalAuthError as exc:
         log.info("sign-in failed reason=%s", exc.code)
+        services.sign_in_failed(request=request, username=username, reason=exc.code, counted=False)
         return None, _error_from(exc)
     api_error = getattr(request, AUTH_ERROR_ATTR, None)
     if user is None and api_error is not None and not isinstance(api_error, external_auth.InvalidCredentials):
         log.info("sign-in failed reason=%s", api_error.code)
+        if not isinstance(api_error, external_auth.IdentityConflict):  # that one the service audited itself
+            services.sign_in_failed(request=request, username=username, reason=api_error.code, counted=False)
         return None, _error_from(api_error)
     if user is None:
-        services.login_failure_record(username=username, ip=ip)
+        services.sign_in_failed(request=request, username=username, reason="invalid_credentials", counted=True)
         log.info("sign-in failed reason=invalid_credentials")
         return None, INVALID
     login(request, user)  # rotates the session key; accounts.signals stores the tokens

@@ -170,8 +170,7 @@ def get_task(request, task_id: UUID):
 @tasks_router.delete("/{uuid:task_id}", response={204: None, **ERRORS}, summary="Delete a task and its files")
 def delete_task(request, task_id: UUID):
     task = _task_or_404(request, task_id)
-    services.task_delete(task=task)
-    services.audit(request=request, action="task.delete", obj=task, filename=task.filename, via="api")
+    services.task_delete(task=task, request=request, via="api")
     return 204, None
 
 
@@ -196,7 +195,7 @@ def _retry_engine(request) -> str | None:
                    summary="Queue a failed or cancelled task again (optional body: {\"engine\": ...})")
 def retry_task(request, task_id: UUID):
     task = _task_or_404(request, task_id)
-    task = services.task_retry(task=task, engine=_retry_engine(request))
+    task = services.task_retry(task=task, engine=_retry_engine(request), request=request, via="api")
     return 202, task_out(selectors.task_get(user=request.user, task_id=task.pk))
 
 
@@ -204,7 +203,7 @@ def retry_task(request, task_id: UUID):
                    summary="Cancel a pending or processing task")
 def cancel_task(request, task_id: UUID):
     task = _task_or_404(request, task_id)
-    services.task_cancel(task=task)
+    services.task_cancel(task=task, request=request, via="api")
     return 202, task_out(selectors.task_get(user=request.user, task_id=task.pk))
 
 

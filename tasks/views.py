@@ -122,7 +122,7 @@ def task_retry(request, task_id):
     if request.method == "GET" or not form.is_valid():
         return _confirm(request, task, "retry", form=form, status=200 if request.method == "GET" else 400)
     try:
-        services.task_retry(task=task, engine=form.cleaned_data["engine"])
+        services.task_retry(task=task, engine=form.cleaned_data["engine"], request=request)
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("tasks:detail", task_id=task.id)
@@ -137,7 +137,7 @@ def task_cancel(request, task_id):
     if request.method == "GET":
         return _confirm(request, task, "cancel")
     try:
-        services.task_cancel(task=task)
+        services.task_cancel(task=task, request=request)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
@@ -151,7 +151,6 @@ def task_delete(request, task_id):
     task = _task_or_404(request, task_id)
     if request.method == "GET":
         return _confirm(request, task, "delete")
-    services.task_delete(task=task)
-    services.audit(request=request, action="task.delete", obj=task, filename=task.filename)
+    services.task_delete(task=task, request=request)
     messages.success(request, f"“{task.filename}” and its files are deleted.")
     return redirect("tasks:home")

@@ -94,9 +94,11 @@ LOGIN_ATTEMPT_WINDOW = cfg.int("LOGIN_ATTEMPT_WINDOW", "900", minimum=10, maximu
 # the account are spaced out by 1, 2, 4 … seconds, at most LOGIN_ACCOUNT_DELAY_MAX.
 LOGIN_ACCOUNT_SLOWDOWN_AFTER = cfg.int("LOGIN_ACCOUNT_SLOWDOWN_AFTER", "10", minimum=1, maximum=100000)
 LOGIN_ACCOUNT_DELAY_MAX = cfg.int("LOGIN_ACCOUNT_DELAY_MAX", "30", minimum=1, maximum=3600)
-# Behind a reverse proxy: the header it sets with the client address (e.g. X-Forwarded-For;
-# its last entry is used). Empty: the connection's address (REMOTE_ADDR).
-CLIENT_IP_HEADER = cfg.str("CLIENT_IP_HEADER", "")
+# Behind a reverse proxy: the header it sets with the client address, written X-Forwarded-For or
+# HTTP_X_FORWARDED_FOR. Believed only from TRUSTED_PROXIES (accounts/client_ip.py). Empty: REMOTE_ADDR.
+CLIENT_IP_HEADER = cfg.header_name("CLIENT_IP_HEADER", "")
+# Addresses or networks of the reverse proxies whose CLIENT_IP_HEADER is believed.
+TRUSTED_PROXIES = cfg.networks("TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # --- Tasks ------------------------------------------------------------------
 TASK_RETENTION_DAYS = cfg.int("TASK_RETENTION_DAYS", "30", minimum=1, maximum=36500)
@@ -241,9 +243,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 CSRF_COOKIE_HTTPONLY = False  # the HTMX pages read the token from the page, the API from the cookie
 # Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER_NAME=HTTP_X_FORWARDED_PROTO.
-_proxy_header = cfg.str("SECURE_PROXY_SSL_HEADER_NAME", "")
-if _proxy_header:
-    SECURE_PROXY_SSL_HEADER = (_proxy_header, "https")
+_proxy_header = cfg.header_name("SECURE_PROXY_SSL_HEADER_NAME", "")
+if _proxy_header:  # X-Forwarded-Proto or HTTP_X_FORWARDED_PROTO
+    from accounts.client_ip import header_meta_key as _header_meta_key
+
+    SECURE_PROXY_SSL_HEADER = (_header_meta_key(_proxy_header), "https")
 SECURE_SSL_REDIRECT = cfg.bool("SECURE_SSL_REDIRECT", "false" if DEBUG else "true")
 SECURE_HSTS_SECONDS = cfg.int("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000", minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = cfg.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")
