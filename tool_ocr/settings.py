@@ -108,6 +108,14 @@ MAX_UPLOAD_MB = cfg.int("MAX_UPLOAD_MB", "50", minimum=1, maximum=2048)
 MAX_PAGES = cfg.int("MAX_PAGES", "300", minimum=1, maximum=100000)
 # Largest page in pixels (width x height; PDF pages at OCR_PDF_DPI): stops decompression bombs.
 MAX_IMAGE_PIXELS = cfg.int("MAX_IMAGE_PIXELS", "60000000", minimum=100000, maximum=1000000000)
+# Bounded PDF parsing (tasks/documents.py, tasks/pdf_render.py): the upload check's time budget,
+# the drawing operations (decoded content streams) allowed per page and per document, and the
+# worker's per-page render deadline and memory cap (the page is drawn in a child process).
+PDF_INSPECT_SECONDS = cfg.int("PDF_INSPECT_SECONDS", "10", minimum=1, maximum=600)
+PDF_MAX_PAGE_CONTENT_MB = cfg.int("PDF_MAX_PAGE_CONTENT_MB", "4", minimum=1, maximum=1024)
+PDF_MAX_CONTENT_MB = cfg.int("PDF_MAX_CONTENT_MB", "64", minimum=1, maximum=16384)
+PDF_PAGE_RENDER_SECONDS = cfg.int("PDF_PAGE_RENDER_SECONDS", "30", minimum=1, maximum=3600)
+PDF_RENDER_MEMORY_MB = cfg.int("PDF_RENDER_MEMORY_MB", "2048", minimum=256, maximum=65536)
 # A 'processing' task without a heartbeat for this long has lost its worker: the reaper re-queues it once.
 TASK_HEARTBEAT_TIMEOUT = cfg.int("TASK_HEARTBEAT_TIMEOUT", "600", minimum=10, maximum=86400)
 # Seconds between runs of the periodic reaper job (tasks.jobs.reap_stuck_tasks_job).
