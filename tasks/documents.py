@@ -423,15 +423,18 @@ def _decoded_size(stream, cap: int, budget: "_Budget") -> int:
     if not names:
         return len(raw)
     if names == ["/FlateDecode"] and stream.get("/DecodeParms") is None:
-        inflater, size, view = zlib.decompressobj(), 0, memoryview(raw)
+        inflater, size = zlib.decompressobj(), 0
         for start in range(0, len(raw), 64 * 1024):
-            try:
-                size += len(inflater.decompress(view[start:start + 64 * 1024], cap - size + 1))
-            except zlib.error:
-                return size  # damaged: PDFium stops drawing there too
-            if size > cap or inflater.unconsumed_tail:
-                return cap
-            budget.check_time()
+            data = raw[start:start + 64 * 1024]
+            while data:  # at most 1 MB of output at a time: memory stays flat whatever the ratio
+                try:
+                    size += len(inflater.decompress(data, 1024 * 1024))
+                except zlib.error:
+                    return size  # damaged: PDFium stops drawing there too
+                if size > cap:
+                    return cap
+                data = inflater.unconsumed_tail
+                budget.check_time()
         return size
     if len(raw) > 1024 * 1024:  # other filters: decoded in memory by qpdf, so only small ones
         return cap
