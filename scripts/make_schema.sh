@@ -7,6 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="."
 if [ "${1:-}" = "--output-dir" ]; then out="$2"; mkdir -p "$out/docs"; fi
-PY=${PY:-.venv/bin/python}
+PY=${PYTHON:-.venv/bin/python}
 "$PY" manage.py write_database_schema --prefix tool_ocr_ --output "$out/database_schema.sql"
 "$PY" manage.py describe_schema --prefix tool_ocr_ --output "$out/docs/database.md"

@@ -41,6 +41,11 @@ class TaskFileOut(Schema):
     url: str
 
 
+class PagesReadOut(Schema):
+    text_layer: list[int]
+    ocr: list[int]
+
+
 class TaskOut(Schema):
     id: UUID
     filename: str
@@ -57,6 +62,7 @@ class TaskOut(Schema):
     retry_count: int
     error: TaskErrorOut | None
     files: list[TaskFileOut]
+    pages_read: PagesReadOut | None = None
 
 
 class TasksCreatedOut(Schema):
@@ -113,6 +119,7 @@ def task_out(task: Task) -> dict:
         "error": {"code": task.error_code, "message": task.error_message} if has_error else None,
         "files": [{"kind": f.kind, "name": f.name, "size_bytes": f.size_bytes, "url": file_url(task.id, f.kind)}
                   for f in sorted_files(task.files.all())],
+        "pages_read": task.pages_read,  # which pages came from the PDF's own text, which were OCR'd
     }
 
 

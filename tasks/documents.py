@@ -482,11 +482,15 @@ def _inspect_pdf(fh) -> int:
     return count
 
 
-def iter_pages(fh, mime_type: str):
-    """Yield one RGB or greyscale page image at a time, with ``info["dpi"]`` set (used by the searchable PDF)."""
+def iter_pages(fh, mime_type: str, text_layers: bool = False):
+    """Yield one RGB or greyscale page image at a time, with ``info["dpi"]`` set (used by the searchable PDF).
+
+    With ``text_layers``, a PDF page that carries its own text comes as a ``pdf_text.TextLayerPage``
+    (its exact text and boxes) instead, and is not rendered at all.
+    """
     fh.seek(0)
     if mime_type == "application/pdf":
-        yield from _iter_pdf_pages(fh)
+        yield from _iter_pdf_pages(fh, text_layers)
         return
     with _open_image(fh, mime_type) as image:
         for number, frame in enumerate(_frames(image, mime_type), start=1):
@@ -516,8 +520,9 @@ def _render_error(code: str, number: int, why: str) -> DocumentError:
     return DocumentError(code, text, 422, {"page": number})
 
 
-def _iter_pdf_pages(fh):
-    """Pages drawn one at a time in a child process (tasks/pdf_render.py): deadline and memory cap per page."""
+def _iter_pdf_pages(fh, text_layers: bool = False):
+    """Pages read (text layer) or drawn one at a time in a child process (tasks/pdf_render.py),
+    each under a deadline and a memory cap: a page's content is never parsed in the worker itself."""
     from tasks.pdf_render import PageRenderer, RenderFailed, RenderTimeout
 
     dpi = settings.OCR_PDF_DPI
@@ -533,10 +538,14 @@ def _iter_pdf_pages(fh):
         for index, size in enumerate(sizes):
             _check_pixels(*size, index + 1)
             try:
-                image = renderer.render(index).convert("RGB")
+                page = renderer.render(index, text_layer=text_layers)
             except RenderTimeout:
                 raise _render_error("page_render_timeout", index + 1, "") from None
             except RenderFailed as exc:
                 raise _render_error("page_render_failed", index + 1, str(exc)) from None
+            if not isinstance(page, Image.Image):  # a pdf_text.TextLayerPage: read, not drawn
+                yield page
+                continue
+            image = page.convert("RGB")
             image.info["dpi"] = (dpi, dpi)
             yield image

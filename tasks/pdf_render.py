@@ -18,7 +18,8 @@ import struct
 import sys
 
 _HEADER = struct.Struct(">cIIIB")
-_ERROR = struct.Struct(">cI")
+_ERROR = struct.Struct(">cI")  # also the text-layer record: T, then its length
+_REQUEST = struct.Struct(">IB")  # page index, 1 = read its text layer if it has one
 
 
 # --- Child ----------------------------------------------------------------------------
@@ -41,11 +42,25 @@ def _child(dpi: int, memory_bytes: int) -> None:
     pdf = pdfium.PdfDocument(data)
     while True:
         try:
-            (index,) = struct.unpack(">I", _read_exact(stdin, 4))
+            index, text_layer = _REQUEST.unpack(_read_exact(stdin, _REQUEST.size))
         except EOFError:
             return
         try:
             page = pdf[index]
+            if text_layer:
+                import math
+                import pickle
+
+                from tasks.pdf_text import text_layer_page
+
+                width, height = page.get_size()
+                read = text_layer_page(page, math.ceil(width * dpi / 72 - 1e-6), math.ceil(height * dpi / 72 - 1e-6))
+                if read is not None:
+                    body = pickle.dumps(read)
+                    stdout.write(_ERROR.pack(b"T", len(body)) + body)
+                    stdout.flush()
+                    page.close()
+                    continue
             bitmap = page.render(scale=dpi / 72, grayscale=False, rev_byteorder=True)
             mode = bitmap.mode.encode()
             pixels = bytes(bitmap.buffer)
@@ -90,14 +105,16 @@ class PageRenderer:
             self.close()
             raise RenderFailed("the drawing process stopped before it read the PDF") from None
 
-    def render(self, index: int):
+    def render(self, index: int, text_layer: bool = False):
+        """The page as a PIL image; with ``text_layer``, a pdf_text.TextLayerPage when it carries text."""
+        import pickle
         import time
 
         from PIL import Image
 
         deadline = time.monotonic() + self.seconds
         try:
-            self.proc.stdin.write(struct.pack(">I", index))
+            self.proc.stdin.write(_REQUEST.pack(index, 1 if text_layer else 0))
             self.proc.stdin.flush()
         except BrokenPipeError:
             raise RenderFailed(self._why()) from None
@@ -105,6 +122,9 @@ class PageRenderer:
         if kind == b"E":
             (length,) = struct.unpack(">I", self._read(4, deadline))
             raise RenderFailed(json.loads(self._read(length, deadline)).get("error", "error"))
+        if kind == b"T":  # our own child's answer (a dataclass of strings and numbers)
+            (length,) = struct.unpack(">I", self._read(4, deadline))
+            return pickle.loads(self._read(length, deadline))  # noqa: S301
         _kind, width, height, stride, mode_len = _HEADER.unpack(kind + self._read(_HEADER.size - 1, deadline))
         mode = self._read(mode_len, deadline).decode()
         pixels = self._read(stride * height, deadline)
@@ -159,4 +179,5 @@ class PageRenderer:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tasks.pdf_text, no Django
     _child(int(sys.argv[1]), int(sys.argv[2]))

@@ -16,10 +16,13 @@ from tasks.models import Task, TaskFile
 from tasks.ocr.base import PageResult
 from tasks.ocr.engines import get_engine
 from tasks.ocr.layout import page_text
-from tasks.searchable_pdf import SearchablePdfWriter
-from tasks.storage import open_task_file
+from tasks.pdf_text import TextLayerPage
+from tasks.searchable_pdf import SearchablePdfWriter, keep_original_pages
+from tasks.storage import local_copy
+from tool_ocr.object_storage import bucket_errors
 
 log = logging.getLogger("tool_ocr.worker")
+OCR, TEXT_LAYER = "ocr", "text_layer"  # how a page was read
 
 
 def worker_run_id() -> str:
@@ -27,13 +30,15 @@ def worker_run_id() -> str:
     return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def result_json(task, pages: list[PageResult]) -> dict:
+def result_json(task, pages: list[PageResult], text_layer_pages: set[int] = frozenset()) -> dict:
+    """The contract's result.json; each page also says how it was read (``read_from``: ``ocr`` or ``text_layer``)."""
     return {
         "task_id": str(task.id),
         "engine": task.engine,
         "language": task.language,
         "pages": [
             {"number": int(p.number), "width": int(p.width), "height": int(p.height), "text": str(p.text),
+             "read_from": TEXT_LAYER if p.number in text_layer_pages else OCR,
              "lines": [{"text": str(l.text), "confidence": round(float(l.confidence), 4),
                         "box": [[round(float(x), 1), round(float(y), 1)] for x, y in l.box]} for l in p.lines]}
             for p in pages
@@ -61,6 +66,12 @@ def run_task(task_id: str) -> str:
         services.task_fail(task=task, code="original_missing",
                            message="The uploaded file is no longer in storage; upload it again.")
         return "failed"
+    except bucket_errors() as exc:  # the bucket failed: nothing was stored, the task can be retried
+        log.error("task failed: storage unavailable (%s)", type(exc).__name__, extra={"task_id": str(task.id)})
+        services.task_fail(task=task, code="storage_unavailable",
+                           message="The file storage could not be reached while this task ran; "
+                                   "nothing was saved. Retry the task in a moment.")
+        return "failed"
     except DocumentError as exc:  # e.g. a page that the upload check passed but cannot be rendered
         log.warning("task failed: %s", exc.message, extra={"task_id": str(task.id)})
         services.task_fail(task=task, code=exc.code, message=exc.message)
@@ -75,31 +86,45 @@ def run_task(task_id: str) -> str:
 
 
 def _recognise_and_store(task: Task) -> None:
-    engine = get_engine(task.engine)
     original = task.files.get(kind=TaskFile.Kind.ORIGINAL)
     pages: list[PageResult] = []
-    # The searchable PDF grows in the worker's own temporary folder (TMPDIR), page by page.
-    with tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf") as pdf_fh:
-        writer = SearchablePdfWriter(pdf_fh)
-        with open_task_file(original) as fh:
-            for number, image in enumerate(documents.iter_pages(fh, task.mime_type), start=1):
-                lines = engine.recognize(image)
+    text_layer_pages: set[int] = set()  # PDF pages read from their own text, not OCR'd
+    # The original is copied into this worker's own temporary folder (TMPDIR) once, so a worker host needs
+    # no shared disk; the searchable PDF grows there too, page by page.
+    with (tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf") as pdf_fh,
+          tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf") as merged_fh,
+          local_copy(original) as original_fh):
+        writer = SearchablePdfWriter(pdf_fh, title=task.filename)
+        for number, image in enumerate(documents.iter_pages(original_fh, task.mime_type, text_layers=True), start=1):
+            if isinstance(image, TextLayerPage):
+                pages.append(PageResult(number=number, width=image.width, height=image.height,
+                                        lines=image.lines, text=image.text))
+                text_layer_pages.add(number)
+            else:
+                lines = get_engine(task.engine).recognize(image)  # engines load only when a page needs one
                 pages.append(PageResult(number=number, width=image.width, height=image.height, lines=lines,
                                         text=page_text(lines)))
                 writer.add_page(image, lines)
-                del image
-                services.task_heartbeat(task=task, pages_done=number)
+            del image
+            services.task_heartbeat(task=task, pages_done=number)
         writer.close()
         pdf_fh.flush()
         if task.page_count != len(pages):  # the upload check counted differently: record what was read
             Task.objects.filter(pk=task.pk).update(page_count=len(pages))
             task.page_count = len(pages)
+        if text_layer_pages:  # the searchable PDF keeps those pages as they are in the original
+            original_fh.seek(0)
+            keep_original_pages(original_fh, pdf_fh, [n in text_layer_pages for n in range(1, len(pages) + 1)],
+                                merged_fh, title=task.filename)
+            pdf_fh = merged_fh
+        task.text_layer_pages = sorted(text_layer_pages)  # saved with the results by task_complete
         stem = task.filename.rsplit(".", 1)[0] or "result"
         results = {
             TaskFile.Kind.RESULT_TXT: (f"{stem}.txt", "text/plain; charset=utf-8",
                                        ContentFile(result_text(pages).encode("utf-8"))),
             TaskFile.Kind.RESULT_JSON: (f"{stem}.json", "application/json",
-                                        ContentFile(json.dumps(result_json(task, pages), ensure_ascii=False).encode())),
+                                        ContentFile(json.dumps(result_json(task, pages, text_layer_pages),
+                                                               ensure_ascii=False).encode())),
             TaskFile.Kind.RESULT_PDF: (f"{stem}.ocr.pdf", "application/pdf", File(pdf_fh)),
         }
         services.task_complete(task=task, results=results)

@@ -18,6 +18,7 @@ from tasks import documents
 from tasks.errors import ServiceError
 from tasks.models import AuditLog, Task, TaskFile
 from tasks.storage import ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of
+from tool_ocr.object_storage import storage_errors
 
 log = logging.getLogger("tool_ocr.tasks")
 
@@ -127,7 +128,7 @@ def task_create(*, user, uploaded_file, engine: str | None = None, language: str
             uploaded_file.seek(0)
             try:
                 original.file.save(ORIGINAL_NAMES[info.mime_type], File(uploaded_file), save=False)
-            except OSError as exc:
+            except storage_errors() as exc:  # a full disk, or the bucket down or refusing
                 log.error("storage failed while saving an upload: %s", exc, extra={"task_id": str(task.id)})
                 raise StorageUnavailable() from exc
             original.save()
@@ -204,7 +205,8 @@ def task_complete(*, task: Task, results: dict) -> None:
                 tf.save()
             seconds = (now - task.started_at).total_seconds() if task.started_at else None
             _mine(task).update(status=Task.Status.COMPLETED, completed_at=now, heartbeat_at=now,
-                               pages_done=task.page_count, processing_seconds=seconds)
+                               pages_done=task.page_count, processing_seconds=seconds,
+                               text_layer_pages=task.text_layer_pages)
     except BaseException:
         delete_task_files(saved)
         raise

@@ -15,6 +15,7 @@ from tasks.errors import ServiceError
 from tasks.file_links import file_url
 from tasks.forms import RetryForm, UploadForm
 from tasks.models import Task, TaskFile
+from tasks.ocr.engines import ENGINE_CHOICES
 from tasks.storage import open_task_file
 from tasks.uploads import files_from_request
 
@@ -79,7 +80,8 @@ def _result_pages(task: Task) -> list[dict] | None:
     try:
         with open_task_file(tf) as fh:
             data = json.load(fh)
-        return [{"number": p.get("number"), "text": p.get("text", "")} for p in data.get("pages", [])]
+        return [{"number": p.get("number"), "text": p.get("text", ""), "from_text_layer": p.get("read_from") == "text_layer"}
+                for p in data.get("pages", [])]
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -92,8 +94,35 @@ def _downloads(task: Task) -> list[dict]:
             for suffix, label in DOWNLOADS if KIND_BY_SUFFIX[suffix] in kinds]
 
 
+ENGINE_LABELS = {name: label for name, label, _help in ENGINE_CHOICES}
+
+
+def page_ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] -> "1–3, 5"."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in spans)
+
+
+def _how_read(task: Task) -> list[str]:
+    """Sentences saying which pages came from the PDF's own text and which were OCR'd (only when some were read)."""
+    read = task.pages_read
+    if not read or not read["text_layer"]:
+        return []
+    out = [f"{'Page' if len(read['text_layer']) == 1 else 'Pages'} {page_ranges(read['text_layer'])}: "
+           "read from the PDF's own text (exact, no OCR)."]
+    if read["ocr"]:
+        out.append(f"{'Page' if len(read['ocr']) == 1 else 'Pages'} {page_ranges(read['ocr'])}: "
+                   f"no text in the PDF, recognised by OCR ({ENGINE_LABELS.get(task.engine, task.engine)}).")
+    return out
+
+
 def _detail_context(task: Task) -> dict:
-    return {"task": task, "pages": _result_pages(task), "downloads": _downloads(task),
+    return {"task": task, "pages": _result_pages(task), "downloads": _downloads(task), "how_read": _how_read(task),
             "can_retry": task.status in (Task.Status.FAILED, Task.Status.CANCELLED),
             "can_cancel": task.is_active}
 
