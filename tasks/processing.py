@@ -17,7 +17,7 @@ from tasks.ocr.base import PageResult
 from tasks.ocr.engines import get_engine
 from tasks.ocr.layout import page_text
 from tasks.pdf_text import TextLayerPage
-from tasks.searchable_pdf import SearchablePdfWriter, keep_original_pages
+from tasks.searchable_pdf import OriginalPagesUnreadable, SearchablePdfWriter, keep_original_pages
 from tasks.storage import local_copy
 from tool_ocr.object_storage import bucket_errors
 
@@ -49,6 +49,17 @@ def result_json(task, pages: list[PageResult], text_layer_pages: set[int] = froz
 def result_text(pages: list[PageResult]) -> str:
     """Pages in order, separated by a blank line and a form feed (the page break of plain text)."""
     return "\n\n\f".join(p.text for p in pages).rstrip() + "\n"
+
+
+def _rendered_searchable_pdf(task: Task, original_fh, pages: list[PageResult], out_fh) -> None:
+    """The searchable PDF as for a scan: every page rendered, with the lines already read (no OCR again)."""
+    out_fh.seek(0)
+    out_fh.truncate()
+    writer = SearchablePdfWriter(out_fh, title=task.filename)
+    for page, image in zip(pages, documents.iter_pages(original_fh, task.mime_type), strict=True):
+        writer.add_page(image, page.lines)
+    writer.close()
+    out_fh.flush()
 
 
 def run_task(task_id: str) -> str:
@@ -113,9 +124,13 @@ def _recognise_and_store(task: Task) -> None:
             Task.objects.filter(pk=task.pk).update(page_count=len(pages))
             task.page_count = len(pages)
         if text_layer_pages:  # the searchable PDF keeps those pages as they are in the original
-            original_fh.seek(0)
-            keep_original_pages(original_fh, pdf_fh, [n in text_layer_pages for n in range(1, len(pages) + 1)],
-                                merged_fh, title=task.filename)
+            try:
+                keep_original_pages(original_fh, pdf_fh, [n in text_layer_pages for n in range(1, len(pages) + 1)],
+                                    merged_fh, title=task.filename)
+            except OriginalPagesUnreadable as exc:
+                log.warning("original PDF pages cannot be copied (%s): drawing every page", exc,
+                            extra={"task_id": str(task.id)})
+                _rendered_searchable_pdf(task, original_fh, pages, merged_fh)
             pdf_fh = merged_fh
         task.text_layer_pages = sorted(text_layer_pages)  # saved with the results by task_complete
         stem = task.filename.rsplit(".", 1)[0] or "result"
