@@ -106,6 +106,7 @@ def _to_pixels(page, width_px: int, height_px: int):
     import pypdfium2.raw as pdfium_c
 
     grain = 16  # FPDF_PageToDevice answers in whole device pixels: ask on a 16x finer grid
+
     def device(x, y):
         dx, dy = ctypes.c_int(), ctypes.c_int()
         pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, width_px * grain, height_px * grain, 0, x, y, dx, dy)

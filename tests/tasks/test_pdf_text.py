@@ -316,3 +316,21 @@ def test_a_task_not_yet_read_says_nothing_about_how(user_a, client):
     task = services.task_create(user=user_a, uploaded_file=SimpleUploadedFile("a.pdf", BORN_DIGITAL.read_bytes()))
     client.force_login(user_a)
     assert client.get(f"/api/v1/tasks/{task.id}").json()["pages_read"] is None
+
+
+def test_keeping_original_pages_sets_the_title_also_in_the_xmp_metadata_viewers_prefer():
+    from tasks.searchable_pdf import keep_original_pages
+
+    pdf = pikepdf.open(io.BytesIO(text_pdf([["A born-digital page with a title of its own in XMP"]])))
+    with pdf.open_metadata() as meta:
+        meta["dc:title"] = "Draft 7 (old title)"
+    original = io.BytesIO()
+    pdf.save(original)
+    ocr = io.BytesIO()
+    SearchablePdfWriter(ocr).close()  # no OCR'd pages
+    out = io.BytesIO()
+    keep_original_pages(original, ocr, [True], out, title="Quarterly report – été.pdf")
+    with pikepdf.open(io.BytesIO(out.getvalue())) as result:
+        assert str(result.trailer.Info.Title) == "Quarterly report – été.pdf"
+        assert result.open_metadata()["dc:title"] == "Quarterly report – été.pdf"
+        assert bool(result.Root.ViewerPreferences.DisplayDocTitle) is True
