@@ -232,3 +232,19 @@ def test_a_download_while_the_store_is_away_is_a_503_after_the_access_check(clie
     assert response.content.decode() == "The file storage cannot be reached just now. Try again in a moment.\n"
     assert AuditLog.objects.filter(action="file.download", outcome="failed",
                                    details__reason="storage unavailable").count() == 1
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({"FILE_STORAGE": "ftp"}, "FILE_STORAGE='ftp' is not valid: use one of local, s3."),
+    ({"FILE_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "b", "AWS_S3_ENDPOINT_URL": "minio:9000"},
+     "AWS_S3_ENDPOINT_URL='minio:9000' is not valid: use an http:// or https:// URL."),
+    ({"FILE_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "b", "AWS_ACCESS_KEY_ID": "AKIA0000000000000000"},
+     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or neither (then boto3 finds "
+     "credentials itself, e.g. an instance role)."),
+    ({"FILE_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "b", "AWS_S3_ADDRESSING_STYLE": "sideways"},
+     "AWS_S3_ADDRESSING_STYLE='sideways' is not valid: use one of auto, path, virtual."),
+    ({"FILE_STORAGE_TIMEOUT": "0"}, "FILE_STORAGE_TIMEOUT='0' is not valid: use a number from 0.5 to 300."),
+])
+def test_bad_storage_settings_stop_start_up_with_one_line(tmp_path, env, expected):
+    done = _manage({"DATA_DIR": str(tmp_path), **env}, "check")
+    assert (done.returncode, done.stderr.strip()) == (2, f"Configuration error: {expected}")
