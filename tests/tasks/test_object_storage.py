@@ -248,3 +248,23 @@ def test_a_download_while_the_store_is_away_is_a_503_after_the_access_check(clie
 def test_bad_storage_settings_stop_start_up_with_one_line(tmp_path, env, expected):
     done = _manage({"DATA_DIR": str(tmp_path), **env}, "check")
     assert (done.returncode, done.stderr.strip()) == (2, f"Configuration error: {expected}")
+
+
+def test_a_key_prefix_keeps_the_files_under_it_and_the_report_reads_only_it(settings, moto_s3, user_a):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    bucket = moto_s3.new_bucket()
+    storage_settings(settings, moto_s3, bucket, AWS_LOCATION="tenant-a")
+    moto_s3.client().put_object(Bucket=bucket, Key="someone-else/file.bin", Body=b"not ours")
+    task = _create(user_a)
+    original = task.files.get().file.name
+    moto_s3.client().put_object(Bucket=bucket, Key=f"tenant-a/{user_a.pk}/{task.pk}/leftover.bin", Body=b"12345")
+    assert moto_s3.keys(bucket) == sorted(["someone-else/file.bin", f"tenant-a/{original}",
+                                           f"tenant-a/{user_a.pk}/{task.pk}/leftover.bin"])
+    out = StringIO()
+    call_command("storage_report", "--grace-minutes", "0", stdout=out)
+    assert f"orphan file (no_row): {user_a.pk}/{task.pk}/leftover.bin" in out.getvalue()
+    assert "someone-else" not in out.getvalue()
+    assert out.getvalue().strip().splitlines()[-1].endswith("1 orphan files (5 B) and 0 rows without a file found")
