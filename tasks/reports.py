@@ -83,7 +83,7 @@ def _listdir(path):
         return [], []
 
 
-def _bucket_listdir(path):
+def _bucket_listdir(path, remember=True):
     """Like listdir on a bucket (one paginated LIST), remembering each object's size and time."""
     import posixpath
 
@@ -102,7 +102,8 @@ def _bucket_listdir(path):
                 continue
             name = posixpath.relpath(entry["Key"], prefix or ".")
             files.append(name)
-            _bucket_meta[f"{path}/{name}" if path else name] = (entry["Size"], entry["LastModified"])
+            if remember:
+                _bucket_meta[f"{path}/{name}" if path else name] = (entry["Size"], entry["LastModified"])
     return dirs, files
 
 
@@ -168,10 +169,24 @@ def rows_without_file(*, batch_size: int = 1000, progress=None):
         rows = list(TaskFile.objects.filter(pk__gt=last).order_by("pk").values_list("pk", "file", "task_id")[:batch_size])
         if not rows:
             return
+        exists = _exists_in_batch([name for _pk, name, _task in rows if name])
         for pk, name, task_id in rows:
-            if not name or not default_storage.exists(name):
+            if not name or not exists(name):
                 yield pk, name, task_id
         last = rows[-1][0]
         checked += len(rows)
         if progress:
             progress(checked)
+
+
+def _exists_in_batch(names):
+    """exists(name) for these names: on a bucket one LIST per task folder instead of one HEAD per file."""
+    from tool_ocr.object_storage import on_bucket
+
+    if not on_bucket():
+        return default_storage.exists
+    present = set()
+    for folder in sorted({name.rsplit("/", 1)[0] for name in names if "/" in name}):
+        _dirs, files = _bucket_listdir(folder, remember=False)
+        present.update(f"{folder}/{f}" for f in files)
+    return lambda name: name in present if "/" in name else default_storage.exists(name)
