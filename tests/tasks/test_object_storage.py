@@ -20,7 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from tasks import services
 from tasks.models import AuditLog, Task, TaskFile
 from tests.s3 import storage_settings
-from tests.tasks.pipeline import PAGES, fake_engine, run_worker, signed_in, stored_names, upload  # noqa: F401
+from tests.tasks.pipeline import PAGES, fake_engine, run_worker, signed_in, upload  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
