@@ -113,3 +113,54 @@ def sign_in(session: requests.Session, base: str, email: str, password: str = "d
 
 def csrf_headers(session: requests.Session, base: str) -> dict:
     return {"X-CSRFToken": session.cookies.get("csrftoken"), "Referer": f"{base}/"}
+
+
+def run_script(env: dict, *args, cwd: Path = ROOT, timeout=900) -> str:
+    done = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{' '.join(map(str, args))} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def table_names(db: ScratchDatabase) -> list[str]:
+    out = db.server.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                            f"'{db.name}' AND table_type = 'BASE TABLE' ORDER BY table_name;")
+    return out.split()
+
+
+def table_columns(db: ScratchDatabase, table: str) -> list[str]:
+    out = db.server.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                            f"'{db.name}' AND table_name = '{table}' ORDER BY ordinal_position;")
+    return out.split()
+
+
+def table_rows(db: ScratchDatabase, table: str, columns: list[str]) -> list[str]:
+    """Every row of ``columns``, as text lines in a stable order (all columns sort the rows)."""
+    cols = ", ".join(f"`{c}`" for c in columns)
+    out = db.server.execute(f"SELECT {cols} FROM `{table}` ORDER BY {cols};", database=db.name)
+    return out.splitlines()
+
+
+def served_files(base: str, email: str, expected: dict, session=None) -> dict:
+    """Sign in as ``email`` and fetch each of its tasks and every file: {task id: {kind: sha256}}."""
+    import hashlib
+
+    from tests.deploy.stack import sign_in as _sign_in
+
+    session = session or requests.Session()
+    session.trust_env = False
+    _sign_in(session, base, email)
+    found = {}
+    for task_id, info in expected.items():
+        if info["user"] != email:
+            continue
+        task = session.get(f"{base}/api/v1/tasks/{task_id}")
+        assert task.status_code == 200, (task_id, task.status_code)
+        assert task.json()["status"] == info["status"]
+        found[task_id] = {}
+        for kind in info["files"]:
+            suffix = {"original": "original", "result_txt": "result.txt", "result_json": "result.json",
+                      "result_pdf": "result.pdf"}[kind]
+            response = session.get(f"{base}/api/v1/tasks/{task_id}/{suffix}")
+            assert response.status_code == 200, (task_id, kind, response.status_code)
+            found[task_id][kind] = hashlib.sha256(response.content).hexdigest()
+    return found
