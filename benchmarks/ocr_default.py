@@ -144,6 +144,7 @@ def main():
     parser.add_argument("--cases", default="")
     parser.add_argument("--no-real", action="store_true", help="only the generated pages (faster)")
     parser.add_argument("--worker-start", action="store_true")
+    parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tool_ocr.settings")
     os.environ.setdefault("DEBUG", "true")
@@ -197,8 +198,8 @@ def main():
             " paid only when the first reading is unsure (see tasks/processing.py)")
     if args.worker_start:
         worker_start()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(_out.getvalue())
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(_out.getvalue())
 
 
 if __name__ == "__main__":

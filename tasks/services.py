@@ -113,17 +113,14 @@ def _choose_engine(engine: str | None, language: str) -> str:
     readers = engines.engines_for(language)
     if engine:
         engine = _check_engine(engine)
-        if engine != "auto" and engine not in readers:
+        if engine not in readers:
             raise InvalidChoice(
                 f"{engines.engine_label(engine)} does not read {languages.label(language)} on this server: "
                 f"choose {', '.join(engines.engine_label(r) for r in readers)}, or another language.",
                 code="invalid_language", details={"language": language, "engine": engine, "engines": readers,
                                                   **language_choices()})
         return engine
-    default = settings.OCR_ENGINE
-    if default == "auto" or default in readers:
-        return default
-    return readers[0]
+    return settings.OCR_ENGINE if settings.OCR_ENGINE in readers else readers[0]
 
 
 def _safe_display_name(name: str) -> str:
