@@ -40,10 +40,19 @@ def user_upsert_from_external(info: UserInfo) -> User:
 
 
 # --- Token sessions -------------------------------------------------------------
+def _audit(**kwargs):
+    from tasks.services import audit  # the one audit writer (tasks.models.AuditLog)
+
+    return audit(**kwargs)
+
+
 @sensitive_variables()
 def token_session_create(*, user: User, session_key: str, result: AuthResult | None = None,
-                         ip: str | None = None, user_agent: str = "") -> TokenSession:
-    """Start the row of a fresh sign-in: the tokens encrypted (none for a local sign-in)."""
+                         ip: str | None = None, user_agent: str = "", request=None) -> TokenSession:
+    """Start the row of a fresh sign-in: the tokens encrypted (none for a local sign-in).
+
+    With ``request`` (a real sign-in) the ``auth.login`` audit row is written in the same transaction.
+    """
     t = result.tokens if result is not None else None
     now = timezone.now()
     values = dict(
@@ -59,29 +68,42 @@ def token_session_create(*, user: User, session_key: str, result: AuthResult | N
         ip_address=ip or None,
         user_agent=(user_agent or "")[:512],
     )
-    row, _ = TokenSession.objects.update_or_create(session_key=session_key, defaults=values)
+    with transaction.atomic():
+        row, _ = TokenSession.objects.update_or_create(session_key=session_key, defaults=values)
+        if request is not None:
+            _audit(request=request, user=user, action="auth.login", obj=row,
+                   source="external" if t else "local", backend=getattr(user, "backend", ""))
     return row
 
 
-def token_session_end(*, session_key: str) -> int:
-    """Sign-out: delete the stored tokens of a browser session.
+def token_session_end(*, session_key: str, request=None, user=None) -> int:
+    """Sign-out: delete the stored tokens of a browser session (and write ``auth.logout`` in the same transaction).
 
     A revoked row stays (its tokens are already wiped) as a record for the operators
     until cleanup_sessions removes it. The contract has no revoke call, so ending the
     session here is deleting what we hold.
     """
-    deleted, _ = TokenSession.objects.filter(session_key=session_key, revoked_at__isnull=True).delete()
+    with transaction.atomic():
+        deleted, _ = TokenSession.objects.filter(session_key=session_key, revoked_at__isnull=True).delete()
+        if request is not None and user is not None:
+            _audit(request=request, user=user, action="auth.logout", obj=user)
     return deleted
 
 
-def token_session_revoke(*, session: TokenSession, reason: str = TokenSession.EndReason.REVOKED) -> bool:
+def token_session_revoke(*, session: TokenSession, reason: str = TokenSession.EndReason.REVOKED,
+                         request=None) -> bool:
     """Revoke a session (admin action): wipe its tokens; the browser is signed out at its next request.
 
-    Returns False when it was already revoked.
+    Returns False when it was already revoked. With ``request`` (an operator's action) the
+    ``admin.session.revoke`` audit row is written in the same transaction.
     """
-    updated = TokenSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), end_reason=reason,
-        access_token_enc="", id_token_enc="", refresh_token_enc="", refresh_hold_until=None)
+    with transaction.atomic():
+        updated = TokenSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), end_reason=reason,
+            access_token_enc="", id_token_enc="", refresh_token_enc="", refresh_hold_until=None)
+        if updated and request is not None:
+            _audit(request=request, action="admin.session.revoke", obj=session, target=session.user.email,
+                   reason=str(reason))
     if updated:
         log.info("token session revoked session_id=%s user_id=%s reason=%s", session.pk, session.user_id, reason)
     return bool(updated)
@@ -227,6 +249,25 @@ def login_failure_record(*, username: str, ip: str | None) -> None:
     LoginFailure.objects.bulk_create([LoginFailure(scope=scope, key_hash=key, created_at=now)
                                       for scope, key, _limit in login_keys(username=username, ip=ip)])
     LoginFailure.objects.filter(created_at__lt=now - timedelta(seconds=settings.LOGIN_ATTEMPT_WINDOW)).delete()
+
+
+def sign_in_failed(*, request, username: str, reason: str, counted: bool, refused: bool = False) -> None:
+    """A failed sign-in: counted towards the limit (wrong credentials) and audited, in one transaction.
+
+    The audit row names the account only when it exists (what people type in the name field
+    is sometimes their password) and never holds the password. ``refused``: stopped by the
+    limit before any check (outcome "denied"), else "failed".
+    """
+    from accounts.client_ip import client_ip
+    from tasks.models import AuditLog
+
+    account = User.objects.filter(email=normalize_email(username)).first() if "@" in (username or "") else None
+    with transaction.atomic():
+        if counted:
+            login_failure_record(username=username, ip=client_ip(request))
+        _audit(request=request, user=account, action="auth.login",
+               outcome=AuditLog.Outcome.DENIED if refused else AuditLog.Outcome.FAILED,
+               reason=reason, account="known" if account else "unknown")
 
 
 def login_failures_clear(*, username: str) -> None:

@@ -66,6 +66,8 @@ def sign_in(request, username: str, password: str):
     wait = selectors.login_wait_seconds(username=username, ip=ip)
     if wait:
         log.info("sign-in refused: too many failed attempts")
+        services.sign_in_failed(request=request, username=username, reason="too_many_attempts", counted=False,
+                                refused=True)
         return None, too_many_attempts(wait)
     try:
         user = authenticate(request, username=username, password=password)
@@ -73,9 +75,10 @@ def sign_in(request, username: str, password: str):
         user = None
     except external_auth.ExternalAuthError as exc:
         log.info("sign-in failed reason=%s", exc.code)
+        services.sign_in_failed(request=request, username=username, reason=exc.code, counted=False)
         return None, _error_from(exc)
     if user is None:
-        services.login_failure_record(username=username, ip=ip)
+        services.sign_in_failed(request=request, username=username, reason="invalid_credentials", counted=True)
         log.info("sign-in failed reason=invalid_credentials")
         return None, INVALID
     login(request, user)  # rotates the session key; accounts.signals stores the tokens

@@ -101,11 +101,10 @@ class TaskAdmin(FastListMixin, admin.ModelAdmin):
         done, skipped = 0, []
         for task in queryset.select_related("user"):
             try:
-                service(task=task)
+                service(task=task, request=request, audit_action=action, owner=task.user.email)
             except services.ServiceError as exc:
                 skipped.append(f"{task.filename}: {exc}")
                 continue
-            services.audit(request=request, action=action, obj=task, owner=task.user.email)
             done += 1
         self.message_user(request, f"{done} task(s) {verb}.", messages.SUCCESS if done else messages.WARNING)
         if skipped:
@@ -126,8 +125,7 @@ class TaskAdmin(FastListMixin, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         """Through the service: the rows, then every file under the task's folder."""
-        services.task_delete(task=obj)
-        services.audit(request=request, action="admin.task.delete", obj=obj, owner=obj.user.email)
+        services.task_delete(task=obj, request=request, audit_action="admin.task.delete", owner=obj.user.email)
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():

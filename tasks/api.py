@@ -42,6 +42,11 @@ class TaskFileOut(Schema):
     url: str
 
 
+class PagesReadOut(Schema):
+    text_layer: list[int]
+    ocr: list[int]
+
+
 class TaskOut(Schema):
     id: UUID
     filename: str
@@ -58,6 +63,7 @@ class TaskOut(Schema):
     retry_count: int
     error: TaskErrorOut | None
     files: list[TaskFileOut]
+    pages_read: PagesReadOut | None = None
 
 
 class TasksCreatedOut(Schema):
@@ -131,6 +137,7 @@ def task_out(task: Task) -> dict:
         "error": {"code": task.error_code, "message": task.error_message} if has_error else None,
         "files": [{"kind": f.kind, "name": f.name, "size_bytes": f.size_bytes, "url": file_url(task.id, f.kind)}
                   for f in sorted_files(task.files.all())],
+        "pages_read": task.pages_read,  # which pages came from the PDF's own text, which were OCR'd
     }
 
 
@@ -196,8 +203,7 @@ def get_task(request, task_id: UUID):
 @tasks_router.delete("/{uuid:task_id}", response={204: None, **ERRORS}, summary="Delete a task and its files")
 def delete_task(request, task_id: UUID):
     task = _task_or_404(request, task_id)
-    services.task_delete(task=task)
-    services.audit(request=request, action="task.delete", obj=task, filename=task.filename, via="api")
+    services.task_delete(task=task, request=request, via="api")
     return 204, None
 
 
@@ -222,7 +228,7 @@ def _retry_engine(request) -> str | None:
                    summary="Queue a failed or cancelled task again (optional body: {\"engine\": ...})")
 def retry_task(request, task_id: UUID):
     task = _task_or_404(request, task_id)
-    task = services.task_retry(task=task, engine=_retry_engine(request))
+    task = services.task_retry(task=task, engine=_retry_engine(request), request=request, via="api")
     return 202, task_out(selectors.task_get(user=request.user, task_id=task.pk))
 
 
@@ -230,7 +236,7 @@ def retry_task(request, task_id: UUID):
                    summary="Cancel a pending or processing task")
 def cancel_task(request, task_id: UUID):
     task = _task_or_404(request, task_id)
-    services.task_cancel(task=task)
+    services.task_cancel(task=task, request=request, via="api")
     return 202, task_out(selectors.task_get(user=request.user, task_id=task.pk))
 
 

@@ -317,11 +317,15 @@ def _inspect_pdf(fh) -> int:
     return count
 
 
-def iter_pages(fh, mime_type: str):
-    """Yield one RGB or greyscale page image at a time, with ``info["dpi"]`` set (used by the searchable PDF)."""
+def iter_pages(fh, mime_type: str, text_layers: bool = False):
+    """Yield one RGB or greyscale page image at a time, with ``info["dpi"]`` set (used by the searchable PDF).
+
+    With ``text_layers``, a PDF page that carries its own text comes as a ``pdf_text.TextLayerPage``
+    (its exact text and boxes) instead, and is not rendered at all.
+    """
     fh.seek(0)
     if mime_type == "application/pdf":
-        yield from _iter_pdf_pages(fh)
+        yield from _iter_pdf_pages(fh, text_layers)
         return
     with _open_image(fh, mime_type) as image:
         for number, frame in enumerate(_frames(image, mime_type), start=1):
@@ -350,7 +354,9 @@ def _image_dpi(image: Image.Image) -> float:
     return dpi if 50 <= dpi <= 1200 else 150.0
 
 
-def _iter_pdf_pages(fh):
+def _iter_pdf_pages(fh, text_layers: bool = False):
+    from tasks.pdf_text import text_layer_page
+
     dpi = settings.OCR_PDF_DPI
     pdf = _pdf_open(fh)
     try:
@@ -358,6 +364,10 @@ def _iter_pdf_pages(fh):
             page = pdf[index]
             try:
                 _check_pixels(*pdf_page_pixels(page, dpi), index + 1)
+                read = text_layer_page(page, *pdf_page_pixels(page, dpi)) if text_layers else None
+                if read is not None:
+                    yield read
+                    continue
                 bitmap = page.render(scale=dpi / 72, grayscale=False)
                 image = bitmap.to_pil().convert("RGB")
                 bitmap.close()

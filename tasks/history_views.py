@@ -167,12 +167,11 @@ def _apply(request, task: Task, action: str) -> str | None:
     """Run one action; None when done, else why not (wrong state, limit)."""
     try:
         if action == "retry":
-            services.task_retry(task=task)
+            services.task_retry(task=task, request=request, via="history")
         elif action == "cancel":
-            services.task_cancel(task=task)
+            services.task_cancel(task=task, request=request, via="history")
         elif action == "delete":
-            services.task_delete(task=task)
-            services.audit(request=request, action="task.delete", obj=task, filename=task.filename, via="history")
+            services.task_delete(task=task, request=request, via="history")
     except ServiceError as exc:  # wrong state, limit reached, storage down
         return exc.message
     return None

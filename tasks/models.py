@@ -42,6 +42,9 @@ class Task(models.Model):
     error_message = models.TextField(blank=True)
     queue_result_id = models.CharField(max_length=64, blank=True, db_comment="Id of the task queue row")
     worker_id = models.CharField(max_length=128, blank=True)
+    text_layer_pages = models.JSONField(
+        null=True, blank=True,
+        db_comment="PDF pages read from their own text layer, not OCR'd (page numbers); null: every page OCR'd")
 
     class Meta:
         db_table = "tasks"
@@ -70,6 +73,15 @@ class Task(models.Model):
     @property
     def is_active(self):
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def pages_read(self) -> dict | None:
+        """How a completed task's pages were read: ``{"text_layer": [numbers], "ocr": [numbers]}``; else None."""
+        if self.status != self.Status.COMPLETED:
+            return None
+        from_text = set(self.text_layer_pages or [])
+        return {"text_layer": sorted(from_text),
+                "ocr": [n for n in range(1, self.page_count + 1) if n not in from_text]}
 
     @property
     def progress_percent(self) -> int:

@@ -21,10 +21,12 @@ from tasks.ocr.base import PageResult
 from tasks.ocr import languages, orientation
 from tasks.ocr.engines import get_engine, resolve_engine
 from tasks.ocr.layout import page_text
-from tasks.searchable_pdf import SearchablePdfWriter
+from tasks.pdf_text import TextLayerPage
+from tasks.searchable_pdf import SearchablePdfWriter, keep_original_pages
 from tasks.storage import open_task_file
 
 log = logging.getLogger("tool_ocr.worker")
+OCR, TEXT_LAYER = "ocr", "text_layer"  # how a page was read
 
 
 def worker_run_id() -> str:
@@ -107,13 +109,15 @@ def _skew_note(angle: float) -> list[str]:
     return [f"straightened by {abs(angle):.1f}°"] if angle else []
 
 
-def result_json(task, pages: list[PageResult]) -> dict:
+def result_json(task, pages: list[PageResult], text_layer_pages: set[int] = frozenset()) -> dict:
+    """The contract's result.json; each page also says how it was read (``read_from``: ``ocr`` or ``text_layer``)."""
     return {
         "task_id": str(task.id),
         "engine": task.engine,
         "language": task.language,
         "pages": [
             {"number": int(p.number), "width": int(p.width), "height": int(p.height), "text": str(p.text),
+             "read_from": TEXT_LAYER if p.number in text_layer_pages else OCR,
              **({"engine": p.engine} if getattr(p, "engine", "") else {}),
              **({"turned": list(p.turned)} if getattr(p, "turned", None) else {}),
              "lines": [{"text": str(l.text), "confidence": round(float(l.confidence), 4),
@@ -160,33 +164,48 @@ def _recognise_and_store(task: Task) -> None:
     language = task.language or settings.OCR_DEFAULT_LANGUAGE
     original = task.files.get(kind=TaskFile.Kind.ORIGINAL)
     pages: list[PageResult] = []
+    text_layer_pages: set[int] = set()  # PDF pages read from their own text, not OCR'd
     # The searchable PDF grows in the worker's own temporary folder (TMPDIR), page by page.
-    with tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf") as pdf_fh:
-        writer = SearchablePdfWriter(pdf_fh)
+    with (tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf") as pdf_fh,
+          tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf") as merged_fh):
+        writer = SearchablePdfWriter(pdf_fh, title=task.filename)
         with open_task_file(original) as fh:
-            for number, image in enumerate(documents.iter_pages(fh, task.mime_type), start=1):
-                read = read_page(image, task.engine, language)
-                upright, lines = read.image, read.lines
-                upright.info.setdefault("dpi", image.info.get("dpi"))
-                text = page_text(lines)
-                if languages.is_cjk(language):
-                    text = languages.drop_cjk_spaces(text)
-                pages.append(PageResult(number=number, width=upright.width, height=upright.height, lines=lines,
-                                        text=text, engine=read.engine, turned=read.turned))
-                writer.add_page(upright, lines)
-                del image, upright, read
+            for number, image in enumerate(documents.iter_pages(fh, task.mime_type, text_layers=True), start=1):
+                if isinstance(image, TextLayerPage):
+                    pages.append(PageResult(number=number, width=image.width, height=image.height,
+                                            lines=image.lines, text=image.text))
+                    text_layer_pages.add(number)
+                else:  # engines load only when a page needs one
+                    read = read_page(image, task.engine, language)
+                    upright, lines = read.image, read.lines
+                    upright.info.setdefault("dpi", image.info.get("dpi"))
+                    text = page_text(lines)
+                    if languages.is_cjk(language):
+                        text = languages.drop_cjk_spaces(text)
+                    pages.append(PageResult(number=number, width=upright.width, height=upright.height, lines=lines,
+                                            text=text, engine=read.engine, turned=read.turned))
+                    writer.add_page(upright, lines)
+                    del upright, read
+                del image
                 services.task_heartbeat(task=task, pages_done=number)
         writer.close()
         pdf_fh.flush()
         if task.page_count != len(pages):  # the upload check counted differently: record what was read
             Task.objects.filter(pk=task.pk).update(page_count=len(pages))
             task.page_count = len(pages)
+        if text_layer_pages:  # the searchable PDF keeps those pages as they are in the original
+            with open_task_file(original) as fh:
+                keep_original_pages(fh, pdf_fh, [n in text_layer_pages for n in range(1, len(pages) + 1)],
+                                    merged_fh, title=task.filename)
+            pdf_fh = merged_fh
+        task.text_layer_pages = sorted(text_layer_pages)  # saved with the results by task_complete
         stem = task.filename.rsplit(".", 1)[0] or "result"
         results = {
             TaskFile.Kind.RESULT_TXT: (f"{stem}.txt", "text/plain; charset=utf-8",
                                        ContentFile(result_text(pages).encode("utf-8"))),
             TaskFile.Kind.RESULT_JSON: (f"{stem}.json", "application/json",
-                                        ContentFile(json.dumps(result_json(task, pages), ensure_ascii=False).encode())),
+                                        ContentFile(json.dumps(result_json(task, pages, text_layer_pages),
+                                                               ensure_ascii=False).encode())),
             TaskFile.Kind.RESULT_PDF: (f"{stem}.ocr.pdf", "application/pdf", File(pdf_fh)),
         }
         services.task_complete(task=task, results=results)

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from accounts.client_ip import client_ip
 from tasks import documents
 from tasks.errors import ServiceError
 from tasks.models import AuditLog, Task, TaskFile
@@ -242,7 +243,8 @@ def task_complete(*, task: Task, results: dict) -> None:
                 tf.save()
             seconds = (now - task.started_at).total_seconds() if task.started_at else None
             _mine(task).update(status=Task.Status.COMPLETED, completed_at=now, heartbeat_at=now,
-                               pages_done=task.page_count, processing_seconds=seconds)
+                               pages_done=task.page_count, processing_seconds=seconds,
+                               text_layer_pages=task.text_layer_pages)
     except BaseException:
         delete_task_files(saved)
         raise
@@ -264,14 +266,18 @@ def audit(*, request=None, user=None, action: str, obj=None, outcome=AuditLog.Ou
         user=user, user_email=getattr(user, "email", "") or "", action=action,
         object_type=type(obj).__name__.lower() if obj is not None else "",
         object_id=str(getattr(obj, "pk", "") or ""), outcome=outcome,
-        ip_address=(request.META.get("REMOTE_ADDR") if request is not None else None) or None,
+        ip_address=client_ip(request),
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else ""),
         details=details,
     )
 
 
-def task_retry(*, task: Task, engine: str | None = None) -> Task:
-    """failed or cancelled -> pending, retry_count + 1, optionally with another engine; queued after commit."""
+def task_retry(*, task: Task, engine: str | None = None, request=None, audit_action: str = "task.retry",
+               **audit_details) -> Task:
+    """failed or cancelled -> pending, retry_count + 1, optionally with another engine; queued after commit.
+
+    The audit row (who, from where) is written in the same transaction as the change.
+    """
     if engine:
         engine = _choose_engine(engine, task.language or settings.OCR_DEFAULT_LANGUAGE)
     with transaction.atomic():
@@ -294,31 +300,41 @@ def task_retry(*, task: Task, engine: str | None = None) -> Task:
         TaskFile.objects.filter(pk__in=[f.pk for f in old]).delete()
         transaction.on_commit(lambda: delete_task_files(old))
         task.refresh_from_db()
+        audit(request=request, action=audit_action, obj=task, engine=task.engine, **audit_details)
         transaction.on_commit(lambda: task_enqueue(task))
     log.info("task retried", extra={"task_id": str(task.id), "user_id": task.user_id})
     return task
 
 
-def task_cancel(*, task: Task) -> Task:
-    """pending -> cancelled at once; processing -> cancelled, and the worker stops before its next page."""
+def task_cancel(*, task: Task, request=None, audit_action: str = "task.cancel", **audit_details) -> Task:
+    """pending -> cancelled at once; processing -> cancelled, and the worker stops before its next page.
+
+    The audit row is written in the same transaction as the change.
+    """
     now = timezone.now()
-    updated = Task.objects.filter(pk=task.pk, status__in=Task.ACTIVE_STATUSES).update(
-        status=Task.Status.CANCELLED, completed_at=now, error_code="cancelled", error_message="Cancelled by the user.")
-    task.refresh_from_db()
+    with transaction.atomic():
+        updated = Task.objects.filter(pk=task.pk, status__in=Task.ACTIVE_STATUSES).update(
+            status=Task.Status.CANCELLED, completed_at=now, error_code="cancelled",
+            error_message="Cancelled by the user.")
+        task.refresh_from_db()
+        if updated:
+            audit(request=request, action=audit_action, obj=task, **audit_details)
     if not updated:
         raise InvalidTransition(task, "cancelled")
     log.info("task cancelled", extra={"task_id": str(task.id), "user_id": task.user_id})
     return task
 
 
-def task_delete(*, task: Task) -> None:
+def task_delete(*, task: Task, request=None, audit_action: str = "task.delete", **audit_details) -> None:
     """Delete the task's rows, then (once that committed) every file under its folder.
 
     Allowed in any state: a worker still on it finds the row gone and stops before the next page.
+    The audit row is written in the same transaction as the deletion of the rows.
     """
     with transaction.atomic():
         Task.objects.select_for_update().filter(pk=task.pk).first()  # waits for a task_complete in flight
         files = list(TaskFile.objects.filter(task_id=task.pk))
         Task.objects.filter(pk=task.pk).delete()
+        audit(request=request, action=audit_action, obj=task, filename=task.filename, **audit_details)
         transaction.on_commit(lambda: (delete_task_files(files), delete_task_folder(task)))
     log.info("task deleted", extra={"task_id": str(task.pk), "user_id": task.user_id})

@@ -15,6 +15,7 @@ from tasks.errors import ServiceError
 from tasks.file_links import file_url
 from tasks.forms import RetryForm, UploadForm
 from tasks.models import Task, TaskFile
+from tasks.ocr.engines import ENGINE_CHOICES
 from tasks.storage import open_task_file
 from tasks.uploads import files_from_request
 
@@ -81,8 +82,9 @@ def _result_pages(task: Task) -> list[dict] | None:
     try:
         with open_task_file(tf) as fh:
             data = json.load(fh)
-        return [{"number": p.get("number"), "text": p.get("text", ""), "turned": p.get("turned") or [],
-                 "engine": p.get("engine", "")} for p in data.get("pages", [])]
+        return [{"number": p.get("number"), "text": p.get("text", ""), "from_text_layer": p.get("read_from") == "text_layer",
+                 "turned": p.get("turned") or [], "engine": p.get("engine", "")}
+                for p in data.get("pages", [])]
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -95,8 +97,35 @@ def _downloads(task: Task) -> list[dict]:
             for suffix, label in DOWNLOADS if KIND_BY_SUFFIX[suffix] in kinds]
 
 
+ENGINE_LABELS = {name: label for name, label, _help in ENGINE_CHOICES}
+
+
+def page_ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] -> "1–3, 5"."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in spans)
+
+
+def _how_read(task: Task) -> list[str]:
+    """Sentences saying which pages came from the PDF's own text and which were OCR'd (only when some were read)."""
+    read = task.pages_read
+    if not read or not read["text_layer"]:
+        return []
+    out = [f"{'Page' if len(read['text_layer']) == 1 else 'Pages'} {page_ranges(read['text_layer'])}: "
+           "read from the PDF's own text (exact, no OCR)."]
+    if read["ocr"]:
+        out.append(f"{'Page' if len(read['ocr']) == 1 else 'Pages'} {page_ranges(read['ocr'])}: "
+                   f"no text in the PDF, recognised by OCR ({ENGINE_LABELS.get(task.engine, task.engine)}).")
+    return out
+
+
 def _detail_context(task: Task) -> dict:
-    return {"task": task, "pages": _result_pages(task), "downloads": _downloads(task),
+    return {"task": task, "pages": _result_pages(task), "downloads": _downloads(task), "how_read": _how_read(task),
             "can_retry": task.status in (Task.Status.FAILED, Task.Status.CANCELLED),
             "can_cancel": task.is_active}
 
@@ -125,7 +154,7 @@ def task_retry(request, task_id):
     if request.method == "GET" or not form.is_valid():
         return _confirm(request, task, "retry", form=form, status=200 if request.method == "GET" else 400)
     try:
-        services.task_retry(task=task, engine=form.cleaned_data["engine"])
+        services.task_retry(task=task, engine=form.cleaned_data["engine"], request=request)
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("tasks:detail", task_id=task.id)
@@ -140,7 +169,7 @@ def task_cancel(request, task_id):
     if request.method == "GET":
         return _confirm(request, task, "cancel")
     try:
-        services.task_cancel(task=task)
+        services.task_cancel(task=task, request=request)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
@@ -154,7 +183,6 @@ def task_delete(request, task_id):
     task = _task_or_404(request, task_id)
     if request.method == "GET":
         return _confirm(request, task, "delete")
-    services.task_delete(task=task)
-    services.audit(request=request, action="task.delete", obj=task, filename=task.filename)
+    services.task_delete(task=task, request=request)
     messages.success(request, f"“{task.filename}” and its files are deleted.")
     return redirect("tasks:home")

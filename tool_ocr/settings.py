@@ -90,9 +90,11 @@ SESSION_ABSOLUTE_LIFETIME = cfg.int("SESSION_ABSOLUTE_LIFETIME", "43200", minimu
 LOGIN_MAX_ATTEMPTS_PER_ACCOUNT = cfg.int("LOGIN_MAX_ATTEMPTS_PER_ACCOUNT", "5", minimum=1, maximum=100000)
 LOGIN_MAX_ATTEMPTS_PER_IP = cfg.int("LOGIN_MAX_ATTEMPTS_PER_IP", "20", minimum=1, maximum=100000)
 LOGIN_ATTEMPT_WINDOW = cfg.int("LOGIN_ATTEMPT_WINDOW", "900", minimum=10, maximum=86400)
-# Behind a reverse proxy: the header it sets with the client address (e.g. X-Forwarded-For;
-# its last entry is used). Empty: the connection's address (REMOTE_ADDR).
-CLIENT_IP_HEADER = cfg.str("CLIENT_IP_HEADER", "")
+# Behind a reverse proxy: the header it sets with the client address, written X-Forwarded-For or
+# HTTP_X_FORWARDED_FOR. Believed only from TRUSTED_PROXIES (accounts/client_ip.py). Empty: REMOTE_ADDR.
+CLIENT_IP_HEADER = cfg.header_name("CLIENT_IP_HEADER", "")
+# Addresses or networks of the reverse proxies whose CLIENT_IP_HEADER is believed.
+TRUSTED_PROXIES = cfg.networks("TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # --- Tasks ------------------------------------------------------------------
 TASK_RETENTION_DAYS = cfg.int("TASK_RETENTION_DAYS", "30", minimum=1, maximum=36500)
@@ -104,8 +106,13 @@ MAX_PAGES = cfg.int("MAX_PAGES", "300", minimum=1, maximum=100000)
 MAX_IMAGE_PIXELS = cfg.int("MAX_IMAGE_PIXELS", "60000000", minimum=100000, maximum=1000000000)
 # A 'processing' task without a heartbeat for this long has lost its worker: the reaper re-queues it once.
 TASK_HEARTBEAT_TIMEOUT = cfg.int("TASK_HEARTBEAT_TIMEOUT", "600", minimum=10, maximum=86400)
-# Seconds between runs of the periodic reaper job (tasks.jobs.reap_stuck_tasks_job).
+# Periodic jobs, run by the workers through the task queue (tasks/jobs.py; `manage.py periodic_jobs`
+# lists them): seconds between runs; 0 turns a job off (not the reaper).
 REAPER_INTERVAL = cfg.int("REAPER_INTERVAL", "60", minimum=5, maximum=86400)
+REFRESH_TOKENS_INTERVAL = cfg.int("REFRESH_TOKENS_INTERVAL", "60", minimum=0, maximum=86400)
+CLEANUP_SESSIONS_INTERVAL = cfg.int("CLEANUP_SESSIONS_INTERVAL", "3600", minimum=0, maximum=604800)
+CLEANUP_TASKS_INTERVAL = cfg.int("CLEANUP_TASKS_INTERVAL", "86400", minimum=0, maximum=2592000)
+STORAGE_REPORT_INTERVAL = cfg.int("STORAGE_REPORT_INTERVAL", "604800", minimum=0, maximum=2592000)
 # Uploads are streamed to temporary files on disk, never held in memory; one past MAX_UPLOAD_MB is cut off.
 FILE_UPLOAD_HANDLERS = ["tasks.uploads.LimitedTemporaryFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
@@ -243,9 +250,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 CSRF_COOKIE_HTTPONLY = False  # the HTMX pages read the token from the page, the API from the cookie
 # Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER_NAME=HTTP_X_FORWARDED_PROTO.
-_proxy_header = cfg.str("SECURE_PROXY_SSL_HEADER_NAME", "")
-if _proxy_header:
-    SECURE_PROXY_SSL_HEADER = (_proxy_header, "https")
+_proxy_header = cfg.header_name("SECURE_PROXY_SSL_HEADER_NAME", "")
+if _proxy_header:  # X-Forwarded-Proto or HTTP_X_FORWARDED_PROTO
+    from accounts.client_ip import header_meta_key as _header_meta_key
+
+    SECURE_PROXY_SSL_HEADER = (_header_meta_key(_proxy_header), "https")
 SECURE_SSL_REDIRECT = cfg.bool("SECURE_SSL_REDIRECT", "false" if DEBUG else "true")
 SECURE_HSTS_SECONDS = cfg.int("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000", minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = cfg.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")

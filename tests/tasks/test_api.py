@@ -14,7 +14,8 @@ from tests.tasks.history_helpers import make_task, png_bytes, png_upload, signed
 pytestmark = pytest.mark.django_db
 
 TASK_KEYS = {"id", "filename", "status", "engine", "language", "created_at", "started_at", "completed_at",
-             "processing_seconds", "page_count", "progress", "size_bytes", "retry_count", "error", "files"}
+             "processing_seconds", "page_count", "progress", "size_bytes", "retry_count", "error", "files",
+             "pages_read"}
 
 
 def assert_error(response, status, code=None):
