@@ -32,7 +32,7 @@ def test_engine_and_language_default_to_the_settings_and_are_checked(user_a, set
         _create(user_a, language="tlh")
     assert (err.value.status, err.value.code) == (400, "invalid_language")
     assert err.value.details["choices"][:2] == ["en", "de"] and "zh-Hant" in err.value.details["choices"]
-    assert Task.objects.count() == 1 and len(stored_names()) == 1
+    assert Task.objects.count() == 2 and len(stored_names()) == 2  # the two good ones; nothing of the refused
 
 
 @pytest.mark.django_db(transaction=True)
