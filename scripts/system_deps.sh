@@ -16,6 +16,7 @@ dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 command -v chromium >/dev/null || need+=(chromium)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v mariadb >/dev/null || need+=(mariadb-client)
+command -v ss >/dev/null || need+=(iproute2)  # tests/ops/test_host_metrics.py finds Prometheus's port
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)  # tests/deploy: the shipped nginx.conf
 command -v pdftotext >/dev/null || need+=(poppler-utils)  # tests: the searchable PDF's text as a viewer reads it
 command -v qpdf >/dev/null || need+=(qpdf)  # tests: qpdf --check on the searchable PDF

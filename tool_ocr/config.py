@@ -121,7 +121,7 @@ class Config:
         try:
             return "+".join(parse(raw))
         except LanguageError as exc:
-            raise ConfigError(f"{name}={raw!r} is not valid: {exc}") from None
+            raise ConfigError(f"{name}={raw!r} is not valid: {exc}.") from None
 
     def preload_engines(self, name, default):
         """``all``, ``none`` or OCR engine names separated by commas -> a list of names."""

@@ -46,7 +46,7 @@ def canonical(tag: str) -> str:
     """``ZH-hant`` -> ``zh-Hant``, ``en-US`` -> ``en``, ``zh-TW`` -> ``zh-Hant``; LanguageError for others."""
     tag = (tag or "").strip().replace("_", "-")
     if not _TAG.match(tag):
-        raise LanguageError(f"“{tag}” is not a language tag (use a BCP 47 tag such as en, de or zh-Hant).")
+        raise LanguageError(f"“{tag}” is not a language tag (a BCP 47 tag such as en, de or zh-Hant)")
     lowered = tag.lower()
     by_lower = {code.lower(): code for code in LANGUAGES}
     if lowered in by_lower:
@@ -62,17 +62,17 @@ def canonical(tag: str) -> str:
             if part in ("hant", "tw", "hk", "mo"):
                 return "zh-Hant"
         return "zh-Hans"
-    raise LanguageError(f"“{tag}” is not a language this tool knows.")
+    raise LanguageError(f"“{tag}” is not a language this tool knows")
 
 
 def parse(value: str) -> list[str]:
     """``zh-Hant+en`` -> ["zh-Hant", "en"]: canonical tags, duplicates dropped, order kept."""
     parts = [p for p in (value or "").split("+")]
     if not value or any(not p.strip() for p in parts):
-        raise LanguageError("Give a language tag, or several joined with + (for example zh-Hant+en).")
+        raise LanguageError("Give a language tag, or several joined with + (for example zh-Hant+en)")
     tags = list(dict.fromkeys(canonical(p) for p in parts))
     if len(tags) > MAX_LANGUAGES:
-        raise LanguageError(f"At most {MAX_LANGUAGES} languages per task.")
+        raise LanguageError(f"At most {MAX_LANGUAGES} languages per task")
     return tags
 
 

@@ -106,8 +106,8 @@ def test_a_language_is_stored_canonically_and_without_engine_one_that_reads_it_i
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("language, says", [
-    ("tlh", "“tlh” is not a language this tool knows."),
-    ("ko", "No OCR engine here reads Korean (ko)"),
+    ("tlh", "“tlh” is not a language this tool knows: choose one of en, de, fr"),
+    ("ko", "No OCR engine here reads Korean (ko): choose one of en, de"),
     ("english", "“english” is not a language tag"),
 ])
 def test_a_language_nothing_reads_is_400_with_the_choices_and_nothing_is_kept(api, user_a, without_korean,

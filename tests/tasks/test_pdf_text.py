@@ -107,6 +107,24 @@ def test_what_counts_as_a_text_layer_on_a_scanned_page(invisible, read):
         assert pages[0].text == " ".join(invisible.split())
 
 
+def test_a_page_ocrd_before_in_any_script_is_read_back_from_its_text():
+    """Our own searchable PDF uploaded again: CJK (also beyond U+FFFF: 𠮷), Greek, Cyrillic come back as they went in."""
+    from tasks.ocr.layout import page_text
+    from tests.tasks.test_searchable_pdf import SCRIPTS, _lines
+
+    lines = _lines(SCRIPTS["chinese"] * 6 + SCRIPTS["japanese"] * 6 + SCRIPTS["greek"] + SCRIPTS["cyrillic"])
+    image = Image.new("L", (2400, 3600), 255)
+    image.info["dpi"] = (300, 300)
+    buf = io.BytesIO()
+    writer = SearchablePdfWriter(buf)
+    writer.add_page(image, lines)
+    writer.close()
+    page = _read_pages(buf.getvalue())[0]
+    assert isinstance(page, TextLayerPage)
+    assert " ".join(page.text.split()) == " ".join(page_text(lines).split())
+    assert "吉野家の𠮷と東京タワー" in page.text
+
+
 def test_a_short_born_digital_page_without_pictures_is_read_a_blank_page_is_not():
     title = "Annual report 2025 - summary"
     assert len(title.replace(" ", "")) >= MIN_TEXT_CHARS
@@ -136,6 +154,24 @@ def test_boxes_are_in_the_pixels_of_the_rendered_page_also_when_turned(settings,
         assert line.right - line.left > line.bottom - line.top
     assert [line.top for line in page.lines] == sorted(line.top for line in page.lines)
     assert page.width == (850 if rotate in (0, 180) else 1100)  # 8.5 x 11 in at 100 dpi, turned
+
+
+def test_a_cropped_page_gives_boxes_on_what_is_shown_and_leaves_out_what_is_cropped_away(settings):
+    settings.OCR_PDF_DPI = 100
+    content = text_pdf([["First line of a born-digital page", "Second line, somewhat longer than the first one",
+                         *[""] * 30, "A line far below, cropped away from the page"]])
+    pdf = pikepdf.open(io.BytesIO(content))
+    pdf.pages[0].obj.CropBox = [40, 300, 500, 760]  # the shown part starts 32 pt left of the text
+    buf = io.BytesIO()
+    pdf.save(buf)
+    page = _read_pages(buf.getvalue())[0]
+    assert (page.width, page.height) == (639, 639)
+    assert [line.text for line in page.lines] == ["First line of a born-digital page",
+                                                  "Second line, somewhat longer than the first one"]
+    assert page.lines[0].left == pytest.approx(32 * 100 / 72, abs=2)
+    rendered = pdfium.PdfDocument(buf.getvalue())[0].render(scale=100 / 72).to_pil().convert("L")
+    for line in page.lines:
+        assert rendered.crop((int(line.left), int(line.top), int(line.right) + 1, int(line.bottom) + 1)).getextrema()[0] < 100
 
 
 def test_a_wide_gap_on_one_baseline_makes_two_lines():
@@ -247,6 +283,24 @@ def test_in_a_mixed_pdf_only_the_pages_without_text_are_ocrd(user_a, fake_engine
 
 
 @pytest.mark.django_db(transaction=True)
+def test_when_qpdf_cannot_open_the_original_its_pages_are_drawn_instead(user_a, fake_engine, monkeypatch, settings):
+    """A PDF that PDFium reads and qpdf does not (a fake failure: the usual path above is the real twin)."""
+    settings.OCR_PDF_DPI = 100
+
+    def refuse(*args, **kwargs):
+        raise pikepdf.PdfError("unreadable for this test")
+
+    monkeypatch.setattr(pikepdf, "open", refuse)
+    task = _run(user_a, "odd.pdf", BORN_DIGITAL.read_bytes())
+    assert fake_engine.seen == [] and task.pages_read == {"text_layer": [1, 2], "ocr": []}
+    doc = pdfium.PdfDocument(_read(task, "result_pdf"))
+    assert len(doc) == 2 and doc.get_metadata_value("Title") == "odd.pdf"
+    text = " ".join(doc[0].get_textpage().get_text_range().split())
+    assert "If a matching pattern is provided by two or more MIME types" in text  # the text layer, drawn by us
+    doc.close()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_scanned_pdf_is_ocrd_page_by_page(user_a, fake_engine, client, settings):
     settings.OCR_PDF_DPI = 100
     task = _run(user_a, "scan.pdf", SCANNED.read_bytes())
@@ -262,3 +316,21 @@ def test_a_task_not_yet_read_says_nothing_about_how(user_a, client):
     task = services.task_create(user=user_a, uploaded_file=SimpleUploadedFile("a.pdf", BORN_DIGITAL.read_bytes()))
     client.force_login(user_a)
     assert client.get(f"/api/v1/tasks/{task.id}").json()["pages_read"] is None
+
+
+def test_keeping_original_pages_sets_the_title_also_in_the_xmp_metadata_viewers_prefer():
+    from tasks.searchable_pdf import keep_original_pages
+
+    pdf = pikepdf.open(io.BytesIO(text_pdf([["A born-digital page with a title of its own in XMP"]])))
+    with pdf.open_metadata() as meta:
+        meta["dc:title"] = "Draft 7 (old title)"
+    original = io.BytesIO()
+    pdf.save(original)
+    ocr = io.BytesIO()
+    SearchablePdfWriter(ocr).close()  # no OCR'd pages
+    out = io.BytesIO()
+    keep_original_pages(original, ocr, [True], out, title="Quarterly report – été.pdf")
+    with pikepdf.open(io.BytesIO(out.getvalue())) as result:
+        assert str(result.trailer.Info.Title) == "Quarterly report – été.pdf"
+        assert result.open_metadata()["dc:title"] == "Quarterly report – été.pdf"
+        assert bool(result.Root.ViewerPreferences.DisplayDocTitle) is True
