@@ -170,6 +170,18 @@ CREATE TABLE `tool_ocr_task_storage` (
   CONSTRAINT `tool_ocr_task_storage_task_id_f8347c58_fk_tool_ocr_tasks_id` FOREIGN KEY (`task_id`) REFERENCES `tool_ocr_tasks` (`id`),
   CONSTRAINT `tool_ocr_task_storage_user_id_2e340aba_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Bytes stored per task (derived from task_files), for storage statistics';
+CREATE TABLE `tool_ocr_task_summary` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
+  `status` varchar(16) NOT NULL COMMENT 'tasks.status',
+  `tasks` bigint(20) NOT NULL COMMENT 'COUNT(*) of the user''s tasks in this status',
+  `pages` bigint(20) NOT NULL COMMENT 'SUM(page_count)',
+  `seconds` double NOT NULL COMMENT 'SUM(processing_seconds)',
+  `timed` bigint(20) NOT NULL COMMENT 'COUNT(processing_seconds): tasks with a time',
+  `user_id` bigint(20) NOT NULL COMMENT 'tasks.user_id',
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `summary_user_status_uniq` (`user_id`,`status`),
+  KEY `tool_ocr_task_summary_user_id_ed2d9e78` (`user_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Tasks per user and status (kept by triggers on tasks), for counts and statistics';
 CREATE TABLE `tool_ocr_tasks` (
   `id` char(32) NOT NULL COMMENT 'Id',
   `filename` varchar(255) NOT NULL COMMENT 'The user''s file name: data only, never a path',
@@ -193,6 +205,7 @@ CREATE TABLE `tool_ocr_tasks` (
   `worker_id` varchar(128) NOT NULL COMMENT 'Worker id',
   `user_id` bigint(20) NOT NULL COMMENT 'User',
   `requeue_count` smallint(5) unsigned NOT NULL DEFAULT 0 COMMENT 'Times the reaper re-queued it after its worker stopped; reset by a retry' CHECK (`requeue_count` >= 0),
+  `text_layer_pages` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL COMMENT 'PDF pages read from their own text layer, not OCR''d (page numbers); null: every page OCR''d' CHECK (json_valid(`text_layer_pages`)),
   PRIMARY KEY (`id`),
   KEY `task_user_created_idx` (`user_id`,`created_at` DESC),
   KEY `task_user_status_created_idx` (`user_id`,`status`,`created_at` DESC),
@@ -202,6 +215,7 @@ CREATE TABLE `tool_ocr_tasks` (
   KEY `task_user_filename_idx` (`user_id`,`filename`,`created_at` DESC,`id`),
   KEY `task_user_seconds_idx` (`user_id`,`processing_seconds`,`created_at` DESC,`id`,`status`),
   KEY `task_user_status_stats_idx` (`user_id`,`status`,`created_at`,`page_count`,`processing_seconds`),
+  FULLTEXT KEY `task_filename_ft_idx` (`filename`),
   CONSTRAINT `tool_ocr_tasks_user_id_e60bd1be_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='OCR tasks, one per uploaded file';
 CREATE TABLE `tool_ocr_users` (
@@ -289,12 +303,16 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('django_tasks_database', '0021_conditional_partial_index_ordering', UTC_TIMESTAMP(6)),
   ('history', '0001_task_storage', UTC_TIMESTAMP(6)),
   ('history', '0002_task_storage_backfill', UTC_TIMESTAMP(6)),
+  ('history', '0003_i11_task_summary', UTC_TIMESTAMP(6)),
+  ('history', '0004_i11_task_summary_triggers', UTC_TIMESTAMP(6)),
   ('sessions', '0001_initial', UTC_TIMESTAMP(6)),
   ('tasks', '0001_initial', UTC_TIMESTAMP(6)),
   ('tasks', '0002_task_requeue_count', UTC_TIMESTAMP(6)),
   ('tasks', '0003_history_indexes', UTC_TIMESTAMP(6)),
   ('tasks', '0004_requeue_count_db_default', UTC_TIMESTAMP(6)),
-  ('tasks', '0005_history_stats_index', UTC_TIMESTAMP(6));
+  ('tasks', '0005_history_stats_index', UTC_TIMESTAMP(6)),
+  ('tasks', '0006_i10b_text_layer_pages', UTC_TIMESTAMP(6)),
+  ('tasks', '0007_i11_task_filename_fulltext', UTC_TIMESTAMP(6));
 
 -- Views for common queries ---------------------------------------------------
 -- Each object's "-- doc:" lines above it are its description in docs/database.md (tool_ocr/schema_doc.py).
@@ -380,4 +398,11 @@ BEGIN
     DELETE FROM `tool_ocr_django_session` WHERE expire_date < UTC_TIMESTAMP(6);
 END //
 
+DELIMITER ;
+
+-- Triggers: history.TaskSummary follows the tasks table (history/triggers.py) --------
+DELIMITER //
+CREATE TRIGGER `tool_ocr_tasks_summary_ai` AFTER INSERT ON `tool_ocr_tasks` FOR EACH ROW INSERT INTO `tool_ocr_task_summary` (user_id, status, tasks, pages, seconds, timed) VALUES (NEW.user_id, NEW.status, 1, NEW.page_count, COALESCE(NEW.processing_seconds, 0), CASE WHEN NEW.processing_seconds IS NULL THEN 0 ELSE 1 END) ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed) //
+CREATE TRIGGER `tool_ocr_tasks_summary_au` AFTER UPDATE ON `tool_ocr_tasks` FOR EACH ROW BEGIN IF NOT (OLD.user_id <=> NEW.user_id AND OLD.status <=> NEW.status AND OLD.page_count <=> NEW.page_count AND OLD.processing_seconds <=> NEW.processing_seconds) THEN UPDATE `tool_ocr_task_summary` SET tasks = tasks - 1, pages = pages - OLD.page_count, seconds = seconds - COALESCE(OLD.processing_seconds, 0), timed = timed - (CASE WHEN OLD.processing_seconds IS NULL THEN 0 ELSE 1 END) WHERE user_id = OLD.user_id AND status = OLD.status; INSERT INTO `tool_ocr_task_summary` (user_id, status, tasks, pages, seconds, timed) VALUES (NEW.user_id, NEW.status, 1, NEW.page_count, COALESCE(NEW.processing_seconds, 0), CASE WHEN NEW.processing_seconds IS NULL THEN 0 ELSE 1 END) ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed); END IF; END //
+CREATE TRIGGER `tool_ocr_tasks_summary_ad` AFTER DELETE ON `tool_ocr_tasks` FOR EACH ROW UPDATE `tool_ocr_task_summary` SET tasks = tasks - 1, pages = pages - OLD.page_count, seconds = seconds - COALESCE(OLD.processing_seconds, 0), timed = timed - (CASE WHEN OLD.processing_seconds IS NULL THEN 0 ELSE 1 END) WHERE user_id = OLD.user_id AND status = OLD.status //
 DELIMITER ;
