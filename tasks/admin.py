@@ -7,6 +7,8 @@ no column runs a query per row, counts are bounded (tool_ocr.admin_tools), and n
 lists every user or every distinct value of a big column. benchmarks/admin_scale.py measures it.
 """
 
+from functools import partial
+
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import F, FloatField, Func, Value
@@ -158,7 +160,8 @@ class TaskAdmin(FastListMixin, admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed or cancelled tasks", permissions=["change"])
     def retry_tasks(self, request, queryset):
-        self._apply(request, queryset, services.task_retry, "retried", "admin.task.retry")
+        self._apply(request, queryset, partial(services.task_retry, request=request, allow_completed=False), "retried",
+                    "admin.task.retry")
 
     @admin.action(description="Cancel selected pending or processing tasks", permissions=["change"])
     def cancel_tasks(self, request, queryset):

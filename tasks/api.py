@@ -13,7 +13,7 @@ from django.conf import settings
 from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 
-from tasks import selectors, services
+from tasks import search, selectors, services
 from tasks.batch import tasks_create_from_uploads
 from tasks.downloads import serve_task_file
 from tasks.export import export_response
@@ -69,15 +69,20 @@ class TasksCreatedOut(Schema):
     tasks: list[TaskOut]
 
 
+class TaskListedOut(TaskOut):
+    snippet: str | None = None  # only in a list searched with q (the response leaves unset fields out)
+
+
 class TaskPageOut(Schema):
     count: int
     page: int
     page_size: int
-    results: list[TaskOut]
+    results: list[TaskListedOut]
 
 
 class RetryIn(Schema):
     engine: str | None = None
+    language: str | None = None
 
 
 class DailyOut(Schema):
@@ -161,12 +166,18 @@ def create_tasks(request, files: File[list[UploadedFile]] = None, engine: Form[s
     return 201, {"tasks": [task_out(t) for t in sorted(created, key=lambda t: order[t.pk])]}
 
 
-@tasks_router.get("", response={200: TaskPageOut, **ERRORS}, summary="Your tasks, filtered, sorted, paginated")
+@tasks_router.get("", response={200: TaskPageOut, **ERRORS}, summary="Your tasks, filtered, sorted, paginated",
+                  exclude_unset=True)
 def list_tasks(request, filters: Query[TaskFilters], paging: Query[PageParams]):
-    page = selectors.task_page(user=request.user, filters=filters.as_dict(), page=paging.page,
+    filters = filters.as_dict()
+    page = selectors.task_page(user=request.user, filters=filters, page=paging.page,
                                page_size=paging.page_size, with_files=True)
-    return {"count": page.count, "page": page.page, "page_size": page.page_size,
-            "results": [task_out(t) for t in page.rows]}
+    results = [task_out(t) for t in page.rows]
+    if filters.get("q"):  # searched: each task says where its text matched (null: the file name did)
+        snippets = selectors.task_snippets(user=request.user, task_ids=[t.pk for t in page.rows], q=filters["q"])
+        for task, out in zip(page.rows, results):
+            out["snippet"] = search.snippet_text(snippets.get(task.pk))
+    return {"count": page.count, "page": page.page, "page_size": page.page_size, "results": results}
 
 
 @tasks_router.get("/{uuid:task_id}", response={200: TaskOut, **ERRORS}, summary="One task with files and progress")
@@ -181,28 +192,35 @@ def delete_task(request, task_id: UUID):
     return 204, None
 
 
-def _retry_engine(request) -> str | None:
-    """``engine`` from a JSON body, a form body or the query string; all optional."""
-    engine = request.GET.get("engine")
+def _retry_choices(request) -> dict:
+    """``engine`` and ``language`` from a JSON body, a form body or the query string; all optional."""
+    body = {}
     if request.content_type == "application/json" and request.body:  # a form body may be read already
         try:
             body = json.loads(request.body)
         except ValueError:
             raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
-        if isinstance(body, dict) and body.get("engine"):
-            engine = body["engine"]
-    elif request.POST.get("engine"):
-        engine = request.POST["engine"]
-    if engine is not None and not isinstance(engine, str):
-        raise ApiError(400, "invalid_input", "The engine must be a string.", {"engine": "a string"})
-    return engine or None
+        if not isinstance(body, dict):
+            body = {}
+    choices = {}
+    for name in ("engine", "language"):
+        value = request.GET.get(name)
+        if body.get(name):
+            value = body[name]
+        elif request.POST.get(name):
+            value = request.POST[name]
+        if value is not None and not isinstance(value, str):
+            raise ApiError(400, "invalid_input", f"The {name} must be a string.", {name: "a string"})
+        choices[name] = value or None
+    return choices
 
 
 @tasks_router.post("/{uuid:task_id}/retry", response={202: TaskOut, 409: ErrorOut, 429: ErrorOut, **ERRORS},
-                   summary="Queue a failed or cancelled task again (optional body: {\"engine\": ...})")
+                   summary="Run a finished task again (optional body: {\"engine\": ..., \"language\": ...})")
 def retry_task(request, task_id: UUID):
+    """The earlier results stay downloadable until the new run completes and replaces them."""
     task = _task_or_404(request, task_id)
-    task = services.task_retry(task=task, engine=_retry_engine(request), request=request, via="api")
+    task = services.task_retry(task=task, request=request, via="api", **_retry_choices(request))
     return 202, task_out(selectors.task_get(user=request.user, task_id=task.pk))
 
 

@@ -153,3 +153,27 @@ class AuditLog(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.user_email} {self.action} {self.outcome}"
+
+
+class TaskText(models.Model):
+    """The recognised text of a task, and its search terms (tasks.search): one row per completed task.
+
+    ``terms`` holds every word (folded) and every two-character piece of Chinese/Japanese text,
+    each prefixed with the owner's tag, so the full-text index (FULLTEXT on MariaDB, FTS5 on
+    SQLite; migration 0006) finds words, prefixes and CJK substrings of one user's tasks only.
+    The row goes with its task (cascade), and a new run replaces it in the run's transaction.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="text_index")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                             db_comment="Owner, as in tasks: searches never leave it")
+    text = models.TextField(blank=True, db_comment="The recognised text (result.txt), for snippets")
+    terms = models.TextField(blank=True, db_comment="Search terms: <user tag><w|c><folded word or CJK pair>")
+
+    class Meta:
+        db_table = "task_texts"
+        db_table_comment = "Recognised text of completed tasks, indexed for search"
+
+    def __str__(self):
+        return f"text of {self.task_id}"

@@ -156,8 +156,10 @@ def read_text_layer(page, textpage, chars, width_px: int, height_px: int) -> Tex
             continue
         # An axis-aligned box stays one under /Rotate (multiples of 90 degrees): map its corners.
         corners = [to_px(x, y) for x, y in ((left, bottom), (right, bottom), (left, top), (right, top))]
-        x0, y0 = min(p[0] for p in corners), min(p[1] for p in corners)
-        x1, y1 = max(p[0] for p in corners), max(p[1] for p in corners)
+        x0, y0 = max(0.0, min(p[0] for p in corners)), max(0.0, min(p[1] for p in corners))
+        x1, y1 = min(float(width_px), max(p[0] for p in corners)), min(float(height_px), max(p[1] for p in corners))
+        if x1 <= x0 or y1 <= y0:  # outside the visible page (cropped away): not shown, not read
+            continue
         lines.append(Line(text=text, confidence=1.0, box=[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))
     return TextLayerPage(width=width_px, height=height_px, lines=lines, text=_page_text(lines))
 

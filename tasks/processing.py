@@ -17,8 +17,9 @@ from tasks.ocr.base import PageResult
 from tasks.ocr.engines import get_engine
 from tasks.ocr.layout import page_text
 from tasks.pdf_text import TextLayerPage
-from tasks.searchable_pdf import SearchablePdfWriter, keep_original_pages
-from tasks.storage import open_task_file
+from tasks.searchable_pdf import OriginalPagesUnreadable, SearchablePdfWriter, keep_original_pages
+from tasks.storage import local_copy
+from tool_ocr.object_storage import bucket_errors
 
 log = logging.getLogger("tool_ocr.worker")
 OCR, TEXT_LAYER = "ocr", "text_layer"  # how a page was read
@@ -50,6 +51,17 @@ def result_text(pages: list[PageResult]) -> str:
     return "\n\n\f".join(p.text for p in pages).rstrip() + "\n"
 
 
+def _rendered_searchable_pdf(task: Task, original_fh, pages: list[PageResult], out_fh) -> None:
+    """The searchable PDF as for a scan: every page rendered, with the lines already read (no OCR again)."""
+    out_fh.seek(0)
+    out_fh.truncate()
+    writer = SearchablePdfWriter(out_fh, title=task.filename)
+    for page, image in zip(pages, documents.iter_pages(original_fh, task.mime_type), strict=True):
+        writer.add_page(image, page.lines)
+    writer.close()
+    out_fh.flush()
+
+
 def run_task(task_id: str) -> str:
     """Process a pending task; returns its final status. Safe to call twice: the second call does nothing."""
     task = services.task_start(task_id=task_id, worker_id=worker_run_id())
@@ -64,6 +76,12 @@ def run_task(task_id: str) -> str:
         log.error("task failed: its original file is missing", extra={"task_id": str(task.id)})
         services.task_fail(task=task, code="original_missing",
                            message="The uploaded file is no longer in storage; upload it again.")
+        return "failed"
+    except bucket_errors() as exc:  # the bucket failed: nothing was stored, the task can be retried
+        log.error("task failed: storage unavailable (%s)", type(exc).__name__, extra={"task_id": str(task.id)})
+        services.task_fail(task=task, code="storage_unavailable",
+                           message="The file storage could not be reached while this task ran; "
+                                   "nothing was saved. Retry the task in a moment.")
         return "failed"
     except DocumentError as exc:  # e.g. a page that the upload check passed but cannot be rendered
         log.warning("task failed: %s", exc.message, extra={"task_id": str(task.id)})
@@ -82,32 +100,37 @@ def _recognise_and_store(task: Task) -> None:
     original = task.files.get(kind=TaskFile.Kind.ORIGINAL)
     pages: list[PageResult] = []
     text_layer_pages: set[int] = set()  # PDF pages read from their own text, not OCR'd
-    # The searchable PDF grows in the worker's own temporary folder (TMPDIR), page by page.
+    # The original is copied into this worker's own temporary folder (TMPDIR) once, so a worker host needs
+    # no shared disk; the searchable PDF grows there too, page by page.
     with (tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf") as pdf_fh,
-          tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf") as merged_fh):
+          tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf") as merged_fh,
+          local_copy(original) as original_fh):
         writer = SearchablePdfWriter(pdf_fh, title=task.filename)
-        with open_task_file(original) as fh:
-            for number, image in enumerate(documents.iter_pages(fh, task.mime_type, text_layers=True), start=1):
-                if isinstance(image, TextLayerPage):
-                    pages.append(PageResult(number=number, width=image.width, height=image.height,
-                                            lines=image.lines, text=image.text))
-                    text_layer_pages.add(number)
-                else:
-                    lines = get_engine(task.engine).recognize(image)  # engines load only when a page needs one
-                    pages.append(PageResult(number=number, width=image.width, height=image.height, lines=lines,
-                                            text=page_text(lines)))
-                    writer.add_page(image, lines)
-                del image
-                services.task_heartbeat(task=task, pages_done=number)
+        for number, image in enumerate(documents.iter_pages(original_fh, task.mime_type, text_layers=True), start=1):
+            if isinstance(image, TextLayerPage):
+                pages.append(PageResult(number=number, width=image.width, height=image.height,
+                                        lines=image.lines, text=image.text))
+                text_layer_pages.add(number)
+            else:
+                lines = get_engine(task.engine).recognize(image)  # engines load only when a page needs one
+                pages.append(PageResult(number=number, width=image.width, height=image.height, lines=lines,
+                                        text=page_text(lines)))
+                writer.add_page(image, lines)
+            del image
+            services.task_heartbeat(task=task, pages_done=number)
         writer.close()
         pdf_fh.flush()
         if task.page_count != len(pages):  # the upload check counted differently: record what was read
             Task.objects.filter(pk=task.pk).update(page_count=len(pages))
             task.page_count = len(pages)
         if text_layer_pages:  # the searchable PDF keeps those pages as they are in the original
-            with open_task_file(original) as fh:
-                keep_original_pages(fh, pdf_fh, [n in text_layer_pages for n in range(1, len(pages) + 1)],
+            try:
+                keep_original_pages(original_fh, pdf_fh, [n in text_layer_pages for n in range(1, len(pages) + 1)],
                                     merged_fh, title=task.filename)
+            except OriginalPagesUnreadable as exc:
+                log.warning("original PDF pages cannot be copied (%s): drawing every page", exc,
+                            extra={"task_id": str(task.id)})
+                _rendered_searchable_pdf(task, original_fh, pages, merged_fh)
             pdf_fh = merged_fh
         task.text_layer_pages = sorted(text_layer_pages)  # saved with the results by task_complete
         stem = task.filename.rsplit(".", 1)[0] or "result"

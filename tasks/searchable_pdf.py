@@ -201,6 +201,10 @@ class SearchablePdfWriter:
                       % (size, self.CATALOG, info_id, xref_at))
 
 
+class OriginalPagesUnreadable(Exception):
+    """qpdf cannot open the original PDF: its pages cannot be copied (the caller draws them instead)."""
+
+
 def keep_original_pages(original_fh, ocr_fh, keep: list[bool], out_fh, title: str = "") -> None:
     """The searchable PDF of a PDF with text pages: its own pages where ``keep`` says so, untouched (exact text,
     vector graphics, fonts), and the OCR'd pages from ``ocr_fh`` (written by SearchablePdfWriter, in order) between.
@@ -211,13 +215,19 @@ def keep_original_pages(original_fh, ocr_fh, keep: list[bool], out_fh, title: st
 
     original_fh.seek(0)
     ocr_fh.seek(0)
-    with pikepdf.open(original_fh) as pdf, pikepdf.open(ocr_fh) as ocr:
+    try:
+        pdf = pikepdf.open(original_fh)
+    except (pikepdf.PdfError, pikepdf.PasswordError) as exc:  # PDFium read it, qpdf cannot
+        raise OriginalPagesUnreadable(str(exc)) from exc
+    with pdf, pikepdf.open(ocr_fh) as ocr:
         ocr_pages = iter(ocr.pages)
         for index, kept in enumerate(keep):
             if not kept:
                 pdf.pages[index] = next(ocr_pages)
         if title:
-            pdf.docinfo[pikepdf.Name.Title] = title
+            if not isinstance(pdf.trailer.get(pikepdf.Name.Info), pikepdf.Dictionary):
+                pdf.trailer.Info = pdf.make_indirect(pikepdf.Dictionary())
+            pdf.trailer.Info.Title = pikepdf.String(title)  # (Pdf.docinfo costs ~80 ms a call)
             if pikepdf.Name.Metadata in pdf.Root:  # viewers prefer the XMP title where there is one
                 with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
                     meta["dc:title"] = title

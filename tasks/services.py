@@ -14,10 +14,11 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.client_ip import client_ip
-from tasks import documents
+from tasks import documents, search
 from tasks.errors import ServiceError
-from tasks.models import AuditLog, Task, TaskFile
+from tasks.models import AuditLog, Task, TaskFile, TaskText
 from tasks.storage import ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of
+from tool_ocr.object_storage import storage_errors
 
 log = logging.getLogger("tool_ocr.tasks")
 
@@ -126,7 +127,7 @@ def task_create(*, user, uploaded_file, engine: str | None = None, language: str
             uploaded_file.seek(0)
             try:
                 original.file.save(ORIGINAL_NAMES[info.mime_type], File(uploaded_file), save=False)
-            except OSError as exc:
+            except storage_errors() as exc:  # a full disk, or the bucket down or refusing
                 log.error("storage failed while saving an upload: %s", exc, extra={"task_id": str(task.id)})
                 raise StorageUnavailable() from exc
             original.save()
@@ -182,32 +183,66 @@ def task_heartbeat(*, task: Task, pages_done: int) -> None:
 
 
 def task_complete(*, task: Task, results: dict) -> None:
-    """Store the result files and mark the task completed, in one transaction.
+    """Store the result files and the searchable text and mark the task completed, in one transaction.
 
     ``results``: {kind: (download name, mime type, Django File)}. The row is locked first,
     so a cancel or delete at the same moment either comes before (and nothing is stored)
-    or after (and sees the files).
+    or after (and sees the files). The results of an earlier run (a task run again) stay
+    until here and are swapped for the new ones in the same transaction: a reader sees the
+    old set or the new one, never none or a mix; their files go once that has committed.
     """
     now = timezone.now()
     saved = []
+    text = _result_text(results)
     try:
         with transaction.atomic():
             if _mine(task).select_for_update().first() is None:
                 raise TaskNoLongerProcessing()
+            old = list(task.files.exclude(kind=TaskFile.Kind.ORIGINAL))
+            TaskFile.objects.filter(pk__in=[f.pk for f in old]).delete()
             for kind, (name, mime, content) in results.items():
                 content.seek(0)
                 tf = TaskFile(task=task, kind=kind, name=name, mime_type=mime, size_bytes=content.size,
                               sha256=sha256_of(content))
-                tf.file.save(RESULT_NAMES[kind], content, save=False)
+                tf.file.save(_run_file_name(task, RESULT_NAMES[kind]), content, save=False)
                 saved.append(tf)
                 tf.save()
+            if text is not None:
+                TaskText.objects.update_or_create(
+                    task=task, defaults={"user_id": task.user_id, "text": text,
+                                         "terms": search.terms_for(task.user_id, text)})
             seconds = (now - task.started_at).total_seconds() if task.started_at else None
             _mine(task).update(status=Task.Status.COMPLETED, completed_at=now, heartbeat_at=now,
                                pages_done=task.page_count, processing_seconds=seconds,
                                text_layer_pages=task.text_layer_pages)
+            transaction.on_commit(lambda: delete_task_files(old))
     except BaseException:
         delete_task_files(saved)
         raise
+
+
+def _result_text(results: dict) -> str | None:
+    """The text of result.txt among ``results`` (what the search index gets), or None."""
+    entry = results.get(TaskFile.Kind.RESULT_TXT)
+    if entry is None:
+        return None
+    content = entry[2]
+    content.seek(0)
+    data = content.read()
+    content.seek(0)
+    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
+
+
+def _run_file_name(task: Task, name: str) -> str:
+    """result.txt for the first run, result-r2.txt for the run after the second retry, ...
+
+    A new run's files are written beside the earlier run's, which stay downloadable until
+    the swap in task_complete: on storages that overwrite (S3), one name would lose them.
+    """
+    if not task.retry_count:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}-r{task.retry_count}{dot}{ext}"
 
 
 def task_fail(*, task: Task, code: str, message: str) -> bool:
@@ -232,14 +267,23 @@ def audit(*, request=None, user=None, action: str, obj=None, outcome=AuditLog.Ou
     )
 
 
-def task_retry(*, task: Task, engine: str | None = None, request=None, audit_action: str = "task.retry",
-               **audit_details) -> Task:
-    """failed or cancelled -> pending, retry_count + 1, optionally with another engine; queued after commit.
+RERUN_STATUSES = (Task.Status.COMPLETED, Task.Status.FAILED, Task.Status.CANCELLED)
 
-    The audit row (who, from where) is written in the same transaction as the change.
+
+def task_retry(*, task: Task, engine: str | None = None, language: str | None = None, request=None,
+               allow_completed: bool = True, audit_action: str = "task.retry", **audit_details) -> Task:
+    """Run a finished task again, optionally with another engine and/or language; queued after commit.
+
+    completed, failed or cancelled -> pending, retry_count + 1. The earlier run's results stay
+    downloadable (and searchable) until the new run completes and task_complete swaps them.
+    The audit row (who, from where, which engine and language before and after) is written in
+    the same transaction as the change. ``allow_completed=False`` (bulk retries in the history
+    and the admin) takes failed and cancelled tasks only.
     """
     if engine:
         engine = _check_engine(engine)
+    if language:
+        language = _check_language(language)
     with transaction.atomic():
         _lock_user(task.user_id)
         fields = {"status": Task.Status.PENDING, "retry_count": task.retry_count + 1, "requeue_count": 0,
@@ -247,20 +291,23 @@ def task_retry(*, task: Task, engine: str | None = None, request=None, audit_act
                   "processing_seconds": None, "error_code": "", "error_message": "", "worker_id": ""}
         if engine:
             fields["engine"] = engine
-        current = Task.objects.filter(pk=task.pk).values_list("status", flat=True).first()
-        if current not in (Task.Status.FAILED, Task.Status.CANCELLED):
+        if language:
+            fields["language"] = language
+        current = Task.objects.select_for_update().filter(pk=task.pk).values_list(
+            "status", "engine", "language").first()
+        allowed = RERUN_STATUSES if allow_completed else (Task.Status.FAILED, Task.Status.CANCELLED)
+        if current is None or current[0] not in allowed:
             task.refresh_from_db()
             raise InvalidTransition(task, "retried")
+        status, old_engine, old_language = current
         _check_task_limit(task.user_id)
-        if not Task.objects.filter(pk=task.pk, status=current).update(**fields):
+        if not Task.objects.filter(pk=task.pk, status=status).update(**fields):
             task.refresh_from_db()
             raise InvalidTransition(task, "retried")
-        # Results of the earlier run go; the original stays.
-        old = list(task.files.exclude(kind=TaskFile.Kind.ORIGINAL))
-        TaskFile.objects.filter(pk__in=[f.pk for f in old]).delete()
-        transaction.on_commit(lambda: delete_task_files(old))
         task.refresh_from_db()
-        audit(request=request, action=audit_action, obj=task, engine=task.engine, **audit_details)
+        audit(request=request, user=None if request is not None else task.user, action=audit_action, obj=task,
+              previous_status=status, engine=task.engine, language=task.language, previous_engine=old_engine,
+              previous_language=old_language, **audit_details)
         transaction.on_commit(lambda: task_enqueue(task))
     log.info("task retried", extra={"task_id": str(task.id), "user_id": task.user_id})
     return task

@@ -122,8 +122,12 @@ def _how_read(task: Task) -> list[str]:
 
 
 def _detail_context(task: Task) -> dict:
-    return {"task": task, "pages": _result_pages(task), "downloads": _downloads(task), "how_read": _how_read(task),
-            "can_retry": task.status in (Task.Status.FAILED, Task.Status.CANCELLED),
+    downloads = _downloads(task)
+    can_retry = task.status in services.RERUN_STATUSES
+    return {"task": task, "pages": _result_pages(task), "downloads": downloads, "how_read": _how_read(task),
+            "can_retry": can_retry, "retry_form": RetryForm(task=task) if can_retry else None,
+            # A task run again keeps its earlier results until the new run completes.
+            "earlier_results": bool(task.retry_count and task.is_active and len(downloads) > 1),
             "can_cancel": task.is_active}
 
 
@@ -145,17 +149,19 @@ def _confirm(request, task, action, *, form=None, status=200):
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_retry(request, task_id):
-    """GET asks for confirmation (and the engine); POST queues the task again."""
+    """GET asks for the engine and language of the new run; POST queues the task again ("Run again with…")."""
     task = _task_or_404(request, task_id)
     form = RetryForm(request.POST or None, task=task)
     if request.method == "GET" or not form.is_valid():
         return _confirm(request, task, "retry", form=form, status=200 if request.method == "GET" else 400)
     try:
-        services.task_retry(task=task, engine=form.cleaned_data["engine"], request=request)
+        task = services.task_retry(task=task, engine=form.cleaned_data["engine"],
+                                   language=form.cleaned_data["language"] or None, request=request)
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("tasks:detail", task_id=task.id)
-    messages.success(request, f"“{task.filename}” is queued again ({task.engine}).")
+    messages.success(request, f"“{task.filename}” is queued again ({task.engine}, {task.language}). "
+                              "Its earlier results stay here until the new run completes.")
     return redirect("tasks:detail", task_id=task.id)
 
 

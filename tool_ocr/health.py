@@ -8,6 +8,7 @@ download while either is down. ``?strict=1`` makes any non-ok check a 503, for m
 that only read status codes.
 """
 
+import logging
 import uuid
 from datetime import timedelta
 
@@ -19,6 +20,8 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+log = logging.getLogger("tool_ocr.health")
+
 
 def _database():
     try:
@@ -27,6 +30,17 @@ def _database():
         return "ok"
     except Exception:
         return "unavailable"
+
+
+def _storage_check():
+    """{"status"}, and on a bucket that fails also the reason in plain words (logged in full)."""
+    from tool_ocr.object_storage import READYZ_DETAILS, check_bucket
+
+    problem = check_bucket()
+    if problem:
+        log.error("readyz: %s", problem[1])
+        return {"status": "unavailable", "reason": problem[0], "detail": READYZ_DETAILS[problem[0]]}
+    return {"status": _storage()}
 
 
 def _storage():
@@ -88,7 +102,7 @@ def healthz(request):
 
 @never_cache
 def readyz(request):
-    checks = {"database": {"status": _database()}, "storage": {"status": _storage()}}
+    checks = {"database": {"status": _database()}, "storage": _storage_check()}
     checks["worker"] = _worker() if checks["database"]["status"] == "ok" else {"status": "unknown"}
     checks["auth_api"] = _auth_api()
     critical_ok = all(checks[name]["status"] == "ok" for name in ("database", "storage"))

@@ -214,6 +214,42 @@ STORAGES = {
                 "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": None}},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# --- Task files in object storage (issue 13; docs/scaling.md) -------------------
+# local: MEDIA_ROOT (one host, or a shared volume); s3: an S3-compatible bucket (AWS S3, MinIO, Ceph RGW),
+# which worker hosts without a shared disk need. The AWS_* names are django-storages' own.
+FILE_STORAGE = cfg.str("FILE_STORAGE", "local", choices=["local", "s3"])
+AWS_STORAGE_BUCKET_NAME = cfg.str("AWS_STORAGE_BUCKET_NAME", "")
+AWS_S3_ENDPOINT_URL = cfg.str("AWS_S3_ENDPOINT_URL", "") or None  # empty: AWS itself
+AWS_S3_REGION_NAME = cfg.str("AWS_S3_REGION_NAME", "") or None
+AWS_ACCESS_KEY_ID = cfg.str("AWS_ACCESS_KEY_ID", "") or None  # empty: boto3's own chain (instance role, ~/.aws)
+AWS_SECRET_ACCESS_KEY = cfg.str("AWS_SECRET_ACCESS_KEY", "") or None
+# path for MinIO / Ceph RGW / most self-hosted stores; virtual (bucket in the host name) or auto for AWS.
+AWS_S3_ADDRESSING_STYLE = cfg.str("AWS_S3_ADDRESSING_STYLE", "auto", choices=["auto", "path", "virtual"])
+# Key prefix inside the bucket, e.g. tool-ocr (so a bucket can be shared); empty: the bucket's root.
+AWS_LOCATION = cfg.str("AWS_LOCATION", "").strip("/")
+# Seconds to wait for the bucket to connect or answer one call; a dead bucket fails uploads (503) this fast.
+FILE_STORAGE_TIMEOUT = cfg.float("FILE_STORAGE_TIMEOUT", "10", minimum=0.5, maximum=300)
+if FILE_STORAGE == "s3":
+    from tool_ocr.config import ConfigError
+
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ConfigError("FILE_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME: set it to the bucket that holds the task files.")
+    if AWS_S3_ENDPOINT_URL:
+        AWS_S3_ENDPOINT_URL = cfg.url("AWS_S3_ENDPOINT_URL", "")
+    if bool(AWS_ACCESS_KEY_ID) != bool(AWS_SECRET_ACCESS_KEY):
+        raise ConfigError("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or neither "
+                          "(then boto3 finds credentials itself, e.g. an instance role).")
+    from tool_ocr.object_storage import s3_storage_options  # noqa: E402
+
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage",
+                           "OPTIONS": s3_storage_options(bucket_name=AWS_STORAGE_BUCKET_NAME,
+                                                         endpoint_url=AWS_S3_ENDPOINT_URL,
+                                                         region_name=AWS_S3_REGION_NAME,
+                                                         access_key=AWS_ACCESS_KEY_ID,
+                                                         secret_key=AWS_SECRET_ACCESS_KEY,
+                                                         addressing_style=AWS_S3_ADDRESSING_STYLE,
+                                                         location=AWS_LOCATION, timeout=FILE_STORAGE_TIMEOUT)}
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"

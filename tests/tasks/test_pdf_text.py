@@ -138,6 +138,24 @@ def test_boxes_are_in_the_pixels_of_the_rendered_page_also_when_turned(settings,
     assert page.width == (850 if rotate in (0, 180) else 1100)  # 8.5 x 11 in at 100 dpi, turned
 
 
+def test_a_cropped_page_gives_boxes_on_what_is_shown_and_leaves_out_what_is_cropped_away(settings):
+    settings.OCR_PDF_DPI = 100
+    content = text_pdf([["First line of a born-digital page", "Second line, somewhat longer than the first one",
+                         *[""] * 30, "A line far below, cropped away from the page"]])
+    pdf = pikepdf.open(io.BytesIO(content))
+    pdf.pages[0].obj.CropBox = [40, 300, 500, 760]  # the shown part starts 32 pt left of the text
+    buf = io.BytesIO()
+    pdf.save(buf)
+    page = _read_pages(buf.getvalue())[0]
+    assert (page.width, page.height) == (639, 639)
+    assert [line.text for line in page.lines] == ["First line of a born-digital page",
+                                                  "Second line, somewhat longer than the first one"]
+    assert page.lines[0].left == pytest.approx(32 * 100 / 72, abs=2)
+    rendered = pdfium.PdfDocument(buf.getvalue())[0].render(scale=100 / 72).to_pil().convert("L")
+    for line in page.lines:
+        assert rendered.crop((int(line.left), int(line.top), int(line.right) + 1, int(line.bottom) + 1)).getextrema()[0] < 100
+
+
 def test_a_wide_gap_on_one_baseline_makes_two_lines():
     content = text_pdf([["Total amount due" + " " * 60 + "1,234.50 EUR"]])
     page = _read_pages(content)[0]
@@ -244,6 +262,24 @@ def test_in_a_mixed_pdf_only_the_pages_without_text_are_ocrd(user_a, fake_engine
     body = client.get(f"/tasks/{task.id}/").content.decode()
     assert "Pages 1, 3: read from the PDF&#x27;s own text (exact, no OCR)." in body
     assert "Page 2: no text in the PDF, recognised by OCR (Tesseract)." in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_qpdf_cannot_open_the_original_its_pages_are_drawn_instead(user_a, fake_engine, monkeypatch, settings):
+    """A PDF that PDFium reads and qpdf does not (a fake failure: the usual path above is the real twin)."""
+    settings.OCR_PDF_DPI = 100
+
+    def refuse(*args, **kwargs):
+        raise pikepdf.PdfError("unreadable for this test")
+
+    monkeypatch.setattr(pikepdf, "open", refuse)
+    task = _run(user_a, "odd.pdf", BORN_DIGITAL.read_bytes())
+    assert fake_engine.seen == [] and task.pages_read == {"text_layer": [1, 2], "ocr": []}
+    doc = pdfium.PdfDocument(_read(task, "result_pdf"))
+    assert len(doc) == 2 and doc.get_metadata_value("Title") == "odd.pdf"
+    text = " ".join(doc[0].get_textpage().get_text_range().split())
+    assert "If a matching pattern is provided by two or more MIME types" in text  # the text layer, drawn by us
+    doc.close()
 
 
 @pytest.mark.django_db(transaction=True)
