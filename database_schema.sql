@@ -182,6 +182,19 @@ CREATE TABLE `tool_ocr_task_summary` (
   UNIQUE KEY `summary_user_status_uniq` (`user_id`,`status`),
   KEY `tool_ocr_task_summary_user_id_ed2d9e78` (`user_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Tasks per user and status (kept by triggers on tasks), for counts and statistics';
+CREATE TABLE `tool_ocr_task_texts` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
+  `text` longtext NOT NULL COMMENT 'The recognised text (result.txt), for snippets',
+  `terms` longtext NOT NULL COMMENT 'Search terms: <user tag><w|c><folded word or CJK pair>',
+  `task_id` char(32) NOT NULL COMMENT 'Task',
+  `user_id` bigint(20) NOT NULL COMMENT 'Owner, as in tasks: searches never leave it',
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `task_id` (`task_id`),
+  KEY `tool_ocr_task_texts_user_id_637c6fd9_fk_tool_ocr_users_id` (`user_id`),
+  FULLTEXT KEY `task_texts_terms_ft` (`terms`),
+  CONSTRAINT `tool_ocr_task_texts_task_id_cfbb0975_fk_tool_ocr_tasks_id` FOREIGN KEY (`task_id`) REFERENCES `tool_ocr_tasks` (`id`),
+  CONSTRAINT `tool_ocr_task_texts_user_id_637c6fd9_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Recognised text of completed tasks, indexed for search';
 CREATE TABLE `tool_ocr_tasks` (
   `id` char(32) NOT NULL COMMENT 'Id',
   `filename` varchar(255) NOT NULL COMMENT 'The user''s file name: data only, never a path',
@@ -312,7 +325,8 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('tasks', '0004_requeue_count_db_default', UTC_TIMESTAMP(6)),
   ('tasks', '0005_history_stats_index', UTC_TIMESTAMP(6)),
   ('tasks', '0006_i10b_text_layer_pages', UTC_TIMESTAMP(6)),
-  ('tasks', '0007_i11_task_filename_fulltext', UTC_TIMESTAMP(6));
+  ('tasks', '0007_i10c_task_texts', UTC_TIMESTAMP(6)),
+  ('tasks', '0008_i11_task_filename_fulltext', UTC_TIMESTAMP(6));
 
 -- Views for common queries ---------------------------------------------------
 -- Each object's "-- doc:" lines above it are its description in docs/database.md (tool_ocr/schema_doc.py).

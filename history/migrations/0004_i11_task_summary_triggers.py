@@ -36,6 +36,6 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
 
-    dependencies = [("history", "0003_i11_task_summary"), ("tasks", "0007_i11_task_filename_fulltext")]
+    dependencies = [("history", "0003_i11_task_summary"), ("tasks", "0008_i11_task_filename_fulltext")]
 
     operations = [migrations.RunPython(create, drop)]

@@ -35,6 +35,6 @@ def drop_index(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False  # DDL on MariaDB is not transactional anyway
 
-    dependencies = [("tasks", "0006_i10b_text_layer_pages")]
+    dependencies = [("tasks", "0007_i10c_task_texts")]
 
     operations = [migrations.RunPython(add_index, drop_index)]
