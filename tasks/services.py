@@ -113,6 +113,7 @@ def task_create(*, user, uploaded_file, engine: str | None = None, language: str
     engine, language = _check_engine(engine), _check_language(language)
     if getattr(uploaded_file, "size", 0) and uploaded_file.size > settings.MAX_UPLOAD_MB * 1024 * 1024:
         raise documents.file_too_large()
+    _check_task_limit(user.pk)  # before the costly inspection; checked again under the lock below
     info = documents.inspect(uploaded_file)
     digest = sha256_of(uploaded_file)
     task = Task(user=user, filename=_safe_display_name(uploaded_file.name), engine=engine, language=language,
