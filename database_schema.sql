@@ -113,7 +113,7 @@ CREATE TABLE `tool_ocr_django_tasks_database_dbtaskresult` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Task results';
 CREATE TABLE `tool_ocr_login_failures` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
-  `scope` varchar(8) NOT NULL COMMENT 'account or ip',
+  `scope` varchar(8) NOT NULL COMMENT 'acct_ip, ip (lock) or account (slows)',
   `key_hash` varchar(64) NOT NULL COMMENT 'HMAC-SHA256 of the account name or IP',
   `created_at` datetime(6) NOT NULL COMMENT 'When the attempt failed',
   PRIMARY KEY (`id`),
@@ -236,9 +236,9 @@ CREATE TABLE `tool_ocr_users` (
   `password` varchar(128) NOT NULL COMMENT 'Password',
   `last_login` datetime(6) DEFAULT NULL COMMENT 'Last login',
   `is_superuser` tinyint(1) NOT NULL COMMENT 'Superuser status',
-  `email` varchar(254) NOT NULL COMMENT 'Identity; stored lower-case',
+  `email` varchar(254) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL COMMENT 'Stored normalised (NFKC + casefold), compared binary; may change',
   `display_name` varchar(255) NOT NULL COMMENT 'userInfo.name, shown in the UI',
-  `external_id` varchar(255) NOT NULL COMMENT 'userInfo.id from the company API',
+  `external_id` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL COMMENT 'userInfo.id from the company API: the identity; NULL for local accounts',
   `job_title` varchar(255) NOT NULL COMMENT 'userInfo.jobTitle',
   `office_location` varchar(255) NOT NULL COMMENT 'userInfo.officeLocation',
   `auth_source` varchar(16) NOT NULL COMMENT 'external: company API; local: operator account',
@@ -248,8 +248,8 @@ CREATE TABLE `tool_ocr_users` (
   `last_seen_at` datetime(6) DEFAULT NULL COMMENT 'Last successful sign-in',
   PRIMARY KEY (`id`),
   UNIQUE KEY `email` (`email`),
-  KEY `tool_ocr_users_external_id_75364fc8` (`external_id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='People who use Tool OCR; email is the identity';
+  UNIQUE KEY `tool_ocr_users_external_id_75364fc8_uniq` (`external_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='People who use Tool OCR; the directory id (external_id) is the identity';
 CREATE TABLE `tool_ocr_users_groups` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
   `user_id` bigint(20) NOT NULL COMMENT 'User',
@@ -276,6 +276,8 @@ SET FOREIGN_KEY_CHECKS = 1;
 INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('accounts', '0001_initial', UTC_TIMESTAMP(6)),
   ('accounts', '0002_session_refresh_and_login_failures', UTC_TIMESTAMP(6)),
+  ('accounts', '0003_i15_external_id_identity', UTC_TIMESTAMP(6)),
+  ('accounts', '0004_i15_login_failure_scopes', UTC_TIMESTAMP(6)),
   ('admin', '0001_initial', UTC_TIMESTAMP(6)),
   ('admin', '0002_logentry_remove_auto_add', UTC_TIMESTAMP(6)),
   ('admin', '0003_logentry_add_action_flag_choices', UTC_TIMESTAMP(6)),
