@@ -45,7 +45,7 @@ def _is_xhr_upload(request) -> bool:
     return request.headers.get("X-Upload") == "xhr"
 
 
-def _after_upload(request, *, accepted, refused, over_cap, engine, status):
+def _after_upload(request, *, accepted, refused, over_cap, chosen, status):
     """Post/redirect/get: the outcome waits in the session for the page the browser is sent to,
     so reloading that page never sends the files again."""
     if len(accepted) == 1 and not refused and not over_cap:
@@ -55,7 +55,7 @@ def _after_upload(request, *, accepted, refused, over_cap, engine, status):
         if accepted and not refused and not over_cap:
             messages.success(request, f"{len(accepted)} files are queued for OCR, in the order chosen.")
         request.session[UPLOAD_RESULT_KEY] = {"accepted": [str(t.id) for t in accepted],
-                                              "refused": refused, "over_cap": over_cap, "engine": engine}
+                                              "refused": refused, "over_cap": over_cap, "chosen": chosen}
         target = reverse("tasks:home")
     if _is_xhr_upload(request):
         return JsonResponse({"redirect": target, "accepted": len(accepted)}, status=200 if accepted else status)
@@ -78,21 +78,22 @@ def _split_at_cap(request, files) -> tuple[list, dict | None]:
 @require_http_methods(["GET", "POST"])
 def home(request):
     """Upload one or more files: one task per file, queued in the order chosen; each refusal is named."""
+    last_language = selectors.last_language(user=request.user)
     if request.method == "GET":
         if request.htmx and request.htmx.target == "recent-tasks":
             return render(request, "tasks/_recent_tasks.html",
                           {"recent_tasks": selectors.task_list(user=request.user)[:10]})
         result = request.session.pop(UPLOAD_RESULT_KEY, None)
-        chosen = {"engine": result["engine"]} if result and result.get("engine") else {}
-        return _home(request, UploadForm(initial=chosen), result=result)
+        chosen = (result or {}).get("chosen") or {}
+        return _home(request, UploadForm(initial=chosen, last_language=last_language), result=result)
     try:
         files, refused = files_from_request(request, "files")
     except TooManyFilesSent:
-        form = UploadForm(request.POST)
+        form = UploadForm(request.POST, last_language=last_language)
         form.add_error("files", f"At most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files per upload: "
                                 "choose fewer at a time.")
         return _upload_form_error(request, form)
-    form = UploadForm(request.POST)
+    form = UploadForm(request.POST, last_language=last_language)
     if not form.is_valid():
         return _upload_form_error(request, form)
     if not files and not refused:
@@ -103,18 +104,20 @@ def home(request):
     for uploaded in files:
         try:
             accepted.append(services.task_create(user=request.user, uploaded_file=uploaded,
-                                                 engine=form.cleaned_data["engine"] or None))
+                                                 engine=form.cleaned_data["engine"] or None,
+                                                 language=form.cleaned_data["language"] or None))
         except ServiceError as exc:
             refused.append((uploaded.name, exc))
+    chosen = {k: form.cleaned_data[k] for k in ("engine", "language") if form.cleaned_data[k]}
     if not accepted and not _is_xhr_upload(request):
         # Nothing was created, so a reload cannot duplicate anything: answer with the refusal's own
         # status (415 for a type we do not take, 429 at the limit, 503 when storage is down).
         status = refused[0][1].status if refused else TaskLimitReached.status
-        return _home(request, UploadForm(initial={"engine": form.cleaned_data["engine"]}), status=status,
+        return _home(request, UploadForm(initial=chosen, last_language=last_language), status=status,
                      result={"refused": [(name, exc.message) for name, exc in refused], "over_cap": over_cap})
     status = refused[0][1].status if refused else (TaskLimitReached.status if over_cap else 200)
     return _after_upload(request, accepted=accepted, refused=[(name, exc.message) for name, exc in refused],
-                         over_cap=over_cap, engine=form.cleaned_data["engine"], status=status)
+                         over_cap=over_cap, chosen=chosen, status=status)
 
 
 def _upload_form_error(request, form):
@@ -138,7 +141,8 @@ def _result_pages(task: Task) -> list[dict] | None:
     try:
         with open_task_file(tf) as fh:
             data = json.load(fh)
-        return [{"number": p.get("number"), "text": p.get("text", ""), "from_text_layer": p.get("read_from") == "text_layer"}
+        return [{"number": p.get("number"), "text": p.get("text", ""), "from_text_layer": p.get("read_from") == "text_layer",
+                 "turned": p.get("turned") or [], "engine": p.get("engine", "")}
                 for p in data.get("pages", [])]
     except (OSError, ValueError, AttributeError):
         return None
