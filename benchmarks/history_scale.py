@@ -667,6 +667,19 @@ def measure_search(repeat: int, show_plans: bool):
             results.append((label, where, p50, p95, verdict))
             print(f"  {label:36} {where:24} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {p50 / base:5.1f}x base  "
                   f"{verdict:8} matches {min(hits):,}-{max(hits):,}  e.g. {queries[:3]}", flush=True)
+    print("\nbaseline without the index: LIKE '%word%' over the heavy user's texts (one query, no page)")
+    from django.db import connection
+
+    table = connection.ops.quote_name(TaskText._meta.db_table)
+    for label in ("word (vocabulary rank 300-3000)", "Chinese substring, 2 characters"):
+        timings = []
+        for q in classes[label][:3]:
+            start = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE user_id = %s AND text LIKE %s", [heavy.pk, f"%{q}%"])
+                cursor.fetchone()
+            timings.append((time.perf_counter() - start) * 1000)
+        print(f"  {label:36} LIKE scan                p50 {percentile(timings, 50):7.1f} ms  (3 queries)", flush=True)
     if show_plans:
         print("\nQueries and plans of one search per class (history page):")
         for label, queries in classes.items():
