@@ -13,6 +13,7 @@ in the pixels of the page rendered at OCR_PDF_DPI, so boxes mean the same on rea
 """
 
 import re
+import sys
 from dataclasses import dataclass
 
 from tasks.ocr.base import Line
@@ -42,25 +43,35 @@ _SPACE = re.compile(r"\s")
 
 
 def _chars(textpage) -> list[tuple[str, int]]:
-    """(character, index of its first code unit) for every character on the page; surrogate pairs joined."""
+    """(character, index of its first code unit) for every character on the page; surrogate pairs joined.
+
+    One call for all code units (FPDFText_GetText), where one call per character costs ~10 ms a page;
+    if PDFium's text does not line up with its character indexes, one call per character after all.
+    """
     import ctypes
+    from array import array
 
     import pypdfium2.raw as pdfium_c
 
     count = pdfium_c.FPDFText_CountChars(textpage.raw)
     if count <= 0:
         return []
-    buffer = ctypes.create_string_buffer((count + 1) * 2)
-    pdfium_c.FPDFText_GetText(textpage.raw, 0, count, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort)))
-    units = buffer.raw[:count * 2].decode("utf-16-le", "surrogatepass")  # one unit per character index
+    buffer = (ctypes.c_ushort * (count + 1))()
+    written = pdfium_c.FPDFText_GetText(textpage.raw, 0, count, buffer) - 1  # without the terminating 0
+    if written == count:
+        units = array("H", bytes(buffer)[:count * 2])
+        if sys.byteorder == "big":
+            units.byteswap()  # PDFium writes UTF-16LE
+    else:
+        units = array("H", (pdfium_c.FPDFText_GetUnicode(textpage.raw, i) & 0xFFFF for i in range(count)))
     out, index = [], 0
     while index < count:
         unit = units[index]
-        if "\ud800" <= unit < "\udc00" and index + 1 < count and "\udc00" <= units[index + 1] < "\ue000":
-            out.append(((unit + units[index + 1]).encode("utf-16-le", "surrogatepass").decode("utf-16-le"), index))
+        if 0xD800 <= unit < 0xDC00 and index + 1 < count and 0xDC00 <= units[index + 1] < 0xE000:
+            out.append((chr(0x10000 + ((unit - 0xD800) << 10) + (units[index + 1] - 0xDC00)), index))
             index += 2
             continue
-        out.append((unit, index))
+        out.append((chr(unit), index))
         index += 1
     return out
 
@@ -95,6 +106,7 @@ def _to_pixels(page, width_px: int, height_px: int):
     import pypdfium2.raw as pdfium_c
 
     grain = 16  # FPDF_PageToDevice answers in whole device pixels: ask on a 16x finer grid
+
     def device(x, y):
         dx, dy = ctypes.c_int(), ctypes.c_int()
         pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, width_px * grain, height_px * grain, 0, x, y, dx, dy)
@@ -192,7 +204,12 @@ def _page_text(lines: list[Line]) -> str:
 
 def text_layer_page(page, width_px: int, height_px: int) -> TextLayerPage | None:
     """The page read from its text layer, or None when it has none worth reading (then it is OCR'd)."""
-    textpage = page.get_textpage()
+    import pypdfium2 as pdfium
+
+    try:
+        textpage = page.get_textpage()
+    except pdfium.PdfiumError:  # PDFium cannot read its text: OCR it
+        return None
     try:
         chars = _chars(textpage)
         if not has_text_layer(page, chars):

@@ -107,6 +107,24 @@ def test_what_counts_as_a_text_layer_on_a_scanned_page(invisible, read):
         assert pages[0].text == " ".join(invisible.split())
 
 
+def test_a_page_ocrd_before_in_any_script_is_read_back_from_its_text():
+    """Our own searchable PDF uploaded again: CJK (also beyond U+FFFF: 𠮷), Greek, Cyrillic come back as they went in."""
+    from tasks.ocr.layout import page_text
+    from tests.tasks.test_searchable_pdf import SCRIPTS, _lines
+
+    lines = _lines(SCRIPTS["chinese"] * 6 + SCRIPTS["japanese"] * 6 + SCRIPTS["greek"] + SCRIPTS["cyrillic"])
+    image = Image.new("L", (2400, 3600), 255)
+    image.info["dpi"] = (300, 300)
+    buf = io.BytesIO()
+    writer = SearchablePdfWriter(buf)
+    writer.add_page(image, lines)
+    writer.close()
+    page = _read_pages(buf.getvalue())[0]
+    assert isinstance(page, TextLayerPage)
+    assert " ".join(page.text.split()) == " ".join(page_text(lines).split())
+    assert "吉野家の𠮷と東京タワー" in page.text
+
+
 def test_a_short_born_digital_page_without_pictures_is_read_a_blank_page_is_not():
     title = "Annual report 2025 - summary"
     assert len(title.replace(" ", "")) >= MIN_TEXT_CHARS
@@ -298,3 +316,21 @@ def test_a_task_not_yet_read_says_nothing_about_how(user_a, client):
     task = services.task_create(user=user_a, uploaded_file=SimpleUploadedFile("a.pdf", BORN_DIGITAL.read_bytes()))
     client.force_login(user_a)
     assert client.get(f"/api/v1/tasks/{task.id}").json()["pages_read"] is None
+
+
+def test_keeping_original_pages_sets_the_title_also_in_the_xmp_metadata_viewers_prefer():
+    from tasks.searchable_pdf import keep_original_pages
+
+    pdf = pikepdf.open(io.BytesIO(text_pdf([["A born-digital page with a title of its own in XMP"]])))
+    with pdf.open_metadata() as meta:
+        meta["dc:title"] = "Draft 7 (old title)"
+    original = io.BytesIO()
+    pdf.save(original)
+    ocr = io.BytesIO()
+    SearchablePdfWriter(ocr).close()  # no OCR'd pages
+    out = io.BytesIO()
+    keep_original_pages(original, ocr, [True], out, title="Quarterly report – été.pdf")
+    with pikepdf.open(io.BytesIO(out.getvalue())) as result:
+        assert str(result.trailer.Info.Title) == "Quarterly report – été.pdf"
+        assert result.open_metadata()["dc:title"] == "Quarterly report – été.pdf"
+        assert bool(result.Root.ViewerPreferences.DisplayDocTitle) is True
