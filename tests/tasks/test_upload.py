@@ -3,6 +3,7 @@
 import hashlib
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -49,11 +50,11 @@ def test_one_file_goes_to_its_task_page(client, user_a):
     response = client.post("/", {"files": [_file("png")]})
     task = Task.objects.get(user=user_a)
     assert response.status_code == 302 and response["Location"] == f"/tasks/{task.id}/"
-    assert task.engine == "easyocr"  # the OCR_ENGINE default
+    assert task.engine == django_settings.OCR_ENGINE  # the default
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_users_file_name_is_data_never_a_path(client, user_a):
+def test_the_users_file_name_is_data_never_a_path(file_storage, client, user_a):
     signed_in(client, user_a)
     _name, content, _mime, _pages = SAMPLES["png"]
     client.post("/", {"files": [SimpleUploadedFile("../../etc/passwd\x00.png", content)]})
@@ -63,7 +64,7 @@ def test_the_users_file_name_is_data_never_a_path(client, user_a):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_good_files_are_taken_and_each_bad_one_is_named_with_its_reason(client, user_a):
+def test_good_files_are_taken_and_each_bad_one_is_named_with_its_reason(file_storage, client, user_a):
     signed_in(client, user_a)
     bad = [SimpleUploadedFile(name, (CORPUS / name).read_bytes())
            for name in ("notes.txt", "encrypted.pdf", "truncated.jpg")]
