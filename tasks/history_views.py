@@ -307,7 +307,7 @@ def export_view(request):
     try:
         filters = parse_filters(data)
     except ParamsError as exc:
-        return HttpResponseBadRequest(f"The filters are not valid: {exc}", content_type="text/plain")
+        return HttpResponseBadRequest(" ".join(exc.details.values()), content_type="text/plain; charset=utf-8")
     return export_response(request=request, filters=filters, fmt=fmt)
 
 
