@@ -447,3 +447,8 @@ def task_brief_stats(*, user) -> dict:
     completed = groups.get(Task.Status.COMPLETED, {})
     return {"total": sum(count.values()), "completed": count["completed"], "failed": count["failed"],
             "active": count["pending"] + count["processing"], "pages": completed.get("pages") or 0}
+
+
+def last_language(*, user) -> str | None:
+    """The language of the user's newest task: the upload form offers it again."""
+    return (Task.objects.filter(user=user).order_by("-created_at").values_list("language", flat=True).first())

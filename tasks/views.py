@@ -35,10 +35,11 @@ def _home(request, form, *, status=200, accepted=(), refused=()):
 @require_http_methods(["GET", "POST"])
 def home(request):
     """Upload one or more files: one task per file; each refused file gets its own message."""
+    last_language = selectors.last_language(user=request.user)
     if request.method == "GET":
-        return _home(request, UploadForm())
+        return _home(request, UploadForm(last_language=last_language))
     files, refused = files_from_request(request, "files")
-    form = UploadForm(request.POST)
+    form = UploadForm(request.POST, last_language=last_language)
     if not form.is_valid():
         return _home(request, form, status=400)
     if not files and not refused:
@@ -48,7 +49,8 @@ def home(request):
     for uploaded in files:
         try:
             accepted.append(services.task_create(user=request.user, uploaded_file=uploaded,
-                                                 engine=form.cleaned_data["engine"] or None))
+                                                 engine=form.cleaned_data["engine"] or None,
+                                                 language=form.cleaned_data["language"] or None))
         except ServiceError as exc:
             refused.append((uploaded.name, exc))
     if not refused:
@@ -60,8 +62,8 @@ def home(request):
     # Some or all refused: show each refusal next to what was accepted. With nothing accepted the
     # status is that of the (first) refusal, e.g. 415 for a type we do not take.
     status = 200 if accepted else refused[0][1].status
-    chosen = {"engine": form.cleaned_data["engine"]} if form.cleaned_data["engine"] else {}
-    return _home(request, UploadForm(initial=chosen), status=status,
+    chosen = {k: form.cleaned_data[k] for k in ("engine", "language") if form.cleaned_data[k]}
+    return _home(request, UploadForm(initial=chosen, last_language=last_language), status=status,
                  accepted=accepted, refused=[(name, exc.message) for name, exc in refused])
 
 
@@ -80,7 +82,8 @@ def _result_pages(task: Task) -> list[dict] | None:
     try:
         with open_task_file(tf) as fh:
             data = json.load(fh)
-        return [{"number": p.get("number"), "text": p.get("text", ""), "from_text_layer": p.get("read_from") == "text_layer"}
+        return [{"number": p.get("number"), "text": p.get("text", ""), "from_text_layer": p.get("read_from") == "text_layer",
+                 "turned": p.get("turned") or [], "engine": p.get("engine", "")}
                 for p in data.get("pages", [])]
     except (OSError, ValueError, AttributeError):
         return None

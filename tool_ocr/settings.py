@@ -139,7 +139,12 @@ OCR_EASYOCR_BATCH_SIZE = cfg.int("OCR_EASYOCR_BATCH_SIZE", "8", minimum=1, maxim
 # false: float32 with EasyOCR's int8 recogniser. See tasks/ocr/easyocr_engine.py.
 OCR_EASYOCR_BF16 = cfg.bool("OCR_EASYOCR_BF16", "true")
 OCR_THREADS = cfg.int("OCR_THREADS", "0", minimum=0, maximum=256)
-OCR_ENGINE = cfg.str("OCR_ENGINE", "easyocr", choices=["easyocr", "tesseract"])
+# Default engine: Tesseract, measured better on every kind of page (README, benchmarks/ocr_default.py).
+OCR_ENGINE = cfg.str("OCR_ENGINE", "tesseract", choices=["easyocr", "tesseract"])
+# Language of a task that names none: a BCP 47 tag, or several joined with + (tasks/ocr/languages.py).
+OCR_DEFAULT_LANGUAGE = cfg.language("OCR_DEFAULT_LANGUAGE", "en")
+# Engines a worker loads when it starts, before it takes work (all, none, or names): no slow first task.
+OCR_PRELOAD_ENGINES = cfg.preload_engines("OCR_PRELOAD_ENGINES", "all")
 # PDF pages are rendered at this resolution for OCR (and for the searchable PDF).
 OCR_PDF_DPI = cfg.int("OCR_PDF_DPI", "200", minimum=50, maximum=600)
 
@@ -173,6 +178,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",  # serves the API docs' Swagger UI from static/, not a CDN
     "django_tasks",
+    "tasks.worker",  # its db_worker (engines loaded before work) comes before django_tasks_db's
     "django_tasks_db",
     "accounts",
     "tasks",

@@ -3,6 +3,7 @@
 import hashlib
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -49,7 +50,7 @@ def test_one_file_goes_to_its_task_page(client, user_a):
     response = client.post("/", {"files": [_file("png")]})
     task = Task.objects.get(user=user_a)
     assert response.status_code == 302 and response["Location"] == f"/tasks/{task.id}/"
-    assert task.engine == "easyocr"  # the OCR_ENGINE default
+    assert task.engine == django_settings.OCR_ENGINE  # the default
 
 
 @pytest.mark.django_db(transaction=True)
