@@ -26,7 +26,7 @@ def _token_session_start(sender, request, user, **kwargs):
     if not session.session_key:
         session.save()
     result = getattr(request, "_external_auth_result", None)
-    if result is not None and result.user.email != user.email:
+    if result is not None and result.user.external_id != user.external_id:
         result = None  # never attach someone else's tokens
     token_session_create(user=user, session_key=session.session_key, result=result,
                          ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", ""),

@@ -12,6 +12,9 @@ processes, each with its own TMPDIR and MEDIA_ROOT. Measured:
   started; the rate runs from the first task's start to the last one's completion (model
   loading excluded; the start-up time is printed apart). Two workers on this 2-core machine
   get OCR_THREADS=1 each (C/N, as deploy/systemd advises); one worker gets all cores.
+* **CPU seconds per page** (the workers' own CPU, tesseract child processes included, start-up
+  excluded): on a shared machine this is the figure to size with, since pages/hour there is
+  the workers' fair share of a busy CPU; 3600 / (CPU s/page) is pages/hour per free core.
 * **memory per worker**: peak RSS (VmHWM) of each worker process.
 * **database load per worker**: SQL statements per second an idle worker sends (the queue
   poll, every --interval s) and a busy one sends, counted inside the worker
@@ -236,12 +239,17 @@ def throughput(inst: Installation, engine: str, workers_n: int, pages: int, core
     load = Load()
     peak = {pid: 0 for pid in pids}
 
+    at_first_start = {}
+
     def tick():
         for pid in pids:
             peak[pid] = max(peak[pid], status_kb(pid, "VmHWM"))
+        if not at_first_start and inst.sql(f"SELECT 1 FROM {inst.tasks_table} WHERE started_at IS NOT NULL LIMIT 1"):
+            at_first_start.update({pid: proc_cpu(pid) for pid in pids})  # start-up (imports, models) ends here
 
     rows = wait_done(inst, pages, timeout=3600, on_tick=tick)
     own_cpu = sum(proc_cpu(pid) - cpu0[pid] for pid in pids)
+    work_cpu = sum(proc_cpu(pid) - at_first_start.get(pid, cpu0[pid]) for pid in pids)
     q_busy = [inst.queries(h) for _p, h in workers]
     span = inst.sql(f"SELECT TIMESTAMPDIFF(MICROSECOND, MIN(started_at), MAX(completed_at)) / 1e6, "
                     f"UNIX_TIMESTAMP(MIN(started_at)) FROM {inst.tasks_table}")[0]
@@ -259,7 +267,7 @@ def throughput(inst: Installation, engine: str, workers_n: int, pages: int, core
     busy_queries = sum(q["queries"] for q in q_busy)
     return {"engine": engine, "workers": workers_n, "pages": pages, "failed": failed,
             "pages_per_hour": pages / busy_seconds * 3600 if busy_seconds > 0 else 0.0,
-            "seconds": busy_seconds, "start_up": first_start,
+            "seconds": busy_seconds, "start_up": first_start, "cpu_per_page": work_cpu / pages,
             "peak_rss_mb": [round(peak[p] / 1024) for p in pids],
             "busy_qps_per_worker": busy_queries / busy_seconds / workers_n if busy_seconds else 0.0,
             "idle_qps_per_worker": idle_qps / workers_n, "load": load_text}
@@ -337,14 +345,14 @@ def main():
     say("# the machine is shared with other developers' jobs: see 'load' beside each figure")
     try:
         if "throughput" not in skip:
-            say("\nengine     workers pages  busy s  pages/hour  per worker  start-up s  peak RSS MB/worker  "
+            say("\nengine     workers pages  busy s  pages/hour  per worker  CPU s/page  start-up s  peak RSS MB/worker  "
                 "SQL/s busy/worker  SQL/s idle/worker  load")
             for engine in args.engines.split(","):
                 for n in [int(x) for x in args.workers.split(",")]:
                     pages = args.pages * (2 if engine == "tesseract" else 1)
                     r = throughput(inst, engine, n, pages, cores)
                     say(f"{engine:10} {n:7} {pages:5} {r['seconds']:7.1f} {r['pages_per_hour']:11.0f} "
-                        f"{r['pages_per_hour'] / n:11.0f} {r['start_up']:11.1f}  "
+                        f"{r['pages_per_hour'] / n:11.0f} {r['cpu_per_page']:11.2f} {r['start_up']:11.1f}  "
                         f"{'/'.join(map(str, r['peak_rss_mb'])):>18}  {r['busy_qps_per_worker']:17.1f}  "
                         f"{r['idle_qps_per_worker']:17.2f}  {r['load']}" + (f" FAILED {r['failed']}" if r['failed'] else ""))
         if "claim" not in skip:

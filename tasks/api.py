@@ -14,6 +14,7 @@ from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 
 from tasks import search, selectors, services
+from tasks.ocr import engines
 from tasks.batch import tasks_create_from_uploads
 from tasks.downloads import serve_task_file
 from tasks.export import export_response
@@ -80,6 +81,23 @@ class TaskPageOut(Schema):
     results: list[TaskListedOut]
 
 
+class LanguageOut(Schema):
+    code: str
+    label: str
+
+
+class EngineOptionsOut(Schema):
+    name: str
+    label: str
+    languages: list[LanguageOut]
+
+
+class OcrOptionsOut(Schema):
+    default_engine: str
+    default_language: str
+    engines: list[EngineOptionsOut]
+
+
 class RetryIn(Schema):
     engine: str | None = None
     language: str | None = None
@@ -144,6 +162,14 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 503: Error
 
 tasks_router = Router(tags=["tasks"])
 history_router = Router(tags=["history"])
+ocr_router = Router(tags=["ocr"])
+
+
+@ocr_router.get("/options", response={200: OcrOptionsOut, **ERRORS},
+                summary="The engines and languages this installation reads, and the defaults")
+def ocr_options(request):
+    """Only what is installed: a language whose Tesseract pack is missing is not listed."""
+    return engines.ocr_options()
 
 
 @tasks_router.post("", response={201: TasksCreatedOut, 413: ErrorOut, 415: ErrorOut, 429: ErrorOut, **ERRORS},
@@ -198,7 +224,7 @@ def _retry_choices(request) -> dict:
     if request.content_type == "application/json" and request.body:  # a form body may be read already
         try:
             body = json.loads(request.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
         if not isinstance(body, dict):
             body = {}
@@ -278,7 +304,7 @@ def _export_params(request) -> dict:
     if request.content_type == "application/json" and request.body:
         try:
             body = json.loads(request.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_json", "The body must be a JSON object.")

@@ -5,6 +5,7 @@ show as a message and the API turns into its JSON error.
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -78,12 +79,51 @@ def _check_engine(engine: str | None) -> str:
     return engine
 
 
+def language_choices() -> dict:
+    """{"choices": tags some engine reads, "engines": {engine: its tags}}: what a 400 offers instead."""
+    from tasks.ocr import languages
+
+    per_engine = {name: languages.engine_languages(name) for name in engine_names()}
+    return {"choices": languages.all_languages(engine_names()), "engines": per_engine}
+
+
 def _check_language(language: str | None) -> str:
-    language = language or settings.OCR_LANGUAGES[0]
-    if language not in settings.OCR_LANGUAGES:
-        raise InvalidChoice(f"Unsupported language “{language}”: choose one of {', '.join(settings.OCR_LANGUAGES)}.",
-                            code="invalid_language", details={"language": language, "choices": settings.OCR_LANGUAGES})
-    return language
+    """The canonical tag(s) (``zh-tw+EN`` -> ``zh-Hant+en``); 400 with the choices when nothing here reads it."""
+    from tasks.ocr import languages
+
+    raw = language or settings.OCR_DEFAULT_LANGUAGE
+    offered = language_choices()
+    if not isinstance(raw, str):
+        raise InvalidChoice("The language must be a text such as en or zh-Hant+en.", code="invalid_language",
+                            details={"language": str(raw), **offered})
+    try:
+        tags = languages.parse(raw)
+    except languages.LanguageError as exc:
+        raise InvalidChoice(f"{exc}: choose one of {', '.join(offered['choices'])}.", code="invalid_language",
+                            details={"language": raw[:64], **offered}) from None
+    unreadable = [t for t in tags if t not in offered["choices"]]
+    if unreadable:
+        raise InvalidChoice(f"No OCR engine here reads {languages.label('+'.join(unreadable))} ({'+'.join(unreadable)}): "
+                            f"choose one of {', '.join(offered['choices'])}.", code="invalid_language",
+                            details={"language": raw[:64], **offered})
+    return "+".join(tags)
+
+
+def _choose_engine(engine: str | None, language: str) -> str:
+    """The engine asked for, if it reads the language; without one, the default if it does, else one that does."""
+    from tasks.ocr import engines, languages
+
+    readers = engines.engines_for(language)
+    if engine:
+        engine = _check_engine(engine)
+        if engine not in readers:
+            raise InvalidChoice(
+                f"{engines.engine_label(engine)} does not read {languages.label(language)} on this server: "
+                f"choose {', '.join(engines.engine_label(r) for r in readers)}, or another language.",
+                code="invalid_language", details={"language": language, "engine": engine, "engines": readers,
+                                                  **language_choices()})
+        return engine
+    return settings.OCR_ENGINE if settings.OCR_ENGINE in readers else readers[0]
 
 
 def _safe_display_name(name: str) -> str:
@@ -110,9 +150,11 @@ def task_create(*, user, uploaded_file, engine: str | None = None, language: str
     Either both the row and the file exist afterwards, or neither does: a failure anywhere,
     also in the middle of writing the file, removes what was written.
     """
-    engine, language = _check_engine(engine), _check_language(language)
+    language = _check_language(language)
+    engine = _choose_engine(engine, language)
     if getattr(uploaded_file, "size", 0) and uploaded_file.size > settings.MAX_UPLOAD_MB * 1024 * 1024:
         raise documents.file_too_large()
+    _check_task_limit(user.pk)  # before the costly inspection; checked again under the lock below
     info = documents.inspect(uploaded_file)
     digest = sha256_of(uploaded_file)
     task = Task(user=user, filename=_safe_display_name(uploaded_file.name), engine=engine, language=language,
@@ -267,6 +309,24 @@ def audit(*, request=None, user=None, action: str, obj=None, outcome=AuditLog.Ou
     )
 
 
+# A person's refused attempts (another user's task or file) are audited, but at most this many rows a
+# minute per user: past it they are only logged, so nobody can fill the audit table by repeating one.
+DENIED_AUDIT_PER_MINUTE = 30
+
+
+def audit_denied(*, request, action: str, obj=None, **details) -> AuditLog | None:
+    """A 'denied' audit row for the signed-in user, rate-limited per user (None when over the limit)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        recent = AuditLog.objects.filter(user=user, outcome=AuditLog.Outcome.DENIED,
+                                         created_at__gte=timezone.now() - timedelta(minutes=1))[:DENIED_AUDIT_PER_MINUTE]
+        if recent.count() >= DENIED_AUDIT_PER_MINUTE:
+            log.warning("denied attempt not audited: over %d a minute action=%s user_id=%s",
+                        DENIED_AUDIT_PER_MINUTE, action, user.pk)
+            return None
+    return audit(request=request, action=action, obj=obj, outcome=AuditLog.Outcome.DENIED, **details)
+
+
 RERUN_STATUSES = (Task.Status.COMPLETED, Task.Status.FAILED, Task.Status.CANCELLED)
 
 
@@ -284,6 +344,11 @@ def task_retry(*, task: Task, engine: str | None = None, language: str | None = 
         engine = _check_engine(engine)
     if language:
         language = _check_language(language)
+    if engine or language:  # the engine must read the language; a new language alone may need another engine
+        from tasks.ocr.engines import engines_for
+
+        target = language or task.language or settings.OCR_DEFAULT_LANGUAGE
+        engine = _choose_engine(engine or (task.engine if task.engine in engines_for(target) else None), target)
     with transaction.atomic():
         _lock_user(task.user_id)
         fields = {"status": Task.Status.PENDING, "retry_count": task.retry_count + 1, "requeue_count": 0,

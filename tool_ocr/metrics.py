@@ -299,6 +299,8 @@ def _storage_metrics():
 def _volume_metrics():
     from django.core.files.storage import default_storage
 
+    if getattr(settings, "FILE_STORAGE", "local") == "s3":  # a bucket has no volume to fill up
+        return
     location = _existing_folder(getattr(default_storage, "location", None) or settings.MEDIA_ROOT)
     if location:
         usage = shutil.disk_usage(location)

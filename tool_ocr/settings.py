@@ -86,10 +86,14 @@ EXTERNAL_AUTH_BREAKER_RESET_SECONDS = cfg.float("EXTERNAL_AUTH_BREAKER_RESET_SEC
 # A signed-in browser is signed out after this long without a request, and this long after sign-in.
 SESSION_IDLE_TIMEOUT = cfg.int("SESSION_IDLE_TIMEOUT", "3600", minimum=60, maximum=31536000)
 SESSION_ABSOLUTE_LIFETIME = cfg.int("SESSION_ABSOLUTE_LIFETIME", "43200", minimum=300, maximum=31536000)
-# Failed sign-ins allowed per typed account and per client IP within LOGIN_ATTEMPT_WINDOW seconds.
+# Failed sign-ins allowed per (typed account, client IP) and per client IP within LOGIN_ATTEMPT_WINDOW seconds.
 LOGIN_MAX_ATTEMPTS_PER_ACCOUNT = cfg.int("LOGIN_MAX_ATTEMPTS_PER_ACCOUNT", "5", minimum=1, maximum=100000)
 LOGIN_MAX_ATTEMPTS_PER_IP = cfg.int("LOGIN_MAX_ATTEMPTS_PER_IP", "20", minimum=1, maximum=100000)
 LOGIN_ATTEMPT_WINDOW = cfg.int("LOGIN_ATTEMPT_WINDOW", "900", minimum=10, maximum=86400)
+# Account-wide failures (from any address) never lock: past this many in the window, attempts on
+# the account are spaced out by 1, 2, 4 … seconds, at most LOGIN_ACCOUNT_DELAY_MAX.
+LOGIN_ACCOUNT_SLOWDOWN_AFTER = cfg.int("LOGIN_ACCOUNT_SLOWDOWN_AFTER", "10", minimum=1, maximum=100000)
+LOGIN_ACCOUNT_DELAY_MAX = cfg.int("LOGIN_ACCOUNT_DELAY_MAX", "30", minimum=1, maximum=3600)
 # Behind a reverse proxy: the header it sets with the client address, written X-Forwarded-For or
 # HTTP_X_FORWARDED_FOR. Believed only from TRUSTED_PROXIES (accounts/client_ip.py). Empty: REMOTE_ADDR.
 CLIENT_IP_HEADER = cfg.header_name("CLIENT_IP_HEADER", "")
@@ -98,12 +102,20 @@ TRUSTED_PROXIES = cfg.networks("TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # --- Tasks ------------------------------------------------------------------
 TASK_RETENTION_DAYS = cfg.int("TASK_RETENTION_DAYS", "30", minimum=1, maximum=36500)
-MAX_TASKS_PER_USER = cfg.int("MAX_TASKS_PER_USER", "20", minimum=1, maximum=100000)
+MAX_TASKS_PER_USER = cfg.int("MAX_TASKS_PER_USER", "100", minimum=1, maximum=100000)
 ENABLE_TASK_HISTORY = cfg.bool("ENABLE_TASK_HISTORY", "true")
 MAX_UPLOAD_MB = cfg.int("MAX_UPLOAD_MB", "50", minimum=1, maximum=2048)
 MAX_PAGES = cfg.int("MAX_PAGES", "300", minimum=1, maximum=100000)
 # Largest page in pixels (width x height; PDF pages at OCR_PDF_DPI): stops decompression bombs.
 MAX_IMAGE_PIXELS = cfg.int("MAX_IMAGE_PIXELS", "60000000", minimum=100000, maximum=1000000000)
+# Bounded PDF parsing (tasks/documents.py, tasks/pdf_render.py): the upload check's time budget,
+# the drawing operations (decoded content streams) allowed per page and per document, and the
+# worker's per-page render deadline and memory cap (the page is drawn in a child process).
+PDF_INSPECT_SECONDS = cfg.int("PDF_INSPECT_SECONDS", "10", minimum=1, maximum=600)
+PDF_MAX_PAGE_CONTENT_MB = cfg.int("PDF_MAX_PAGE_CONTENT_MB", "4", minimum=1, maximum=1024)
+PDF_MAX_CONTENT_MB = cfg.int("PDF_MAX_CONTENT_MB", "64", minimum=1, maximum=16384)
+PDF_PAGE_RENDER_SECONDS = cfg.int("PDF_PAGE_RENDER_SECONDS", "30", minimum=1, maximum=3600)
+PDF_RENDER_MEMORY_MB = cfg.int("PDF_RENDER_MEMORY_MB", "2048", minimum=256, maximum=65536)
 # A 'processing' task without a heartbeat for this long has lost its worker: the reaper re-queues it once.
 TASK_HEARTBEAT_TIMEOUT = cfg.int("TASK_HEARTBEAT_TIMEOUT", "600", minimum=10, maximum=86400)
 # Periodic jobs, run by the workers through the task queue (tasks/jobs.py; `manage.py periodic_jobs`
@@ -127,7 +139,12 @@ OCR_EASYOCR_BATCH_SIZE = cfg.int("OCR_EASYOCR_BATCH_SIZE", "8", minimum=1, maxim
 # false: float32 with EasyOCR's int8 recogniser. See tasks/ocr/easyocr_engine.py.
 OCR_EASYOCR_BF16 = cfg.bool("OCR_EASYOCR_BF16", "true")
 OCR_THREADS = cfg.int("OCR_THREADS", "0", minimum=0, maximum=256)
-OCR_ENGINE = cfg.str("OCR_ENGINE", "easyocr", choices=["easyocr", "tesseract"])
+# Default engine: Tesseract, measured better on every kind of page (README, benchmarks/ocr_default.py).
+OCR_ENGINE = cfg.str("OCR_ENGINE", "tesseract", choices=["easyocr", "tesseract"])
+# Language of a task that names none: a BCP 47 tag, or several joined with + (tasks/ocr/languages.py).
+OCR_DEFAULT_LANGUAGE = cfg.language("OCR_DEFAULT_LANGUAGE", "en")
+# Engines a worker loads when it starts, before it takes work (all, none, or names): no slow first task.
+OCR_PRELOAD_ENGINES = cfg.preload_engines("OCR_PRELOAD_ENGINES", "all")
 # PDF pages are rendered at this resolution for OCR (and for the searchable PDF).
 OCR_PDF_DPI = cfg.int("OCR_PDF_DPI", "200", minimum=50, maximum=600)
 
@@ -161,6 +178,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",  # serves the API docs' Swagger UI from static/, not a CDN
     "django_tasks",
+    "tasks.worker",  # its db_worker (engines loaded before work) comes before django_tasks_db's
     "django_tasks_db",
     "accounts",
     "tasks",
@@ -302,3 +320,8 @@ SECURITY_CONTACT = cfg.str("SECURITY_CONTACT", "")
 # Session cookies must be exactly a key Django made (MariaDB would match "ABC…" to "abc…").
 MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
                   "tool_ocr.security.StrictSessionCookieMiddleware")
+
+# --- Error pages (issue 14; tool_ocr/error_views.py) ----------------------------
+# Branded 400/403/404/500 pages; under DEBUG the expected 4xx answers look as in production.
+MIDDLEWARE.append("tool_ocr.error_views.DebugLikeProductionMiddleware")
+CSRF_FAILURE_VIEW = "tool_ocr.error_views.csrf_failure"

@@ -42,8 +42,9 @@ def test_failed_sign_ins_carry_the_reason_never_the_password(client, dev_auth_ap
     client.post("/logout/")
     assert sign_in(client, password="hunter2-wrong", **PROXY).status_code == 401
     assert sign_in(client, "hunter2-in-the-name-field", "x").status_code == 401
-    assert sign_in(client, password="hunter2-wrong").status_code == 401
-    assert sign_in(client, password="hunter2-wrong").status_code == 429  # the limit: refused unchecked
+    assert sign_in(client, password="hunter2-wrong", **PROXY).status_code == 401
+    # the (account, address) limit: refused unchecked
+    assert sign_in(client, password="hunter2-wrong", **PROXY).status_code == 429
     dev_auth_api.configure(fail_mode="503")
     sign_in(client, "someone@example.com", "hunter2-else")
     failed = _rows("auth.login", outcome="failed")

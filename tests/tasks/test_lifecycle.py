@@ -73,7 +73,7 @@ def test_pending_cancelled_at_once_and_its_job_then_does_nothing(user_a, fake_en
 
 
 @pytest.mark.django_db(transaction=True)
-def test_processing_cancelled_stops_before_the_next_page(user_a, monkeypatch):
+def test_processing_cancelled_stops_before_the_next_page(file_storage, user_a, monkeypatch):
     task = _create(user_a, "tiff")  # two pages
     engine = CancelAfterFirstPage(task.pk)
     monkeypatch.setattr("tasks.processing.get_engine", lambda name: engine)
@@ -86,7 +86,7 @@ def test_processing_cancelled_stops_before_the_next_page(user_a, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("how", ["failed", "cancelled", "completed"])
-def test_retry_queues_again_with_count_and_optionally_the_other_engine(user_a, fake_engine, how):
+def test_retry_queues_again_with_count_and_optionally_the_other_engine(file_storage, user_a, fake_engine, how):
     task = _create(user_a)
     run_worker()
     Task.objects.filter(pk=task.pk).update(status=how, error_code="x", error_message="y", requeue_count=1)
@@ -141,7 +141,7 @@ def test_retry_respects_the_active_task_limit(user_a, settings):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("status", ["pending", "completed", "failed", "cancelled"])
-def test_delete_removes_rows_and_every_file(user_a, fake_engine, status):
+def test_delete_removes_rows_and_every_file(file_storage, user_a, fake_engine, status):
     task = _create(user_a)
     if status != "pending":
         run_worker()
@@ -153,7 +153,7 @@ def test_delete_removes_rows_and_every_file(user_a, fake_engine, status):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_delete_while_processing_stops_the_worker_and_leaves_nothing(user_a, monkeypatch):
+def test_delete_while_processing_stops_the_worker_and_leaves_nothing(file_storage, user_a, monkeypatch):
     task = _create(user_a, "tiff")
 
     class DeleteDuringPage:

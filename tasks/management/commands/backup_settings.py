@@ -19,7 +19,9 @@ class Command(BaseCommand):
         engine = "mysql" if "mysql" in db["ENGINE"] else "sqlite"
         values = {"DB_ENGINE": engine, "DB_HOST": db.get("HOST") or "localhost", "DB_PORT": str(db.get("PORT") or 3306),
                   "DB_USER": db.get("USER") or "", "DB_NAME": str(db.get("NAME") or ""),
-                  "MEDIA": str(settings.MEDIA_ROOT)}
+                  "MEDIA": str(settings.MEDIA_ROOT), "FILE_STORAGE": getattr(settings, "FILE_STORAGE", "local"),
+                  "BUCKET": getattr(settings, "AWS_STORAGE_BUCKET_NAME", "") or "",
+                  "BUCKET_ENDPOINT": getattr(settings, "AWS_S3_ENDPOINT_URL", "") or "AWS S3"}
         for name, value in values.items():
             self.stdout.write(f"{name}={shlex.quote(value)}")
         if db.get("PASSWORD"):
