@@ -1,6 +1,7 @@
 """Pages for uploading and following OCR tasks; thin: the work is in services and selectors."""
 
 import json
+import uuid
 
 from django.conf import settings
 from django.contrib import messages
@@ -26,14 +27,19 @@ DOWNLOADS = [("result.txt", "Text"), ("result.json", "JSON with boxes"), ("resul
 def _home(request, form, *, status=200, accepted=(), refused=()):
     recent = selectors.task_list(user=request.user)[:10]
     return render(request, "tasks/home.html", {"form": form, "recent_tasks": recent, "accepted": accepted,
-                                               "refused": refused, "max_upload_mb": settings.MAX_UPLOAD_MB},
+                                               "refused": refused, "max_upload_mb": settings.MAX_UPLOAD_MB,
+                                               "upload_key": uuid.uuid4().hex},
                   status=status)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def home(request):
-    """Upload one or more files: one task per file; each refused file gets its own message."""
+    """Upload one or more files: one task per file, all or nothing (a refused file is named, none is kept).
+
+    The form carries an idempotency key (``upload_key``): the same form sent twice (a reload after
+    a lost connection) shows the tasks of the first send instead of making new ones.
+    """
     if request.method == "GET":
         return _home(request, UploadForm())
     files, refused = files_from_request(request, "files")
@@ -43,25 +49,26 @@ def home(request):
     if not files and not refused:
         form.add_error("files", "Choose at least one file to read.")
         return _home(request, form, status=400)
-    accepted = []
-    for uploaded in files:
-        try:
-            accepted.append(services.task_create(user=request.user, uploaded_file=uploaded,
-                                                 engine=form.cleaned_data["engine"] or None))
-        except ServiceError as exc:
-            refused.append((uploaded.name, exc))
-    if not refused:
-        if len(accepted) == 1:
-            messages.success(request, f"“{accepted[0].filename}” is queued for OCR.")
-            return redirect("tasks:detail", task_id=accepted[0].id)
-        messages.success(request, f"{len(accepted)} files are queued for OCR.")
-        return redirect("tasks:home")
-    # Some or all refused: show each refusal next to what was accepted. With nothing accepted the
-    # status is that of the (first) refusal, e.g. 415 for a type we do not take.
-    status = 200 if accepted else refused[0][1].status
     chosen = {"engine": form.cleaned_data["engine"]} if form.cleaned_data["engine"] else {}
-    return _home(request, UploadForm(initial=chosen), status=status,
-                 accepted=accepted, refused=[(name, exc.message) for name, exc in refused])
+    if refused:  # cut off while streaming (too large): the whole upload is refused
+        name, exc = refused[0]
+        return _home(request, UploadForm(initial=chosen), status=exc.status,
+                     refused=[(name, f"{exc.message} No file of this upload was kept.")])
+    try:
+        created = services.tasks_create(user=request.user, uploaded_files=files,
+                                        engine=form.cleaned_data["engine"] or None,
+                                        upload_key=request.POST.get("upload_key"))
+    except ServiceError as exc:
+        refused = [(r["file"], r["message"]) for r in exc.details.get("refused", ())] or [
+            (exc.details.get("file") or (files[0].name if len(files) == 1 else "Upload"), exc.message)]
+        return _home(request, UploadForm(initial=chosen), status=exc.status, refused=refused)
+    accepted = created.tasks
+    again = " (already received earlier)" if created.replayed else ""
+    if len(accepted) == 1:
+        messages.success(request, f"“{accepted[0].filename}” is queued for OCR{again}.")
+        return redirect("tasks:detail", task_id=accepted[0].id)
+    messages.success(request, f"{len(accepted)} files are queued for OCR{again}.")
+    return redirect("tasks:home")
 
 
 def _task_or_404(request, task_id) -> Task:
