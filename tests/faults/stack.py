@@ -85,8 +85,8 @@ class FaultStack(WorkerDatabase):
             time.sleep(0.2)
         raise AssertionError(f"gunicorn did not start:\n{log.read_text(errors='replace')[-3000:]}")
 
-    def worker(self, name: str = "w", **env) -> subprocess.Popen:
-        return self.start_worker(cwd=self.tmp_path / name, **env)
+    def worker(self, name: str = "w", *args, **env) -> subprocess.Popen:
+        return self.start_worker(*args, cwd=self.tmp_path / name, **env)
 
     # --- what the user sees ---------------------------------------------------
     def signed_in(self, web: Web) -> requests.Session:

@@ -133,6 +133,7 @@ def test_database_killed_and_restarted_while_tasks_run_a_plain_db_worker_goes_on
     web = stack.start_web()
     session = stack.signed_in(web)
     worker = stack.worker()
+    idle = stack.worker("idle", "--queue-name", "nothing-here")  # polls the queue when the database goes
     r = api_upload(session, web.url, [("long.pdf", pdf_bytes(4)), ("a.png", png_bytes(1)), ("b.png", png_bytes(2))])
     assert r.status_code == 201, r.text
     wait_until(lambda: any(t["status"] == "processing" and int(t["pages_done"]) >= 1 for t in stack.task_rows()),
@@ -148,9 +149,12 @@ def test_database_killed_and_restarted_while_tasks_run_a_plain_db_worker_goes_on
     assert health.status_code == 503 and health.json()["database"] != "ok"
     assert seconds < stack.settings["HEALTH_CHECK_TIMEOUT"] + 1.5
     fresh = requests.Session()
-    unavailable_page(fresh.get(web.url + "/login/", timeout=30))
-    time.sleep(max(0.0, 5 - (time.monotonic() - killed)))
-    assert worker.poll() is None, "the worker exited when the database went away"
+    assert fresh.get(web.url + "/login/", timeout=30).status_code == 200  # the form needs no database
+    unavailable_page(fresh.post(web.url + "/login/", data={"username": "ada.lin@example.com", "password": "demo-password",
+                                                           "csrfmiddlewaretoken": fresh.cookies.get("csrftoken", "")},
+                                timeout=30))
+    time.sleep(max(0.0, 8 - (time.monotonic() - killed)))
+    assert worker.poll() is None and idle.poll() is None, "a worker exited when the database went away"
 
     restart = own_mariadb.start()
     back = time.monotonic()
@@ -159,10 +163,12 @@ def test_database_killed_and_restarted_while_tasks_run_a_plain_db_worker_goes_on
     rows = wait_finished(stack, 3, timeout=stack.settings["TASK_HEARTBEAT_TIMEOUT"]
                          + stack.settings["REAPER_INTERVAL"] + 120)
     done = time.monotonic()
-    assert worker.poll() is None
+    assert worker.poll() is None and idle.poll() is None
     assert_all_completed_once(stack, rows)
-    log = (stack.tmp_path / "w" / "worker.log").read_text(errors="replace")
-    assert "database back after" in log and "database still unavailable" in log
+    busy_log = (stack.tmp_path / "w" / "worker.log").read_text(errors="replace")
+    assert "database unavailable" in busy_log  # it noticed, and carried on
+    idle_log = (stack.tmp_path / "idle" / "worker.log").read_text(errors="replace")
+    assert "database still unavailable" in idle_log and "database back after" in idle_log
     metrics = requests.get(web.url + "/metrics", timeout=30).text
     outages = [line for line in metrics.splitlines() if line.startswith("tool_ocr_worker_db_outages_total")]
     assert outages and float(outages[0].split()[-1]) >= 1, outages
