@@ -275,13 +275,18 @@ def test_worker_killed_mid_task_and_at_the_last_page_each_task_completes_once(st
     mid_done = time.monotonic() - killed
     assert rows[0]["status"] == "completed" and rows[0]["requeue_count"] == "1", rows
 
-    # At the last page: killed right after the last page's heartbeat, while the results are stored.
-    assert api_upload(session, web.url, [("last.pdf", pdf_bytes(2))]).status_code == 201
-    last_id = stack.task_rows()[-1]["id"]
-    wait_until(lambda: any(t["id"] == last_id and t["status"] == "processing" and t["pages_done"] == t["page_count"]
-                           for t in stack.task_rows()), timeout=120, every=0.05, what="the last page")
+    # At the last page: every page read, killed the moment the first result file appears in storage.
+    created = api_upload(session, web.url, [("last.pdf", pdf_bytes(2))])
+    assert created.status_code == 201
+    task = created.json()["tasks"][0]
+    folder = next(stack.media.glob(f"*/{task['id']}"))
+    deadline = time.monotonic() + 120
+    while not (folder / "result.txt").exists():
+        assert time.monotonic() < deadline, "the worker never stored results"
+        time.sleep(0.001)
     os.killpg(second.pid, signal.SIGKILL)
     killed = time.monotonic()
+    left_by_kill = sorted(p.name for p in folder.iterdir())
     stack.worker("w")
     rows = wait_finished(stack, 2, timeout=stack.settings["TASK_HEARTBEAT_TIMEOUT"]
                          + stack.settings["REAPER_INTERVAL"] + 120)
@@ -291,7 +296,7 @@ def test_worker_killed_mid_task_and_at_the_last_page_each_task_completes_once(st
     leftovers = [p for p in temp.iterdir() if p.name.startswith("tool-ocr-worker-")]
     assert len(leftovers) == 1  # only the live worker's own folder
     report("worker SIGKILL", mid_task_done_s=mid_done, last_page_done_s=last_done,
-           last_page_requeued=rows[-1]["requeue_count"])
+           last_page_requeued=rows[-1]["requeue_count"], files_at_kill="+".join(left_by_kill))
 
 
 # --- storage and temporary folder ---------------------------------------------------------------------
