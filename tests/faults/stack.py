@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,7 +144,10 @@ class FaultStack(WorkerDatabase):
             f"SELECT id, status, pages_done, page_count, requeue_count, error_code, upload_key, filename "
             f"FROM {Task._meta.db_table} ORDER BY created_at;", database=self.name)
         keys = ["id", "status", "pages_done", "page_count", "requeue_count", "error_code", "upload_key", "filename"]
-        return [dict(zip(keys, line.split("\t"))) for line in out.splitlines() if line]
+        rows = [dict(zip(keys, line.split("\t"))) for line in out.splitlines() if line]
+        for row in rows:
+            row["id"] = str(uuid.UUID(row["id"]))  # stored as CHAR(32)
+        return rows
 
     def close(self) -> None:
         for proc in self.processes:
