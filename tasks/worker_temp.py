@@ -29,7 +29,11 @@ def claim(base: str | None = None) -> tuple[str, int]:
     base = base or tempfile.gettempdir()
     removed = sweep(base)
     path = tempfile.mkdtemp(prefix=PREFIX, dir=base)
-    lock = open(os.path.join(path, ".lock"), "w")  # noqa: SIM115 - held open (and locked) for the process' life
+    lock_path = os.path.join(path, ".lock")
+    open(lock_path, "w").close()
+    # Held open, read-only (a writable open file would keep the folder's filesystem from being remounted
+    # read-only), and locked for the process' life.
+    lock = open(lock_path)  # noqa: SIM115
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     _state.update(folder=path, lock=lock)
     if removed:
@@ -62,7 +66,7 @@ def sweep(base: str, *, legacy_age: float = 3600) -> int:
 def _abandoned(path: str) -> bool:
     lock_path = os.path.join(path, ".lock")
     try:
-        fh = open(lock_path, "r+")  # noqa: SIM115
+        fh = open(lock_path)  # noqa: SIM115
     except FileNotFoundError:  # being created right now, or left by a crash before the lock existed
         try:
             return time.time() - os.stat(path).st_mtime > 60

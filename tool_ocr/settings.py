@@ -116,6 +116,9 @@ TASK_HEARTBEAT_TIMEOUT = cfg.int("TASK_HEARTBEAT_TIMEOUT", "600", minimum=10, ma
 REAPER_INTERVAL = cfg.int("REAPER_INTERVAL", "60", minimum=5, maximum=86400)
 # Uploads are streamed to temporary files on disk, never held in memory; one past MAX_UPLOAD_MB is cut off.
 FILE_UPLOAD_HANDLERS = ["tasks.uploads.LimitedTemporaryFileUploadHandler"]
+# Streamed into TMPDIR itself: Python would silently fall back to another folder if TMPDIR cannot take a
+# file when first used; an unwritable TMPDIR is a fault to report (503, /readyz), not to hide.
+FILE_UPLOAD_TEMP_DIR = os.environ.get("TMPDIR") or None
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # form fields other than files
 DATA_UPLOAD_MAX_NUMBER_FILES = 100

@@ -71,7 +71,7 @@ class FaultStack(WorkerDatabase):
     def start_web(self, **env) -> Web:
         log = self.tmp_path / f"web-{len(self.processes)}.log"
         proc = self.start([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"),
-                           "--chdir", str(ROOT), "tool_ocr.wsgi"], log=log,
+                           "--chdir", str(ROOT), "--worker-tmp-dir", str(self.tmp_path), "tool_ocr.wsgi"], log=log,
                           GUNICORN_BIND="127.0.0.1:0", GUNICORN_WORKERS=1, GUNICORN_THREADS=4,
                           GUNICORN_LOG_LEVEL="info", **env)
         deadline = time.monotonic() + 60

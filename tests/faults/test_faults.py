@@ -404,25 +404,33 @@ def test_temporary_folder_unwritable_is_503_for_uploads_and_a_clear_failure_for_
     finally:
         _remount(web_tmp, "rw")
     back = time.monotonic()
-    assert api_upload(session, web.url, [("a.png", png_bytes(1))]).status_code == 201
+    assert api_upload(session, web.url, [("a.png", png_bytes(1))], key="first").status_code == 201
     upload_back = time.monotonic() - back
+    assert stack.task_rows()[0]["upload_key"] == "first"
+    session.post(f"{web.url}/api/v1/tasks/{stack.task_rows()[0]['id']}/cancel",
+                 headers={"X-CSRFToken": session.cookies.get("csrftoken", "")}, timeout=30)
 
     worker_tmp = tmpfs(stack.tmp_path / "w" / "tmp", "8m")
     worker = stack.worker("w")
-    time.sleep(2)  # it claimed its folder
+    wait_until(lambda: any(p.name.startswith("tool-ocr-worker-") for p in worker_tmp.iterdir()), timeout=60,
+               what="the worker's temporary folder")
     _remount(worker_tmp, "ro")
     try:
-        rows = wait_finished(stack, 1, timeout=120)
+        assert api_upload(session, web.url, [("b.png", png_bytes(2))]).status_code == 201
+        rows = [r for r in wait_finished(stack, 2, timeout=120) if r["filename"] == "b.png"]
         task = session.get(f"{web.url}/api/v1/tasks/{rows[0]['id']}", timeout=30).json()
         assert task["error"]["code"] == "temp_folder_unavailable" and "temporary folder" in task["error"]["message"]
         assert worker.poll() is None
     finally:
         _remount(worker_tmp, "rw")
+    retried = time.monotonic()
     session.post(f"{web.url}/api/v1/tasks/{rows[0]['id']}/retry",
                  headers={"X-CSRFToken": session.cookies.get("csrftoken", "")}, timeout=30)
-    rows = wait_finished(stack, 1, timeout=120)
-    assert_all_completed_once(stack, rows)
-    report("temporary folder read-only", upload_ok_after_rw_s=upload_back)
+    rows = [r for r in wait_finished(stack, 2, timeout=120) if r["filename"] == "b.png"]
+    assert rows[0]["status"] == "completed"
+    stack.assert_files_match_rows()
+    report("temporary folder read-only", upload_ok_after_rw_s=upload_back,
+           worker_retry_done_s=time.monotonic() - retried)
 
 
 # --- the sign-in API ----------------------------------------------------------------------------------
