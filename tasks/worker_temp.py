@@ -80,3 +80,13 @@ def _abandoned(path: str) -> bool:
         except OSError:
             return False  # its worker is alive
         return True
+
+
+def release() -> None:
+    """On a clean stop: the worker's own folder goes (a killed worker's is removed by the next one)."""
+    folder, lock = _state["folder"], _state["lock"]
+    _state.update(folder=None, lock=None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+    if lock:
+        lock.close()

@@ -123,6 +123,7 @@ class ResilientWorker(Worker):
                     self._recover_interrupted()
         finally:
             self.presence.stop()
+            worker_temp.release()
 
     def run_task(self, db_task_result) -> None:
         try:
