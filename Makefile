@@ -42,4 +42,3 @@ test: setup
 
 schema: setup
 	@bash scripts/make_schema.sh
-	$(BIN)/python manage.py describe_schema

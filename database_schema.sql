@@ -297,7 +297,10 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('tasks', '0005_history_stats_index', UTC_TIMESTAMP(6));
 
 -- Views for common queries ---------------------------------------------------
+-- Each object's "-- doc:" lines above it are its description in docs/database.md (tool_ocr/schema_doc.py).
 
+-- doc: One row per user: tasks per status, pages read and bytes stored, and the time of the newest task.
+-- doc: For reports and ad-hoc SQL; the app's own statistics read the tables through indexes instead.
 CREATE OR REPLACE VIEW `tool_ocr_v_user_task_summary` AS
 SELECT u.id AS user_id,
        u.email AS email,
@@ -316,6 +319,7 @@ FROM `tool_ocr_users` u
 LEFT JOIN `tool_ocr_tasks` t ON t.user_id = u.id
 GROUP BY u.id, u.email, u.display_name;
 
+-- doc: Tasks created in the past 7 days with their owner's email, newest work first when ordered by created_at.
 CREATE OR REPLACE VIEW `tool_ocr_v_recent_activity` AS
 SELECT t.id AS task_id,
        u.email AS email,
@@ -331,27 +335,47 @@ JOIN `tool_ocr_users` u ON u.id = t.user_id
 WHERE t.created_at >= NOW() - INTERVAL 7 DAY;
 
 -- Maintenance procedures -----------------------------------------------------
--- These remove rows only; the files of deleted tasks stay in storage until
--- `manage.py storage_report --fix` (or use `manage.py cleanup_tasks`, which removes both).
 
 DELIMITER //
 
+-- doc: `CALL tool_ocr_sp_delete_old_tasks(days)`: deletes the same rows as `manage.py cleanup_tasks --days N`:
+-- doc: finished tasks (completed, failed, cancelled) created more than `days` days ago with their file and
+-- doc: storage rows, and finished task-queue rows as old; waiting and processing tasks are never touched.
+-- doc: It removes ROWS ONLY: the files stay on disk (or in the bucket) until `manage.py storage_report --fix`.
+-- doc: Prefer `manage.py cleanup_tasks`, which removes the rows and their files and runs on a schedule.
 DROP PROCEDURE IF EXISTS `tool_ocr_sp_delete_old_tasks` //
 CREATE PROCEDURE `tool_ocr_sp_delete_old_tasks`(IN days_to_keep INT)
-    COMMENT 'Delete tasks (and their file rows) created more than days_to_keep days ago'
+    COMMENT 'Delete finished tasks older than days_to_keep (rows only; files: manage.py cleanup_tasks)'
 BEGIN
     DECLARE cutoff DATETIME(6) DEFAULT UTC_TIMESTAMP(6) - INTERVAL days_to_keep DAY;
-    DELETE f FROM `tool_ocr_task_files` f JOIN `tool_ocr_tasks` t ON t.id = f.task_id WHERE t.created_at < cutoff;
-    DELETE FROM `tool_ocr_task_storage` WHERE created_at < cutoff;  -- history.TaskStorage: same task, same created_at
-    DELETE FROM `tool_ocr_tasks` WHERE created_at < cutoff;
-    SELECT ROW_COUNT() AS tasks_deleted;
+    DECLARE deleted INT DEFAULT 0;
+    START TRANSACTION;
+    DELETE f FROM `tool_ocr_task_files` f JOIN `tool_ocr_tasks` t ON t.id = f.task_id
+        WHERE t.created_at < cutoff AND t.status IN ('completed', 'failed', 'cancelled');
+    DELETE s FROM `tool_ocr_task_storage` s JOIN `tool_ocr_tasks` t ON t.id = s.task_id
+        WHERE t.created_at < cutoff AND t.status IN ('completed', 'failed', 'cancelled');
+    DELETE FROM `tool_ocr_tasks` WHERE created_at < cutoff AND status IN ('completed', 'failed', 'cancelled');
+    SET deleted = ROW_COUNT();
+    DELETE FROM `tool_ocr_django_tasks_database_dbtaskresult`
+        WHERE status IN ('SUCCESSFUL', 'FAILED') AND finished_at < cutoff;
+    IF deleted > 0 THEN
+        INSERT INTO `tool_ocr_audit_log` (created_at, user_email, action, object_type, object_id, outcome, user_agent, details)
+        VALUES (UTC_TIMESTAMP(6), '', 'maintenance.cleanup_tasks', 'task', '', 'allowed', '',
+                JSON_OBJECT('tasks', deleted, 'retention_days', days_to_keep, 'via', 'sp_delete_old_tasks',
+                            'files', 'left in storage: run manage.py storage_report --fix'));
+    END IF;
+    COMMIT;
+    SELECT deleted AS tasks_deleted;
 END //
 
+-- doc: `CALL tool_ocr_sp_delete_expired_sessions()`: deletes token sessions revoked or expired more than 24 hours
+-- doc: ago (the default grace of `manage.py cleanup_sessions`) and expired Django browser sessions.
 DROP PROCEDURE IF EXISTS `tool_ocr_sp_delete_expired_sessions` //
 CREATE PROCEDURE `tool_ocr_sp_delete_expired_sessions`()
-    COMMENT 'Delete revoked or expired token sessions and expired Django sessions'
+    COMMENT 'Delete token sessions revoked or expired over 24 h ago and expired Django sessions'
 BEGIN
-    DELETE FROM `tool_ocr_sessions` WHERE revoked_at IS NOT NULL OR expires_at < UTC_TIMESTAMP(6);
+    DECLARE cutoff DATETIME(6) DEFAULT UTC_TIMESTAMP(6) - INTERVAL 24 HOUR;
+    DELETE FROM `tool_ocr_sessions` WHERE revoked_at < cutoff OR expires_at < cutoff;
     SELECT ROW_COUNT() AS sessions_deleted;
     DELETE FROM `tool_ocr_django_session` WHERE expire_date < UTC_TIMESTAMP(6);
 END //

@@ -51,6 +51,38 @@ class UserAdmin(FastListMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # people appear at their first sign-in; operators use createsuperuser
 
+    def delete_model(self, request, obj):
+        """Through the purge service: the person's tasks, files and sessions go too, audited."""
+        from tasks.maintenance import purge_user
+
+        purge_user(user=obj, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for user in list(queryset):
+            self.delete_model(request, user)
+
+    def get_deleted_objects(self, objs, request):
+        """A summary per person (the purge's own dry-run count), not every task listed one by one.
+
+        The tasks, files and sessions go through the purge service, so no per-model delete
+        permission is asked for them (sessions and files cannot be deleted on their own here).
+        """
+        from django.template.defaultfilters import pluralize
+
+        from tasks.maintenance import purge_user
+
+        summary, counts = [], {"users": 0, "tasks": 0, "files": 0, "sessions": 0}
+        for user in objs:
+            outcome = purge_user(user=user, dry_run=True)
+            summary.append(f"{user.email}: {outcome.tasks} task{pluralize(outcome.tasks)}, {outcome.files} "
+                           f"file{pluralize(outcome.files)} ({filesizeformat(outcome.bytes)}), {outcome.sessions} "
+                           f"session{pluralize(outcome.sessions)}; audit rows stay")
+            counts["users"] += 1
+            for key in ("tasks", "files", "sessions"):
+                counts[key] += getattr(outcome, key)
+        perms_needed = set() if self.has_delete_permission(request) else {"user"}
+        return summary, counts, perms_needed, []
+
     @admin.display(description="active tasks")
     def active_tasks(self, user):
         return getattr(user, "usage", {}).get("active_tasks", 0)
@@ -61,25 +93,19 @@ class UserAdmin(FastListMixin, admin.ModelAdmin):
 
     @admin.action(description="Deactivate selected users and sign them out", permissions=["change"])
     def deactivate_users(self, request, queryset):
-        from tasks.services import audit
-
         users = [u for u in queryset if u.pk != request.user.pk]
         revoked = 0
         for user in users:
-            revoked += maintenance.user_deactivate(user=user)
-            audit(request=request, action="admin.user.deactivate", obj=user, target=user.email)
+            revoked += maintenance.user_deactivate(user=user, request=request)
         self.message_user(request, f"{len(users)} user(s) deactivated, {revoked} session(s) revoked.", messages.SUCCESS)
         if len(users) != queryset.count():
             self.message_user(request, "You cannot deactivate yourself.", messages.WARNING)
 
     @admin.action(description="Activate selected users", permissions=["change"])
     def activate_users(self, request, queryset):
-        from tasks.services import audit
-
         users = list(queryset)
         for user in users:
-            maintenance.user_activate(user=user)
-            audit(request=request, action="admin.user.activate", obj=user, target=user.email)
+            maintenance.user_activate(user=user, request=request)
         self.message_user(request, f"{len(users)} user(s) activated.", messages.SUCCESS)
 
 
@@ -151,11 +177,8 @@ class TokenSessionAdmin(FastListMixin, admin.ModelAdmin):
 
     @admin.action(description="Revoke selected sessions (signs those browsers out)", permissions=["change"])
     def revoke_sessions(self, request, queryset):
-        from tasks.services import audit
-
         revoked = 0
         for session in queryset.select_related("user"):
-            if maintenance.session_revoke(session=session):
+            if maintenance.session_revoke(session=session, request=request):  # audited in its transaction
                 revoked += 1
-                audit(request=request, action="admin.session.revoke", obj=session, target=session.user.email)
         self.message_user(request, f"{revoked} session(s) revoked.", messages.SUCCESS if revoked else messages.WARNING)

@@ -13,11 +13,14 @@ MODES = (EXTERNAL, LOCAL, BOTH)
 _LOCAL_BACKEND = "accounts.backends.LocalAccountBackend"
 _EXTERNAL_BACKEND = "accounts.backends.ExternalAuthBackend"
 
-# Local first: it answers from the database alone, so operators can still sign in
-# while the company API is down (the external backend raises when it is).
+# Company first, then local: a company sign-in that succeeds costs no password hash, and
+# every one that does not (wrong password, unknown name, API down) is followed by exactly
+# one local hash, whether or not a local account exists: the time taken never tells who
+# the operators are. The external backend hands API failures on instead of raising, so
+# operators can still sign in while the company API is down.
 BACKENDS = {
-    EXTERNAL: [_LOCAL_BACKEND, _EXTERNAL_BACKEND],  # local passwords: staff only
-    BOTH: [_LOCAL_BACKEND, _EXTERNAL_BACKEND],      # local passwords: anyone with one
+    EXTERNAL: [_EXTERNAL_BACKEND, _LOCAL_BACKEND],  # local passwords: staff only
+    BOTH: [_EXTERNAL_BACKEND, _LOCAL_BACKEND],      # local passwords: anyone with one
     LOCAL: [_LOCAL_BACKEND],                        # no company API at all
 }
 

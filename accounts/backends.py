@@ -11,10 +11,12 @@ from django.contrib.auth.backends import BaseBackend, ModelBackend
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import auth_mode, external_auth
-from accounts.models import User
+from accounts.models import User, normalize_email
 from accounts.services import user_upsert_from_external
 
 log = logging.getLogger("tool_ocr.auth")
+
+AUTH_ERROR_ATTR = "_external_auth_error"  # what the company API said, when it did not sign the person in
 
 
 class LocalAccountBackend(ModelBackend):
@@ -22,8 +24,8 @@ class LocalAccountBackend(ModelBackend):
 
     In ``external`` mode only staff may use one, so that a local password never signs
     in an ordinary user; in ``local`` and ``both`` any active user with a password may.
-    Users without a usable password (everyone the company API created) are left to the
-    next backend without hashing anything, which keeps a company sign-in fast.
+    It runs after the company backend, and costs one password hash whether or not the
+    account exists or has a local password (auth_mode explains the order).
     """
 
     @sensitive_variables("password")
@@ -32,13 +34,9 @@ class LocalAccountBackend(ModelBackend):
             username = kwargs.get(User.USERNAME_FIELD)
         if not username or not password:
             return None
-        try:
-            user = User._default_manager.get_by_natural_key(username)
-        except User.DoesNotExist:
-            if settings.AUTH_MODE == auth_mode.LOCAL:
-                User().set_password(password)  # same cost as a real check (timing)
-            return None
-        if not user.password or not user.has_usable_password():
+        user = User._default_manager.filter(email=normalize_email(username)).first()
+        if user is None or not user.password or not user.has_usable_password():
+            User().set_password(password)  # the same one hash as a real check: time tells nothing
             return None
         if user.check_password(password) and self.user_can_authenticate(user) and self._mode_allows(user):
             return user
@@ -53,18 +51,26 @@ class LocalAccountBackend(ModelBackend):
 class ExternalAuthBackend(BaseBackend):
     """Sign in with the company account.
 
-    Wrong credentials and every API failure raise the client's typed errors, so the
-    login view can tell the person what happened (and count failed attempts).
+    Wrong credentials and every API failure are kept on the request (``AUTH_ERROR_ATTR``)
+    and None returned, so the local backend after this one still runs (operators while
+    the API is down; one hash for every failure, see auth_mode); the login procedure
+    (accounts/signin.py) then tells the person what happened. Without a request they raise.
     """
 
     @sensitive_variables("password")
     def authenticate(self, request, username=None, password=None, **kwargs):
         if settings.AUTH_MODE == auth_mode.LOCAL or not username or not password:
             return None
-        result = external_auth.authenticate_user(username, password)
-        user = user_upsert_from_external(result.user)
-        if not user.is_active:
-            raise external_auth.AccountDisabled("This account is disabled in Tool OCR. Contact an administrator.")
+        try:
+            result = external_auth.authenticate_user(username, password)
+            user = user_upsert_from_external(result.user, request=request)
+            if not user.is_active:
+                raise external_auth.AccountDisabled("This account is disabled in Tool OCR. Contact an administrator.")
+        except external_auth.ExternalAuthError as exc:
+            if request is None:
+                raise
+            setattr(request, AUTH_ERROR_ATTR, exc)
+            return None
         if request is not None:
             # accounts.signals stores the tokens once login() has rotated the session key.
             request._external_auth_result = result

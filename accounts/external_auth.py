@@ -93,7 +93,8 @@ class ServiceUnavailable(ExternalAuthError):
 
 class BadResponse(ExternalAuthError):
     code = "bad_response"
-    message = "The sign-in service gave an answer we could not read. Try again later."
+    message = ("The sign-in service answered something we cannot use, so you were not signed in. "
+               "Try again later; if it keeps happening, tell your IT help desk.")
 
 
 class InvalidToken(ExternalAuthError):
@@ -145,47 +146,138 @@ class AuthResult:
 
 
 # --- Parsing (the one place that knows the API's field names) ---------------
-def _parse_time(value):
-    if not value:
+# Everything the API says is checked here, so no odd answer is stored and breaks later:
+# dates and numbers validated and clamped, text cut to the columns that hold it, emails
+# validated, the answer read up to a size cap (see _http).
+MAX_ANSWER_BYTES = 1024 * 1024  # a real answer is ~3 KB; more is refused unread
+TEXT_COLUMN_CHARS = 255         # display_name, job_title, office_location (accounts.models.User)
+TOKEN_TYPE_CHARS = 32           # TokenSession.token_type
+MAX_TOKEN_CHARS = 64 * 1024     # one token; a JWT is a few KB
+
+
+class IdentityConflict(ExternalAuthError):
+    """The directory person's email belongs to another Tool OCR account (look-alike or local)."""
+
+    code = "identity_conflict"
+    message = ("Your company account's email matches a different Tool OCR account, so you were not signed in. "
+               "Ask an administrator to link or rename the accounts.")
+
+
+def _bad(reason: str) -> BadResponse:
+    log.warning("external_auth answer refused reason=%s", reason)
+    return BadResponse()
+
+
+def _parse_time(value, name: str):
+    """An ISO time from the API (UTC if it names no zone); BadResponse when not one."""
+    if value in (None, ""):
         return None
+    if not isinstance(value, str) or len(value) > 64:
+        raise _bad(f"{name}_not_a_time")
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        parsed.astimezone(timezone.utc)  # 0001-01-01 with a positive offset overflows here
+    except (ValueError, OverflowError):
+        raise _bad(f"{name}_not_a_time") from None
+    return parsed
+
+
+def _seconds(value):
+    """A finite positive number of seconds, or BadResponse."""
+    if isinstance(value, bool):
+        raise _bad("expires_in_not_a_number")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise _bad("expires_in_not_a_number") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise _bad("expires_in_out_of_range")
+    return seconds
+
+
+def _text(value, limit: int = TEXT_COLUMN_CHARS) -> str:
+    """A string field cut to its column: non-strings are dropped, control characters removed."""
+    if not isinstance(value, str):
+        return ""
+    return "".join(ch for ch in value if ch.isprintable()).strip()[:limit]
 
 
 def parse_user_info(info) -> UserInfo:
-    if not isinstance(info, dict) or not str(info.get("email") or "").strip():
-        raise BadResponse()
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    if not isinstance(info, dict):
+        raise _bad("no_user_info")
+    external_id = info.get("id")
+    if isinstance(external_id, int) and not isinstance(external_id, bool):
+        external_id = str(external_id)
+    if not isinstance(external_id, str) or not external_id.strip() or len(external_id) > 255 \
+            or not external_id.isprintable():
+        raise _bad("no_usable_id")
+    email = info.get("email")
+    if not isinstance(email, str) or len(email) > 254:
+        raise _bad("no_usable_email")
+    from accounts.models import normalize_email
+
+    email = normalize_email(email)  # validated in the form it is stored and compared in
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise _bad("email_not_valid") from None
     phones = info.get("businessPhones") or ()
     return UserInfo(
-        external_id=str(info.get("id") or ""),
-        email=str(info["email"]).strip().lower(),
-        name=str(info.get("name") or "").strip(),
-        job_title=str(info.get("jobTitle") or ""),
-        office_location=str(info.get("officeLocation") or ""),
-        business_phones=tuple(str(p) for p in phones) if isinstance(phones, list) else (),
+        external_id=external_id.strip(),
+        email=email,
+        name=_text(info.get("name")),
+        job_title=_text(info.get("jobTitle")),
+        office_location=_text(info.get("officeLocation")),
+        business_phones=tuple(_text(p, 64) for p in phones[:20]) if isinstance(phones, list) else (),
     )
+
+
+def _token(value, required=False) -> str:
+    if value in (None, "") and not required:
+        return ""
+    if not isinstance(value, str) or not value or len(value) > MAX_TOKEN_CHARS:
+        raise _bad("token_not_usable")
+    return value
+
+
+def _expiry(data, issued: datetime, now: datetime):
+    """When the access token expires: expiresAt, else issuedAt + expires_in; clamped.
+
+    A time already past is refused; one further away than SESSION_ABSOLUTE_LIFETIME is
+    brought back to it (the session ends then anyway).
+    """
+    latest = now + timedelta(seconds=settings.SESSION_ABSOLUTE_LIFETIME)
+    expires = _parse_time(data.get("expiresAt"), "expiresAt")
+    if expires is None and data.get("expires_in") not in (None, ""):
+        seconds = min(_seconds(data.get("expires_in")), settings.SESSION_ABSOLUTE_LIFETIME)
+        expires = issued + timedelta(seconds=seconds)
+    if expires is None:
+        return None
+    if expires <= now:
+        raise _bad("token_already_expired")
+    return min(expires, latest)
 
 
 @sensitive_variables()
 def parse_token_data(data) -> AuthResult:
-    if not isinstance(data, dict) or not data.get("access_token"):
-        raise BadResponse()
+    if not isinstance(data, dict):
+        raise _bad("no_data")
+    access = _token(data.get("access_token"), required=True)
     user = parse_user_info(data.get("userInfo"))
-    issued = _parse_time(data.get("issuedAt")) or datetime.now(timezone.utc)
-    expires = _parse_time(data.get("expiresAt"))
-    if expires is None:
-        try:
-            expires = issued + timedelta(seconds=int(data.get("expires_in")))
-        except (TypeError, ValueError):
-            expires = None
+    now = datetime.now(timezone.utc)
+    issued = _parse_time(data.get("issuedAt"), "issuedAt") or now
+    if abs(issued - now) > timedelta(days=1):  # a clock that far off is not believed
+        issued = now
+    expires = _expiry(data, issued, now)
     tokens = TokenSet(
-        access_token=str(data["access_token"]),
-        id_token=str(data.get("id_token") or ""),
-        refresh_token=str(data.get("refresh_token") or ""),
-        token_type=str(data.get("token_type") or "Bearer"),
+        access_token=access,
+        id_token=_token(data.get("id_token")),
+        refresh_token=_token(data.get("refresh_token")),
+        token_type=_text(data.get("token_type"), TOKEN_TYPE_CHARS) or "Bearer",
         issued_at=issued,
         expires_at=expires,
     )
@@ -196,16 +288,16 @@ def parse_token_data(data) -> AuthResult:
 def _json(response):
     try:
         return response.json()
-    except ValueError:
-        raise BadResponse() from None
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
+        raise _bad("not_json") from None
 
 
 def _error_code(response):
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
-    return str(body.get("code") or "") if isinstance(body, dict) else ""
+    return str(body.get("code") or "")[:64] if isinstance(body, dict) else ""
 
 
 def _error_for(response, credential_call=True):
@@ -290,10 +382,31 @@ def _shutdown_pool():
         _pool.shutdown(wait=False, cancel_futures=True)
 
 
+class _AnswerTooLarge(Exception):
+    """The API sent more than MAX_ANSWER_BYTES: nothing of it is used."""
+
+
 @sensitive_variables()
 def _http(req: _Request, timeout: float):
-    return requests.request(req.method, _url(req.path), json=req.payload, headers=req.headers,
-                            timeout=(timeout, timeout), allow_redirects=False)
+    response = requests.request(req.method, _url(req.path), json=req.payload, headers=req.headers,
+                                timeout=(timeout, timeout), allow_redirects=False, stream=True)
+    try:
+        declared = int(response.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_ANSWER_BYTES:
+        response.close()
+        raise _AnswerTooLarge()
+    body, size = [], 0
+    for chunk in response.iter_content(64 * 1024):  # decoded: a compressed bomb is cut off too
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            response.close()
+            raise _AnswerTooLarge()
+        body.append(chunk)
+    response._content = b"".join(body)
+    response.close()
+    return response
 
 
 def _connection_failed_before_sending(exc) -> bool:
@@ -309,6 +422,10 @@ def _send(req: _Request, timeout: float):
     future = _executor().submit(_http, req, timeout)
     try:
         return future.result(timeout=timeout)
+    except _AnswerTooLarge:
+        log.warning("external_auth answer refused operation=%s reason=larger_than_%d_bytes",
+                    req.operation, MAX_ANSWER_BYTES)
+        raise BadResponse() from None
     except FutureTimeout:
         future.cancel()
         raise _Transient("timeout", retriable=req.retry_unsure) from None
@@ -350,6 +467,9 @@ def _attempt(req: _Request, deadline: float, attempt: list):
         response = _send(req, timeout)
     except _Transient as exc:
         failure = exc
+    except BadResponse:
+        breaker.record_success(trial)  # it answered: not an outage, and not worth a retry
+        raise
     else:
         failure = _transient_answer(response, req)
     latency_ms = (time.monotonic() - started) * 1000
@@ -474,7 +594,7 @@ def get_user_info(access_token: str) -> UserInfo:
         raise _error_for(response, credential_call=False)
     body = _json(response)
     data = body.get("data") if isinstance(body, dict) else None
-    return parse_user_info((data or {}).get("userInfo"))
+    return parse_user_info(data.get("userInfo") if isinstance(data, dict) else None)
 
 
 @sensitive_variables()

@@ -26,15 +26,18 @@ def _db_sessions() -> bool:
     return settings.SESSION_ENGINE in (DB_SESSIONS, "django.contrib.sessions.backends.cached_db")
 
 
-def session_revoke(*, session: TokenSession) -> bool:
-    """Revoke one token session; False when it was already revoked."""
+def session_revoke(*, session: TokenSession, request=None) -> bool:
+    """Revoke one token session; False when it was already revoked.
+
+    With ``request`` (an operator in the admin) the audit row is written in the revocation's transaction.
+    """
     if session.revoked_at is not None:
         return False
     from accounts import services
 
     revoke = getattr(services, "token_session_revoke", None)
     if revoke is not None:
-        if revoke(session=session) is False:
+        if revoke(session=session, request=request) is False:
             return False
     else:
         with transaction.atomic():
@@ -48,18 +51,32 @@ def session_revoke(*, session: TokenSession) -> bool:
     return True
 
 
-def user_deactivate(*, user) -> int:
-    """Block sign-in and end every live session of the person; returns the sessions revoked."""
-    type(user).objects.filter(pk=user.pk).update(is_active=False)
+def user_deactivate(*, user, request=None) -> int:
+    """Block sign-in and end every live session of the person; returns the sessions revoked.
+
+    One transaction: the flag, each revocation and (with ``request``) their audit rows.
+    """
     revoked = 0
-    for session in TokenSession.objects.filter(user=user, revoked_at__isnull=True):
-        revoked += session_revoke(session=session)
+    with transaction.atomic():
+        type(user).objects.filter(pk=user.pk).update(is_active=False)
+        for session in TokenSession.objects.filter(user=user, revoked_at__isnull=True).select_related("user"):
+            revoked += session_revoke(session=session, request=request)
+        if request is not None:
+            from tasks.services import audit
+
+            audit(request=request, action="admin.user.deactivate", obj=user, target=user.email,
+                  sessions_revoked=revoked)
     log.info("user deactivated", extra={"user_id": user.pk, "sessions_revoked": revoked})
     return revoked
 
 
-def user_activate(*, user) -> None:
-    type(user).objects.filter(pk=user.pk).update(is_active=True)
+def user_activate(*, user, request=None) -> None:
+    with transaction.atomic():
+        type(user).objects.filter(pk=user.pk).update(is_active=True)
+        if request is not None:
+            from tasks.services import audit
+
+            audit(request=request, action="admin.user.activate", obj=user, target=user.email)
     log.info("user activated", extra={"user_id": user.pk})
 
 

@@ -31,6 +31,7 @@ from accounts.services import RefreshOutcome
 log = logging.getLogger("tool_ocr.auth")
 
 API_PREFIX = "/api/"
+UNREADABLE = "Your session could not be read, so you were signed out. Please sign in again."
 
 
 def _duration(seconds: float) -> str:
@@ -91,9 +92,17 @@ class SessionGuardMiddleware:
     def _check(self, request) -> str | None:
         now = timezone.now()
         session = selectors.token_session_get(user=request.user, session_key=request.session.session_key)
-        reason = session_end_reason(session, now)
-        if reason is None:
-            reason = token_end_reason(session, now)
+        try:
+            reason = session_end_reason(session, now)
+            if reason is None:
+                reason = token_end_reason(session, now)
+        except (ArithmeticError, ValueError, TypeError):
+            # A row this code cannot read (e.g. a date at the calendar's edge stored before the
+            # API's answers were checked): sign the browser out instead of failing every request.
+            log.exception("session unreadable user_id=%s session_id=%s", request.user.pk, getattr(session, "pk", None))
+            if session is not None:
+                services.token_session_end(session_key=session.session_key)
+            return UNREADABLE
         if reason is None:
             services.token_session_touch(session=session, now=now)
         else:

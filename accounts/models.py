@@ -1,9 +1,12 @@
 """People and their signed-in browser sessions.
 
-Email is the identity (the company API's ``userInfo.email``), kept lower-case so
-that uniqueness is case-insensitive on every database.
+A directory person is identified by the directory's stable ``external_id``
+(``userInfo.id``); the email is an attribute that may change. Emails are stored
+normalised (NFKC + casefold) and compared byte for byte (a binary collation on MySQL),
+so look-alikes that MariaDB's ``utf8mb4_unicode_ci`` would call equal stay different.
 """
 
+import unicodedata
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -12,7 +15,34 @@ from django.utils import timezone
 
 
 def normalize_email(email: str) -> str:
-    return (email or "").strip().lower()
+    """The one form an email is stored and compared in: NFKC, then Unicode casefold.
+
+    NFKC folds full-width letters and compatibility forms (the Kelvin sign becomes K);
+    casefold then does Unicode case, so ``lower()``'s gaps cannot make two forms meet.
+    """
+    return unicodedata.normalize("NFKC", (email or "").strip()).casefold()
+
+
+# MySQL/MariaDB's default utf8mb4_unicode_ci calls accents, case and some look-alikes equal.
+MYSQL_BINARY_COLLATION = "utf8mb4_bin"
+
+
+class _BinaryCollationMixin:
+    """Compare byte for byte on MySQL (identity columns); SQLite already does."""
+
+    def db_parameters(self, connection):
+        params = super().db_parameters(connection)
+        if connection.vendor == "mysql":
+            params["collation"] = MYSQL_BINARY_COLLATION
+        return params
+
+
+class IdentityEmailField(_BinaryCollationMixin, models.EmailField):
+    pass
+
+
+class IdentityCharField(_BinaryCollationMixin, models.CharField):
+    pass
 
 
 class UserManager(BaseUserManager):
@@ -44,9 +74,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         EXTERNAL = "external", "Company sign-in"
         LOCAL = "local", "Local account"
 
-    email = models.EmailField(unique=True, max_length=254, db_comment="Identity; stored lower-case")
+    email = IdentityEmailField(unique=True, max_length=254,
+                               db_comment="Stored normalised (NFKC + casefold), compared binary; may change")
     display_name = models.CharField(max_length=255, blank=True, db_comment="userInfo.name, shown in the UI")
-    external_id = models.CharField(max_length=255, blank=True, db_index=True, db_comment="userInfo.id from the company API")
+    external_id = IdentityCharField(max_length=255, unique=True, null=True, blank=True,
+                                    db_comment="userInfo.id from the company API: the identity; NULL for local accounts")
     job_title = models.CharField(max_length=255, blank=True, db_comment="userInfo.jobTitle")
     office_location = models.CharField(max_length=255, blank=True, db_comment="userInfo.officeLocation")
     auth_source = models.CharField(max_length=16, choices=AuthSource.choices, default=AuthSource.EXTERNAL,
@@ -64,11 +96,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         db_table = "users"
-        db_table_comment = "People who use Tool OCR; email is the identity"
+        db_table_comment = "People who use Tool OCR; the directory id (external_id) is the identity"
         ordering = ["email"]
 
     def save(self, *args, **kwargs):
         self.email = normalize_email(self.email)
+        self.external_id = self.external_id or None  # "" would collide under the unique constraint
         super().save(*args, **kwargs)
 
     def __str__(self):
@@ -138,17 +171,18 @@ class TokenSession(models.Model):
 
 
 class LoginFailure(models.Model):
-    """One failed sign-in, counted per typed account and per client IP (brute-force limit).
+    """One failed sign-in, counted per (account, client IP), per client IP and per account (brute-force limit).
 
     Keys are HMACs (SECRET_KEY) of the normalised account name or IP: the table never holds
     what people typed, which is sometimes a password in the wrong field.
     """
 
     class Scope(models.TextChoices):
-        ACCOUNT = "account", "Account"
+        ACCOUNT = "account", "Account (anywhere: slows only)"
+        ACCOUNT_IP = "acct_ip", "Account from one client IP"
         IP = "ip", "Client IP"
 
-    scope = models.CharField(max_length=8, choices=Scope.choices, db_comment="account or ip")
+    scope = models.CharField(max_length=8, choices=Scope.choices, db_comment="acct_ip, ip (lock) or account (slows)")
     key_hash = models.CharField(max_length=64, db_comment="HMAC-SHA256 of the account name or IP")
     created_at = models.DateTimeField(default=timezone.now, db_comment="When the attempt failed")
 

@@ -48,28 +48,54 @@ def login_key_hash(value: str) -> str:
 
 
 def login_keys(*, username: str, ip: str | None) -> list[tuple[str, str, int]]:
-    """(scope, key hash, limit) for each counter a sign-in attempt falls under."""
-    keys = [(LoginFailure.Scope.ACCOUNT, login_key_hash("account:" + normalize_email(username)),
-             settings.LOGIN_MAX_ATTEMPTS_PER_ACCOUNT)]
+    """(scope, key hash, limit) for each counter a failed sign-in attempt adds to.
+
+    Locks are per (account, client address) and per address, so a stranger elsewhere
+    cannot lock an account's owner out; the account-wide count only slows (see below).
+    """
+    account = normalize_email(username)
+    keys = [(LoginFailure.Scope.ACCOUNT_IP, login_key_hash(f"account_ip:{account}|{ip or 'unknown'}"),
+             settings.LOGIN_MAX_ATTEMPTS_PER_ACCOUNT),
+            (LoginFailure.Scope.ACCOUNT, login_key_hash("account:" + account), settings.LOGIN_ACCOUNT_SLOWDOWN_AFTER)]
     if ip:
         keys.append((LoginFailure.Scope.IP, login_key_hash("ip:" + ip), settings.LOGIN_MAX_ATTEMPTS_PER_IP))
     return keys
 
 
-def login_wait_seconds(*, username: str, ip: str | None, now=None) -> int:
-    """Seconds until this account name and IP may try again; 0 when allowed now.
+def account_delay_seconds(failures: int) -> float:
+    """The pause the account-wide count asks for after its latest failure: 1, 2, 4 … s, capped."""
+    over = failures - settings.LOGIN_ACCOUNT_SLOWDOWN_AFTER
+    if over < 0:
+        return 0.0
+    return float(min(settings.LOGIN_ACCOUNT_DELAY_MAX, 2 ** min(over, 30)))
+
+
+def login_wait(*, username: str, ip: str | None, now=None) -> tuple[int, str]:
+    """(seconds until this account name may be tried from this address, which counter); (0, "") now.
 
     Counts failures of the typed name whether or not such an account exists, so the
-    answer says nothing about which accounts exist.
+    answer says nothing about which accounts exist. The (account, address) and address
+    counters lock until enough failures leave LOGIN_ATTEMPT_WINDOW; the account-wide one
+    only spaces attempts out by a growing delay (at most LOGIN_ACCOUNT_DELAY_MAX).
     """
     now = now or timezone.now()
     window = timedelta(seconds=settings.LOGIN_ATTEMPT_WINDOW)
-    wait = 0.0
+    wait, why = 0.0, ""
     for scope, key, limit in login_keys(username=username, ip=ip):
         times = list(LoginFailure.objects.filter(scope=scope, key_hash=key, created_at__gt=now - window)
                      .order_by("created_at").values_list("created_at", flat=True))
-        if len(times) >= limit:
+        if scope == LoginFailure.Scope.ACCOUNT:
+            delay = account_delay_seconds(len(times))
+            this = (times[-1] + timedelta(seconds=delay) - now).total_seconds() if delay and times else 0.0
+        elif len(times) >= limit:
             # Allowed again once enough of the oldest failures have left the window.
-            frees_at = times[len(times) - limit] + window
-            wait = max(wait, (frees_at - now).total_seconds())
-    return math.ceil(wait)
+            this = (times[len(times) - limit] + window - now).total_seconds()
+        else:
+            this = 0.0
+        if this > wait:
+            wait, why = this, scope
+    return math.ceil(wait), why
+
+
+def login_wait_seconds(*, username: str, ip: str | None, now=None) -> int:
+    return login_wait(username=username, ip=ip, now=now)[0]

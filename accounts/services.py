@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 from accounts import crypto, external_auth
 from accounts.external_auth import AuthResult, UserInfo
 from accounts.models import LoginFailure, TokenSession, User, normalize_email
-from accounts.selectors import login_key_hash, login_keys, token_sessions_due_for_refresh
+from accounts.selectors import login_keys, token_sessions_due_for_refresh
 
 log = logging.getLogger("tool_ocr.auth")
 
@@ -22,14 +22,55 @@ log = logging.getLogger("tool_ocr.auth")
 REFRESH_PAUSE_AFTER_FAILURE = timedelta(seconds=30)
 
 
-@transaction.atomic
-def user_upsert_from_external(info: UserInfo) -> User:
-    """Create or update the user whose identity is ``info.email`` (case-insensitive)."""
-    user, _created = User.objects.select_for_update().get_or_create(
-        email=info.email.lower(), defaults={"auth_source": User.AuthSource.EXTERNAL}
-    )
-    user.display_name = info.name
+def user_upsert_from_external(info: UserInfo, *, request=None) -> User:
+    """The user bound to the directory person ``info.external_id``, created or updated.
+
+    The directory's id is the key; the email is an attribute that follows the directory.
+    A user without an id yet (created before ids were kept) is bound at a sign-in whose
+    normalised email matches theirs exactly. Refused with ``IdentityConflict`` (and a
+    'denied' audit row) when the email belongs to a user bound to another id, or to a
+    local account: a look-alike or reused address never opens someone else's account.
+    """
+    try:
+        with transaction.atomic():
+            return _user_upsert(info)
+    except IntegrityError:
+        # Two first sign-ins of one person at once: the other one created the row.
+        with transaction.atomic():
+            return _user_upsert(info)
+    except _Conflict as conflict:
+        _audit_identity_conflict(info, conflict, request)
+        raise external_auth.IdentityConflict() from None
+
+
+class _Conflict(Exception):
+    def __init__(self, reason: str, existing: User):
+        super().__init__(reason)
+        self.reason, self.existing = reason, existing
+
+
+def _user_upsert(info: UserInfo) -> User:
+    email = normalize_email(info.email)
+    user = User.objects.select_for_update().filter(external_id=info.external_id).first()
+    holder = User.objects.select_for_update().filter(email=email).first()  # binary comparison (models)
+    if user is None:
+        if holder is not None:
+            if holder.auth_source == User.AuthSource.LOCAL:
+                raise _Conflict("local_account", holder)
+            if holder.external_id:
+                raise _Conflict("email_bound_to_another_directory_id", holder)
+            user = holder  # created before ids were kept: bound now, the email matching exactly
+        else:
+            user = User(email=email, external_id=info.external_id, auth_source=User.AuthSource.EXTERNAL)
+    elif holder is not None and holder.pk != user.pk:
+        raise _Conflict("new_email_taken", holder)
+    if user.auth_source == User.AuthSource.LOCAL:  # never: local accounts carry no directory id
+        raise _Conflict("local_account", user)
+    if user.email != email:
+        log.info("directory email changed user_id=%s", user.pk)
+    user.email = email
     user.external_id = info.external_id
+    user.display_name = info.name
     user.job_title = info.job_title
     user.office_location = info.office_location
     user.last_seen_at = timezone.now()
@@ -39,11 +80,31 @@ def user_upsert_from_external(info: UserInfo) -> User:
     return user
 
 
+def _audit_identity_conflict(info: UserInfo, conflict: _Conflict, request) -> None:
+    from tasks.models import AuditLog
+    from tasks.services import audit
+
+    log.warning("sign-in refused: identity conflict reason=%s existing_user_id=%s",
+                conflict.reason, conflict.existing.pk)
+    audit(request=request, action="auth.login", obj=conflict.existing, outcome=AuditLog.Outcome.DENIED,
+          reason="identity_conflict", conflict=conflict.reason, directory_id=info.external_id[:255],
+          directory_email=info.email[:254])
+
+
 # --- Token sessions -------------------------------------------------------------
+def _audit(**kwargs):
+    from tasks.services import audit  # the one audit writer (tasks.models.AuditLog)
+
+    return audit(**kwargs)
+
+
 @sensitive_variables()
 def token_session_create(*, user: User, session_key: str, result: AuthResult | None = None,
-                         ip: str | None = None, user_agent: str = "") -> TokenSession:
-    """Start the row of a fresh sign-in: the tokens encrypted (none for a local sign-in)."""
+                         ip: str | None = None, user_agent: str = "", request=None) -> TokenSession:
+    """Start the row of a fresh sign-in: the tokens encrypted (none for a local sign-in).
+
+    With ``request`` (a real sign-in) the ``auth.login`` audit row is written in the same transaction.
+    """
     t = result.tokens if result is not None else None
     now = timezone.now()
     values = dict(
@@ -59,29 +120,42 @@ def token_session_create(*, user: User, session_key: str, result: AuthResult | N
         ip_address=ip or None,
         user_agent=(user_agent or "")[:512],
     )
-    row, _ = TokenSession.objects.update_or_create(session_key=session_key, defaults=values)
+    with transaction.atomic():
+        row, _ = TokenSession.objects.update_or_create(session_key=session_key, defaults=values)
+        if request is not None:
+            _audit(request=request, user=user, action="auth.login", obj=row,
+                   source="external" if t else "local", backend=getattr(user, "backend", ""))
     return row
 
 
-def token_session_end(*, session_key: str) -> int:
-    """Sign-out: delete the stored tokens of a browser session.
+def token_session_end(*, session_key: str, request=None, user=None) -> int:
+    """Sign-out: delete the stored tokens of a browser session (and write ``auth.logout`` in the same transaction).
 
     A revoked row stays (its tokens are already wiped) as a record for the operators
     until cleanup_sessions removes it. The contract has no revoke call, so ending the
     session here is deleting what we hold.
     """
-    deleted, _ = TokenSession.objects.filter(session_key=session_key, revoked_at__isnull=True).delete()
+    with transaction.atomic():
+        deleted, _ = TokenSession.objects.filter(session_key=session_key, revoked_at__isnull=True).delete()
+        if request is not None and user is not None:
+            _audit(request=request, user=user, action="auth.logout", obj=user)
     return deleted
 
 
-def token_session_revoke(*, session: TokenSession, reason: str = TokenSession.EndReason.REVOKED) -> bool:
+def token_session_revoke(*, session: TokenSession, reason: str = TokenSession.EndReason.REVOKED,
+                         request=None) -> bool:
     """Revoke a session (admin action): wipe its tokens; the browser is signed out at its next request.
 
-    Returns False when it was already revoked.
+    Returns False when it was already revoked. With ``request`` (an operator's action) the
+    ``admin.session.revoke`` audit row is written in the same transaction.
     """
-    updated = TokenSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), end_reason=reason,
-        access_token_enc="", id_token_enc="", refresh_token_enc="", refresh_hold_until=None)
+    with transaction.atomic():
+        updated = TokenSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), end_reason=reason,
+            access_token_enc="", id_token_enc="", refresh_token_enc="", refresh_hold_until=None)
+        if updated and request is not None:
+            _audit(request=request, action="admin.session.revoke", obj=session, target=session.user.email,
+                   reason=str(reason))
     if updated:
         log.info("token session revoked session_id=%s user_id=%s reason=%s", session.pk, session.user_id, reason)
     return bool(updated)
@@ -150,7 +224,7 @@ def token_session_refresh(*, session: TokenSession, now=None) -> RefreshOutcome:
         _release_hold(session, until=timezone.now() + REFRESH_PAUSE_AFTER_FAILURE)
         log.info("token refresh postponed session_id=%s reason=%s", session.pk, exc.code)
         return RefreshOutcome.UNAVAILABLE
-    if result.user.email != session.user.email:
+    if result.user.external_id != session.user.external_id:
         log.warning("token refresh returned another identity session_id=%s", session.pk)
         token_session_revoke(session=session, reason=TokenSession.EndReason.REFRESH_REFUSED)
         session.revoked_at, session.end_reason = timezone.now(), TokenSession.EndReason.REFRESH_REFUSED
@@ -180,7 +254,10 @@ def _save_refreshed(session: TokenSession, result: AuthResult, old_refresh: str)
     for name, value in values.items():
         setattr(session, name, value)
     session.version += 1
-    user_upsert_from_external(result.user)  # the name or office may have changed
+    try:
+        user_upsert_from_external(result.user)  # the name, office or email may have changed
+    except external_auth.IdentityConflict:
+        pass  # the new email is another account's: keep the old attributes (audited)
     log.info("token refreshed session_id=%s expires_at=%s", session.pk, t.expires_at)
     return RefreshOutcome.REFRESHED
 
@@ -229,7 +306,27 @@ def login_failure_record(*, username: str, ip: str | None) -> None:
     LoginFailure.objects.filter(created_at__lt=now - timedelta(seconds=settings.LOGIN_ATTEMPT_WINDOW)).delete()
 
 
-def login_failures_clear(*, username: str) -> None:
-    """A successful sign-in forgives the account's failures (not the IP's)."""
-    LoginFailure.objects.filter(scope=LoginFailure.Scope.ACCOUNT,
-                                key_hash=login_key_hash("account:" + normalize_email(username))).delete()
+def sign_in_failed(*, request, username: str, reason: str, counted: bool, refused: bool = False) -> None:
+    """A failed sign-in: counted towards the limit (wrong credentials) and audited, in one transaction.
+
+    The audit row names the account only when it exists (what people type in the name field
+    is sometimes their password) and never holds the password. ``refused``: stopped by the
+    limit before any check (outcome "denied"), else "failed".
+    """
+    from accounts.client_ip import client_ip
+    from tasks.models import AuditLog
+
+    account = User.objects.filter(email=normalize_email(username)).first() if "@" in (username or "") else None
+    with transaction.atomic():
+        if counted:
+            login_failure_record(username=username, ip=client_ip(request))
+        _audit(request=request, user=account, action="auth.login",
+               outcome=AuditLog.Outcome.DENIED if refused else AuditLog.Outcome.FAILED,
+               reason=reason, account="known" if account else "unknown")
+
+
+def login_failures_clear(*, username: str, ip: str | None = None) -> None:
+    """A successful sign-in forgives the account's failures, here and account-wide (not the IP's)."""
+    keys = {scope: key for scope, key, _limit in login_keys(username=username, ip=ip)}
+    for scope in (LoginFailure.Scope.ACCOUNT, LoginFailure.Scope.ACCOUNT_IP):
+        LoginFailure.objects.filter(scope=scope, key_hash=keys[scope]).delete()

@@ -26,10 +26,11 @@ def _token_session_start(sender, request, user, **kwargs):
     if not session.session_key:
         session.save()
     result = getattr(request, "_external_auth_result", None)
-    if result is not None and result.user.email != user.email:
+    if result is not None and result.user.external_id != user.external_id:
         result = None  # never attach someone else's tokens
     token_session_create(user=user, session_key=session.session_key, result=result,
-                         ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", ""))
+                         ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                         request=request)
     log.info("sign-in succeeded user_id=%s source=%s", user.pk, "external" if result else "local")
 
 
@@ -37,7 +38,7 @@ def _token_session_start(sender, request, user, **kwargs):
 def _token_session_end(sender, request, user, **kwargs):
     session = getattr(request, "session", None)
     if session is not None and session.session_key:
-        token_session_end(session_key=session.session_key)
+        token_session_end(session_key=session.session_key, request=request, user=user)
 
 
 @receiver(setting_changed, dispatch_uid="accounts.reset_breaker")

@@ -13,8 +13,17 @@ requests and the EXPLAIN of each of its queries.
     .venv/bin/python benchmarks/history_scale.py            # fill (a few minutes) and measure
     .venv/bin/python benchmarks/history_scale.py --reuse    # measure again on the filled database
     .venv/bin/python benchmarks/history_scale.py --drop     # remove the scratch database
+    .venv/bin/python benchmarks/history_scale.py --search-only --database toolocr_bench_x  # search cases only
+    .venv/bin/python benchmarks/history_scale.py --sqlite /tmp/h.sqlite3 --search-only     # the same on SQLite
+
+Every completed task also gets a page of text (search_text.py: ~230 words of business
+prose from a 6,000-word vocabulary, names, numbers, dates; one task in 20 a Chinese page;
+100,000 distinct pages dealt out in turn, so no user has the same page twice) in task_texts, indexed as tasks/search.py does, so the search cases (issue 10) measure a
+word, a word prefix, a very common word, a name and Chinese substrings of 2 and 3 characters,
+each with ten different queries, on the history page and the JSON list.
 
 Goal (issue 5): p95 <= 50 ms per history page and <= 100 ms for the statistics.
+Goal (issue 10): p95 <= 100 ms for a word and for a Chinese substring.
 The admin URL of the server comes from MYSQL_ADMIN_URL (default: root over the local socket).
 """
 
@@ -42,6 +51,7 @@ WORDS = ("invoice", "contract", "letter", "receipt", "scan", "statement", "repor
          "passport", "payslip", "order", "quote", "minutes", "policy", "claim")
 EXTS = (("png", "image/png"), ("jpg", "image/jpeg"), ("pdf", "application/pdf"), ("tif", "image/tiff"))
 DAYS = 180
+PAGE_POOL = int(os.environ.get("BENCH_PAGE_POOL", 100_000))  # distinct pages of text (search_text.py), more than the heavy user's 86,000 completed tasks
 GOAL_PAGE_MS, GOAL_STATS_MS = 50.0, 100.0
 
 
@@ -67,22 +77,27 @@ class Loader:
     the task id of the files) with GNU sort and LOADs it in slices of ``batch`` rows, so InnoDB
     fills its clustered index in order even though the ids are random UUIDs, as in production."""
 
-    def __init__(self, table: str, columns: list[str], workdir: str):
-        self.table, self.columns = table, columns
+    def __init__(self, table: str, columns: list[str], workdir: str, sort: bool = True):
+        self.table, self.columns, self.sort = table, columns, sort
         self.path = os.path.join(workdir, f"{table}.tsv")
         self.fh = open(self.path, "w")
         self.count = 0
 
     def add(self, row: dict):
-        self.fh.write("\t".join(r"\N" if row[c] is None else str(row[c]) for c in self.columns) + "\n")
+        self.fh.write("\t".join(r"\N" if row[c] is None else _field(row[c]) for c in self.columns) + "\n")
         self.count += 1
 
     def load(self, connection, batch: int = 250_000) -> int:
         self.fh.close()
         ordered = self.path + ".sorted"
-        subprocess.run(["sort", "-t", "\t", "-k1,1", "-S", "512M", "-o", ordered, self.path], check=True,
-                       env={**os.environ, "LC_ALL": "C"})
-        os.unlink(self.path)
+        if self.sort:
+            subprocess.run(["sort", "-t", "\t", "-k1,1", "-S", "512M", "-o", ordered, self.path], check=True,
+                           env={**os.environ, "LC_ALL": "C"})
+            os.unlink(self.path)
+        else:
+            os.rename(self.path, ordered)
+        if connection.__class__.__module__.startswith("sqlite3"):
+            return self._load_sqlite(connection, ordered, batch)
         loaded = 0
         with open(ordered) as source:
             while True:
@@ -102,6 +117,36 @@ class Loader:
                 print(f"  {self.table}: {loaded:,} rows loaded", flush=True)
         os.unlink(ordered)
         return loaded
+
+    def _load_sqlite(self, connection, ordered: str, batch: int) -> int:
+        """The same rows into SQLite: executemany in transactions of ``batch`` rows (FTS5 fills by trigger)."""
+        names = ", ".join(f'"{c}"' for c in self.columns)
+        marks = ", ".join("?" for _ in self.columns)
+        sql = f'INSERT INTO "{self.table}" ({names}) VALUES ({marks})'
+        loaded = 0
+        with open(ordered) as source:
+            while True:
+                lines = list(itertools.islice(source, batch))
+                if not lines:
+                    break
+                connection.executemany(sql, (tuple(None if v == r"\N" else _unfield(v)
+                                                   for v in line.rstrip("\n").split("\t")) for line in lines))
+                connection.commit()
+                loaded += len(lines)
+                print(f"  {self.table}: {loaded:,} rows loaded", flush=True)
+        os.unlink(ordered)
+        return loaded
+
+
+def _field(value) -> str:
+    """A value for LOAD DATA's default format: backslash, tab and newline escaped."""
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def _unfield(value: str) -> str:
+    if "\\" not in value:
+        return value
+    return value.replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\")
 
 
 def _raw_connection(server: MySQLServer, database: str):
@@ -123,9 +168,13 @@ def _user_sizes(rng, users: int, total: int, heavy: int) -> list[int]:
     return [heavy] + sizes
 
 
-def fill(server: MySQLServer, database: str, users: int, total: int, heavy: int, seed: int = 1):
+def fill(server: MySQLServer | None, database: str, users: int, total: int, heavy: int, seed: int = 1):
+    """server None: the SQLite database of settings (``--sqlite``)."""
     from accounts.models import User
-    from tasks.models import Task, TaskFile
+    from tasks import search
+    from tasks.models import Task, TaskFile, TaskText
+
+    from search_text import PageWriter
 
     rng = random.Random(seed)
     started = time.perf_counter()
@@ -137,6 +186,9 @@ def fill(server: MySQLServer, database: str, users: int, total: int, heavy: int,
     workdir = tempfile.mkdtemp(prefix="history_scale_")
     tasks = Loader(Task._meta.db_table, task_columns, workdir)
     files = Loader(TaskFile._meta.db_table, file_columns, workdir)
+    texts = Loader(TaskText._meta.db_table, ["id", "task_id", "user_id", "text", "terms"], workdir, sort=False)
+    page_writer = PageWriter(seed)
+    page_pool = []
     now = datetime.now(dt_timezone.utc).replace(tzinfo=None)
     counter = 0
     for user_id, size in zip(user_ids, _user_sizes(rng, users, total, heavy)):
@@ -173,6 +225,15 @@ def fill(server: MySQLServer, database: str, users: int, total: int, heavy: int,
                 "queue_result_id": uuid.uuid4().hex, "worker_id": "bench" if status != "pending" else "",
             }
             tasks.add({c: row.get(c, 0) for c in task_columns})
+            if status == "completed":
+                # A pool of PAGE_POOL distinct pages, dealt out in turn: every user's pages differ (the
+                # heavy user, filled first, has only pages of its own), and the terms are cut once per page.
+                if len(page_pool) < PAGE_POOL:
+                    text = page_writer.page()
+                    page_pool.append((text, search.terms_for(0, text)))
+                text, untagged = page_pool[texts.count % PAGE_POOL]
+                texts.add({"id": texts.count + 1, "task_id": task_id, "user_id": user_id, "text": text,
+                           "terms": untagged.replace(search.user_tag(0), search.user_tag(user_id))})
             folder = f"{user_id}/{task_id}"
             results = [("original", f"original.{ext}", mime, size_bytes, name)]
             if status == "completed":
@@ -188,19 +249,41 @@ def fill(server: MySQLServer, database: str, users: int, total: int, heavy: int,
         if counter % 100_000 < size:
             print(f"  {counter:>9,} tasks generated ({time.perf_counter() - started:.0f} s)", flush=True)
     print(f"generated in {time.perf_counter() - started:.0f} s; sorting and loading", flush=True)
-    connection = _raw_connection(server, database)
-    with connection.cursor() as cursor:
-        cursor.execute("SET unique_checks=0, foreign_key_checks=0")
+    from django.db import connection as django_connection
+
+    if server is None:
+        import sqlite3
+
+        connection = sqlite3.connect(django_connection.settings_dict["NAME"])
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=OFF")
+    else:
+        connection = _raw_connection(server, database)
+        with connection.cursor() as cursor:
+            cursor.execute("SET unique_checks=0, foreign_key_checks=0")
+            # InnoDB builds a FULLTEXT index over loaded rows much faster than row by row.
+            cursor.execute(f"ALTER TABLE `{TaskText._meta.db_table}` DROP INDEX `task_texts_terms_ft`")
     loaded_tasks = tasks.load(connection)
     loaded_files = files.load(connection)
+    loaded_texts = texts.load(connection)
+    if server is not None:
+        index_started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE `{TaskText._meta.db_table}` ADD FULLTEXT INDEX `task_texts_terms_ft` (`terms`)")
+        print(f"  FULLTEXT index over {loaded_texts:,} texts built in {time.perf_counter() - index_started:.0f} s",
+              flush=True)
     os.rmdir(workdir)
     connection.close()
     from history.models import TaskStorage
     from history.services import task_storage_rebuild
 
     print(f"  {TaskStorage._meta.db_table}: {task_storage_rebuild():,} rows derived from the files", flush=True)
-    from django.db import connection as django_connection
-
+    if server is None:
+        with django_connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        print(f"filled {loaded_tasks:,} tasks, {loaded_files:,} files and {loaded_texts:,} texts over {users:,} "
+              f"users in {time.perf_counter() - started:.0f} s", flush=True)
+        return
     with django_connection.cursor() as cursor:
         # Rebuilt in one go the rows arrive in task-id order; in production they arrive in creation
         # order (one per upload), which packs the (user, created_at) index: rebuild it that way.
@@ -209,8 +292,138 @@ def fill(server: MySQLServer, database: str, users: int, total: int, heavy: int,
         cursor.execute(f"ANALYZE TABLE `{Task._meta.db_table}`, `{TaskFile._meta.db_table}`, "
                        f"`{TaskStorage._meta.db_table}`")
         cursor.fetchall()
-    print(f"filled {loaded_tasks:,} tasks and {loaded_files:,} files over {users:,} users "
+        cursor.execute(f"ANALYZE TABLE `{TaskText._meta.db_table}`")
+        cursor.fetchall()
+    print(f"filled {loaded_tasks:,} tasks, {loaded_files:,} files and {loaded_texts:,} texts over {users:,} users "
           f"in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def fill_sql(users: int, total: int, heavy: int, seed: int = 1):
+    """The same kind of history built by the database itself (INSERT ... SELECT over a number series):
+    minutes instead of an hour of Python on a busy machine. MariaDB or SQLite, whichever is configured.
+
+    Tasks: the heavy user's ``heavy``, the rest spread evenly over the other users, created over
+    DAYS days, 86 % completed, 9 % failed, 5 % cancelled, one page each; files: the original, and
+    txt/json/pdf for completed tasks; texts: PAGE_POOL distinct pages (search_text.py) dealt out in
+    turn, the heavy user's first, so no user has one page twice.
+    """
+    from django.db import connection
+
+    from accounts.models import User
+    from history.models import TaskStorage
+    from history.services import task_storage_rebuild
+    from tasks import search
+    from tasks.models import Task, TaskFile, TaskText
+
+    from search_text import PageWriter
+
+    started = time.perf_counter()
+    mysql = connection.vendor == "mysql"
+    q = connection.ops.quote_name
+    User.objects.bulk_create([User(email=f"bench{i:04d}@example.com", display_name=f"Bench User {i}",
+                                   password="!unusable") for i in range(users)], batch_size=1000)
+    ids = list(User.objects.filter(email__startswith="bench").order_by("email").values_list("id", flat=True))
+    if ids != list(range(ids[0], ids[0] + users)):
+        raise SystemExit("the benchmark users need consecutive ids: fill an empty database")
+    first, tasks_t, files_t, texts_t = ids[0], q(Task._meta.db_table), q(TaskFile._meta.db_table), q(TaskText._meta.db_table)
+    words = ", ".join(f"'{w}'" for w in WORDS)
+    if mysql:
+        series = f"(SELECT seq AS n FROM seq_1_to_{total})"
+        rand = "RAND(n * 7 + {k})"
+        task_id = "MD5(CONCAT('t', n, '-', {seed}))".format(seed=seed)
+        created = f"UTC_TIMESTAMP(6) - INTERVAL FLOOR(RAND(n) * {DAYS * 86400}) SECOND"
+        later = "{col} + INTERVAL {s} SECOND"
+        name = (f"CONCAT(ELT(1 + n % {len(WORDS)}, {words}), '-', DATE_FORMAT(created_at, '%Y%m%d'), '-', "
+                f"LPAD(n % 100000, 5, '0'), '.png')")
+        stem = "SUBSTRING_INDEX(t.filename, '.', 1)"
+        path = "CONCAT(t.user_id, '/', t.id, '/', {leaf})"
+        concat = "CONCAT({a}, {b})"
+    else:
+        series = f"(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {total}) SELECT n FROM s)"
+        rand = "((abs(random()) % 1000000) / 1000000.0)"
+        task_id = "lower(hex(randomblob(16)))"
+        created = f"strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (abs(random()) % {DAYS * 86400}) || ' seconds')"
+        later = "strftime('%Y-%m-%d %H:%M:%f', {col}, '+{s} seconds')"
+        name = (f"(CASE n % {len(WORDS)} " + " ".join(f"WHEN {i} THEN '{w}'" for i, w in enumerate(WORDS)) +
+                " END) || '-' || strftime('%Y%m%d', created_at) || '-' || substr('00000' || (n % 100000), -5) || '.png'")
+        stem = "substr(t.filename, 1, length(t.filename) - 4)"
+        path = "t.user_id || '/' || t.id || '/' || {leaf}"
+        concat = "({a} || {b})"
+
+    def run(label, sql):
+        step = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(sql)  # no parameters: the % in the SQL is SQL
+        print(f"  {label} ({time.perf_counter() - step:.0f} s)", flush=True)
+
+    r1, r2 = rand.format(k=1), rand.format(k=2)
+    run(f"{total:,} tasks", f"""
+        INSERT INTO {tasks_t} (id, user_id, filename, status, engine, language, mime_type, size_bytes, sha256,
+            page_count, pages_done, created_at, started_at, completed_at, heartbeat_at, processing_seconds,
+            retry_count, requeue_count, error_code, error_message, queue_result_id, worker_id)
+        SELECT id, user_id, {name}, status, CASE WHEN r2 < 0.2 THEN 'tesseract' ELSE 'easyocr' END, 'en',
+            'image/png', 40000 + CAST(r2 * 4000000 AS INTEGER), '', 1, CASE WHEN status = 'completed' THEN 1 ELSE 0 END,
+            created_at, CASE WHEN status = 'cancelled' THEN NULL ELSE {later.format(col="created_at", s=5)} END,
+            {later.format(col="created_at", s=12)}, NULL,
+            CASE WHEN status = 'cancelled' THEN NULL ELSE ROUND(1 + r2 * 6, 3) END, 0, 0,
+            CASE status WHEN 'failed' THEN 'ocr_failed' WHEN 'cancelled' THEN 'cancelled' ELSE '' END,
+            CASE status WHEN 'failed' THEN 'The engine could not read this page.'
+                        WHEN 'cancelled' THEN 'Cancelled by the user.' ELSE '' END, '', 'bench'
+        FROM (SELECT n, {task_id} AS id,
+                     CASE WHEN n <= {heavy} THEN {first} ELSE {first + 1} + (n - {heavy} - 1) % {users - 1} END AS user_id,
+                     {created} AS created_at,
+                     CASE WHEN {r1} < 0.86 THEN 'completed' WHEN {r1} < 0.95 THEN 'failed' ELSE 'cancelled' END AS status,
+                     {r2} AS r2
+              FROM {series} AS numbers) AS s
+        ORDER BY id""".replace("CAST(r2 * 4000000 AS INTEGER)", "FLOOR(r2 * 4000000)" if mysql else "CAST(r2 * 4000000 AS INTEGER)"))
+    run("originals", f"""
+        INSERT INTO {files_t} (task_id, kind, file, name, mime_type, size_bytes, sha256, created_at)
+        SELECT t.id, 'original', {path.format(leaf="'original.png'")}, t.filename, 'image/png', t.size_bytes, '',
+               t.created_at
+        FROM {tasks_t} t ORDER BY t.id""")
+    kinds = [("result_txt", "result.txt", ".txt", "text/plain", 2000), ("result_json", "result.json", ".json",
+             "application/json", 20000), ("result_pdf", "result.pdf", ".pdf", "application/pdf", 300000)]
+    for kind, leaf, ext, mime, size in kinds:
+        run(f"{kind} files", f"""
+            INSERT INTO {files_t} (task_id, kind, file, name, mime_type, size_bytes, sha256, created_at)
+            SELECT t.id, '{kind}', {path.format(leaf=f"'{leaf}'")}, {concat.format(a=stem, b=f"'{ext}'")},
+                   '{mime}', {size}, '', t.completed_at
+            FROM {tasks_t} t WHERE t.status = 'completed' ORDER BY t.id""")
+    print(f"  {TaskStorage._meta.db_table}: {task_storage_rebuild():,} rows derived from the files", flush=True)
+
+    step = time.perf_counter()
+    writer = PageWriter(seed)
+    pool = [(i + 1, text, search.terms_for(0, text)) for i, text in
+            enumerate(writer.page() for _ in range(PAGE_POOL))]
+    print(f"  {PAGE_POOL:,} distinct pages written ({time.perf_counter() - step:.0f} s)", flush=True)
+    pool_t = q("bench_page_pool")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {pool_t}")
+        cursor.execute(f"CREATE TABLE {pool_t} (id INTEGER PRIMARY KEY, text TEXT NOT NULL, terms TEXT NOT NULL)"
+                       + (" CHARACTER SET utf8mb4" if mysql else ""))
+        for start in range(0, len(pool), 2000):
+            cursor.executemany(f"INSERT INTO {pool_t} (id, text, terms) VALUES (%s, %s, %s)", pool[start:start + 2000])
+        if mysql:  # InnoDB builds a FULLTEXT index over loaded rows much faster than row by row
+            cursor.execute(f"ALTER TABLE {texts_t} DROP INDEX task_texts_terms_ft")
+    tag = "CONCAT('u', LPAD(t.user_id, 10, '0'))" if mysql else "('u' || substr('0000000000' || t.user_id, -10))"
+    run("texts of the completed tasks", f"""
+        INSERT INTO {texts_t} (task_id, user_id, text, terms)
+        SELECT t.id, t.user_id, p.text, REPLACE(p.terms, '{search.user_tag(0)}', {tag})
+        FROM (SELECT id, user_id, ROW_NUMBER() OVER (ORDER BY user_id, created_at) AS rn
+              FROM {tasks_t} WHERE status = 'completed') AS t
+        JOIN {pool_t} p ON p.id = 1 + (t.rn - 1) % {PAGE_POOL}""")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {pool_t}")
+    if mysql:
+        run("FULLTEXT index over the texts", f"ALTER TABLE {texts_t} ADD FULLTEXT INDEX task_texts_terms_ft (terms)")
+        for table in (tasks_t, files_t, texts_t, q(TaskStorage._meta.db_table)):
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE TABLE {table}")
+                cursor.fetchall()
+    else:
+        run("ANALYZE", "ANALYZE")
+    print(f"filled {Task.objects.count():,} tasks, {TaskFile.objects.count():,} files and "
+          f"{TaskText.objects.count():,} texts over {users:,} users in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 # --- Measuring ----------------------------------------------------------------------------
@@ -374,6 +587,95 @@ def measure(repeat: int, show_plans: bool):
     return results
 
 
+def search_queries(user, per_class: int = 10, seed: int = 7) -> dict[str, list[str]]:
+    """Queries a user would type, taken from the user's own pages: {class: [query, ...]}."""
+    import re
+
+    from search_text import PageWriter
+    from tasks.models import TaskText
+
+    rng = random.Random(seed)
+    writer = PageWriter(1)
+    rank = {word: i for i, word in enumerate(writer.vocabulary)}
+    ids = list(TaskText.objects.filter(user=user).values_list("id", flat=True))
+    classes: dict[str, list[str]] = {"word (vocabulary rank 300-3000)": [], "word prefix (first 5 letters)": [],
+                                     "name (a surname)": [], "common word (rank < 20)": [],
+                                     "Chinese substring, 2 characters": [], "Chinese substring, 3 characters": [],
+                                     "no match": ["qzxv", "unfindableword", "zzyzx"]}
+    for text_id in rng.sample(ids, min(len(ids), 4000)):
+        text = TaskText.objects.values_list("text", flat=True).get(pk=text_id)
+        words = re.findall(r"[A-Za-z]+", text)
+        if re.search(r"[\u4e00-\u9fff]{3}", text):
+            runs = re.findall(r"[\u4e00-\u9fff]{3,}", text)
+            run = rng.choice(runs)
+            at = rng.randrange(len(run) - 2)
+            for n in (2, 3):
+                bucket = classes[f"Chinese substring, {n} characters"]
+                if len(bucket) < per_class:
+                    bucket.append(run[at:at + n])
+            continue
+        mid = [w for w in words if 300 <= rank.get(w.lower(), -1) < 3000]
+        if mid and len(classes["word (vocabulary rank 300-3000)"]) < per_class:
+            classes["word (vocabulary rank 300-3000)"].append(rng.choice(mid))
+        longer = [w for w in mid if len(w) >= 7]
+        if longer and len(classes["word prefix (first 5 letters)"]) < per_class:
+            classes["word prefix (first 5 letters)"].append(rng.choice(longer)[:5])
+        names = [w for w in words if w in set(writer.surnames)]
+        if names and len(classes["name (a surname)"]) < per_class:
+            classes["name (a surname)"].append(names[0])
+        common = [w.lower() for w in words if 0 <= rank.get(w.lower(), -1) < 20 and len(w) > 2
+                  and w.lower() not in classes["common word (rank < 20)"]]
+        if common and len(classes["common word (rank < 20)"]) < per_class:
+            classes["common word (rank < 20)"].append(rng.choice(common))
+        if all(len(v) >= per_class for v in classes.values() if v is not classes["no match"]):
+            break
+    return classes
+
+
+def measure_search(repeat: int, show_plans: bool):
+    """p50/p95 of the history page and the JSON list searched for each class of query (issue 10)."""
+    from urllib.parse import quote
+
+    from django.db.models import Count
+
+    from accounts.models import User
+    from tasks.models import Task, TaskText
+
+    heavy = User.objects.get(email="bench0000@example.com")
+    texts = TaskText.objects.filter(user=heavy).count()
+    print(f"\nsearch: heavy user {Task.objects.filter(user=heavy).count():,} tasks, {texts:,} with text; "
+          f"all users {TaskText.objects.count():,} texts; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    classes = search_queries(heavy)
+    client = signed_in_client(heavy)
+    baseline, _ = time_requests(client, "get", "/nav/badge/", repeat)
+    base = percentile(baseline, 50)
+    rounds = max(1, repeat // 10)
+    print(f"{rounds} round(s) of every query (p50/p95 over all queries of a class x rounds); baseline "
+          f"(header badge) p50 {base:.1f} ms\n")
+    results = []
+    for label, queries in classes.items():
+        for where, url in (("history page", "/history/?q={}"), ("API list (exact count)", "/api/v1/tasks?q={}")):
+            timings, hits = [], []
+            for _round in range(rounds):
+                for q in queries:
+                    t, _size = time_requests(client, "get", url.format(quote(q)), 1, warmup=0 if _round else 1)
+                    timings.extend(t)
+            for q in queries:
+                hits.append(client.get(f"/api/v1/tasks?q={quote(q)}&page_size=1").json()["count"])
+            p50, p95 = percentile(timings, 50), percentile(timings, 95)
+            verdict = "ok" if p95 <= 100 else "OVER 100"
+            results.append((label, where, p50, p95, verdict))
+            print(f"  {label:36} {where:24} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {p50 / base:5.1f}x base  "
+                  f"{verdict:8} matches {min(hits):,}-{max(hits):,}  e.g. {queries[:3]}", flush=True)
+    if show_plans:
+        print("\nQueries and plans of one search per class (history page):")
+        for label, queries in classes.items():
+            print(f"  {label}: q={queries[0]!r}")
+            print("\n".join(explain(client, "get", f"/history/?q={quote(queries[0])}")), flush=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}", flush=True)
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=1000)
@@ -384,8 +686,15 @@ def main():
     parser.add_argument("--reuse", action="store_true", help="measure the database filled by an earlier run")
     parser.add_argument("--no-plans", action="store_true", help="skip the EXPLAIN output")
     parser.add_argument("--drop", action="store_true", help="drop the scratch database and exit")
+    parser.add_argument("--sqlite", help="use this SQLite file instead of MariaDB (filled unless --reuse)")
+    parser.add_argument("--search-only", action="store_true", help="measure the search cases only")
+    parser.add_argument("--fill", choices=("python", "sql"), default="python",
+                        help="python: rows made here and LOADed (realistic file types and sizes); sql: made by "
+                             "the database with INSERT ... SELECT (much faster on a busy machine)")
     args = parser.parse_args()
 
+    if args.sqlite:
+        return main_sqlite(args)
     server = MySQLServer.from_env()
     if not server.available():
         raise SystemExit("No MariaDB/MySQL server reachable as an administrator (set MYSQL_ADMIN_URL).")
@@ -406,8 +715,44 @@ def main():
         version, pool = cursor.fetchone()
     print(f"MariaDB/MySQL {version}, InnoDB buffer pool {int(pool) / 2**20:.0f} MB, database {args.database}")
     if not args.reuse:
-        fill(server, args.database, args.users, args.tasks, args.heavy)
-    measure(args.repeat, show_plans=not args.no_plans)
+        if args.fill == "sql":
+            fill_sql(args.users, args.tasks, args.heavy)
+        else:
+            fill(server, args.database, args.users, args.tasks, args.heavy)
+    if not args.search_only:
+        measure(args.repeat, show_plans=not args.no_plans)
+    measure_search(args.repeat, show_plans=not args.no_plans)
+
+
+def main_sqlite(args):
+    path = Path(args.sqlite).resolve()
+    if args.drop:
+        path.unlink(missing_ok=True)
+        return
+    if not args.reuse:
+        path.unlink(missing_ok=True)
+    os.environ.update({
+        "DATABASE_URL": f"sqlite:///{path}", "DEBUG": "false", "SECRET_KEY": "benchmark-only-" + "x" * 40,
+        "ALLOWED_HOSTS": "testserver,localhost", "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "tool_ocr.settings",
+    })
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    import sqlite3
+
+    print(f"SQLite {sqlite3.sqlite_version}, database {path}")
+    if not args.reuse:
+        if args.fill == "sql":
+            fill_sql(args.users, args.tasks, args.heavy)
+        else:
+            fill(None, str(path), args.users, args.tasks, args.heavy)
+    if not args.search_only:
+        measure(args.repeat, show_plans=False)
+    measure_search(args.repeat, show_plans=False)
 
 
 if __name__ == "__main__":

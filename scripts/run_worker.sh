@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Keep one OCR worker running (make run starts this). The worker exits after WORKER_MAX_TASKS tasks,
 # which bounds its memory (an EasyOCR reader and PDF rendering grow it); this loop starts a fresh one,
-# also after a crash (after 2 s). On start it queues the periodic reaper job if none is waiting.
+# also after a crash (after 2 s). On start it queues the periodic jobs (reaper, token refresh, cleanups,
+# storage report; tasks/jobs.py) that have no run waiting: the workers run them, nothing else does.
 # On TERM/INT it stops its worker: TERM first (the worker finishes its current job if it can within
 # WORKER_STOP_TIMEOUT seconds), then KILL; a task cut short is re-queued by the reaper later.
 # Extra arguments go to db_worker.
@@ -24,7 +25,7 @@ stop() {
 }
 trap stop TERM INT EXIT
 
-"$PY" manage.py reap_stuck_tasks --schedule || echo "run_worker: could not run the reaper; going on" >&2
+"$PY" manage.py periodic_jobs --schedule || echo "run_worker: could not queue the periodic jobs; going on" >&2
 while true; do
   "$PY" manage.py db_worker --no-reload --max-tasks "$MAX_TASKS" "$@" &
   child=$!

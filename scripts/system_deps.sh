@@ -9,6 +9,12 @@ command -v tesseract >/dev/null || need+=(tesseract-ocr tesseract-ocr-eng)
 command -v chromium >/dev/null || need+=(chromium)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v mariadb >/dev/null || need+=(mariadb-client)
+command -v ss >/dev/null || need+=(iproute2)  # tests/ops/test_host_metrics.py finds Prometheus's port
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)  # tests/deploy: the shipped nginx.conf
+command -v pdftotext >/dev/null || need+=(poppler-utils)  # tests: the searchable PDF's text as a viewer reads it
+command -v qpdf >/dev/null || need+=(qpdf)  # tests: qpdf --check on the searchable PDF
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)  # tests: pages in Latin, Greek, Cyrillic
+[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)  # tests: Chinese and Japanese pages
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 echo "Installing system packages: ${need[*]}"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -7,6 +7,8 @@ no column runs a query per row, counts are bounded (tool_ocr.admin_tools), and n
 lists every user or every distinct value of a big column. benchmarks/admin_scale.py measures it.
 """
 
+from functools import partial
+
 from django.contrib import admin, messages
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
@@ -91,7 +93,8 @@ class TaskAdmin(FastListMixin, admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed or cancelled tasks", permissions=["change"])
     def retry_tasks(self, request, queryset):
-        self._apply(request, queryset, services.task_retry, "retried", "admin.task.retry")
+        self._apply(request, queryset, partial(services.task_retry, request=request, allow_completed=False), "retried",
+                    "admin.task.retry")
 
     @admin.action(description="Cancel selected pending or processing tasks", permissions=["change"])
     def cancel_tasks(self, request, queryset):
@@ -101,11 +104,10 @@ class TaskAdmin(FastListMixin, admin.ModelAdmin):
         done, skipped = 0, []
         for task in queryset.select_related("user"):
             try:
-                service(task=task)
+                service(task=task, request=request, audit_action=action, owner=task.user.email)
             except services.ServiceError as exc:
                 skipped.append(f"{task.filename}: {exc}")
                 continue
-            services.audit(request=request, action=action, obj=task, owner=task.user.email)
             done += 1
         self.message_user(request, f"{done} task(s) {verb}.", messages.SUCCESS if done else messages.WARNING)
         if skipped:
@@ -126,8 +128,7 @@ class TaskAdmin(FastListMixin, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         """Through the service: the rows, then every file under the task's folder."""
-        services.task_delete(task=obj)
-        services.audit(request=request, action="admin.task.delete", obj=obj, owner=obj.user.email)
+        services.task_delete(task=obj, request=request, audit_action="admin.task.delete", owner=obj.user.email)
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():

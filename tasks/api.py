@@ -14,7 +14,7 @@ from django.http import HttpResponse
 from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 
-from tasks import selectors, services
+from tasks import search, selectors, services
 from tasks.downloads import serve_task_file
 from tasks.export import export_response
 from tasks.file_links import file_url, sorted_files
@@ -41,6 +41,11 @@ class TaskFileOut(Schema):
     url: str
 
 
+class PagesReadOut(Schema):
+    text_layer: list[int]
+    ocr: list[int]
+
+
 class TaskOut(Schema):
     id: UUID
     filename: str
@@ -57,21 +62,27 @@ class TaskOut(Schema):
     retry_count: int
     error: TaskErrorOut | None
     files: list[TaskFileOut]
+    pages_read: PagesReadOut | None = None
 
 
 class TasksCreatedOut(Schema):
     tasks: list[TaskOut]
 
 
+class TaskListedOut(TaskOut):
+    snippet: str | None = None  # only in a list searched with q (the response leaves unset fields out)
+
+
 class TaskPageOut(Schema):
     count: int
     page: int
     page_size: int
-    results: list[TaskOut]
+    results: list[TaskListedOut]
 
 
 class RetryIn(Schema):
     engine: str | None = None
+    language: str | None = None
 
 
 class DailyOut(Schema):
@@ -113,6 +124,7 @@ def task_out(task: Task) -> dict:
         "error": {"code": task.error_code, "message": task.error_message} if has_error else None,
         "files": [{"kind": f.kind, "name": f.name, "size_bytes": f.size_bytes, "url": file_url(task.id, f.kind)}
                   for f in sorted_files(task.files.all())],
+        "pages_read": task.pages_read,  # which pages came from the PDF's own text, which were OCR'd
     }
 
 
@@ -164,12 +176,18 @@ def create_tasks(request, response: HttpResponse, files: File[list[UploadedFile]
     return 201, body
 
 
-@tasks_router.get("", response={200: TaskPageOut, **ERRORS}, summary="Your tasks, filtered, sorted, paginated")
+@tasks_router.get("", response={200: TaskPageOut, **ERRORS}, summary="Your tasks, filtered, sorted, paginated",
+                  exclude_unset=True)
 def list_tasks(request, filters: Query[TaskFilters], paging: Query[PageParams]):
-    page = selectors.task_page(user=request.user, filters=filters.as_dict(), page=paging.page,
+    filters = filters.as_dict()
+    page = selectors.task_page(user=request.user, filters=filters, page=paging.page,
                                page_size=paging.page_size, with_files=True)
-    return {"count": page.count, "page": page.page, "page_size": page.page_size,
-            "results": [task_out(t) for t in page.rows]}
+    results = [task_out(t) for t in page.rows]
+    if filters.get("q"):  # searched: each task says where its text matched (null: the file name did)
+        snippets = selectors.task_snippets(user=request.user, task_ids=[t.pk for t in page.rows], q=filters["q"])
+        for task, out in zip(page.rows, results):
+            out["snippet"] = search.snippet_text(snippets.get(task.pk))
+    return {"count": page.count, "page": page.page, "page_size": page.page_size, "results": results}
 
 
 @tasks_router.get("/{uuid:task_id}", response={200: TaskOut, **ERRORS}, summary="One task with files and progress")
@@ -180,33 +198,39 @@ def get_task(request, task_id: UUID):
 @tasks_router.delete("/{uuid:task_id}", response={204: None, **ERRORS}, summary="Delete a task and its files")
 def delete_task(request, task_id: UUID):
     task = _task_or_404(request, task_id)
-    services.task_delete(task=task)
-    services.audit(request=request, action="task.delete", obj=task, filename=task.filename, via="api")
+    services.task_delete(task=task, request=request, via="api")
     return 204, None
 
 
-def _retry_engine(request) -> str | None:
-    """``engine`` from a JSON body, a form body or the query string; all optional."""
-    engine = request.GET.get("engine")
+def _retry_choices(request) -> dict:
+    """``engine`` and ``language`` from a JSON body, a form body or the query string; all optional."""
+    body = {}
     if request.content_type == "application/json" and request.body:  # a form body may be read already
         try:
             body = json.loads(request.body)
         except ValueError:
             raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
-        if isinstance(body, dict) and body.get("engine"):
-            engine = body["engine"]
-    elif request.POST.get("engine"):
-        engine = request.POST["engine"]
-    if engine is not None and not isinstance(engine, str):
-        raise ApiError(400, "invalid_input", "The engine must be a string.", {"engine": "a string"})
-    return engine or None
+        if not isinstance(body, dict):
+            body = {}
+    choices = {}
+    for name in ("engine", "language"):
+        value = request.GET.get(name)
+        if body.get(name):
+            value = body[name]
+        elif request.POST.get(name):
+            value = request.POST[name]
+        if value is not None and not isinstance(value, str):
+            raise ApiError(400, "invalid_input", f"The {name} must be a string.", {name: "a string"})
+        choices[name] = value or None
+    return choices
 
 
 @tasks_router.post("/{uuid:task_id}/retry", response={202: TaskOut, 409: ErrorOut, 429: ErrorOut, **ERRORS},
-                   summary="Queue a failed or cancelled task again (optional body: {\"engine\": ...})")
+                   summary="Run a finished task again (optional body: {\"engine\": ..., \"language\": ...})")
 def retry_task(request, task_id: UUID):
+    """The earlier results stay downloadable until the new run completes and replaces them."""
     task = _task_or_404(request, task_id)
-    task = services.task_retry(task=task, engine=_retry_engine(request))
+    task = services.task_retry(task=task, request=request, via="api", **_retry_choices(request))
     return 202, task_out(selectors.task_get(user=request.user, task_id=task.pk))
 
 
@@ -214,7 +238,7 @@ def retry_task(request, task_id: UUID):
                    summary="Cancel a pending or processing task")
 def cancel_task(request, task_id: UUID):
     task = _task_or_404(request, task_id)
-    services.task_cancel(task=task)
+    services.task_cancel(task=task, request=request, via="api")
     return 202, task_out(selectors.task_get(user=request.user, task_id=task.pk))
 
 

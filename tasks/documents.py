@@ -219,6 +219,7 @@ def _pdf_open(fh):
 # /OpenAction, /AA, form fields, outlines). The walk has a budget, so a file of millions of tiny
 # objects cannot keep a web process busy: past it the PDF is refused as too complex to check.
 _JS_NAME = re.compile(rb"/(?:JS|JavaScript)(?=[\s/<>\[\]()%{}]|$)")
+_LAUNCH_NAME = re.compile(rb"/Launch(?=[\s/<>\[\]()%{}]|$)")
 PDF_CHECK_BUDGET = 100_000  # containers visited (~2 s at most); a 300-page PDF has thousands
 
 
@@ -228,63 +229,219 @@ def _no_javascript_error() -> DocumentError:
                          "accept: print it to a new PDF, or save a copy without scripts, and upload that.", 415)
 
 
-def _check_no_javascript(pdf, fh) -> None:
+def _check_no_javascript(pdf, fh, budget: "_Budget") -> None:
+    """Scripts, launch actions and URI open actions refused; the pages' drawing work measured (qpdf)."""
     import pypdfium2.raw as pdfium_c
 
-    if pdfium_c.FPDFDoc_GetJavaScriptActionCount(pdf.raw) > 0 or _has_javascript_objects(fh):
+    if pdfium_c.FPDFDoc_GetJavaScriptActionCount(pdf.raw) > 0:
         raise _no_javascript_error()
+    _check_objects(fh, budget)
 
 
-def _has_javascript_objects(fh) -> bool:
+# --- Actions that leave the document --------------------------------------------------------
+# /Launch runs a program or opens a file; a /URI *open* action sends the reader to a web address
+# as soon as the file is opened (a tracking beacon at best). We refuse both, like scripts, rather
+# than strip them: the original is handed back to its owner byte for byte (its SHA-256 is on the
+# task), so a rewritten copy would be neither their file nor ours. Ordinary links (a /URI on a
+# link annotation, followed only when clicked) stay allowed.
+def _launch_error() -> DocumentError:
+    return DocumentError("pdf_launch_action",
+                         "The PDF contains a launch action (it can start a program or open another file), which we do "
+                         "not accept: print it to a new PDF and upload that.", 415)
+
+
+def _uri_open_error() -> DocumentError:
+    return DocumentError("pdf_open_uri",
+                         "The PDF opens a web address by itself when it is opened, which we do not accept: print it "
+                         "to a new PDF and upload that.", 415)
+
+
+def _check_objects(fh, budget: "_Budget") -> None:
     import pikepdf
 
     fh.seek(0)
     try:
         with pikepdf.open(fh) as doc:
-            return _javascript_reachable(doc.trailer)
+            found = _javascript_reachable(doc.trailer, budget)
+            if found == "javascript":
+                raise _no_javascript_error()
+            if found == "launch":
+                raise _launch_error()
+            if _opens_a_uri(doc):
+                raise _uri_open_error()
+            _measure_content(doc, budget)
     except (pikepdf.PdfError, pikepdf.PasswordError, ValueError):
-        return _javascript_named_in_bytes(fh)  # qpdf cannot read what PDFium did: scan the raw bytes
+        # qpdf cannot read what PDFium did: scan the raw bytes for the names instead.
+        found = _named_in_bytes(fh)
+        if found == "javascript":
+            raise _no_javascript_error() from None
+        if found == "launch":
+            raise _launch_error() from None
     finally:
         fh.seek(0)
 
 
-def _javascript_reachable(start) -> bool:
-    """A script anywhere reachable from ``start``; each indirect object is visited once (pages link back)."""
+def _too_complex(detail: str, details: dict) -> DocumentError:
+    return DocumentError("pdf_too_complex", f"The PDF {detail}, too much to check or draw safely: "
+                         "print it to a new PDF (or a lower quality one) and upload that.", 413, details)
+
+
+class _Budget:
+    """The work an upload's PDF check may do: containers visited, drawing bytes, wall-clock seconds."""
+
+    def __init__(self):
+        import time
+
+        self._clock = time.monotonic
+        self.deadline = self._clock() + settings.PDF_INSPECT_SECONDS
+        self.visited = 0
+        self.content_bytes = 0
+
+    def tick(self):
+        self.visited += 1
+        if self.visited > PDF_CHECK_BUDGET:
+            raise _too_complex(f"has more than {PDF_CHECK_BUDGET:,} parts", {"max_parts": PDF_CHECK_BUDGET})
+        if self.visited % 1000 == 0:
+            self.check_time()
+
+    def check_time(self):
+        if self._clock() > self.deadline:
+            raise _too_complex(f"takes longer than {settings.PDF_INSPECT_SECONDS} seconds to check",
+                               {"max_seconds": settings.PDF_INSPECT_SECONDS})
+
+
+def _javascript_reachable(start, budget: "_Budget | None" = None):
+    """"javascript" or "launch" when such an action is reachable from ``start``, else None.
+
+    Each indirect object is visited once (pages link back).
+    """
     import pikepdf
 
+    budget = budget or _Budget()
     containers = (pikepdf.Dictionary, pikepdf.Array, pikepdf.Stream)
-    seen, stack, visited = set(), [start], 0
+    seen, stack = set(), [start]
     while stack:
         obj = stack.pop()
         if obj.is_indirect:
             if obj.objgen in seen:
                 continue
             seen.add(obj.objgen)
-        visited += 1
-        if visited > PDF_CHECK_BUDGET:
-            raise DocumentError("pdf_too_complex",
-                                f"The PDF has more than {PDF_CHECK_BUDGET:,} parts, too many to check for scripts: "
-                                "print it to a new PDF and upload that.", 413, {"max_parts": PDF_CHECK_BUDGET})
+        budget.tick()
         if isinstance(obj, pikepdf.Stream):
             obj = obj.stream_dict
         if isinstance(obj, pikepdf.Dictionary):
             if "/JS" in obj or "/JavaScript" in obj or obj.get("/S") == pikepdf.Name.JavaScript:
-                return True
+                return "javascript"
+            if obj.get("/S") == pikepdf.Name.Launch or "/Launch" in obj:
+                return "launch"
             children = (obj[key] for key in obj.keys())
         else:
             children = iter(obj)
         stack.extend(child for child in children if isinstance(child, containers))
-    return False
+    return None
 
 
-def _javascript_named_in_bytes(fh) -> bool:
+def _opens_a_uri(doc) -> bool:
+    """A /URI action run at opening: the catalog's /OpenAction, or a page's open (/AA /O), with their /Next chains."""
+    import pikepdf
+
+    def actions(action, depth=0):
+        if depth > 32:
+            return
+        if isinstance(action, pikepdf.Dictionary):
+            yield action
+            nxt = action.get("/Next")
+            for item in (nxt if isinstance(nxt, pikepdf.Array) else [nxt] if nxt is not None else []):
+                yield from actions(item, depth + 1)
+
+    starts = [doc.Root.get("/OpenAction")]
+    for page in doc.pages:
+        aa = page.obj.get("/AA")
+        if isinstance(aa, pikepdf.Dictionary):
+            starts.append(aa.get("/O"))
+    return any(a.get("/S") == pikepdf.Name.URI for start in starts for a in actions(start))
+
+
+def _named_in_bytes(fh):
     fh.seek(0)
     tail = b""
     for chunk in iter(lambda: fh.read(1024 * 1024), b""):
-        if _JS_NAME.search(tail + chunk):
-            return True
+        window = tail + chunk
+        if _JS_NAME.search(window):
+            return "javascript"
+        if _LAUNCH_NAME.search(window):
+            return "launch"
         tail = chunk[-16:]
-    return False
+    return None
+
+
+def _javascript_named_in_bytes(fh) -> bool:
+    return _named_in_bytes(fh) == "javascript"
+
+
+# --- Drawing work -------------------------------------------------------------------------
+# A page is drawn by running its content streams; a small file can hold a stream of millions of
+# tiny operations, shared by every page. Their decoded size is what PDFium will parse, so it is
+# measured (each stream decoded once, with a cap, and counted for every page that draws it) and
+# refused past PDF_MAX_PAGE_CONTENT_MB for one page or PDF_MAX_CONTENT_MB for the document.
+def _measure_content(doc, budget: "_Budget") -> None:
+    import pikepdf
+
+    per_page_cap = settings.PDF_MAX_PAGE_CONTENT_MB * 1024 * 1024
+    total_cap = settings.PDF_MAX_CONTENT_MB * 1024 * 1024
+    sizes = {}
+    for number, page in enumerate(doc.pages, start=1):
+        budget.check_time()
+        contents = page.obj.get("/Contents")
+        streams = list(contents) if isinstance(contents, pikepdf.Array) else [contents] if contents is not None else []
+        page_bytes = 0
+        for stream in streams[:1000]:
+            if not isinstance(stream, pikepdf.Stream):
+                continue
+            key = stream.objgen if stream.is_indirect else id(stream)
+            if key not in sizes:
+                sizes[key] = _decoded_size(stream, per_page_cap + 1, budget)
+            page_bytes += sizes[key]
+            if page_bytes > per_page_cap:
+                raise _too_complex(f"draws more than {settings.PDF_MAX_PAGE_CONTENT_MB} MB of operations on page "
+                                   f"{number}", {"page": number, "max_page_content_mb": settings.PDF_MAX_PAGE_CONTENT_MB})
+        budget.content_bytes += page_bytes
+        if budget.content_bytes > total_cap:
+            raise _too_complex(f"draws more than {settings.PDF_MAX_CONTENT_MB} MB of operations in all",
+                               {"page": number, "max_content_mb": settings.PDF_MAX_CONTENT_MB})
+
+
+def _decoded_size(stream, cap: int, budget: "_Budget") -> int:
+    """The stream's decoded length, decoding at most ``cap`` bytes (a compression bomb stops there)."""
+    import zlib
+
+    import pikepdf
+
+    filters = stream.get("/Filter")
+    names = [str(f) for f in filters] if isinstance(filters, pikepdf.Array) else [str(filters)] if filters else []
+    raw = stream.read_raw_bytes()
+    if not names:
+        return len(raw)
+    if names == ["/FlateDecode"] and stream.get("/DecodeParms") is None:
+        inflater, size = zlib.decompressobj(), 0
+        for start in range(0, len(raw), 64 * 1024):
+            data = raw[start:start + 64 * 1024]
+            while data:  # at most 1 MB of output at a time: memory stays flat whatever the ratio
+                try:
+                    size += len(inflater.decompress(data, 1024 * 1024))
+                except zlib.error:
+                    return size  # damaged: PDFium stops drawing there too
+                if size > cap:
+                    return cap
+                data = inflater.unconsumed_tail
+                budget.check_time()
+        return size
+    if len(raw) > 1024 * 1024:  # other filters: decoded in memory by qpdf, so only small ones
+        return cap
+    try:
+        return len(stream.read_bytes())
+    except pikepdf.PdfError:
+        return len(raw)
 
 
 def pdf_page_pixels(page, dpi: int) -> tuple[int, int]:
@@ -293,33 +450,47 @@ def pdf_page_pixels(page, dpi: int) -> tuple[int, int]:
     return math.ceil(width_pt * dpi / 72 - 1e-6), math.ceil(height_pt * dpi / 72 - 1e-6)
 
 
+def pdf_page_pixels_by_index(pdf, index: int, dpi: int) -> tuple[int, int]:
+    """Like pdf_page_pixels, from the page tree alone: the page's drawing is not parsed."""
+    width_pt, height_pt = pdf.get_page_size(index)
+    return math.ceil(width_pt * dpi / 72 - 1e-6), math.ceil(height_pt * dpi / 72 - 1e-6)
+
+
 def _inspect_pdf(fh) -> int:
+    """Pages, sizes and actions, within a work and time budget; no page's drawing is run here.
+
+    Loading a page makes PDFium parse its content streams, which a hostile file makes cost
+    seconds per page; sizes come from the page tree instead, and the drawing work is only
+    measured (see _measure_content). Rendering happens in the worker, under a deadline.
+    """
     import pypdfium2 as pdfium
 
+    budget = _Budget()
     pdf = _pdf_open(fh)
     try:
         count = len(pdf)
         _check_pages(count)
-        _check_no_javascript(pdf, fh)
+        _check_no_javascript(pdf, fh, budget)
         for index in range(count):
             try:
-                page = pdf[index]
+                size = pdf_page_pixels_by_index(pdf, index, settings.OCR_PDF_DPI)
             except pdfium.PdfiumError:
                 raise _corrupt() from None
-            try:
-                _check_pixels(*pdf_page_pixels(page, settings.OCR_PDF_DPI), index + 1)
-            finally:
-                page.close()
+            _check_pixels(*size, index + 1)
     finally:
         pdf.close()
     return count
 
 
-def iter_pages(fh, mime_type: str):
-    """Yield one RGB or greyscale page image at a time, with ``info["dpi"]`` set (used by the searchable PDF)."""
+def iter_pages(fh, mime_type: str, text_layers: bool = False):
+    """Yield one RGB or greyscale page image at a time, with ``info["dpi"]`` set (used by the searchable PDF).
+
+    With ``text_layers``, a PDF page that carries its own text comes as a ``pdf_text.TextLayerPage``
+    (its exact text and boxes) instead, and is not rendered at all.
+    """
     fh.seek(0)
     if mime_type == "application/pdf":
-        yield from _iter_pdf_pages(fh)
+        yield from _iter_pdf_pages(fh, text_layers)
         return
     with _open_image(fh, mime_type) as image:
         for number, frame in enumerate(_frames(image, mime_type), start=1):
@@ -339,20 +510,42 @@ def _image_dpi(image: Image.Image) -> float:
     return dpi if 50 <= dpi <= 1200 else 150.0
 
 
-def _iter_pdf_pages(fh):
+def _render_error(code: str, number: int, why: str) -> DocumentError:
+    if code == "page_render_timeout":
+        text = (f"Page {number} took longer than {settings.PDF_PAGE_RENDER_SECONDS} seconds to draw, so the task "
+                "was stopped: the PDF is too complex. Print it to a new PDF (or a lower quality one) and upload that.")
+    else:
+        text = (f"Page {number} could not be drawn ({why}; the drawing process may use at most "
+                f"{settings.PDF_RENDER_MEMORY_MB} MB). Print the PDF to a new one and upload that.")
+    return DocumentError(code, text, 422, {"page": number})
+
+
+def _iter_pdf_pages(fh, text_layers: bool = False):
+    """Pages read (text layer) or drawn one at a time in a child process (tasks/pdf_render.py),
+    each under a deadline and a memory cap: a page's content is never parsed in the worker itself."""
+    from tasks.pdf_render import PageRenderer, RenderFailed, RenderTimeout
+
     dpi = settings.OCR_PDF_DPI
-    pdf = _pdf_open(fh)
+    data = fh.read()
+    pdf = _pdf_open(io.BytesIO(data))
     try:
-        for index in range(len(pdf)):
-            page = pdf[index]
-            try:
-                _check_pixels(*pdf_page_pixels(page, dpi), index + 1)
-                bitmap = page.render(scale=dpi / 72, grayscale=False)
-                image = bitmap.to_pil().convert("RGB")
-                bitmap.close()
-            finally:
-                page.close()
-            image.info["dpi"] = (dpi, dpi)
-            yield image
+        sizes = [pdf_page_pixels_by_index(pdf, index, dpi) for index in range(len(pdf))]
     finally:
         pdf.close()
+    with PageRenderer(data, dpi=dpi, seconds=settings.PDF_PAGE_RENDER_SECONDS,
+                      memory_mb=settings.PDF_RENDER_MEMORY_MB) as renderer:
+        del data
+        for index, size in enumerate(sizes):
+            _check_pixels(*size, index + 1)
+            try:
+                page = renderer.render(index, text_layer=text_layers)
+            except RenderTimeout:
+                raise _render_error("page_render_timeout", index + 1, "") from None
+            except RenderFailed as exc:
+                raise _render_error("page_render_failed", index + 1, str(exc)) from None
+            if not isinstance(page, Image.Image):  # a pdf_text.TextLayerPage: read, not drawn
+                yield page
+                continue
+            image = page.convert("RGB")
+            image.info["dpi"] = (dpi, dpi)
+            yield image

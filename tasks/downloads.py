@@ -5,12 +5,13 @@ import re
 import unicodedata
 
 from django.core.exceptions import SuspiciousFileOperation
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 
 from tasks.models import AuditLog, TaskFile
 from tasks.selectors import task_file_get
 from tasks.services import audit
-from tasks.storage import open_task_file
+from tasks.storage import stream_task_file
+from tool_ocr.object_storage import bucket_errors
 
 log = logging.getLogger("tool_ocr.tasks")
 
@@ -33,7 +34,7 @@ def serve_task_file(request, *, task_id, kind) -> FileResponse:
               task_id=str(task_id), kind=str(kind))
         raise Http404("No such file.")
     try:
-        fh = open_task_file(task_file)
+        fh = stream_task_file(task_file)
     except SuspiciousFileOperation:  # a stored name outside the owner's folder: a tampered row
         log.error("refused a task file outside its owner's folder", extra={"task_id": str(task_id)})
         audit(request=request, action="file.download", obj=task_file.task, outcome=AuditLog.Outcome.DENIED,
@@ -43,9 +44,26 @@ def serve_task_file(request, *, task_id, kind) -> FileResponse:
         audit(request=request, action="file.download", obj=task_file.task, outcome=AuditLog.Outcome.FAILED,
               kind=str(kind), reason="missing from storage")
         raise Http404("The file is no longer in storage.") from None
+    except bucket_errors() as exc:
+        log.error("download failed: the bucket is unavailable (%s)", type(exc).__name__, extra={"task_id": str(task_id)})
+        audit(request=request, action="file.download", obj=task_file.task, outcome=AuditLog.Outcome.FAILED,
+              kind=str(kind), reason="storage unavailable")
+        return storage_unavailable_response()
     audit(request=request, action="file.download", obj=task_file.task, kind=str(kind))
+    # Streamed through the app, chunk by chunk, after the access check and the audit row (docs/scaling.md
+    # says why this and not a presigned redirect): the bucket need not be reachable from browsers.
     response = FileResponse(fh, as_attachment=True,
                             filename=safe_download_name(task_file.name),
                             content_type=task_file.mime_type or "application/octet-stream")
+    if getattr(fh, "size", None) and not response.has_header("Content-Length"):
+        response["Content-Length"] = str(fh.size)
     response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def storage_unavailable_response() -> HttpResponse:
+    """503 in plain words when the file storage cannot be reached (a dependency down is never a 500)."""
+    response = HttpResponse("The file storage cannot be reached just now. Try again in a moment.\n",
+                            status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = "30"
     return response

@@ -34,11 +34,23 @@ class UploadForm(forms.Form):
                                           f"{settings.MAX_PAGES} pages each. Each file becomes its own task.")
 
 
+def language_choices():
+    """The languages this installation reads (OCR_LANGUAGES)."""
+    return [(code, code) for code in settings.OCR_LANGUAGES]
+
+
 class RetryForm(forms.Form):
-    engine = forms.ChoiceField(label="Engine for the new try", widget=forms.RadioSelect)
+    """Run again with…: the engine and language of the new run, the task's own preselected."""
+
+    engine = forms.ChoiceField(label="Engine for the new run", widget=forms.RadioSelect)
+    language = forms.ChoiceField(label="Language", required=False)
 
     def __init__(self, *args, task=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["engine"].choices = engine_choices()
+        self.fields["language"].choices = language_choices()
         if task is not None:
             self.fields["engine"].initial = task.engine
+            if task.language not in dict(self.fields["language"].choices):
+                self.fields["language"].choices.append((task.language, task.language))
+            self.fields["language"].initial = task.language

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from tasks import selectors, services
+from tasks import search, selectors, services
 from tasks.charts import daily_chart
 from tasks.errors import ServiceError
 from tasks.export import export_response
@@ -123,6 +123,15 @@ def _columns(ordering: str) -> list[dict]:
     return columns
 
 
+def _attach_snippets(user, rows, q) -> None:
+    """Each row found by its text gets ``snippet_html``: the text around the first hit, escaped, the hit marked."""
+    if not q:
+        return
+    snippets = selectors.task_snippets(user=user, task_ids=[task.pk for task in rows], q=q)
+    for task in rows:
+        task.snippet_html = search.snippet_html(snippets.get(task.pk))
+
+
 def _results_context(request, notice: str = "", notice_error: bool = False) -> dict:
     filters, errors = _view_filters(request.GET)
     page_size = _int(request.GET.get("page_size"), DEFAULT_PAGE_SIZE)
@@ -131,6 +140,7 @@ def _results_context(request, notice: str = "", notice_error: bool = False) -> d
     page_number = max(1, _int(request.GET.get("page"), 1))
     page = selectors.task_page(user=request.user, filters=filters.as_dict(), page=page_number,
                                page_size=page_size, clamp=True, with_files=True, count_limit=COUNT_LIMIT)
+    _attach_snippets(request.user, page.rows, filters.as_dict().get("q"))
     has_any = bool(page.count) or selectors.task_list(user=request.user).exists()
     return {
         "filters": filters, "errors": errors, "page": page, "page_size": page_size, "page_sizes": PAGE_SIZES,
@@ -167,12 +177,11 @@ def _apply(request, task: Task, action: str) -> str | None:
     """Run one action; None when done, else why not (wrong state, limit)."""
     try:
         if action == "retry":
-            services.task_retry(task=task)
+            services.task_retry(task=task, request=request, allow_completed=False, via="history")
         elif action == "cancel":
-            services.task_cancel(task=task)
+            services.task_cancel(task=task, request=request, via="history")
         elif action == "delete":
-            services.task_delete(task=task)
-            services.audit(request=request, action="task.delete", obj=task, filename=task.filename, via="history")
+            services.task_delete(task=task, request=request, via="history")
     except ServiceError as exc:  # wrong state, limit reached, storage down
         return exc.message
     return None

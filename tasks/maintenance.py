@@ -136,10 +136,13 @@ def user_was_purged(email: str) -> bool:
 
 
 def purge_user(*, user, dry_run: bool = False, keep_account: bool = False, batch_size: int = 500,
-               progress=None) -> Outcome:
+               progress=None, request=None) -> Outcome:
     """Delete a person's tasks, files and sessions (and the account unless kept); audit rows stay.
 
     The audit rows keep ``user_email``; their user link is cleared when the account goes.
+    Tasks go in batches (each its own transaction, files after it); the sessions, the
+    account and the ``maintenance.purge_user`` audit row (with the operator, given
+    ``request``) go in one last transaction.
     """
     from accounts.maintenance import user_sessions_delete
 
@@ -150,17 +153,23 @@ def purge_user(*, user, dry_run: bool = False, keep_account: bool = False, batch
         outcome.sessions = user_sessions_delete(user=user, dry_run=True)
         return outcome
     _delete_tasks_in_batches(queryset, outcome, batch_size, progress)
-    outcome.sessions = user_sessions_delete(user=user)
     email, user_id = user.email, user.pk
-    if keep_account:
-        type(user).objects.filter(pk=user_id).update(is_active=False)
-    else:
-        user.delete()
-    AuditLog.objects.create(action="maintenance.purge_user", object_type="user", object_id=str(user_id),
-                            user_email=email,
-                            details={"tasks": outcome.tasks, "files": outcome.files, "sessions": outcome.sessions,
-                                     "account": "deactivated" if keep_account else "deleted",
-                                     "errors": len(outcome.errors)})
+    with transaction.atomic():
+        outcome.sessions = user_sessions_delete(user=user)
+        if keep_account:
+            type(user).objects.filter(pk=user_id).update(is_active=False)
+        else:
+            user.delete()
+        operator = getattr(request, "user", None) if request is not None else None
+        from accounts.client_ip import client_ip
+
+        AuditLog.objects.create(action="maintenance.purge_user", object_type="user", object_id=str(user_id),
+                                user_email=email, ip_address=client_ip(request),
+                                user_agent=(request.META.get("HTTP_USER_AGENT", "")[:512] if request else ""),
+                                details={"tasks": outcome.tasks, "files": outcome.files, "sessions": outcome.sessions,
+                                         "account": "deactivated" if keep_account else "deleted",
+                                         "errors": len(outcome.errors),
+                                         "by": getattr(operator, "email", "") or "command"})
     log.info("user purged", extra={"user_id": user_id, "tasks": outcome.tasks, "files": outcome.files})
     return outcome
 

@@ -45,6 +45,9 @@ class Task(models.Model):
     upload_key = models.CharField(
         max_length=64, blank=True, default="", db_default="",
         db_comment="Idempotency key the client sent with the upload: the same key again returns these tasks")
+    text_layer_pages = models.JSONField(
+        null=True, blank=True,
+        db_comment="PDF pages read from their own text layer, not OCR'd (page numbers); null: every page OCR'd")
 
     class Meta:
         db_table = "tasks"
@@ -74,6 +77,15 @@ class Task(models.Model):
     @property
     def is_active(self):
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def pages_read(self) -> dict | None:
+        """How a completed task's pages were read: ``{"text_layer": [numbers], "ocr": [numbers]}``; else None."""
+        if self.status != self.Status.COMPLETED:
+            return None
+        from_text = set(self.text_layer_pages or [])
+        return {"text_layer": sorted(from_text),
+                "ocr": [n for n in range(1, self.page_count + 1) if n not in from_text]}
 
     @property
     def progress_percent(self) -> int:
@@ -193,3 +205,27 @@ class WorkerPresence(models.Model):
 
     def __str__(self):
         return self.worker_id
+
+
+class TaskText(models.Model):
+    """The recognised text of a task, and its search terms (tasks.search): one row per completed task.
+
+    ``terms`` holds every word (folded) and every two-character piece of Chinese/Japanese text,
+    each prefixed with the owner's tag, so the full-text index (FULLTEXT on MariaDB, FTS5 on
+    SQLite; migration 0006) finds words, prefixes and CJK substrings of one user's tasks only.
+    The row goes with its task (cascade), and a new run replaces it in the run's transaction.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="text_index")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                             db_comment="Owner, as in tasks: searches never leave it")
+    text = models.TextField(blank=True, db_comment="The recognised text (result.txt), for snippets")
+    terms = models.TextField(blank=True, db_comment="Search terms: <user tag><w|c><folded word or CJK pair>")
+
+    class Meta:
+        db_table = "task_texts"
+        db_table_comment = "Recognised text of completed tasks, indexed for search"
+
+    def __str__(self):
+        return f"text of {self.task_id}"

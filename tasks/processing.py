@@ -9,23 +9,24 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
-
 from django.core.files import File
 from django.core.files.base import ContentFile
+from django.db import InterfaceError, OperationalError
 
-from tasks import documents, services
+from tasks import documents, services, worker_temp
 from tasks.documents import DocumentError
 from tasks.models import Task, TaskFile
 from tasks.ocr.base import PageResult
 from tasks.ocr.engines import get_engine
 from tasks.ocr.layout import page_text
-from tasks.searchable_pdf import SearchablePdfWriter
-from tasks import worker_temp
-from tasks.storage import open_task_file
+from tasks.pdf_text import TextLayerPage
+from tasks.searchable_pdf import OriginalPagesUnreadable, SearchablePdfWriter, keep_original_pages
+from tasks.storage import local_copy
 from tool_ocr.dependencies import dependency_of
+from tool_ocr.object_storage import bucket_errors
 
 log = logging.getLogger("tool_ocr.worker")
+OCR, TEXT_LAYER = "ocr", "text_layer"  # how a page was read
 
 
 def worker_run_id() -> str:
@@ -33,13 +34,15 @@ def worker_run_id() -> str:
     return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def result_json(task, pages: list[PageResult]) -> dict:
+def result_json(task, pages: list[PageResult], text_layer_pages: set[int] = frozenset()) -> dict:
+    """The contract's result.json; each page also says how it was read (``read_from``: ``ocr`` or ``text_layer``)."""
     return {
         "task_id": str(task.id),
         "engine": task.engine,
         "language": task.language,
         "pages": [
             {"number": int(p.number), "width": int(p.width), "height": int(p.height), "text": str(p.text),
+             "read_from": TEXT_LAYER if p.number in text_layer_pages else OCR,
              "lines": [{"text": str(l.text), "confidence": round(float(l.confidence), 4),
                         "box": [[round(float(x), 1), round(float(y), 1)] for x, y in l.box]} for l in p.lines]}
             for p in pages
@@ -52,12 +55,22 @@ def result_text(pages: list[PageResult]) -> str:
     return "\n\n\f".join(p.text for p in pages).rstrip() + "\n"
 
 
+def _rendered_searchable_pdf(task: Task, original_fh, pages: list[PageResult], out_fh) -> None:
+    """The searchable PDF as for a scan: every page rendered, with the lines already read (no OCR again)."""
+    out_fh.seek(0)
+    out_fh.truncate()
+    writer = SearchablePdfWriter(out_fh, title=task.filename)
+    for page, image in zip(pages, documents.iter_pages(original_fh, task.mime_type), strict=True):
+        writer.add_page(image, page.lines)
+    writer.close()
+    out_fh.flush()
+
+
 STORAGE_MESSAGE = ("The results could not be stored: the file storage is full or read-only just now. "
                    "Nothing is wrong with the file or the engine; retry the task later.")
 TEMP_MESSAGE = ("The OCR worker's temporary folder is full or read-only just now. "
                 "Nothing is wrong with the file or the engine; retry the task later.")
 READ_MESSAGE = "The uploaded file could not be read from storage just now. Retry the task later."
-
 
 # (task id, worker run id) of tasks a database outage interrupted in this process (tasks.dbworker.worker).
 INTERRUPTED: list = []
@@ -100,12 +113,17 @@ def _drop_connections() -> None:
             pass
 
 
+class TempFolderFull(Exception):
+    """The worker's temporary folder refused a file (read-only, full)."""
+
+
 def run_task(task_id: str) -> str:
     """Process a pending task; returns its final status. Safe to call twice: the second call does nothing.
 
     A database outage in the middle does not fail the task: heartbeats that cannot be written
     are skipped, and storing the results waits for the database (see _DatabaseWait); if it does
-    not come back in time, the reaper re-queues the task once it does.
+    not come back in time, the worker (or else the reaper) puts the task back in the queue.
+    Storage and temporary-folder faults fail it with a message that says so (retry later).
     """
     task = services.task_start(task_id=task_id, worker_id=worker_run_id())
     if task is None:
@@ -133,6 +151,12 @@ def run_task(task_id: str) -> str:
         services.task_fail(task=task, code="original_missing",
                            message="The uploaded file is no longer in storage; upload it again.")
         return "failed"
+    except bucket_errors() as exc:  # the bucket failed: nothing was stored, the task can be retried
+        log.error("task failed: storage unavailable (%s)", type(exc).__name__, extra={"task_id": str(task.id)})
+        services.task_fail(task=task, code="storage_unavailable",
+                           message="The file storage could not be reached while this task ran; "
+                                   "nothing was saved. Retry the task in a moment.")
+        return "failed"
     except DocumentError as exc:  # e.g. a page that the upload check passed but cannot be rendered
         log.warning("task failed: %s", exc.message, extra={"task_id": str(task.id)})
         services.task_fail(task=task, code=exc.code, message=exc.message)
@@ -157,10 +181,6 @@ def _failed_unexpectedly(task, exc) -> str:
     return "failed"
 
 
-class TempFolderFull(Exception):
-    """The worker's temporary folder refused the searchable PDF (read-only, full)."""
-
-
 def _heartbeat(task: Task, pages_done: int, db: _DatabaseWait) -> None:
     """Progress; skipped (not fatal) while the database is unreachable, so OCR goes on meanwhile."""
     try:
@@ -171,27 +191,37 @@ def _heartbeat(task: Task, pages_done: int, db: _DatabaseWait) -> None:
         _drop_connections()
 
 
+def _temp_file():
+    """A temporary file in this worker's own folder (tasks.worker_temp); a worker killed half-way leaves
+    it there, and the next worker that starts on the host removes it."""
+    try:
+        return tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf", dir=worker_temp.folder())
+    except OSError as exc:
+        raise TempFolderFull() from exc
+
+
 def _recognise_and_store(task: Task) -> None:
-    engine = get_engine(task.engine)
     db = _DatabaseWait()
     original = task.files.get(kind=TaskFile.Kind.ORIGINAL)
     pages: list[PageResult] = []
-    # The searchable PDF grows in the worker's own temporary folder (TMPDIR), page by page; a worker
-    # killed half-way leaves it there, and its next start removes it (tasks.worker_temp).
-    try:
-        pdf_fh = tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf", dir=worker_temp.folder())
-    except OSError as exc:
-        raise TempFolderFull() from exc
-    with pdf_fh:
-        writer = SearchablePdfWriter(pdf_fh)
-        with open_task_file(original) as fh:
-            for number, image in enumerate(documents.iter_pages(fh, task.mime_type), start=1):
-                lines = engine.recognize(image)
+    text_layer_pages: set[int] = set()  # PDF pages read from their own text, not OCR'd
+    # The original is copied into this worker's own temporary folder (TMPDIR) once, so a worker host needs
+    # no shared disk; the searchable PDF grows there too, page by page.
+    with (_temp_file() as pdf_fh, _temp_file() as merged_fh,
+          local_copy(original, folder=worker_temp.folder()) as original_fh):
+        writer = SearchablePdfWriter(pdf_fh, title=task.filename)
+        for number, image in enumerate(documents.iter_pages(original_fh, task.mime_type, text_layers=True), start=1):
+            if isinstance(image, TextLayerPage):
+                pages.append(PageResult(number=number, width=image.width, height=image.height,
+                                        lines=image.lines, text=image.text))
+                text_layer_pages.add(number)
+            else:
+                lines = get_engine(task.engine).recognize(image)  # engines load only when a page needs one
                 pages.append(PageResult(number=number, width=image.width, height=image.height, lines=lines,
                                         text=page_text(lines)))
                 writer.add_page(image, lines)
-                del image
-                _heartbeat(task, number, db)
+            del image
+            _heartbeat(task, number, db)
         try:
             writer.close()
             pdf_fh.flush()
@@ -200,12 +230,23 @@ def _recognise_and_store(task: Task) -> None:
         if task.page_count != len(pages):  # the upload check counted differently: record what was read
             db.run(lambda: Task.objects.filter(pk=task.pk).update(page_count=len(pages)), "recording pages")
             task.page_count = len(pages)
+        if text_layer_pages:  # the searchable PDF keeps those pages as they are in the original
+            try:
+                keep_original_pages(original_fh, pdf_fh, [n in text_layer_pages for n in range(1, len(pages) + 1)],
+                                    merged_fh, title=task.filename)
+            except OriginalPagesUnreadable as exc:
+                log.warning("original PDF pages cannot be copied (%s): drawing every page", exc,
+                            extra={"task_id": str(task.id)})
+                _rendered_searchable_pdf(task, original_fh, pages, merged_fh)
+            pdf_fh = merged_fh
+        task.text_layer_pages = sorted(text_layer_pages)  # saved with the results by task_complete
         stem = task.filename.rsplit(".", 1)[0] or "result"
         results = {
             TaskFile.Kind.RESULT_TXT: (f"{stem}.txt", "text/plain; charset=utf-8",
                                        ContentFile(result_text(pages).encode("utf-8"))),
             TaskFile.Kind.RESULT_JSON: (f"{stem}.json", "application/json",
-                                        ContentFile(json.dumps(result_json(task, pages), ensure_ascii=False).encode())),
+                                        ContentFile(json.dumps(result_json(task, pages, text_layer_pages),
+                                                               ensure_ascii=False).encode())),
             TaskFile.Kind.RESULT_PDF: (f"{stem}.ocr.pdf", "application/pdf", File(pdf_fh)),
         }
         db.run(lambda: services.task_complete(task=task, results=results), "storing the results")

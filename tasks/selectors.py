@@ -12,12 +12,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db import connection
+from django.db.models import Case, Count, F, IntegerField, Lookup, Q, QuerySet, Sum, Value, When
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from history.models import TaskStorage
 from tasks.history_params import DEFAULT_ORDERING, ORDERINGS
-from tasks.models import Task, TaskFile
+from tasks import search
+from tasks.models import Task, TaskFile, TaskText
 
 # For each sort key, the key list that one index walks forward (the reverse ordering walks it
 # backwards): ties are broken by the newest first, then the id, as the index stores them.
@@ -59,7 +62,7 @@ def _filtered(*, user, filters: dict) -> QuerySet[Task]:
             # Stored names hold printable characters only (services._safe_display_name), so nothing
             # matches; and SQLite's LIKE would stop at a NUL and match everything.
             return qs.none()
-        qs = qs.filter(filename__icontains=filters["q"])
+        qs = qs.filter(Q(filename__icontains=filters["q"]) | Q(pk__in=task_text_matches(user=user, q=filters["q"])))
     if filters.get("created_from"):
         qs = qs.filter(created_at__gte=day_start(filters["created_from"]))
     if filters.get("created_to"):
@@ -67,10 +70,57 @@ def _filtered(*, user, filters: dict) -> QuerySet[Task]:
     return qs
 
 
+def task_text_matches(*, user, q: str) -> QuerySet:
+    """Ids of the user's tasks whose recognised text matches ``q`` (tasks.search): a subquery.
+
+    Words match as prefixes, Chinese/Japanese as substrings. The full-text index finds the
+    candidates by term (terms carry the owner, so only the user's rows are looked at); the
+    LIKE then checks that the CJK pairs found are adjacent in the text.
+    """
+    query = search.Query(user.pk, q)
+    if not query:
+        return TaskText.objects.none().values("task_id")
+    qs = TaskText.objects.filter(user=user)
+    if connection.vendor == "mysql":
+        qs = qs.filter(_FulltextMatch(F("terms"), Value(query.mysql_boolean())))
+    else:
+        fts = connection.ops.quote_name(f"{TaskText._meta.db_table}_fts")
+        qs = qs.filter(pk__in=RawSQL(f"SELECT rowid FROM {fts} WHERE {fts} MATCH %s", [query.fts5()]))
+    for run in query.runs:
+        if len(run) > 2:
+            qs = qs.filter(text__contains=run)
+    return qs.values("task_id")
+
+
+class _FulltextMatch(Lookup):
+    """MATCH (terms) AGAINST (... IN BOOLEAN MODE): InnoDB's FULLTEXT index (MariaDB/MySQL only).
+
+    A Lookup, not a Func: MySQL's backend writes a boolean Func as ``... = True``, which compares
+    the relevance with 1 (and would not find most matches).
+    """
+
+    lookup_name = "fulltext_match"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"MATCH ({lhs}) AGAINST ({rhs} IN BOOLEAN MODE)", (*lhs_params, *rhs_params)
+
+
+def task_snippets(*, user, task_ids, q: str) -> dict:
+    """{task id: snippet parts} (tasks.search.snippet_parts) for the user's tasks whose text matches ``q``."""
+    if not q or not task_ids:
+        return {}
+    texts = TaskText.objects.filter(user=user, task_id__in=list(task_ids)).values_list("task_id", "text")
+    found = {task_id: search.snippet_parts(text, q) for task_id, text in texts}
+    return {task_id: parts for task_id, parts in found.items() if parts}
+
+
 def task_list(*, user, filters: dict | None = None) -> QuerySet[Task]:
     """The user's tasks, filtered and ordered (newest first unless ``filters['ordering']`` says otherwise).
 
-    filters: ``status`` (list), ``q`` (file name contains), ``created_from`` / ``created_to``
+    filters: ``status`` (list), ``q`` (file name contains, or the recognised text matches), ``created_from`` / ``created_to``
     (dates, inclusive, in TIME_ZONE), ``ordering`` (see tasks.history_params.ORDERINGS).
     """
     filters = filters or {}

@@ -18,11 +18,13 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from tasks import documents
+from accounts.client_ip import client_ip
+from tasks import documents, search
 from tasks.errors import ServiceError
-from tasks.models import AuditLog, StagedFolder, Task, TaskFile
+from tasks.models import AuditLog, StagedFolder, Task, TaskFile, TaskText
 from tasks.storage import (ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of,
                            task_folder)
+from tool_ocr.object_storage import storage_errors
 
 log = logging.getLogger("tool_ocr.tasks")
 
@@ -179,6 +181,11 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
 
     files = list(uploaded_files)
     engine, language, key = _check_engine(engine), _check_language(language), _check_upload_key(upload_key)
+    if not key or not Task.objects.filter(user_id=user.pk, upload_key=key).exists():
+        try:
+            _check_task_limit(user.pk)  # before the costly inspection; checked again under the lock below
+        except ServiceError as exc:
+            raise _refusal_for(exc, files[0], 0, len(files), name_files) from None
     prepared, refusals = [], []
     for index, upload in enumerate(files):
         try:
@@ -224,7 +231,7 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
                 upload.seek(0)
                 try:
                     original.file.save(ORIGINAL_NAMES[info.mime_type], File(upload), save=False)
-                except OSError as exc:
+                except storage_errors() as exc:  # a full disk, or the bucket down or refusing
                     log.error("storage failed while saving an upload: %s", exc, extra={"task_id": str(task.id)})
                     raise StorageUnavailable() from exc
                 written.append(original.file.name)
@@ -306,44 +313,60 @@ def task_heartbeat(*, task: Task, pages_done: int) -> None:
 
 
 def task_complete(*, task: Task, results: dict) -> None:
-    """Store the result files and mark the task completed, in one transaction.
+    """Store the result files and the searchable text and mark the task completed, in one transaction.
 
     ``results``: {kind: (download name, mime type, Django File)}. The row is locked first,
     so a cancel or delete at the same moment either comes before (and nothing is stored)
-    or after (and sees the files). The files are written under a staging record (tasks.staging):
-    a worker killed or a disk filling up half-way leaves no file without its row for long.
-    Raises StorageUnavailable when the storage refuses the files (full, read-only).
+    or after (and sees the files). The results of an earlier run (a task run again) stay
+    until here and are swapped for the new ones in the same transaction: a reader sees the
+    old set or the new one, never none or a mix; their files go once that has committed.
+
+    The files are written under a staging record (tasks.staging): a worker killed or a disk
+    filling up half-way leaves no file without its row for long. Raises StorageUnavailable
+    when the storage refuses the files (full, read-only, the bucket down).
     """
     from tasks import staging
 
     now = timezone.now()
+    text = _result_text(results)
     staged = staging.stage([task_folder(task)], "results")
     attempted, saved = [], []
     try:
         with transaction.atomic():
             if _mine(task).select_for_update().first() is None:
                 raise TaskNoLongerProcessing()
+            old = list(task.files.exclude(kind=TaskFile.Kind.ORIGINAL))
+            TaskFile.objects.filter(pk__in=[f.pk for f in old]).delete()
             for kind, (name, mime, content) in results.items():
                 content.seek(0)
                 tf = TaskFile(task=task, kind=kind, name=name, mime_type=mime, size_bytes=content.size,
                               sha256=sha256_of(content))
-                target = default_storage.get_available_name(f"{task_folder(task)}/{RESULT_NAMES[kind]}")
+                target = default_storage.get_available_name(
+                    f"{task_folder(task)}/{_run_file_name(task, RESULT_NAMES[kind])}")
                 attempted.append(target)  # a write cut short (disk full) leaves a partial file under this name
                 try:
                     tf.file.name = default_storage.save(target, content)
-                except OSError as exc:
+                except storage_errors() as exc:
                     log.error("storage failed while saving results: %s", exc, extra={"task_id": str(task.id)})
                     raise StorageUnavailable() from exc
                 attempted.append(tf.file.name)
                 saved.append(tf)
                 tf.save()
+            if text is not None:
+                TaskText.objects.update_or_create(
+                    task=task, defaults={"user_id": task.user_id, "text": text,
+                                         "terms": search.terms_for(task.user_id, text)})
             try:
                 staging.adopt(staged, [tf.file.name for tf in saved])
             except staging.StagingExpired as exc:
                 raise StorageUnavailable() from exc
             seconds = (now - task.started_at).total_seconds() if task.started_at else None
             _mine(task).update(status=Task.Status.COMPLETED, completed_at=now, heartbeat_at=now,
-                               pages_done=task.page_count, processing_seconds=seconds)
+                               pages_done=task.page_count, processing_seconds=seconds,
+                               text_layer_pages=task.text_layer_pages)
+            if old:  # the earlier run's files: a crash before they go leaves them to the cleanup
+                old_staged = _stage_in_transaction(task, "delete")
+                transaction.on_commit(lambda: _delete_then_release(old, old_staged))
     except BaseException:
         _discard_results(task, staged, attempted)
         raise
@@ -364,6 +387,48 @@ def _discard_results(task: Task, staged, attempted) -> None:
     staging.release(staged)
 
 
+def _stage_in_transaction(task: Task, reason: str) -> list[int]:
+    """A staging record committed with the row changes, for files to be deleted after commit."""
+    return [StagedFolder.objects.create(folder=task_folder(task), reason=reason).pk]
+
+
+def _delete_then_release(files, staged) -> None:
+    """Delete the files; the staging record goes only once none is left (else the cleanup finishes)."""
+    from tasks import staging
+
+    delete_task_files(files)
+    try:
+        if any(f.file.name and default_storage.exists(f.file.name) for f in files):
+            return
+    except Exception:  # the storage cannot even say: leave it to the cleanup
+        return
+    staging.release(staged)
+
+
+def _result_text(results: dict) -> str | None:
+    """The text of result.txt among ``results`` (what the search index gets), or None."""
+    entry = results.get(TaskFile.Kind.RESULT_TXT)
+    if entry is None:
+        return None
+    content = entry[2]
+    content.seek(0)
+    data = content.read()
+    content.seek(0)
+    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
+
+
+def _run_file_name(task: Task, name: str) -> str:
+    """result.txt for the first run, result-r2.txt for the run after the second retry, ...
+
+    A new run's files are written beside the earlier run's, which stay downloadable until
+    the swap in task_complete: on storages that overwrite (S3), one name would lose them.
+    """
+    if not task.retry_count:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}-r{task.retry_count}{dot}{ext}"
+
+
 def task_fail(*, task: Task, code: str, message: str) -> bool:
     """processing -> failed with a reason (only while this worker run still owns the task)."""
     now = timezone.now()
@@ -380,16 +445,29 @@ def audit(*, request=None, user=None, action: str, obj=None, outcome=AuditLog.Ou
         user=user, user_email=getattr(user, "email", "") or "", action=action,
         object_type=type(obj).__name__.lower() if obj is not None else "",
         object_id=str(getattr(obj, "pk", "") or ""), outcome=outcome,
-        ip_address=(request.META.get("REMOTE_ADDR") if request is not None else None) or None,
+        ip_address=client_ip(request),
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else ""),
         details=details,
     )
 
 
-def task_retry(*, task: Task, engine: str | None = None) -> Task:
-    """failed or cancelled -> pending, retry_count + 1, optionally with another engine; queued after commit."""
+RERUN_STATUSES = (Task.Status.COMPLETED, Task.Status.FAILED, Task.Status.CANCELLED)
+
+
+def task_retry(*, task: Task, engine: str | None = None, language: str | None = None, request=None,
+               allow_completed: bool = True, audit_action: str = "task.retry", **audit_details) -> Task:
+    """Run a finished task again, optionally with another engine and/or language; queued after commit.
+
+    completed, failed or cancelled -> pending, retry_count + 1. The earlier run's results stay
+    downloadable (and searchable) until the new run completes and task_complete swaps them.
+    The audit row (who, from where, which engine and language before and after) is written in
+    the same transaction as the change. ``allow_completed=False`` (bulk retries in the history
+    and the admin) takes failed and cancelled tasks only.
+    """
     if engine:
         engine = _check_engine(engine)
+    if language:
+        language = _check_language(language)
     with transaction.atomic():
         _lock_user(task.user_id)
         fields = {"status": Task.Status.PENDING, "retry_count": task.retry_count + 1, "requeue_count": 0,
@@ -397,63 +475,58 @@ def task_retry(*, task: Task, engine: str | None = None) -> Task:
                   "processing_seconds": None, "error_code": "", "error_message": "", "worker_id": ""}
         if engine:
             fields["engine"] = engine
-        current = Task.objects.filter(pk=task.pk).values_list("status", flat=True).first()
-        if current not in (Task.Status.FAILED, Task.Status.CANCELLED):
+        if language:
+            fields["language"] = language
+        current = Task.objects.select_for_update().filter(pk=task.pk).values_list(
+            "status", "engine", "language").first()
+        allowed = RERUN_STATUSES if allow_completed else (Task.Status.FAILED, Task.Status.CANCELLED)
+        if current is None or current[0] not in allowed:
             task.refresh_from_db()
             raise InvalidTransition(task, "retried")
+        status, old_engine, old_language = current
         _check_task_limit(task.user_id)
-        if not Task.objects.filter(pk=task.pk, status=current).update(**fields):
+        if not Task.objects.filter(pk=task.pk, status=status).update(**fields):
             task.refresh_from_db()
             raise InvalidTransition(task, "retried")
-        # Results of the earlier run go; the original stays.
-        old = list(task.files.exclude(kind=TaskFile.Kind.ORIGINAL))
-        TaskFile.objects.filter(pk__in=[f.pk for f in old]).delete()
-        if old:
-            staged = _stage_in_transaction(task, "delete")
-            transaction.on_commit(lambda: _delete_then_release(old, staged))
         task.refresh_from_db()
+        audit(request=request, user=None if request is not None else task.user, action=audit_action, obj=task,
+              previous_status=status, engine=task.engine, language=task.language, previous_engine=old_engine,
+              previous_language=old_language, **audit_details)
         transaction.on_commit(lambda: task_enqueue(task))
     log.info("task retried", extra={"task_id": str(task.id), "user_id": task.user_id})
     return task
 
 
-def task_cancel(*, task: Task) -> Task:
-    """pending -> cancelled at once; processing -> cancelled, and the worker stops before its next page."""
+def task_cancel(*, task: Task, request=None, audit_action: str = "task.cancel", **audit_details) -> Task:
+    """pending -> cancelled at once; processing -> cancelled, and the worker stops before its next page.
+
+    The audit row is written in the same transaction as the change.
+    """
     now = timezone.now()
-    updated = Task.objects.filter(pk=task.pk, status__in=Task.ACTIVE_STATUSES).update(
-        status=Task.Status.CANCELLED, completed_at=now, error_code="cancelled", error_message="Cancelled by the user.")
-    task.refresh_from_db()
+    with transaction.atomic():
+        updated = Task.objects.filter(pk=task.pk, status__in=Task.ACTIVE_STATUSES).update(
+            status=Task.Status.CANCELLED, completed_at=now, error_code="cancelled",
+            error_message="Cancelled by the user.")
+        task.refresh_from_db()
+        if updated:
+            audit(request=request, action=audit_action, obj=task, **audit_details)
     if not updated:
         raise InvalidTransition(task, "cancelled")
     log.info("task cancelled", extra={"task_id": str(task.id), "user_id": task.user_id})
     return task
 
 
-def _stage_in_transaction(task: Task, reason: str) -> list[int]:
-    """A staging record committed with the row changes, for files to be deleted after commit."""
-    return [StagedFolder.objects.create(folder=task_folder(task), reason=reason).pk]
-
-
-def _delete_then_release(files, staged) -> None:
-    from tasks import staging
-
-    try:
-        delete_task_files(files)
-    except Exception as exc:  # the storage is down: the staging record stays, the cleanup finishes
-        log.warning("could not delete files yet: %s", exc)
-        return
-    staging.release(staged)
-
-
-def task_delete(*, task: Task) -> None:
+def task_delete(*, task: Task, request=None, audit_action: str = "task.delete", **audit_details) -> None:
     """Delete the task's rows, then (once that committed) every file under its folder.
 
     Allowed in any state: a worker still on it finds the row gone and stops before the next page.
+    The audit row is written in the same transaction as the deletion of the rows.
     """
     with transaction.atomic():
         Task.objects.select_for_update().filter(pk=task.pk).first()  # waits for a task_complete in flight
         files = list(TaskFile.objects.filter(task_id=task.pk))
         Task.objects.filter(pk=task.pk).delete()
+        audit(request=request, action=audit_action, obj=task, filename=task.filename, **audit_details)
         staged = _stage_in_transaction(task, "delete")  # a crash before the files go: the cleanup finishes
         transaction.on_commit(lambda: (_delete_then_release(files, staged), delete_task_folder(task)))
     log.info("task deleted", extra={"task_id": str(task.pk), "user_id": task.user_id})

@@ -1,19 +1,23 @@
-"""File names and hashing through Django's storage API (a shared volume or S3 in production).
+"""File names and hashing through Django's storage API (a local folder, or a bucket with FILE_STORAGE=s3).
 
 Every file of a task lives under ``<user id>/<task id>/`` with a name we generate; nothing
 here ever touches the local file system directly, so workers on other machines see the
 same files through the same storage backend.
 """
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
+import shutil
+import tempfile
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
 
 from tasks.models import TaskFile
+from tool_ocr.object_storage import is_missing_object, on_bucket, storage_errors
 
 log = logging.getLogger("tool_ocr.tasks")
 
@@ -62,13 +66,81 @@ def check_task_file_name(task_file: TaskFile) -> str:
 
 
 def open_task_file(task_file: TaskFile):
+    """The file for reading (on a bucket: spooled to TMPDIR past 1 MB, never whole in memory)."""
     return default_storage.open(check_task_file_name(task_file), "rb")
 
 
+class _ObjectStream:
+    """A bucket object's body read in chunks as it arrives: nothing is buffered whole, not even on disk."""
+
+    def __init__(self, body, size):
+        self._body, self.size = body, size
+
+    def read(self, amount=-1):
+        return self._body.read(None if amount is None or amount < 0 else amount)
+
+    def close(self):
+        self._body.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def stream_task_file(task_file: TaskFile):
+    """A readable stream of the file with ``size``, for downloads; FileNotFoundError when it is gone.
+
+    On a bucket this is one GET whose body is passed on chunk by chunk; on a folder, the file itself.
+    """
+    name = check_task_file_name(task_file)
+    if not on_bucket():
+        return default_storage.open(name, "rb")  # a Django File: has .size
+    try:
+        response = default_storage.bucket.Object(default_storage._normalize_name(name)).get()
+    except storage_errors() as exc:
+        if is_missing_object(exc):
+            raise FileNotFoundError(name) from exc
+        raise
+    return _ObjectStream(response["Body"], int(response.get("ContentLength") or 0))
+
+
+def copy_to_local(task_file: TaskFile, target) -> None:
+    """Copy the stored file into ``target`` (an open local file, e.g. in the worker's TMPDIR), in chunks."""
+    try:
+        with stream_task_file(task_file) as source:
+            shutil.copyfileobj(source, target, 1024 * 1024)
+    except FileNotFoundError:
+        raise
+    except storage_errors() as exc:
+        if is_missing_object(exc):
+            raise FileNotFoundError(task_file.file.name) from exc
+        raise
+    target.flush()
+    target.seek(0)
+
+
+@contextlib.contextmanager
+def local_copy(task_file: TaskFile, folder: str | None = None):
+    """The stored file copied into this process's temporary folder (TMPDIR, or ``folder``), removed afterwards.
+
+    Workers read originals this way, so a worker host needs no shared disk: the bucket is read
+    once, in chunks, and the pages are rendered from the local copy.
+    """
+    with tempfile.NamedTemporaryFile(prefix="tool-ocr-original-", dir=folder) as fh:
+        copy_to_local(task_file, fh)
+        yield fh
+
+
 def delete_task_files(files) -> None:
+    """Delete these files; one that cannot be deleted now is logged (storage_report finds it later)."""
     for f in files:
         if f.file.name:
-            default_storage.delete(f.file.name)
+            try:
+                default_storage.delete(f.file.name)
+            except storage_errors():
+                log.warning("could not delete a task file", extra={"path": f.file.name})
 
 
 def delete_task_folder(task) -> None:
@@ -81,10 +153,13 @@ def delete_task_folder(task) -> None:
         _dirs, names = default_storage.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):
         return
+    except storage_errors():  # the bucket is down: storage_report --fix removes what is left later
+        log.warning("could not list a task folder to clean it", extra={"path": folder})
+        return
     for name in names:
         try:
             default_storage.delete(f"{folder}/{name}")
-        except OSError:  # keep going: the others should still go
+        except storage_errors():  # keep going: the others should still go
             log.warning("could not delete a task file", extra={"path": f"{folder}/{name}"})
     _remove_empty_dirs(task)
 

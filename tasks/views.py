@@ -16,6 +16,7 @@ from tasks.errors import ServiceError
 from tasks.file_links import file_url
 from tasks.forms import RetryForm, UploadForm
 from tasks.models import Task, TaskFile
+from tasks.ocr.engines import ENGINE_CHOICES
 from tasks.storage import open_task_file
 from tasks.uploads import files_from_request
 
@@ -86,7 +87,8 @@ def _result_pages(task: Task) -> list[dict] | None:
     try:
         with open_task_file(tf) as fh:
             data = json.load(fh)
-        return [{"number": p.get("number"), "text": p.get("text", "")} for p in data.get("pages", [])]
+        return [{"number": p.get("number"), "text": p.get("text", ""), "from_text_layer": p.get("read_from") == "text_layer"}
+                for p in data.get("pages", [])]
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -99,9 +101,40 @@ def _downloads(task: Task) -> list[dict]:
             for suffix, label in DOWNLOADS if KIND_BY_SUFFIX[suffix] in kinds]
 
 
+ENGINE_LABELS = {name: label for name, label, _help in ENGINE_CHOICES}
+
+
+def page_ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] -> "1–3, 5"."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in spans)
+
+
+def _how_read(task: Task) -> list[str]:
+    """Sentences saying which pages came from the PDF's own text and which were OCR'd (only when some were read)."""
+    read = task.pages_read
+    if not read or not read["text_layer"]:
+        return []
+    out = [f"{'Page' if len(read['text_layer']) == 1 else 'Pages'} {page_ranges(read['text_layer'])}: "
+           "read from the PDF's own text (exact, no OCR)."]
+    if read["ocr"]:
+        out.append(f"{'Page' if len(read['ocr']) == 1 else 'Pages'} {page_ranges(read['ocr'])}: "
+                   f"no text in the PDF, recognised by OCR ({ENGINE_LABELS.get(task.engine, task.engine)}).")
+    return out
+
+
 def _detail_context(task: Task) -> dict:
-    return {"task": task, "pages": _result_pages(task), "downloads": _downloads(task),
-            "can_retry": task.status in (Task.Status.FAILED, Task.Status.CANCELLED),
+    downloads = _downloads(task)
+    can_retry = task.status in services.RERUN_STATUSES
+    return {"task": task, "pages": _result_pages(task), "downloads": downloads, "how_read": _how_read(task),
+            "can_retry": can_retry, "retry_form": RetryForm(task=task) if can_retry else None,
+            # A task run again keeps its earlier results until the new run completes.
+            "earlier_results": bool(task.retry_count and task.is_active and len(downloads) > 1),
             "can_cancel": task.is_active}
 
 
@@ -123,17 +156,19 @@ def _confirm(request, task, action, *, form=None, status=200):
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_retry(request, task_id):
-    """GET asks for confirmation (and the engine); POST queues the task again."""
+    """GET asks for the engine and language of the new run; POST queues the task again ("Run again with…")."""
     task = _task_or_404(request, task_id)
     form = RetryForm(request.POST or None, task=task)
     if request.method == "GET" or not form.is_valid():
         return _confirm(request, task, "retry", form=form, status=200 if request.method == "GET" else 400)
     try:
-        services.task_retry(task=task, engine=form.cleaned_data["engine"])
+        task = services.task_retry(task=task, engine=form.cleaned_data["engine"],
+                                   language=form.cleaned_data["language"] or None, request=request)
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("tasks:detail", task_id=task.id)
-    messages.success(request, f"“{task.filename}” is queued again ({task.engine}).")
+    messages.success(request, f"“{task.filename}” is queued again ({task.engine}, {task.language}). "
+                              "Its earlier results stay here until the new run completes.")
     return redirect("tasks:detail", task_id=task.id)
 
 
@@ -144,7 +179,7 @@ def task_cancel(request, task_id):
     if request.method == "GET":
         return _confirm(request, task, "cancel")
     try:
-        services.task_cancel(task=task)
+        services.task_cancel(task=task, request=request)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
@@ -158,7 +193,6 @@ def task_delete(request, task_id):
     task = _task_or_404(request, task_id)
     if request.method == "GET":
         return _confirm(request, task, "delete")
-    services.task_delete(task=task)
-    services.audit(request=request, action="task.delete", obj=task, filename=task.filename)
+    services.task_delete(task=task, request=request)
     messages.success(request, f"“{task.filename}” and its files are deleted.")
     return redirect("tasks:home")

@@ -11,17 +11,29 @@ import zipfile
 from django.http import FileResponse
 from django.utils import timezone
 
-from tasks.downloads import safe_download_name
+from tasks.downloads import safe_download_name, storage_unavailable_response
 from tasks.models import TaskFile
 from tasks.services import audit
-from tasks.storage import open_task_file
+from tasks.storage import stream_task_file
+from tool_ocr.object_storage import bucket_errors
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
 
 def results_zip_response(request, tasks) -> FileResponse | None:
-    """One folder per task with its result files; None when no selected task has results."""
+    """One folder per task with its result files; None when no selected task has results.
+
+    The bucket down part-way: a 503 in plain words (the archive so far is thrown away).
+    """
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    try:
+        return _build(request, tasks, spool)
+    except bucket_errors():
+        spool.close()
+        return storage_unavailable_response()
+
+
+def _build(request, tasks, spool) -> FileResponse | None:
     added = 0
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for task in tasks:
@@ -30,7 +42,7 @@ def results_zip_response(request, tasks) -> FileResponse | None:
                 continue
             folder = f"{safe_download_name(task.filename)}-{str(task.id)[:8]}"
             for task_file in sorted(results, key=lambda f: f.kind):
-                with open_task_file(task_file) as source, archive.open(
+                with stream_task_file(task_file) as source, archive.open(
                         f"{folder}/{safe_download_name(task_file.name)}", "w") as target:
                     shutil.copyfileobj(source, target, 1024 * 1024)
                 audit(request=request, action="file.download", obj=task, kind=str(task_file.kind), via="zip")

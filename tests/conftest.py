@@ -90,3 +90,43 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """moto's S3 server as its own process on 127.0.0.1 (port 0), with credentials checked (tests/s3.py)."""
+    from tests.s3 import MotoS3
+
+    server = MotoS3()
+    yield server
+    server.stop()
+
+
+class FileStorage:
+    """Where this test's task files live, and how to list them, for tests that run on both kinds."""
+
+    def __init__(self, kind, root=None, moto=None, bucket=None):
+        self.kind, self.root, self.moto, self.bucket = kind, root, moto, bucket
+
+    def names(self) -> list[str]:
+        """Every stored name (probe files of /readyz aside), relative to the storage's root."""
+        if self.kind == "s3":
+            return [k for k in self.moto.keys(self.bucket) if not k.startswith(".")]
+        if not self.root.exists():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*")
+                      if p.is_file() and not p.name.startswith("."))
+
+
+@pytest.fixture(params=["local", "s3"])
+def file_storage(request, settings, tmp_path):
+    """Runs the test twice: task files in a local folder, then in a bucket on the moto S3 server."""
+    if request.param == "local":
+        yield FileStorage("local", root=tmp_path / "files")
+        return
+    from tests.s3 import storage_settings
+
+    moto = request.getfixturevalue("moto_s3")
+    bucket = moto.new_bucket()
+    storage_settings(settings, moto, bucket)
+    yield FileStorage("s3", moto=moto, bucket=bucket)

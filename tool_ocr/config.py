@@ -69,6 +69,27 @@ class Config:
         raw = str(self._raw(name, default))
         return [item.strip() for item in raw.split(",") if item.strip()]
 
+    def header_name(self, name, default):
+        """An HTTP header as people write it (X-Forwarded-For) or as Django names it (HTTP_X_FORWARDED_FOR)."""
+        value = str(self._raw(name, default)).strip()
+        if value and not re.match(r"^[A-Za-z][A-Za-z0-9_-]{0,99}$", value):
+            raise ConfigError(f"{name}={value!r} is not valid: use a header name such as X-Forwarded-For "
+                              "(or HTTP_X_FORWARDED_FOR), or leave it empty.")
+        return value
+
+    def networks(self, name, default):
+        """Comma-separated IP addresses or networks (10.0.0.0/8)."""
+        import ipaddress
+
+        values = self.list(name, default)
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ConfigError(f"{name} has {value!r}: use IP addresses or networks like 10.0.0.0/8, "
+                                  "comma-separated.") from None
+        return values
+
     def table_prefix(self, name, default):
         value = str(self._raw(name, default)).strip()
         if not _IDENT_PREFIX.match(value):

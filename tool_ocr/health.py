@@ -12,7 +12,7 @@ pool, and a check still waiting (a frozen database, a hung storage mount) is rep
 ``timeout``; it is not started again while the earlier one still waits.
 """
 
-import os
+import logging
 import tempfile
 import threading
 import time
@@ -28,6 +28,8 @@ from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+
+log = logging.getLogger("tool_ocr.health")
 
 
 _pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="health")
@@ -74,6 +76,17 @@ def _database():
         return "ok"
     except Exception:
         return "unavailable"
+
+
+def _storage_check():
+    """{"status"}, and on a bucket that fails also the reason in plain words (logged in full)."""
+    from tool_ocr.object_storage import READYZ_DETAILS, check_bucket
+
+    problem = check_bucket()
+    if problem:
+        log.error("readyz: %s", problem[1])
+        return {"status": "unavailable", "reason": problem[0], "detail": READYZ_DETAILS[problem[0]]}
+    return {"status": _storage()}
 
 
 def _storage():
@@ -143,8 +156,9 @@ def healthz(request):
 
 @never_cache
 def readyz(request):
-    found = _bounded({"database": _database, "storage": _storage, "temp": _temp_folder, "worker": _worker})
-    checks = {"database": {"status": found["database"]}, "storage": {"status": found["storage"]},
+    found = _bounded({"database": _database, "storage": _storage_check, "temp": _temp_folder, "worker": _worker})
+    storage = found["storage"] if isinstance(found["storage"], dict) else {"status": found["storage"]}
+    checks = {"database": {"status": found["database"]}, "storage": storage,
               "temp_folder": {"status": found["temp"]}}
     worker = found["worker"] if isinstance(found["worker"], dict) else {"status": "unknown"}
     checks["worker"] = worker if checks["database"]["status"] == "ok" else {"status": "unknown"}

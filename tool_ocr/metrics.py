@@ -330,6 +330,8 @@ def _storage_metrics():
 def _volume_metrics():
     from django.core.files.storage import default_storage
 
+    if getattr(settings, "FILE_STORAGE", "local") == "s3":  # a bucket has no volume to fill up
+        return
     location = _existing_folder(getattr(default_storage, "location", None) or settings.MEDIA_ROOT)
     if location:
         usage = shutil.disk_usage(location)
@@ -402,7 +404,7 @@ class _ProcessCollector:
 
 # --- Access ----------------------------------------------------------------
 def _client_allowed(remote_addr: str) -> bool:
-    """REMOTE_ADDR only: a forwarded header is never trusted here (see docs/production-checklist.md)."""
+    """The client address (accounts.client_ip): behind a trusted proxy, the address the proxy saw."""
     try:
         address = ipaddress.ip_address((remote_addr or "").split("%")[0])
     except ValueError:
@@ -426,6 +428,35 @@ def _token_ok(request) -> bool:
 
 def metrics_view(request):
     """Prometheus text format; 403 unless the caller's address is allowed or it sends the bearer token."""
-    if not (_token_ok(request) or _client_allowed(request.META.get("REMOTE_ADDR", ""))):
+    from accounts.client_ip import client_ip
+
+    if not (_token_ok(request) or _client_allowed(client_ip(request) or "")):
         return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
     return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+# --- A worker host's own exporter (manage.py serve_metrics) ----------------------------
+def host_registry() -> CollectorRegistry:
+    """The counters of every process of this host (PROMETHEUS_MULTIPROC_DIR); no database gauges."""
+    from prometheus_client import multiprocess
+
+    reg = CollectorRegistry(auto_describe=False)
+    multiprocess.MultiProcessCollector(reg)
+    return reg
+
+
+def host_metrics_app(environ, start_response):
+    """WSGI app of serve_metrics: GET /metrics, the same access rules as the web's /metrics."""
+    if environ.get("PATH_INFO", "") != "/metrics":
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"Not found: the metrics are at /metrics\n"]
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    token = settings.METRICS_TOKEN
+    token_ok = bool(token) and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip().encode(),
+                                                                                     token.encode())
+    if not (token_ok or _client_allowed(environ.get("REMOTE_ADDR", ""))):
+        start_response("403 Forbidden", [("Content-Type", "text/plain")])
+        return [b"Forbidden\n"]
+    body = generate_latest(host_registry())
+    start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))])
+    return [body]

@@ -11,6 +11,7 @@ import time
 import uuid
 
 
+from accounts.client_ip import client_ip
 from tool_ocr import metrics
 from tool_ocr.logging import request_id_var, user_id_var
 
@@ -57,4 +58,4 @@ class RequestContextMiddleware:
         quiet = request.path.startswith(_QUIET_PATHS) and status < 500
         level = logging.DEBUG if quiet else (logging.WARNING if status >= 500 else logging.INFO)
         log.log(level, "request", extra={"method": request.method, "path": request.path, "status": status,
-                                         "duration_ms": round(seconds * 1000, 1)})
+                                         "duration_ms": round(seconds * 1000, 1), "ip": client_ip(request)})

@@ -103,6 +103,34 @@ def _er_diagram(our_models, prefix) -> list[str]:
     return lines
 
 
+def views_and_procedures(prefix: str = "tool_ocr_") -> list[tuple[str, str, str]]:
+    """[(kind, name, description)] from tool_ocr/sql/views_procedures.sql, its "-- doc:" lines."""
+    import re
+
+    from tool_ocr.schema import VIEWS_AND_PROCEDURES
+
+    found, doc = [], []
+    for line in VIEWS_AND_PROCEDURES.read_text().replace("{p}", prefix).splitlines():
+        if line.startswith("-- doc:"):
+            doc.append(line[len("-- doc:"):].strip())
+            continue
+        match = re.match(r"CREATE (?:OR REPLACE )?(VIEW|PROCEDURE) `([^`]+)`", line)
+        if match:
+            found.append((match.group(1).lower(), match.group(2), " ".join(doc)))
+            doc = []
+    return found
+
+
+def _views_section(prefix: str) -> list[str]:
+    out = ["## Views and maintenance procedures", "",
+           "Created by `database_schema.sql` (from `tool_ocr/sql/views_procedures.sql`); `manage.py migrate` "
+           "does not make them. The management commands are the supported way to clean up: they also remove "
+           "files, which SQL cannot.", ""]
+    for kind, name, description in views_and_procedures(prefix):
+        out += [f"### `{name}` ({kind})", "", description or "(undocumented)", ""]
+    return out
+
+
 def build_database_doc(prefix: str = "tool_ocr_") -> str:
     all_models = sorted(apps.get_models(include_auto_created=True), key=lambda m: _table(m, prefix))
     ours = [m for m in all_models if m._meta.app_label in OUR_APPS]
@@ -125,6 +153,7 @@ def build_database_doc(prefix: str = "tool_ocr_") -> str:
     ]
     for model in ours:
         out += _model_section(model, prefix)
+    out += _views_section(prefix)
     out += ["## Tables of Django and the task queue", "",
             "Managed by Django (auth, admin, sessions, content types, migrations) and django-tasks-db (the OCR job "
             "queue); prefixed the same way.", ""]

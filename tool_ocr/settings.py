@@ -94,13 +94,19 @@ EXTERNAL_AUTH_BREAKER_RESET_SECONDS = cfg.float("EXTERNAL_AUTH_BREAKER_RESET_SEC
 # A signed-in browser is signed out after this long without a request, and this long after sign-in.
 SESSION_IDLE_TIMEOUT = cfg.int("SESSION_IDLE_TIMEOUT", "3600", minimum=60, maximum=31536000)
 SESSION_ABSOLUTE_LIFETIME = cfg.int("SESSION_ABSOLUTE_LIFETIME", "43200", minimum=300, maximum=31536000)
-# Failed sign-ins allowed per typed account and per client IP within LOGIN_ATTEMPT_WINDOW seconds.
+# Failed sign-ins allowed per (typed account, client IP) and per client IP within LOGIN_ATTEMPT_WINDOW seconds.
 LOGIN_MAX_ATTEMPTS_PER_ACCOUNT = cfg.int("LOGIN_MAX_ATTEMPTS_PER_ACCOUNT", "5", minimum=1, maximum=100000)
 LOGIN_MAX_ATTEMPTS_PER_IP = cfg.int("LOGIN_MAX_ATTEMPTS_PER_IP", "20", minimum=1, maximum=100000)
 LOGIN_ATTEMPT_WINDOW = cfg.int("LOGIN_ATTEMPT_WINDOW", "900", minimum=10, maximum=86400)
-# Behind a reverse proxy: the header it sets with the client address (e.g. X-Forwarded-For;
-# its last entry is used). Empty: the connection's address (REMOTE_ADDR).
-CLIENT_IP_HEADER = cfg.str("CLIENT_IP_HEADER", "")
+# Account-wide failures (from any address) never lock: past this many in the window, attempts on
+# the account are spaced out by 1, 2, 4 … seconds, at most LOGIN_ACCOUNT_DELAY_MAX.
+LOGIN_ACCOUNT_SLOWDOWN_AFTER = cfg.int("LOGIN_ACCOUNT_SLOWDOWN_AFTER", "10", minimum=1, maximum=100000)
+LOGIN_ACCOUNT_DELAY_MAX = cfg.int("LOGIN_ACCOUNT_DELAY_MAX", "30", minimum=1, maximum=3600)
+# Behind a reverse proxy: the header it sets with the client address, written X-Forwarded-For or
+# HTTP_X_FORWARDED_FOR. Believed only from TRUSTED_PROXIES (accounts/client_ip.py). Empty: REMOTE_ADDR.
+CLIENT_IP_HEADER = cfg.header_name("CLIENT_IP_HEADER", "")
+# Addresses or networks of the reverse proxies whose CLIENT_IP_HEADER is believed.
+TRUSTED_PROXIES = cfg.networks("TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # --- Tasks ------------------------------------------------------------------
 TASK_RETENTION_DAYS = cfg.int("TASK_RETENTION_DAYS", "30", minimum=1, maximum=36500)
@@ -110,10 +116,23 @@ MAX_UPLOAD_MB = cfg.int("MAX_UPLOAD_MB", "50", minimum=1, maximum=2048)
 MAX_PAGES = cfg.int("MAX_PAGES", "300", minimum=1, maximum=100000)
 # Largest page in pixels (width x height; PDF pages at OCR_PDF_DPI): stops decompression bombs.
 MAX_IMAGE_PIXELS = cfg.int("MAX_IMAGE_PIXELS", "60000000", minimum=100000, maximum=1000000000)
+# Bounded PDF parsing (tasks/documents.py, tasks/pdf_render.py): the upload check's time budget,
+# the drawing operations (decoded content streams) allowed per page and per document, and the
+# worker's per-page render deadline and memory cap (the page is drawn in a child process).
+PDF_INSPECT_SECONDS = cfg.int("PDF_INSPECT_SECONDS", "10", minimum=1, maximum=600)
+PDF_MAX_PAGE_CONTENT_MB = cfg.int("PDF_MAX_PAGE_CONTENT_MB", "4", minimum=1, maximum=1024)
+PDF_MAX_CONTENT_MB = cfg.int("PDF_MAX_CONTENT_MB", "64", minimum=1, maximum=16384)
+PDF_PAGE_RENDER_SECONDS = cfg.int("PDF_PAGE_RENDER_SECONDS", "30", minimum=1, maximum=3600)
+PDF_RENDER_MEMORY_MB = cfg.int("PDF_RENDER_MEMORY_MB", "2048", minimum=256, maximum=65536)
 # A 'processing' task without a heartbeat for this long has lost its worker: the reaper re-queues it once.
 TASK_HEARTBEAT_TIMEOUT = cfg.int("TASK_HEARTBEAT_TIMEOUT", "600", minimum=10, maximum=86400)
-# Seconds between runs of the periodic reaper job (tasks.jobs.reap_stuck_tasks_job).
+# Periodic jobs, run by the workers through the task queue (tasks/jobs.py; `manage.py periodic_jobs`
+# lists them): seconds between runs; 0 turns a job off (not the reaper).
 REAPER_INTERVAL = cfg.int("REAPER_INTERVAL", "60", minimum=5, maximum=86400)
+REFRESH_TOKENS_INTERVAL = cfg.int("REFRESH_TOKENS_INTERVAL", "60", minimum=0, maximum=86400)
+CLEANUP_SESSIONS_INTERVAL = cfg.int("CLEANUP_SESSIONS_INTERVAL", "3600", minimum=0, maximum=604800)
+CLEANUP_TASKS_INTERVAL = cfg.int("CLEANUP_TASKS_INTERVAL", "86400", minimum=0, maximum=2592000)
+STORAGE_REPORT_INTERVAL = cfg.int("STORAGE_REPORT_INTERVAL", "604800", minimum=0, maximum=2592000)
 # Uploads are streamed to temporary files on disk, never held in memory; one past MAX_UPLOAD_MB is cut off.
 FILE_UPLOAD_HANDLERS = ["tasks.uploads.LimitedTemporaryFileUploadHandler"]
 # Streamed into TMPDIR itself: Python would silently fall back to another folder if TMPDIR cannot take a
@@ -218,6 +237,42 @@ STORAGES = {
                 "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": None}},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# --- Task files in object storage (issue 13; docs/scaling.md) -------------------
+# local: MEDIA_ROOT (one host, or a shared volume); s3: an S3-compatible bucket (AWS S3, MinIO, Ceph RGW),
+# which worker hosts without a shared disk need. The AWS_* names are django-storages' own.
+FILE_STORAGE = cfg.str("FILE_STORAGE", "local", choices=["local", "s3"])
+AWS_STORAGE_BUCKET_NAME = cfg.str("AWS_STORAGE_BUCKET_NAME", "")
+AWS_S3_ENDPOINT_URL = cfg.str("AWS_S3_ENDPOINT_URL", "") or None  # empty: AWS itself
+AWS_S3_REGION_NAME = cfg.str("AWS_S3_REGION_NAME", "") or None
+AWS_ACCESS_KEY_ID = cfg.str("AWS_ACCESS_KEY_ID", "") or None  # empty: boto3's own chain (instance role, ~/.aws)
+AWS_SECRET_ACCESS_KEY = cfg.str("AWS_SECRET_ACCESS_KEY", "") or None
+# path for MinIO / Ceph RGW / most self-hosted stores; virtual (bucket in the host name) or auto for AWS.
+AWS_S3_ADDRESSING_STYLE = cfg.str("AWS_S3_ADDRESSING_STYLE", "auto", choices=["auto", "path", "virtual"])
+# Key prefix inside the bucket, e.g. tool-ocr (so a bucket can be shared); empty: the bucket's root.
+AWS_LOCATION = cfg.str("AWS_LOCATION", "").strip("/")
+# Seconds to wait for the bucket to connect or answer one call; a dead bucket fails uploads (503) this fast.
+FILE_STORAGE_TIMEOUT = cfg.float("FILE_STORAGE_TIMEOUT", "10", minimum=0.5, maximum=300)
+if FILE_STORAGE == "s3":
+    from tool_ocr.config import ConfigError
+
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ConfigError("FILE_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME: set it to the bucket that holds the task files.")
+    if AWS_S3_ENDPOINT_URL:
+        AWS_S3_ENDPOINT_URL = cfg.url("AWS_S3_ENDPOINT_URL", "")
+    if bool(AWS_ACCESS_KEY_ID) != bool(AWS_SECRET_ACCESS_KEY):
+        raise ConfigError("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or neither "
+                          "(then boto3 finds credentials itself, e.g. an instance role).")
+    from tool_ocr.object_storage import s3_storage_options  # noqa: E402
+
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage",
+                           "OPTIONS": s3_storage_options(bucket_name=AWS_STORAGE_BUCKET_NAME,
+                                                         endpoint_url=AWS_S3_ENDPOINT_URL,
+                                                         region_name=AWS_S3_REGION_NAME,
+                                                         access_key=AWS_ACCESS_KEY_ID,
+                                                         secret_key=AWS_SECRET_ACCESS_KEY,
+                                                         addressing_style=AWS_S3_ADDRESSING_STYLE,
+                                                         location=AWS_LOCATION, timeout=FILE_STORAGE_TIMEOUT)}
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
@@ -248,9 +303,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 CSRF_COOKIE_HTTPONLY = False  # the HTMX pages read the token from the page, the API from the cookie
 # Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER_NAME=HTTP_X_FORWARDED_PROTO.
-_proxy_header = cfg.str("SECURE_PROXY_SSL_HEADER_NAME", "")
-if _proxy_header:
-    SECURE_PROXY_SSL_HEADER = (_proxy_header, "https")
+_proxy_header = cfg.header_name("SECURE_PROXY_SSL_HEADER_NAME", "")
+if _proxy_header:  # X-Forwarded-Proto or HTTP_X_FORWARDED_PROTO
+    from accounts.client_ip import header_meta_key as _header_meta_key
+
+    SECURE_PROXY_SSL_HEADER = (_header_meta_key(_proxy_header), "https")
 SECURE_SSL_REDIRECT = cfg.bool("SECURE_SSL_REDIRECT", "false" if DEBUG else "true")
 SECURE_HSTS_SECONDS = cfg.int("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000", minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = cfg.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")

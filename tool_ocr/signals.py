@@ -21,7 +21,9 @@ worker_log = logging.getLogger("tool_ocr.worker")
 def _client(request):
     if request is None:
         return {}
-    return {"ip": request.META.get("REMOTE_ADDR"), "user_agent": request.META.get("HTTP_USER_AGENT", "")[:200]}
+    from accounts.client_ip import client_ip
+
+    return {"ip": client_ip(request), "user_agent": request.META.get("HTTP_USER_AGENT", "")[:200]}
 
 
 def on_logged_in(sender, request, user, **kwargs):

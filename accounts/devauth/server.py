@@ -24,6 +24,13 @@ DEFAULT_CONFIG = {
     "expires_in": 4999,        # lifetime of issued access tokens, seconds
     "refresh_mode": "ok",      # "ok" | "refuse" (401) | "missing" (404)
     "issue_refresh_token": True,
+    # Hostile answers (tests/security): extra directory people, fields merged into the login
+    # answer's data / userInfo, a raw login body, or MBs of padding before it (no length).
+    "extra_users": [],
+    "login_data": {},
+    "login_user_info": {},
+    "login_raw": None,
+    "login_padding_mb": 0,
 }
 
 
@@ -114,6 +121,21 @@ def make_handler(state: DevAuthState):
             self.end_headers()
             self.wfile.write(raw)
 
+        def _send_unsized(self, raw, padding_mb):
+            """A 200 with no Content-Length: padding_mb MB of spaces, then raw; the end is the close."""
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            block = b" " * (1024 * 1024)
+            try:
+                for _ in range(padding_mb):
+                    self.wfile.write(block)
+                self.wfile.write(raw)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client stopped reading: what the size cap is for
+
         def _error(self, status, code, message, headers=None):
             self._send(status, {"success": False, "error": message, "code": code, "timestamp": _iso(_now())}, headers)
 
@@ -193,6 +215,9 @@ def make_handler(state: DevAuthState):
                 if not username or not password:
                     return self._error(400, "VALIDATION_ERROR", "username and password are required")
                 user = state.users.get(str(username).strip().lower())
+                for extra in state.config.get("extra_users") or ():
+                    if str(username).strip().lower() in (extra["username"].lower(), extra["email"].lower()):
+                        user = extra
                 if not user or not secrets.compare_digest(str(password), user["password"]):
                     return self._error(401, "INVALID_CREDENTIALS", "Invalid username or password")
                 if user.get("locked"):
@@ -200,8 +225,16 @@ def make_handler(state: DevAuthState):
                 if user.get("disabled"):
                     return self._error(403, "ACCOUNT_DISABLED", "Account is disabled")
                 data = state.issue(user)
-                return self._send(200, {"success": True, "message": "Authentication successful",
-                                        "data": data, "timestamp": _iso(_now())})
+                data.update(state.config.get("login_data") or {})
+                if isinstance(data.get("userInfo"), dict):
+                    data["userInfo"] = {**data["userInfo"], **(state.config.get("login_user_info") or {})}
+                answer = {"success": True, "message": "Authentication successful", "data": data,
+                          "timestamp": _iso(_now())}
+                if state.config.get("login_raw") is not None:
+                    return self._send(200, state.config["login_raw"].encode())
+                if state.config.get("login_padding_mb"):
+                    return self._send_unsized(json.dumps(answer).encode(), int(state.config["login_padding_mb"]))
+                return self._send(200, answer)
             if path == "/api/auth/refresh":
                 mode = state.config.get("refresh_mode")
                 if mode == "missing":

@@ -58,7 +58,7 @@ from tests.accounts.conftest import ADA, sign_in  # noqa: E402
     ("locked.user@example.com", {}, 423, "This account is locked. Contact your IT help desk to unlock it.", False),
     ("disabled.user@example.com", {}, 403, "This account is disabled. Contact your IT help desk.", False),
     (ADA[0], {"fail_mode": "503"}, 503, "The sign-in service is unavailable. Try again", True),
-    (ADA[0], {"fail_mode": "garbage"}, 502, "The sign-in service gave an answer we could not read.", True),
+    (ADA[0], {"fail_mode": "garbage"}, 502, "The sign-in service answered something we cannot use", True),
     (ADA[0], {"fail_mode": "429", "retry_after": 600}, 429, "The sign-in service is busy. Try again in 600 seconds.", True),
 ])
 def test_failures_explain_what_to_do_and_write_nothing(client, dev_auth_api, username, switches, status, message,

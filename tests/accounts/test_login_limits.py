@@ -99,5 +99,5 @@ def test_api_outages_do_not_count_as_failures(client, dev_auth_api):
 def test_the_table_never_holds_what_was_typed(client):
     sign_in(client, "secret-typo-password@example.com", "wrong", REMOTE_ADDR="10.20.30.40")
     rows = list(LoginFailure.objects.values_list("key_hash", flat=True))
-    assert len(rows) == 2 and all(len(r) == 64 for r in rows)
+    assert len(rows) == 3 and all(len(r) == 64 for r in rows)  # (account, IP), account, IP
     assert not any("secret" in r or "10.20" in r for r in rows)

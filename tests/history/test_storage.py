@@ -46,7 +46,13 @@ def test_storage_follows_create_complete_retry_and_delete(user_a, django_capture
     failed.update(status="failed")
     with django_capture_on_commit_callbacks(execute=False):
         services.task_retry(task=Task.objects.get(pk=task.pk))
-    assert _stored(task.id) == _files_sum(task.id) == len(png_bytes())  # results of the failed run are gone
+    # the earlier run's results stay until the new run completes, then the new ones replace them
+    assert _stored(task.id) == _files_sum(task.id) == len(png_bytes()) + 120 + 13
+    with django_capture_on_commit_callbacks(execute=True):
+        task = services.task_start(task_id=task.id, worker_id="test-2")
+        services.task_complete(task=task, results={
+            "result_txt": ("scan.txt", "text/plain", ContentFile(b"hello\n", name="r.txt"))})
+    assert _stored(task.id) == _files_sum(task.id) == len(png_bytes()) + 6
 
     with django_capture_on_commit_callbacks(execute=True):
         services.task_delete(task=Task.objects.get(pk=task.pk))

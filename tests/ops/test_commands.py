@@ -25,7 +25,7 @@ def run(name, *args):
 
 
 # --- cleanup_tasks ------------------------------------------------------------
-def test_cleanup_tasks_dry_run_then_real_run(settings, user_a, make_task):
+def test_cleanup_tasks_dry_run_then_real_run(file_storage, settings, user_a, make_task):
     settings.TASK_RETENTION_DAYS = 30
     old = make_task(user_a, age_days=40)
     old_failed = make_task(user_a, status="failed", age_days=31)
@@ -86,7 +86,7 @@ def test_cleanup_tasks_reports_file_errors_with_nonzero_exit(user_a, make_task, 
 
 
 # --- purge_user -------------------------------------------------------------------
-def test_purge_user_removes_tasks_files_sessions_and_keeps_audit(client, user_a, user_b, make_task):
+def test_purge_user_removes_tasks_files_sessions_and_keeps_audit(file_storage, client, user_a, user_b, make_task):
     from tasks.services import audit
 
     mine = [make_task(user_a), make_task(user_a, status="pending")]
@@ -130,7 +130,7 @@ def test_long_runs_report_progress(user_a, make_task, monkeypatch):
     assert len(out.strip().splitlines()) == 1  # the summary stays one line on stdout
 
 
-def test_purge_user_keep_account_deactivates(user_a, make_task):
+def test_purge_user_keep_account_deactivates(file_storage, user_a, make_task):
     make_task(user_a)
     out, _ = run("purge_user", "alice@example.com", "--keep-account")
     assert "account deactivated" in out
@@ -183,7 +183,7 @@ def test_cleanup_sessions_keeps_recently_revoked_with_live_browser(user_a):
 
 
 # --- storage_report -----------------------------------------------------------------
-def test_storage_report_finds_and_fixes_orphans(user_a, user_b, make_task):
+def test_storage_report_finds_and_fixes_orphans(file_storage, user_a, user_b, make_task):
     kept = make_task(user_a)
     make_task(user_b, status="failed")
     gone_task = make_task(user_a)
@@ -215,7 +215,7 @@ def test_storage_report_finds_and_fixes_orphans(user_a, user_b, make_task):
     assert out.strip().splitlines()[-1].endswith("0 orphan files (0 B) and 0 rows without a file removed")
 
 
-def test_storage_report_grace_protects_fresh_files(user_a, make_task):
+def test_storage_report_grace_protects_fresh_files(file_storage, user_a, make_task):
     task = make_task(user_a)
     fresh = default_storage.save(f"{user_a.pk}/{task.pk}/uploading.png", ContentFile(b"x"))
     out, _ = run("storage_report", "--fix")  # default grace: 60 minutes

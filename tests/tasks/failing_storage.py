@@ -23,3 +23,12 @@ class FailingResultsStorage(FileSystemStorage):
         if name.endswith("result.json"):
             raise OSError(28, "No space left on device")
         return super()._save(name, content)
+
+
+class FailingRerunResultsStorage(FileSystemStorage):
+    """Fails on the JSON result of a task's first re-run (result-r1.json): a disk that fills up mid-swap."""
+
+    def _save(self, name, content):
+        if name.endswith("result-r1.json"):
+            raise OSError(28, "No space left on device")
+        return super()._save(name, content)

@@ -114,3 +114,17 @@ def queued_jobs(task_path: str = "tasks.jobs.process_task") -> int:
     from django_tasks_db.models import DBTaskResult
 
     return DBTaskResult.objects.filter(task_path=task_path).count()
+
+
+def mixed_pdf() -> bytes:
+    """Three pages: born-digital page 1, the scanned copy of page 2 (an image, no text), born-digital page 2."""
+    import pikepdf
+
+    out = pikepdf.new()
+    with pikepdf.open(PDFS / "mime_spec_p8-9.pdf") as digital, pikepdf.open(PDFS / "mime_spec_p8-9_scanned.pdf") as scan:
+        out.pages.append(digital.pages[0])
+        out.pages.append(scan.pages[1])
+        out.pages.append(digital.pages[1])
+        buf = io.BytesIO()
+        out.save(buf)
+    return buf.getvalue()

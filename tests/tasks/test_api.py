@@ -14,7 +14,8 @@ from tests.tasks.history_helpers import make_task, png_bytes, png_upload, signed
 pytestmark = pytest.mark.django_db
 
 TASK_KEYS = {"id", "filename", "status", "engine", "language", "created_at", "started_at", "completed_at",
-             "processing_seconds", "page_count", "progress", "size_bytes", "retry_count", "error", "files"}
+             "processing_seconds", "page_count", "progress", "size_bytes", "retry_count", "error", "files",
+             "pages_read"}
 
 
 def assert_error(response, status, code=None):
@@ -242,7 +243,7 @@ def test_retry_with_an_engine_in_the_json_body(api, user_a):
     assert response.status_code == 202 and response.json()["engine"] == "easyocr"
 
 
-@pytest.mark.parametrize("status", ["pending", "processing", "completed"])
+@pytest.mark.parametrize("status", ["pending", "processing"])
 def test_retry_in_the_wrong_state_is_409(api, user_a, status):
     task = make_task(user_a, status=status)
     error = assert_error(api.post(f"/api/v1/tasks/{task.id}/retry"), 409, "invalid_state")

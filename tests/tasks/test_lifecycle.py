@@ -73,7 +73,7 @@ def test_pending_cancelled_at_once_and_its_job_then_does_nothing(user_a, fake_en
 
 
 @pytest.mark.django_db(transaction=True)
-def test_processing_cancelled_stops_before_the_next_page(user_a, monkeypatch):
+def test_processing_cancelled_stops_before_the_next_page(file_storage, user_a, monkeypatch):
     task = _create(user_a, "tiff")  # two pages
     engine = CancelAfterFirstPage(task.pk)
     monkeypatch.setattr("tasks.processing.get_engine", lambda name: engine)
@@ -85,8 +85,8 @@ def test_processing_cancelled_stops_before_the_next_page(user_a, monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("how", ["failed", "cancelled"])
-def test_retry_queues_again_with_count_and_optionally_the_other_engine(user_a, fake_engine, how):
+@pytest.mark.parametrize("how", ["failed", "cancelled", "completed"])
+def test_retry_queues_again_with_count_and_optionally_the_other_engine(file_storage, user_a, fake_engine, how):
     task = _create(user_a)
     run_worker()
     Task.objects.filter(pk=task.pk).update(status=how, error_code="x", error_message="y", requeue_count=1)
@@ -96,17 +96,19 @@ def test_retry_queues_again_with_count_and_optionally_the_other_engine(user_a, f
     task.refresh_from_db()
     assert (task.status, task.retry_count, task.engine, task.error_message, task.requeue_count) == (
         "pending", 1, other, "", 0)
-    assert list(task.files.values_list("kind", flat=True)) == ["original"]  # old results gone ...
-    assert stored_names() == [f"{user_a.id}/{task.id}/original.png"]  # ... from storage too
+    old = sorted(task.files.values_list("file", flat=True))
+    assert len(old) == 4 and stored_names() == old  # the earlier run's results stay until the new run completes
     assert queued_jobs() == jobs_before + 1
     run_worker()
     task.refresh_from_db()
     assert task.status == "completed" and task.retry_count == 1 and task.files.count() == 4
+    new = sorted(task.files.values_list("file", flat=True))
+    assert stored_names() == new and set(new) - set(old) == {n for n in new if not n.endswith("original.png")}
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("status", ["pending", "processing", "completed"])
-def test_retry_is_refused_unless_failed_or_cancelled(user_a, status):
+@pytest.mark.parametrize("status", ["pending", "processing"])
+def test_retry_is_refused_while_waiting_or_running(user_a, status):
     task = _create(user_a)
     Task.objects.filter(pk=task.pk).update(status=status)
     with pytest.raises(services.InvalidTransition) as err:
@@ -139,7 +141,7 @@ def test_retry_respects_the_active_task_limit(user_a, settings):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("status", ["pending", "completed", "failed", "cancelled"])
-def test_delete_removes_rows_and_every_file(user_a, fake_engine, status):
+def test_delete_removes_rows_and_every_file(file_storage, user_a, fake_engine, status):
     task = _create(user_a)
     if status != "pending":
         run_worker()
@@ -151,7 +153,7 @@ def test_delete_removes_rows_and_every_file(user_a, fake_engine, status):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_delete_while_processing_stops_the_worker_and_leaves_nothing(user_a, monkeypatch):
+def test_delete_while_processing_stops_the_worker_and_leaves_nothing(file_storage, user_a, monkeypatch):
     task = _create(user_a, "tiff")
 
     class DeleteDuringPage:
@@ -172,7 +174,7 @@ def test_task_page_polls_while_active_and_stops_when_finished(client, user_a, fa
     task = _create(user_a, "tiff")
     page = client.get(f"/tasks/{task.id}/").content.decode()
     assert f'hx-get="/tasks/{task.id}/"' in page and 'hx-trigger="every 2s"' in page
-    assert "0 / 2" in page and "Cancel…" in page and "Retry…" not in page
+    assert "0 / 2" in page and "Cancel…" in page and "Run again with…" not in page
 
     Task.objects.filter(pk=task.pk).update(status="processing", pages_done=1)
     partial = client.get(f"/tasks/{task.id}/", HTTP_HX_REQUEST="true")
@@ -221,7 +223,7 @@ def test_cancel_retry_delete_ask_for_confirmation_then_act_on_post(client, user_
     assert response.status_code == 302 and Task.objects.get(pk=task.pk).status == "cancelled"
 
     confirm = client.get(f"/tasks/{task.id}/retry/").content.decode()
-    assert "Retry “libtasn1_p13.png”?" in confirm and 'name="engine"' in confirm
+    assert "Run “libtasn1_p13.png” again?" in confirm and 'name="engine"' in confirm and 'name="language"' in confirm
     response = client.post(f"/tasks/{task.id}/retry/", {"engine": "easyocr"})
     assert response.status_code == 302
     assert Task.objects.get(pk=task.pk).status == "pending" and Task.objects.get(pk=task.pk).retry_count == 1

@@ -7,18 +7,29 @@ EasyOCR costs 20-60 s a page here, so it reads only the scanned PDF (2 pages); T
 PDFium) must hold the words the engine recognised.
 """
 
+import io
 import json
+import os
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image, ImageDraw, ImageFont
 
 from tasks import services
 from tasks.models import Task, TaskFile
+from tasks.ocr.base import PageResult
+from tasks.ocr.layout import page_text
 from tasks.ocr.quality import cer
-from tests.tasks.pipeline import PAGES, PDFS, pdf_truth, run_worker, sample_inputs
+from tasks.ocr.tesseract_engine import parse_tsv
+from tasks.processing import result_text
+from tasks.searchable_pdf import SearchablePdfWriter
+from tests.tasks.pipeline import PAGES, PDFS, mixed_pdf, pdf_truth, run_worker, sample_inputs
 
 pytestmark = [pytest.mark.ocr, pytest.mark.django_db(transaction=True)]
 
@@ -126,3 +137,90 @@ def test_tesseract_reads_the_other_image_types(user_a, label):
         rate = cer(page["text"], truth)
         print(f"Tesseract CER {label} page {page['number']}: {rate:.4f}")
         assert rate <= 0.03  # the same pages as PNG: 0.012 and 0.0045
+
+
+# --- The searchable PDF's text layer with real Tesseract output (issue 10 item 3) -----------------
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+NOTO_CJK = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+
+
+def _no_space(text: str) -> str:
+    return "".join(text.split())
+
+
+def _pdftotext(pdf: bytes) -> str:
+    return subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True,
+                          check=True).stdout.decode()
+
+
+def _rendered_page(lines: list[str], font_path: Path, size: int = 44) -> Image.Image:
+    font = ImageFont.truetype(str(font_path), size)
+    image = Image.new("L", (1700, 160 + len(lines) * size * 2), 255)
+    draw = ImageDraw.Draw(image)
+    for i, text in enumerate(lines):
+        draw.text((100, 100 + i * size * 2), text, font=font, fill=0)
+    return image
+
+
+@pytest.mark.skipif(not DEJAVU.exists() or not shutil.which("pdftotext"), reason="fonts-dejavu-core, poppler-utils")
+def test_tesseract_accented_text_reaches_the_searchable_pdf_as_in_result_txt(user_a, settings):
+    """A French page through the whole worker path: the PDF's text (pdftotext) is result.txt, accents and all."""
+    _engine_or_skip("tesseract")
+    settings.OCR_LANGUAGES = ["fr", "en"]  # Tesseract reads with fra+eng
+    page = _rendered_page(["Le bureau d'été sera fermé à Noël.", "Reçu n° 12 : café, crème brûlée, œufs.",
+                           "Où êtes-vous ? À très bientôt, Hélène."], DEJAVU)
+    buf = io.BytesIO()
+    page.save(buf, "PNG", dpi=(200, 200))
+    task = _run(user_a, "été.png", buf.getvalue(), "tesseract")
+    text = _read(task, TaskFile.Kind.RESULT_TXT).decode()
+    print(f"Tesseract read: {text!r}")
+    assert any(ch in text for ch in "éèàçêôœ")  # the engine did return accented letters
+    pdf = _read(task, TaskFile.Kind.RESULT_PDF)
+    assert _no_space(_pdftotext(pdf)) == _no_space(text)
+    assert _no_space(" ".join(_pdf_pages_text(task))) == _no_space(text)
+
+
+@pytest.mark.skipif(not NOTO_CJK.exists() or not shutil.which("pdftotext"), reason="fonts-noto-cjk, poppler-utils")
+@pytest.mark.parametrize(("pack", "lines"), [
+    ("chi_sim", ["会议时间：星期三下午三点", "地点：北京市海淀区"]),
+    ("jpn", ["東京都千代田区の会議室", "お問い合わせは下記まで"]),
+])
+def test_tesseract_cjk_output_reaches_the_searchable_pdf_as_read(tmp_path, pack, lines):
+    """Tesseract's own CJK output (its language pack, called directly) written by our PDF writer reads back the same."""
+    if pack not in subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True).stdout.split():
+        pytest.skip(f"tesseract-ocr-{pack.replace('_', '-')} is not installed")
+    page = _rendered_page(lines, NOTO_CJK)
+    page.info["dpi"] = (200, 200)
+    path = tmp_path / "page.png"
+    page.save(path)
+    tsv = subprocess.run(["tesseract", str(path), "stdout", "-l", pack, "tsv"], capture_output=True, check=True,
+                         env={**os.environ, "OMP_THREAD_LIMIT": "1"}).stdout.decode()
+    recognised = parse_tsv(tsv)
+    expected = result_text([PageResult(1, page.width, page.height, recognised, page_text(recognised))])
+    print(f"Tesseract {pack} read: {expected!r}")
+    assert sum(1 for ch in expected if ord(ch) > 0x2E80) >= 8  # CJK characters came back
+    out = io.BytesIO()
+    writer = SearchablePdfWriter(out, title="page.png")
+    writer.add_page(page, recognised)
+    writer.close()
+    assert _no_space(_pdftotext(out.getvalue())) == _no_space(expected)
+    doc = pdfium.PdfDocument(out.getvalue())
+    assert _no_space(doc[0].get_textpage().get_text_range()) == _no_space(expected)
+    doc.close()
+
+
+@pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils")
+def test_tesseract_reads_only_the_scanned_page_of_a_mixed_pdf(user_a):
+    """Real twin of test_pdf_text's mixed PDF: born-digital pages exact, the scanned one OCR'd, one result PDF."""
+    _engine_or_skip("tesseract")
+    task = _run(user_a, "mixed.pdf", mixed_pdf(), "tesseract")
+    assert task.pages_read == {"text_layer": [1, 3], "ocr": [2]}
+    result = json.loads(_read(task, TaskFile.Kind.RESULT_JSON))
+    truths = [pdf_truth(PDFS / "mime_spec_p8-9.pdf", 1), pdf_truth(PDFS / "mime_spec_p8-9_scanned.pdf", 2),
+              pdf_truth(PDFS / "mime_spec_p8-9.pdf", 2)]
+    rates = [cer(page["text"], truth) for page, truth in zip(result["pages"], truths, strict=True)]
+    print(f"Tesseract mixed PDF CER per page: {[round(r, 4) for r in rates]}")
+    assert rates[0] == rates[2] == 0.0 and rates[1] <= TESSERACT_PDF_CER
+    pdf_pages = _pdftotext(_read(task, TaskFile.Kind.RESULT_PDF)).split("\f")
+    assert _no_space(pdf_pages[1]) == _no_space(result["pages"][1]["text"])  # the OCR'd page's text layer
+    _check_searchable_pdf(task, result)

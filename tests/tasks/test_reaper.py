@@ -126,10 +126,10 @@ def test_the_command_reports_and_schedules_the_periodic_job(user_a, capsys):
     call_command("reap_stuck_tasks", "--schedule")
     out = capsys.readouterr().out
     assert "re-queued 1 stuck task(s), failed 0, re-sent 0 lost queue job(s)" in out and f"re-queued: {task.pk}" in out
-    waiting = DBTaskResult.objects.filter(task_path="tasks.jobs.reap_stuck_tasks_job", status=TaskResultStatus.READY)
-    assert waiting.count() == 1
+    waiting = DBTaskResult.objects.filter(task_path="tasks.jobs.periodic_job", status=TaskResultStatus.READY)
+    assert sorted(r.args_kwargs["args"][0] for r in waiting) == sorted(j.name for j in jobs.PERIODIC_JOBS)
     call_command("reap_stuck_tasks", "--schedule")
-    assert waiting.count() == 1  # never two chains
+    assert waiting.count() == len(jobs.PERIODIC_JOBS)  # never two chains
 
 
 @pytest.mark.django_db(transaction=True)
@@ -137,9 +137,10 @@ def test_the_periodic_job_reaps_and_queues_its_next_run(user_a, settings):
     settings.REAPER_INTERVAL = 120
     task = _stuck(_create(user_a))
     before = timezone.now()
-    assert jobs.reap_stuck_tasks_job.call().startswith("re-queued 1 stuck task(s)")
+    assert jobs.periodic_job.call("reap_stuck_tasks").startswith("re-queued 1 stuck task(s)")
     assert Task.objects.get(pk=task.pk).status == "pending"
-    nxt = DBTaskResult.objects.get(task_path="tasks.jobs.reap_stuck_tasks_job", status=TaskResultStatus.READY)
+    nxt = DBTaskResult.objects.get(task_path="tasks.jobs.periodic_job", status=TaskResultStatus.READY)
+    assert nxt.args_kwargs["args"] == ["reap_stuck_tasks"]
     assert before + timedelta(seconds=119) <= nxt.run_after <= timezone.now() + timedelta(seconds=121)
     assert nxt.priority == 100
 

@@ -53,7 +53,7 @@ def test_one_file_goes_to_its_task_page(client, user_a):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_users_file_name_is_data_never_a_path(client, user_a):
+def test_the_users_file_name_is_data_never_a_path(file_storage, client, user_a):
     signed_in(client, user_a)
     _name, content, _mime, _pages = SAMPLES["png"]
     client.post("/", {"files": [SimpleUploadedFile("../../etc/passwd\x00.png", content)]})
@@ -63,7 +63,8 @@ def test_the_users_file_name_is_data_never_a_path(client, user_a):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_one_bad_file_refuses_the_whole_upload_and_each_bad_one_is_named_with_its_reason(client, user_a):
+def test_one_bad_file_refuses_the_whole_upload_and_each_bad_one_is_named_with_its_reason(file_storage, client,
+                                                                                         user_a):
     """All or nothing (issue 16): a killed or refused upload never leaves part of a batch behind."""
     signed_in(client, user_a)
     bad = [SimpleUploadedFile(name, (CORPUS / name).read_bytes())

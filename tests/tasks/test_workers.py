@@ -83,8 +83,8 @@ def test_run_worker_restarts_the_worker_after_n_tasks_and_stops_it_when_stopped(
         assert supervisor.wait(timeout=60) == 0
         time.sleep(0.2)
         assert not _alive(worker), "the worker outlived its supervisor"
-        assert db.query("SELECT COUNT(*) FROM {jobs} WHERE task_path = 'tasks.jobs.reap_stuck_tasks_job' "
-                        "AND status = 'READY'") == [("1",)]  # the supervisor queued the periodic reaper
+        assert db.query("SELECT COUNT(*) FROM {jobs} WHERE task_path = 'tasks.jobs.periodic_job' "
+                        "AND status = 'READY'") == [("5",)]  # the supervisor queued the periodic jobs
     finally:
         db.close()
 

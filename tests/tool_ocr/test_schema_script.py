@@ -55,16 +55,60 @@ def test_script_makes_the_same_schema_as_migrate():
             "worker_id) VALUES ('0123456789abcdef0123456789abcdef', 1, 'old.png', 'completed', 'easyocr', 'en', "
             "'image/png', 10, '', 1, 1, UTC_TIMESTAMP(6) - INTERVAL 90 DAY, 0, '', '', '', '');",
             database=scripted)
+        # As old, but waiting or running: cleanup_tasks leaves these to the reaper, so must the procedure.
+        for n, status in ((1, "pending"), (2, "processing")):
+            server.execute(
+                "INSERT INTO tool_ocr_tasks (id, user_id, filename, status, engine, language, mime_type, size_bytes, "
+                "sha256, page_count, pages_done, created_at, retry_count, error_code, error_message, queue_result_id, "
+                f"worker_id) VALUES ('{n:032d}', 1, 'busy.png', '{status}', 'easyocr', 'en', "
+                "'image/png', 10, '', 1, 0, UTC_TIMESTAMP(6) - INTERVAL 90 DAY, 0, '', '', '', '');",
+                database=scripted)
         summary = server.execute("SELECT email, total_tasks, completed_tasks FROM tool_ocr_v_user_task_summary;",
                                  database=scripted)
-        assert summary.split() == ["a@example.com", "1", "1"]
+        assert summary.split() == ["a@example.com", "3", "1"]
         server.execute("INSERT INTO tool_ocr_task_storage (task_id, user_id, created_at, bytes) SELECT id, user_id, "
                        "created_at, 10 FROM tool_ocr_tasks;", database=scripted)  # history.TaskStorage's row
         deleted = server.execute("CALL tool_ocr_sp_delete_old_tasks(30);", database=scripted)
         assert deleted.strip() == "1"
-        assert server.execute("SELECT COUNT(*) FROM tool_ocr_task_storage;", database=scripted).strip() == "0"
+        assert server.execute("SELECT COUNT(*) FROM tool_ocr_task_storage WHERE task_id = "
+                              "'0123456789abcdef0123456789abcdef';", database=scripted).strip() == "0"
         server.execute("CALL tool_ocr_sp_delete_expired_sessions();", database=scripted)
-        assert server.execute("SELECT COUNT(*) FROM tool_ocr_tasks;", database=scripted).strip() == "0"
+        assert server.execute("SELECT status FROM tool_ocr_tasks ORDER BY status;",
+                              database=scripted).split() == ["pending", "processing"]
+        audit = server.execute("SELECT action, JSON_VALUE(details, '$.tasks') FROM tool_ocr_audit_log;",
+                               database=scripted)
+        assert audit.split() == ["maintenance.cleanup_tasks", "1"]
     finally:
         server.drop_database(migrated)
         server.drop_database(scripted)
+
+
+def test_make_schema_runs_the_script_that_this_test_runs(tmp_path):
+    """`make schema` runs scripts/make_schema.sh; running it gives exactly the committed files."""
+    import subprocess
+
+    server = mysql_server_or_skip()
+    root = Path(settings.BASE_DIR)
+    planned = subprocess.run(["make", "-n", "schema"], cwd=root, capture_output=True, text=True, check=True).stdout
+    assert planned.strip().splitlines()[-1] == "bash scripts/make_schema.sh"
+    env = {**__import__("os").environ, "MYSQL_ADMIN_URL": server.url("")}
+    done = subprocess.run(["bash", "scripts/make_schema.sh", "--output-dir", str(tmp_path)], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "docs" / "database.md").read_text() == (root / "docs" / "database.md").read_text(), (
+        "docs/database.md is stale: run `make schema`")
+    assert (tmp_path / "database_schema.sql").read_text() == SCRIPT.read_text(), (
+        "database_schema.sql is stale: run `make schema`")
+
+
+def test_database_doc_describes_every_view_and_procedure():
+    from tool_ocr.schema_doc import views_and_procedures
+
+    doc = (Path(settings.BASE_DIR) / "docs" / "database.md").read_text()
+    found = views_and_procedures("tool_ocr_")
+    assert {name for _kind, name, _d in found} == {"tool_ocr_v_user_task_summary", "tool_ocr_v_recent_activity",
+                                                   "tool_ocr_sp_delete_old_tasks", "tool_ocr_sp_delete_expired_sessions"}
+    for _kind, name, description in found:
+        assert description and f"### `{name}`" in doc and description in doc
+    procedure = dict((n, d) for _k, n, d in found)["tool_ocr_sp_delete_old_tasks"]
+    assert "files stay" in procedure and "cleanup_tasks" in procedure

@@ -15,8 +15,8 @@ class Command(BaseCommand):
                             help="Seconds without a heartbeat that count as stuck (default: TASK_HEARTBEAT_TIMEOUT).")
         parser.add_argument("--dry-run", action="store_true", help="Only report what would be done.")
         parser.add_argument("--schedule", action="store_true",
-                            help="Also make sure the periodic reaper job is queued (workers then run it every "
-                                 "REAPER_INTERVAL seconds).")
+                            help="Also make sure the periodic jobs are queued (workers then run the reaper every "
+                                 "REAPER_INTERVAL seconds; see manage.py periodic_jobs).")
 
     def handle(self, *args, timeout=None, schedule=False, dry_run=False, **options):
         if timeout is not None and timeout < 0:

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0005_history_stats_index'),
+        ('tasks', '0007_i10c_task_texts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,87 @@
+"""Upgrades keep data: a MariaDB database built and filled by the previous release, migrated by this
+code, keeps every row of every table and every file, and the app serves them.
+
+General on purpose: it compares every table and every column the old schema had, so each later
+schema change is checked without touching this test. When a release is cut, point
+PREVIOUS_RELEASE at it (a commit or tag of this repository).
+"""
+
+import json
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from tests.deploy.stack import (ROOT, Gunicorn, ScratchDatabase, app_env, manage, run_script, served_files,
+                                table_columns, table_names, table_rows)
+
+pytestmark = pytest.mark.mariadb
+
+PREVIOUS_RELEASE = "398ca95"  # main before issue 11 (the last state deployed)
+# Tables whose rows the app's data lives in: the same number of rows before and after.
+DATA_TABLES = ("users", "tasks", "task_files", "audit_log", "sessions", "task_storage", "login_failures")
+
+
+def _previous_release(folder):
+    has = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{PREVIOUS_RELEASE}^{{commit}}"],
+                         capture_output=True)
+    if has.returncode != 0:
+        pytest.fail(f"commit {PREVIOUS_RELEASE} (the previous release) is not in this clone: "
+                    "fetch the history (git fetch --unshallow) to run the upgrade test")
+    folder.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", PREVIOUS_RELEASE], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
+def _snapshot(db):
+    return {table: (columns := table_columns(db, table), table_rows(db, table, columns)) for table in table_names(db)}
+
+
+def test_upgrade_from_the_previous_release_keeps_every_row_and_file(tmp_path, dev_auth_api):
+    old = _previous_release(tmp_path / "previous")
+    db = ScratchDatabase("upgrade")
+    env = app_env(tmp_path, db.url, EXTERNAL_AUTH_API_URL=dev_auth_api.url, DEBUG="true")
+    media = tmp_path / "data" / "files"
+    gunicorn = None
+    try:
+        run_script(env, sys.executable, "manage.py", "migrate", "--no-input", "-v0", cwd=old)
+        expected = json.loads(run_script(env, sys.executable, str(ROOT / "tests" / "deploy" / "fill_data.py"), cwd=old))
+        before = _snapshot(db)
+        files_before = {p.relative_to(media).as_posix(): p.read_bytes() for p in media.rglob("*") if p.is_file()}
+        assert len(expected) == 30 and len(files_before) == 48
+
+        manage(env, "migrate", "--no-input", "-v0")
+        manage(env, "makemigrations", "--check", "--dry-run")  # the models equal the migrated schema
+
+        after = _snapshot(db)
+        for table, (old_columns, old_rows) in before.items():
+            assert table in after, f"table {table} is gone after the upgrade"
+            new_columns = after[table][0]
+            kept = [c for c in old_columns if c in new_columns]
+            dropped = set(old_columns) - set(kept)
+            assert not dropped, f"{table}: columns {sorted(dropped)} are gone (their values with them)"
+            rows_before = Counter(table_rows_from(old_rows, old_columns, kept))
+            rows_after = Counter(table_rows(db, table, kept))
+            missing = rows_before - rows_after
+            assert not missing, f"{table}: {sum(missing.values())} rows lost or changed, e.g. {next(iter(missing))}"
+            if table.removeprefix("tool_ocr_") in DATA_TABLES:
+                assert sum(rows_after.values()) == sum(rows_before.values()), f"{table}: rows added by the upgrade"
+        files_after = {p.relative_to(media).as_posix(): p.read_bytes() for p in media.rglob("*") if p.is_file()}
+        assert files_after == files_before
+
+        gunicorn = Gunicorn(env, tmp_path / "gunicorn.log")
+        for email in ("ada.lin@example.com", "chen.meiling@example.com"):
+            served = served_files(gunicorn.url, email, expected)
+            assert served == {t: i["files"] for t, i in expected.items() if i["user"] == email}
+    finally:
+        if gunicorn is not None:
+            gunicorn.stop()
+        db.drop()
+
+
+def table_rows_from(rows, columns, kept):
+    """The rows (tab-separated text) reduced to the columns that still exist."""
+    positions = [columns.index(c) for c in kept]
+    return ["\t".join(line.split("\t")[p] for p in positions) for line in rows]
