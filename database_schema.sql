@@ -113,7 +113,7 @@ CREATE TABLE `tool_ocr_django_tasks_database_dbtaskresult` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Task results';
 CREATE TABLE `tool_ocr_login_failures` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
-  `scope` varchar(8) NOT NULL COMMENT 'account or ip',
+  `scope` varchar(8) NOT NULL COMMENT 'acct_ip, ip (lock) or account (slows)',
   `key_hash` varchar(64) NOT NULL COMMENT 'HMAC-SHA256 of the account name or IP',
   `created_at` datetime(6) NOT NULL COMMENT 'When the attempt failed',
   PRIMARY KEY (`id`),
@@ -170,6 +170,31 @@ CREATE TABLE `tool_ocr_task_storage` (
   CONSTRAINT `tool_ocr_task_storage_task_id_f8347c58_fk_tool_ocr_tasks_id` FOREIGN KEY (`task_id`) REFERENCES `tool_ocr_tasks` (`id`),
   CONSTRAINT `tool_ocr_task_storage_user_id_2e340aba_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Bytes stored per task (derived from task_files), for storage statistics';
+CREATE TABLE `tool_ocr_task_summary` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
+  `status` varchar(16) NOT NULL COMMENT 'tasks.status',
+  `tasks` bigint(20) NOT NULL COMMENT 'COUNT(*) of the user''s tasks in this status',
+  `pages` bigint(20) NOT NULL COMMENT 'SUM(page_count)',
+  `seconds` double NOT NULL COMMENT 'SUM(processing_seconds)',
+  `timed` bigint(20) NOT NULL COMMENT 'COUNT(processing_seconds): tasks with a time',
+  `user_id` bigint(20) NOT NULL COMMENT 'tasks.user_id',
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `summary_user_status_uniq` (`user_id`,`status`),
+  KEY `tool_ocr_task_summary_user_id_ed2d9e78` (`user_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Tasks per user and status (kept by triggers on tasks), for counts and statistics';
+CREATE TABLE `tool_ocr_task_texts` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
+  `text` longtext NOT NULL COMMENT 'The recognised text (result.txt), for snippets',
+  `terms` longtext NOT NULL COMMENT 'Search terms: <user tag><w|c><folded word or CJK pair>',
+  `task_id` char(32) NOT NULL COMMENT 'Task',
+  `user_id` bigint(20) NOT NULL COMMENT 'Owner, as in tasks: searches never leave it',
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `task_id` (`task_id`),
+  KEY `tool_ocr_task_texts_user_id_637c6fd9_fk_tool_ocr_users_id` (`user_id`),
+  FULLTEXT KEY `task_texts_terms_ft` (`terms`),
+  CONSTRAINT `tool_ocr_task_texts_task_id_cfbb0975_fk_tool_ocr_tasks_id` FOREIGN KEY (`task_id`) REFERENCES `tool_ocr_tasks` (`id`),
+  CONSTRAINT `tool_ocr_task_texts_user_id_637c6fd9_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Recognised text of completed tasks, indexed for search';
 CREATE TABLE `tool_ocr_tasks` (
   `id` char(32) NOT NULL COMMENT 'Id',
   `filename` varchar(255) NOT NULL COMMENT 'The user''s file name: data only, never a path',
@@ -193,6 +218,7 @@ CREATE TABLE `tool_ocr_tasks` (
   `worker_id` varchar(128) NOT NULL COMMENT 'Worker id',
   `user_id` bigint(20) NOT NULL COMMENT 'User',
   `requeue_count` smallint(5) unsigned NOT NULL DEFAULT 0 COMMENT 'Times the reaper re-queued it after its worker stopped; reset by a retry' CHECK (`requeue_count` >= 0),
+  `text_layer_pages` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL COMMENT 'PDF pages read from their own text layer, not OCR''d (page numbers); null: every page OCR''d' CHECK (json_valid(`text_layer_pages`)),
   PRIMARY KEY (`id`),
   KEY `task_user_created_idx` (`user_id`,`created_at` DESC),
   KEY `task_user_status_created_idx` (`user_id`,`status`,`created_at` DESC),
@@ -202,6 +228,7 @@ CREATE TABLE `tool_ocr_tasks` (
   KEY `task_user_filename_idx` (`user_id`,`filename`,`created_at` DESC,`id`),
   KEY `task_user_seconds_idx` (`user_id`,`processing_seconds`,`created_at` DESC,`id`,`status`),
   KEY `task_user_status_stats_idx` (`user_id`,`status`,`created_at`,`page_count`,`processing_seconds`),
+  FULLTEXT KEY `task_filename_ft_idx` (`filename`),
   CONSTRAINT `tool_ocr_tasks_user_id_e60bd1be_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='OCR tasks, one per uploaded file';
 CREATE TABLE `tool_ocr_users` (
@@ -209,9 +236,9 @@ CREATE TABLE `tool_ocr_users` (
   `password` varchar(128) NOT NULL COMMENT 'Password',
   `last_login` datetime(6) DEFAULT NULL COMMENT 'Last login',
   `is_superuser` tinyint(1) NOT NULL COMMENT 'Superuser status',
-  `email` varchar(254) NOT NULL COMMENT 'Identity; stored lower-case',
+  `email` varchar(254) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL COMMENT 'Stored normalised (NFKC + casefold), compared binary; may change',
   `display_name` varchar(255) NOT NULL COMMENT 'userInfo.name, shown in the UI',
-  `external_id` varchar(255) NOT NULL COMMENT 'userInfo.id from the company API',
+  `external_id` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL COMMENT 'userInfo.id from the company API: the identity; NULL for local accounts',
   `job_title` varchar(255) NOT NULL COMMENT 'userInfo.jobTitle',
   `office_location` varchar(255) NOT NULL COMMENT 'userInfo.officeLocation',
   `auth_source` varchar(16) NOT NULL COMMENT 'external: company API; local: operator account',
@@ -221,8 +248,8 @@ CREATE TABLE `tool_ocr_users` (
   `last_seen_at` datetime(6) DEFAULT NULL COMMENT 'Last successful sign-in',
   PRIMARY KEY (`id`),
   UNIQUE KEY `email` (`email`),
-  KEY `tool_ocr_users_external_id_75364fc8` (`external_id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='People who use Tool OCR; email is the identity';
+  UNIQUE KEY `tool_ocr_users_external_id_75364fc8_uniq` (`external_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='People who use Tool OCR; the directory id (external_id) is the identity';
 CREATE TABLE `tool_ocr_users_groups` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
   `user_id` bigint(20) NOT NULL COMMENT 'User',
@@ -249,6 +276,8 @@ SET FOREIGN_KEY_CHECKS = 1;
 INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('accounts', '0001_initial', UTC_TIMESTAMP(6)),
   ('accounts', '0002_session_refresh_and_login_failures', UTC_TIMESTAMP(6)),
+  ('accounts', '0003_i15_external_id_identity', UTC_TIMESTAMP(6)),
+  ('accounts', '0004_i15_login_failure_scopes', UTC_TIMESTAMP(6)),
   ('admin', '0001_initial', UTC_TIMESTAMP(6)),
   ('admin', '0002_logentry_remove_auto_add', UTC_TIMESTAMP(6)),
   ('admin', '0003_logentry_add_action_flag_choices', UTC_TIMESTAMP(6)),
@@ -289,12 +318,17 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('django_tasks_database', '0021_conditional_partial_index_ordering', UTC_TIMESTAMP(6)),
   ('history', '0001_task_storage', UTC_TIMESTAMP(6)),
   ('history', '0002_task_storage_backfill', UTC_TIMESTAMP(6)),
+  ('history', '0003_i11_task_summary', UTC_TIMESTAMP(6)),
+  ('history', '0004_i11_task_summary_triggers', UTC_TIMESTAMP(6)),
   ('sessions', '0001_initial', UTC_TIMESTAMP(6)),
   ('tasks', '0001_initial', UTC_TIMESTAMP(6)),
   ('tasks', '0002_task_requeue_count', UTC_TIMESTAMP(6)),
   ('tasks', '0003_history_indexes', UTC_TIMESTAMP(6)),
   ('tasks', '0004_requeue_count_db_default', UTC_TIMESTAMP(6)),
-  ('tasks', '0005_history_stats_index', UTC_TIMESTAMP(6));
+  ('tasks', '0005_history_stats_index', UTC_TIMESTAMP(6)),
+  ('tasks', '0006_i10b_text_layer_pages', UTC_TIMESTAMP(6)),
+  ('tasks', '0007_i10c_task_texts', UTC_TIMESTAMP(6)),
+  ('tasks', '0008_i11_task_filename_fulltext', UTC_TIMESTAMP(6));
 
 -- Views for common queries ---------------------------------------------------
 -- Each object's "-- doc:" lines above it are its description in docs/database.md (tool_ocr/schema_doc.py).
@@ -380,4 +414,11 @@ BEGIN
     DELETE FROM `tool_ocr_django_session` WHERE expire_date < UTC_TIMESTAMP(6);
 END //
 
+DELIMITER ;
+
+-- Triggers: history.TaskSummary follows the tasks table (history/triggers.py) --------
+DELIMITER //
+CREATE TRIGGER `tool_ocr_tasks_summary_ai` AFTER INSERT ON `tool_ocr_tasks` FOR EACH ROW INSERT INTO `tool_ocr_task_summary` (user_id, status, tasks, pages, seconds, timed) VALUES (NEW.user_id, NEW.status, 1, NEW.page_count, COALESCE(NEW.processing_seconds, 0), CASE WHEN NEW.processing_seconds IS NULL THEN 0 ELSE 1 END) ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed) //
+CREATE TRIGGER `tool_ocr_tasks_summary_au` AFTER UPDATE ON `tool_ocr_tasks` FOR EACH ROW BEGIN IF NOT (OLD.user_id <=> NEW.user_id AND OLD.status <=> NEW.status AND OLD.page_count <=> NEW.page_count AND OLD.processing_seconds <=> NEW.processing_seconds) THEN UPDATE `tool_ocr_task_summary` SET tasks = tasks - 1, pages = pages - OLD.page_count, seconds = seconds - COALESCE(OLD.processing_seconds, 0), timed = timed - (CASE WHEN OLD.processing_seconds IS NULL THEN 0 ELSE 1 END) WHERE user_id = OLD.user_id AND status = OLD.status; INSERT INTO `tool_ocr_task_summary` (user_id, status, tasks, pages, seconds, timed) VALUES (NEW.user_id, NEW.status, 1, NEW.page_count, COALESCE(NEW.processing_seconds, 0), CASE WHEN NEW.processing_seconds IS NULL THEN 0 ELSE 1 END) ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed); END IF; END //
+CREATE TRIGGER `tool_ocr_tasks_summary_ad` AFTER DELETE ON `tool_ocr_tasks` FOR EACH ROW UPDATE `tool_ocr_task_summary` SET tasks = tasks - 1, pages = pages - OLD.page_count, seconds = seconds - COALESCE(OLD.processing_seconds, 0), timed = timed - (CASE WHEN OLD.processing_seconds IS NULL THEN 0 ELSE 1 END) WHERE user_id = OLD.user_id AND status = OLD.status //
 DELIMITER ;

@@ -26,3 +26,30 @@ class TaskStorage(models.Model):
 
     def __str__(self):
         return f"{self.task_id}: {self.bytes} bytes"
+
+
+class TaskSummary(models.Model):
+    """Per user and status: how many tasks, their pages, processing seconds and how many were timed.
+
+    Kept by database triggers on the tasks table (history/triggers.py), so every writer counts:
+    the services' conditional UPDATEs, the reaper, bulk deletes, SQL run by hand. The history's
+    counts and the all-time statistics of a user with 100,000 tasks then read five rows instead
+    of 100,000 index entries (benchmarks/history_scale.py). tests/history/test_summary.py checks
+    it against GROUP BY after real service calls.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                             db_constraint=False, db_comment="tasks.user_id")
+    status = models.CharField(max_length=16, db_comment="tasks.status")
+    tasks = models.BigIntegerField(default=0, db_comment="COUNT(*) of the user's tasks in this status")
+    pages = models.BigIntegerField(default=0, db_comment="SUM(page_count)")
+    seconds = models.FloatField(default=0, db_comment="SUM(processing_seconds)")
+    timed = models.BigIntegerField(default=0, db_comment="COUNT(processing_seconds): tasks with a time")
+
+    class Meta:
+        db_table = "task_summary"
+        db_table_comment = "Tasks per user and status (kept by triggers on tasks), for counts and statistics"
+        constraints = [models.UniqueConstraint(fields=["user", "status"], name="summary_user_status_uniq")]
+
+    def __str__(self):
+        return f"{self.user_id} {self.status}: {self.tasks}"

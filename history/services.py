@@ -43,3 +43,18 @@ def task_storage_rebuild() -> int:
                 f"SELECT t.id, t.user_id, t.created_at, SUM(f.size_bytes) FROM {q(TaskFile._meta.db_table)} f "
                 f"JOIN {q(Task._meta.db_table)} t ON t.id = f.task_id GROUP BY t.id, t.user_id, t.created_at")
     return TaskStorage.objects.count()
+
+
+def task_summary_rebuild() -> int:
+    """Recount history.TaskSummary from the tasks table (after loading rows with the triggers off)."""
+    from django.db import connection
+
+    from history.models import TaskSummary
+    from history.triggers import rebuild_sql
+    from tasks.models import Task
+
+    q = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in rebuild_sql(q(Task._meta.db_table), q(TaskSummary._meta.db_table)):
+            cursor.execute(sql)
+    return TaskSummary.objects.count()

@@ -6,7 +6,16 @@ command -v python3.11 >/dev/null || need+=(python3.11 python3.11-venv python3.11
 pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null || need+=(libmariadb-dev pkg-config)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v tesseract >/dev/null || need+=(tesseract-ocr tesseract-ocr-eng)
+# Tesseract's language packs (the languages /api/v1/ocr/options offers), its orientation detection (osd),
+# and the Noto CJK fonts the tests render Chinese pages with.
+for lang in eng deu fra spa ita por nld chi-tra chi-sim jpn kor osd; do
+  dpkg -s "tesseract-ocr-$lang" >/dev/null 2>&1 || need+=("tesseract-ocr-$lang")
+done
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
+dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 command -v chromium >/dev/null || need+=(chromium)
+# CJK glyphs for the browser tests and screenshots (陳美玲, 報告書)
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v mariadb >/dev/null || need+=(mariadb-client)
 command -v ss >/dev/null || need+=(iproute2)  # tests/ops/test_host_metrics.py finds Prometheus's port

@@ -11,6 +11,7 @@ from functools import partial
 
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import F, FloatField, Func, Value
 from django.template.defaultfilters import filesizeformat
 
 from tasks import services
@@ -29,6 +30,46 @@ class EngineFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(engine=self.value()) if self.value() else queryset
+
+
+FULLTEXT_INDEX = "task_filename_ft_idx"  # migration 0007_i11_task_filename_fulltext
+_MIN_WORD = 3  # innodb_ft_min_token_size: shorter words are not in the index
+
+
+def fulltext_words(term: str) -> list[str]:
+    """The words of a search term the FULLTEXT index can find (letters and digits, 3+ characters)."""
+    import re
+
+    return [w for w in re.findall(r"\w+", term.lower()) if len(w) >= _MIN_WORD][:8]
+
+
+def fulltext_available(queryset) -> bool:
+    from django.db import connections
+
+    connection = connections[queryset.db]
+    if connection.vendor != "mysql":
+        return False
+    cache = connection.__dict__.setdefault("_tool_ocr_fulltext", {})
+    if "tasks" not in cache:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+                           "AND TABLE_NAME = %s AND INDEX_NAME = %s", [Task._meta.db_table, FULLTEXT_INDEX])
+            cache["tasks"] = cursor.fetchone()[0] > 0
+    return cache["tasks"]
+
+
+class FilenameMatch(Func):
+    """``MATCH (filename) AGAINST (%s IN BOOLEAN MODE)`` as a filter (MariaDB/MySQL only)."""
+
+    output_field = FloatField()  # the relevance; > 0 when the name matches
+
+    def __init__(self, query: str):
+        super().__init__(F("filename"), Value(query))
+
+    def as_sql(self, compiler, connection, **extra):
+        field_sql, field_params = compiler.compile(self.source_expressions[0])
+        value_sql, value_params = compiler.compile(self.source_expressions[1])
+        return f"MATCH ({field_sql}) AGAINST ({value_sql} IN BOOLEAN MODE)", [*field_params, *value_params]
 
 
 class TaskUserFilter(UserEmailFilter):
@@ -63,7 +104,9 @@ class TaskAdmin(FastListMixin, admin.ModelAdmin):
     list_select_related = False  # see the module docstring: owners are prefetched per page
     list_filter = ("status", EngineFilter, "created_at", TaskUserFilter)
     search_fields = ("filename",)
-    search_help_text = "File name contains (case-insensitive)."
+    search_help_text = ("File name contains each part (case-insensitive). On MariaDB each word of 3 or more "
+                        "letters or digits must also start a word of the name (found through an index): "
+                        "“voice” does not find “invoice”, “invo” does.")
     ordering = ("-created_at",)
     sortable_by = ("created_at",)  # the indexed column: sorting by others means a filesort of every row
     actions = ("retry_tasks", "cancel_tasks", "delete_selected")
@@ -72,6 +115,30 @@ class TaskAdmin(FastListMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("user")
+
+    def get_search_results(self, request, queryset, search_term):
+        """File name contains each part of the term: on MariaDB, candidates come from the FULLTEXT index first.
+
+        LIKE '%term%' alone reads every row (2.9 s at a million tasks). Each word of the term
+        (3 characters or more) must start a word of the name, found through the index; LIKE then
+        keeps only names that contain each space-separated part, as Django's own search does. When the words match too many rows to
+        help (a common word), the plain LIKE is faster: the newest page fills from the first
+        rows of the date index. See benchmarks/admin_scale.py.
+        """
+        bits = search_term.split()
+        words = fulltext_words(search_term)
+        if not bits or not words or not fulltext_available(queryset):
+            return super().get_search_results(request, queryset, search_term)
+        contains = queryset
+        for bit in bits:  # as Django's own search: every space-separated part, anywhere in the name
+            contains = contains.filter(filename__icontains=bit)
+        candidates = contains.alias(name_match=FilenameMatch(" ".join(f"+{w}*" for w in words))).filter(
+            name_match__gt=0)
+        from tool_ocr.admin_tools import LargeTablePaginator
+
+        if candidates.order_by()[: LargeTablePaginator.cap + 1].count() > LargeTablePaginator.cap:
+            return contains, False
+        return candidates, False
 
     def get_fields(self, request, obj=None):
         return self.readonly_fields

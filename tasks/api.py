@@ -15,6 +15,7 @@ from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 
 from tasks import search, selectors, services
+from tasks.ocr import engines
 from tasks.downloads import serve_task_file
 from tasks.export import export_response
 from tasks.file_links import file_url, sorted_files
@@ -78,6 +79,23 @@ class TaskPageOut(Schema):
     page: int
     page_size: int
     results: list[TaskListedOut]
+
+
+class LanguageOut(Schema):
+    code: str
+    label: str
+
+
+class EngineOptionsOut(Schema):
+    name: str
+    label: str
+    languages: list[LanguageOut]
+
+
+class OcrOptionsOut(Schema):
+    default_engine: str
+    default_language: str
+    engines: list[EngineOptionsOut]
 
 
 class RetryIn(Schema):
@@ -144,6 +162,14 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 503: Error
 
 tasks_router = Router(tags=["tasks"])
 history_router = Router(tags=["history"])
+ocr_router = Router(tags=["ocr"])
+
+
+@ocr_router.get("/options", response={200: OcrOptionsOut, **ERRORS},
+                summary="The engines and languages this installation reads, and the defaults")
+def ocr_options(request):
+    """Only what is installed: a language whose Tesseract pack is missing is not listed."""
+    return engines.ocr_options()
 
 
 @tasks_router.post("", response={200: TasksCreatedOut, 201: TasksCreatedOut, 409: ErrorOut, 413: ErrorOut,

@@ -15,6 +15,8 @@ from django.conf import settings
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from tasks.errors import ServiceError
+from tasks.ocr.orientation import EXIF_NOTES, transpose_for
+from tasks.ocr.orientation import exif_orientation as exif_orientation_of
 
 # Pillow's own guard, as a second line behind the explicit check in _check_pixels (Pillow only
 # raises at twice this value; below that it warns).
@@ -496,9 +498,18 @@ def iter_pages(fh, mime_type: str, text_layers: bool = False):
         for number, frame in enumerate(_frames(image, mime_type), start=1):
             _check_pixels(frame.width, frame.height, number)
             dpi = _image_dpi(frame)
+            # A photo says which way up it is: honour it (the original file stays as it is).
+            exif_orientation = exif_orientation_of(frame) if mime_type in EXIF_TYPES else 1
             page = frame.convert("L" if frame.mode in ("1", "L", "I;16", "I") else "RGB")
+            if exif_orientation != 1:
+                if exif_orientation_of(frame) == exif_orientation:  # Pillow turns TIFFs itself when it loads them
+                    page = transpose_for(page, exif_orientation)
+                page.info["turned"] = [EXIF_NOTES[exif_orientation]]
             page.info["dpi"] = (dpi, dpi)
             yield page
+
+
+EXIF_TYPES = ("image/jpeg", "image/tiff", "image/webp")
 
 
 def _image_dpi(image: Image.Image) -> float:

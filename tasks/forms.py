@@ -13,6 +13,18 @@ def engine_choices():
     return [(name, described.get(name, name)) for name in services.engine_names()]
 
 
+def language_choices(extra: str | None = None):
+    """Every language an engine here reads (a missing Tesseract pack is not offered), plus ``extra``
+    (e.g. a combination such as zh-Hant+en the user sent through the API) when that is readable too."""
+    from tasks.ocr import languages
+
+    tags = languages.all_languages(services.engine_names())
+    choices = [(t, languages.label(t)) for t in tags]
+    if extra and "+" in extra and all(t in tags for t in extra.split("+")):
+        choices.append((extra, languages.label(extra)))
+    return choices
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -22,21 +34,21 @@ class UploadForm(forms.Form):
     # file gets its own message while the good ones are still taken.
     files = forms.FileField(
         label="Files to read", required=False,
-        widget=MultipleFileInput(attrs={"multiple": True, "accept": "image/png,image/jpeg,image/tiff,image/bmp,"
-                                                                 "image/webp,application/pdf,.tif,.tiff"}))
+        widget=MultipleFileInput(attrs={"multiple": True, "accept": "image/*,application/pdf,.tif,.tiff"}))
+    # image/* (not a list of image types) so phones offer the camera as well as their files.
     engine = forms.ChoiceField(label="OCR engine", widget=forms.RadioSelect, required=False)
+    language = forms.ChoiceField(label="Language of the documents", required=False,
+                                 help_text="Tesseract reads every language listed; EasyOCR reads English only.")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, last_language: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["engine"].choices = engine_choices()
         self.fields["engine"].initial = settings.OCR_ENGINE
+        self.fields["language"].choices = language_choices(last_language)
+        offered = {code for code, _ in self.fields["language"].choices}
+        self.fields["language"].initial = last_language if last_language in offered else settings.OCR_DEFAULT_LANGUAGE
         self.fields["files"].help_text = (f"{documents.ACCEPTED}; up to {settings.MAX_UPLOAD_MB} MB and "
                                           f"{settings.MAX_PAGES} pages each. Each file becomes its own task.")
-
-
-def language_choices():
-    """The languages this installation reads (OCR_LANGUAGES)."""
-    return [(code, code) for code in settings.OCR_LANGUAGES]
 
 
 class RetryForm(forms.Form):
@@ -48,7 +60,7 @@ class RetryForm(forms.Form):
     def __init__(self, *args, task=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["engine"].choices = engine_choices()
-        self.fields["language"].choices = language_choices()
+        self.fields["language"].choices = language_choices(task.language if task is not None else None)
         if task is not None:
             self.fields["engine"].initial = task.engine
             if task.language not in dict(self.fields["language"].choices):

@@ -67,15 +67,50 @@ def _is_uuid(value: str) -> bool:
         return False
 
 
+# On a bucket, one listing call already gives each object's size and time: kept here so the report
+# does not send two more requests per object (name -> (size, last modified)).
+_bucket_meta: dict = {}
+
+
 def _listdir(path):
+    from tool_ocr.object_storage import on_bucket
+
+    if on_bucket():
+        return _bucket_listdir(path)
     try:
         return default_storage.listdir(path)
     except (FileNotFoundError, NotADirectoryError):
         return [], []
 
 
+def _bucket_listdir(path, remember=True):
+    """Like listdir on a bucket (one paginated LIST), remembering each object's size and time."""
+    import posixpath
+
+    from storages.utils import clean_name
+
+    prefix = default_storage._normalize_name(clean_name(path)) if path else default_storage._normalize_name("")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    dirs, files = [], []
+    pages = default_storage.connection.meta.client.get_paginator("list_objects_v2").paginate(
+        Bucket=default_storage.bucket_name, Prefix=prefix, Delimiter="/")
+    for page in pages:
+        dirs += [posixpath.relpath(p["Prefix"], prefix or ".") for p in page.get("CommonPrefixes", ())]
+        for entry in page.get("Contents", ()):
+            if entry["Key"] == prefix:
+                continue
+            name = posixpath.relpath(entry["Key"], prefix or ".")
+            files.append(name)
+            if remember:
+                _bucket_meta[f"{path}/{name}" if path else name] = (entry["Size"], entry["LastModified"])
+    return dirs, files
+
+
 def _old_enough(name, limit) -> bool:
     """Files written in the last ``grace`` may belong to an upload whose row is not committed yet."""
+    if name in _bucket_meta:
+        return _bucket_meta[name][1] < limit
     try:
         return default_storage.get_modified_time(name) < limit
     except (OSError, NotImplementedError):
@@ -85,6 +120,7 @@ def _old_enough(name, limit) -> bool:
 def orphan_files(*, grace: timedelta = timedelta(hours=1), batch_size: int = 500, progress=None):
     """Yield files in storage that no TaskFile row points to and are older than ``grace``."""
     limit = timezone.now() - grace
+    _bucket_meta.clear()
     user_dirs, top_files = _listdir("")
     for name in top_files:
         if not name.startswith(".") and _old_enough(name, limit):
@@ -117,6 +153,8 @@ def orphan_files(*, grace: timedelta = timedelta(hours=1), batch_size: int = 500
 
 
 def _size(name) -> int:
+    if name in _bucket_meta:
+        return _bucket_meta[name][0]
     try:
         return default_storage.size(name)
     except (OSError, NotImplementedError):
@@ -131,10 +169,24 @@ def rows_without_file(*, batch_size: int = 1000, progress=None):
         rows = list(TaskFile.objects.filter(pk__gt=last).order_by("pk").values_list("pk", "file", "task_id")[:batch_size])
         if not rows:
             return
+        exists = _exists_in_batch([name for _pk, name, _task in rows if name])
         for pk, name, task_id in rows:
-            if not name or not default_storage.exists(name):
+            if not name or not exists(name):
                 yield pk, name, task_id
         last = rows[-1][0]
         checked += len(rows)
         if progress:
             progress(checked)
+
+
+def _exists_in_batch(names):
+    """exists(name) for these names: on a bucket one LIST per task folder instead of one HEAD per file."""
+    from tool_ocr.object_storage import on_bucket
+
+    if not on_bucket():
+        return default_storage.exists
+    present = set()
+    for folder in sorted({name.rsplit("/", 1)[0] for name in names if "/" in name}):
+        _dirs, files = _bucket_listdir(folder, remember=False)
+        present.update(f"{folder}/{f}" for f in files)
+    return lambda name: name in present if "/" in name else default_storage.exists(name)

@@ -17,7 +17,7 @@ from django.db.models import Case, Count, F, IntegerField, Lookup, Q, QuerySet, 
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from history.models import TaskStorage
+from history.models import TaskStorage, TaskSummary
 from tasks.history_params import DEFAULT_ORDERING, ORDERINGS
 from tasks import search
 from tasks.models import Task, TaskFile, TaskText
@@ -167,6 +167,41 @@ def _page_ids(qs, page: int, page_size: int) -> list:
     return list(qs.values_list("id", flat=True)[offset:offset + page_size + 1])
 
 
+def task_summary(*, user) -> dict:
+    """{status: {n, pages, seconds, timed}} of all the user's tasks, from history.TaskSummary (five rows)."""
+    rows = TaskSummary.objects.filter(user=user).values_list("status", "tasks", "pages", "seconds", "timed")
+    return {status: {"n": n, "pages": pages, "seconds": seconds if timed else None, "timed": timed}
+            for status, n, pages, seconds, timed in rows if n}
+
+
+def _summary_count(*, user, filters: dict) -> int | None:
+    """The exact row count of a list filtered by status alone (or not at all), from the summary; else None."""
+    if filters.get("q") or filters.get("created_from") or filters.get("created_to"):
+        return None
+    summary = task_summary(user=user)
+    statuses = set(filters.get("status") or Task.Status.values)
+    return sum(row["n"] for status, row in summary.items() if status in statuses)
+
+
+def _page_ids_from_the_end(qs, keys, offset: int, page_size: int, count: int) -> list:
+    """A page in the second half, read by walking the same index from its other end.
+
+    OFFSET costs one index entry per skipped row: the last of 4,000 pages skipped 99,975.
+    Reversed, the last page skips none and any page at most half the rows. Same rows, same
+    order (every key is reversed, so NULLs and ties come out exactly mirrored); one row past
+    the page is added when more follow, like ``_page_ids``.
+    """
+    if offset >= count:
+        return []
+    reverse = [(field, not desc) for field, desc in keys]
+    after_page = max(0, count - offset - page_size)
+    take = min(page_size, count - offset)
+    extra = 1 if after_page > 0 else 0  # the row after the page, so the caller knows more follow
+    start = after_page - extra
+    ids = list(qs.order_by(*_order_by(reverse)).values_list("id", flat=True)[start:start + take + extra])
+    return ids[::-1]
+
+
 SORT_HERE_LIMIT = 200  # name-search matches ordered in Python rather than by an index walk
 
 
@@ -210,19 +245,24 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     all_ids = None
     if count_limit is not None and filters.get("q") and keys[0][0] != "filename":
         all_ids = _few_search_matches(qs, keys)
+    summarised = _summary_count(user=user, filters=filters)
     if all_ids is not None:
         count, exact = len(all_ids), True
     elif count_limit is None:
-        count, exact = qs.count(), True
+        count, exact = (summarised, True) if summarised is not None else (qs.count(), True)
     else:
         count = qs.order_by()[:count_limit + 1].count()
         exact = count <= count_limit
         count = min(count, count_limit)
+    if not exact and summarised is not None and (page - 1) * page_size >= count:
+        count, exact = summarised, True  # a page past the capped count: the summary knows where the end is
     if clamp and exact:
         page = min(page, max(1, math.ceil(count / page_size)))
     offset = (page - 1) * page_size
     if all_ids is not None:
         ids = all_ids[offset:offset + page_size + 1]
+    elif exact and offset >= page_size and offset > count - offset - page_size:
+        ids = _page_ids_from_the_end(qs, keys, offset, page_size, count)
     else:
         ids = _page_ids(qs, page, page_size) if (not exact or offset < count) else []
     if clamp and not ids and page > 1:  # past the end of a capped count: find the real last page
@@ -333,7 +373,8 @@ def task_stats(*, user, filters: dict | None = None, today: date | None = None, 
     filters = filters or {}
     date_filters = {"created_from": filters.get("created_from"), "created_to": filters.get("created_to")}
     qs = _filtered(user=user, filters=date_filters).order_by()
-    groups = _status_groups(qs)
+    # All time: the maintained summary (five rows) instead of aggregating every task of the user.
+    groups = _status_groups(qs) if date_filters["created_from"] or date_filters["created_to"] else task_summary(user=user)
     by_status = {s: groups[s]["n"] if s in groups else 0 for s in Task.Status.values}
     done = groups.get(Task.Status.COMPLETED, {"pages": 0, "seconds": None, "timed": 0})
     average = done["seconds"] / done["timed"] if done["timed"] else None
@@ -399,8 +440,34 @@ def _day_index(bounds, low: int, high: int):
 
 def task_brief_stats(*, user) -> dict:
     """The few figures of the user menu: totals by status and pages processed, in one query."""
-    groups = _status_groups(Task.objects.filter(user=user).order_by())
+    groups = task_summary(user=user)
     count = {status: groups[status]["n"] if status in groups else 0 for status in Task.Status.values}
     completed = groups.get(Task.Status.COMPLETED, {})
     return {"total": sum(count.values()), "completed": count["completed"], "failed": count["failed"],
             "active": count["pending"] + count["processing"], "pages": completed.get("pages") or 0}
+
+
+def task_badge_state(*, user, active_limit: int = 50, finished_within_seconds: int = 300) -> dict:
+    """The header badge: how many tasks wait or run, which (id, file name), and which finished lately.
+
+    The browser compares two answers: a task that left ``active`` and shows up in ``finished``
+    finished while the page was open, so the tab title and an opted-in notification can name it.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    active_qs = Task.objects.filter(user=user, status__in=Task.ACTIVE_STATUSES)
+    active = [{"id": str(pk), "name": name} for pk, name in
+              active_qs.order_by("created_at").values_list("pk", "filename")[:active_limit]]
+    count = len(active) if len(active) < active_limit else active_qs.count()
+    since = timezone.now() - timedelta(seconds=finished_within_seconds)
+    finished = [{"id": str(pk), "name": name, "status": status} for pk, name, status in
+                Task.objects.filter(user=user, status__in=Task.FINISHED_STATUSES, completed_at__gte=since)
+                .order_by("-completed_at").values_list("pk", "filename", "status")[:20]]
+    return {"count": count, "active": active, "finished": finished}
+
+
+def last_language(*, user) -> str | None:
+    """The language of the user's newest task: the upload form offers it again."""
+    return (Task.objects.filter(user=user).order_by("-created_at").values_list("language", flat=True).first())

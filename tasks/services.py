@@ -84,12 +84,51 @@ def _check_engine(engine: str | None) -> str:
     return engine
 
 
+def language_choices() -> dict:
+    """{"choices": tags some engine reads, "engines": {engine: its tags}}: what a 400 offers instead."""
+    from tasks.ocr import languages
+
+    per_engine = {name: languages.engine_languages(name) for name in engine_names()}
+    return {"choices": languages.all_languages(engine_names()), "engines": per_engine}
+
+
 def _check_language(language: str | None) -> str:
-    language = language or settings.OCR_LANGUAGES[0]
-    if language not in settings.OCR_LANGUAGES:
-        raise InvalidChoice(f"Unsupported language “{language}”: choose one of {', '.join(settings.OCR_LANGUAGES)}.",
-                            code="invalid_language", details={"language": language, "choices": settings.OCR_LANGUAGES})
-    return language
+    """The canonical tag(s) (``zh-tw+EN`` -> ``zh-Hant+en``); 400 with the choices when nothing here reads it."""
+    from tasks.ocr import languages
+
+    raw = language or settings.OCR_DEFAULT_LANGUAGE
+    offered = language_choices()
+    if not isinstance(raw, str):
+        raise InvalidChoice("The language must be a text such as en or zh-Hant+en.", code="invalid_language",
+                            details={"language": str(raw), **offered})
+    try:
+        tags = languages.parse(raw)
+    except languages.LanguageError as exc:
+        raise InvalidChoice(f"{exc}: choose one of {', '.join(offered['choices'])}.", code="invalid_language",
+                            details={"language": raw[:64], **offered}) from None
+    unreadable = [t for t in tags if t not in offered["choices"]]
+    if unreadable:
+        raise InvalidChoice(f"No OCR engine here reads {languages.label('+'.join(unreadable))} ({'+'.join(unreadable)}): "
+                            f"choose one of {', '.join(offered['choices'])}.", code="invalid_language",
+                            details={"language": raw[:64], **offered})
+    return "+".join(tags)
+
+
+def _choose_engine(engine: str | None, language: str) -> str:
+    """The engine asked for, if it reads the language; without one, the default if it does, else one that does."""
+    from tasks.ocr import engines, languages
+
+    readers = engines.engines_for(language)
+    if engine:
+        engine = _check_engine(engine)
+        if engine not in readers:
+            raise InvalidChoice(
+                f"{engines.engine_label(engine)} does not read {languages.label(language)} on this server: "
+                f"choose {', '.join(engines.engine_label(r) for r in readers)}, or another language.",
+                code="invalid_language", details={"language": language, "engine": engine, "engines": readers,
+                                                  **language_choices()})
+        return engine
+    return settings.OCR_ENGINE if settings.OCR_ENGINE in readers else readers[0]
 
 
 def _safe_display_name(name: str) -> str:
@@ -180,7 +219,8 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
     from tasks import staging
 
     files = list(uploaded_files)
-    engine, language, key = _check_engine(engine), _check_language(language), _check_upload_key(upload_key)
+    language = _check_language(language)
+    engine, key = _choose_engine(engine, language), _check_upload_key(upload_key)
     if not key or not Task.objects.filter(user_id=user.pk, upload_key=key).exists():
         try:
             _check_task_limit(user.pk)  # before the costly inspection; checked again under the lock below
@@ -468,6 +508,11 @@ def task_retry(*, task: Task, engine: str | None = None, language: str | None = 
         engine = _check_engine(engine)
     if language:
         language = _check_language(language)
+    if engine or language:  # the engine must read the language; a new language alone may need another engine
+        from tasks.ocr.engines import engines_for
+
+        target = language or task.language or settings.OCR_DEFAULT_LANGUAGE
+        engine = _choose_engine(engine or (task.engine if task.engine in engines_for(target) else None), target)
     with transaction.atomic():
         _lock_user(task.user_id)
         fields = {"status": Task.Status.PENDING, "retry_count": task.retry_count + 1, "requeue_count": 0,

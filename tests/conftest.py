@@ -52,6 +52,7 @@ def _isolated_settings(settings, tmp_path, dev_auth_api):
                          "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                                      "OPTIONS": {"location": str(tmp_path / "files")}}}
     settings.EXTERNAL_AUTH_API_URL = dev_auth_api.url
+    settings.OCR_PRELOAD_ENGINES = []  # in-process workers do not load engines the test never uses
     dev_auth_api.reset()
     yield
 

@@ -113,6 +113,29 @@ class Config:
             raise ConfigError(f"{name}={value!r} is not valid: use an http:// or https:// URL.")
         return value
 
+    def language(self, name, default):
+        """A BCP 47 tag or several joined with + that tasks.ocr.languages knows, in canonical spelling."""
+        from tasks.ocr.languages import LanguageError, parse
+
+        raw = str(self._raw(name, default)).strip()
+        try:
+            return "+".join(parse(raw))
+        except LanguageError as exc:
+            raise ConfigError(f"{name}={raw!r} is not valid: {exc}.") from None
+
+    def preload_engines(self, name, default):
+        """``all``, ``none`` or OCR engine names separated by commas -> a list of names."""
+        engines = ["easyocr", "tesseract"]
+        raw = str(self._raw(name, default)).strip().lower()
+        if raw == "all":
+            return engines
+        if raw == "none":
+            return []
+        names = [n.strip() for n in raw.split(",") if n.strip()]
+        if not names or any(n not in engines for n in names):
+            raise ConfigError(f"{name}={raw!r} is not valid: use all, none, or some of {', '.join(engines)}.")
+        return names
+
     def db_url(self, name, default):
         raw = str(self._raw(name, default)).strip()
         try:

@@ -55,7 +55,7 @@ class MySQLServer:
 
     def dump_schema(self, database: str) -> str:
         cmd = ["mariadb-dump", *self._cli_args(), "--no-data", "--skip-comments", "--skip-add-drop-table",
-               "--skip-dump-date", "--compact", "--skip-set-charset", database]
+               "--skip-dump-date", "--compact", "--skip-set-charset", "--skip-triggers", database]
         done = subprocess.run(cmd, capture_output=True, text=True, env=self._env(), timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"mariadb-dump failed: {done.stderr.strip()}")

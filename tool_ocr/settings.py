@@ -110,7 +110,7 @@ TRUSTED_PROXIES = cfg.networks("TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # --- Tasks ------------------------------------------------------------------
 TASK_RETENTION_DAYS = cfg.int("TASK_RETENTION_DAYS", "30", minimum=1, maximum=36500)
-MAX_TASKS_PER_USER = cfg.int("MAX_TASKS_PER_USER", "20", minimum=1, maximum=100000)
+MAX_TASKS_PER_USER = cfg.int("MAX_TASKS_PER_USER", "100", minimum=1, maximum=100000)
 ENABLE_TASK_HISTORY = cfg.bool("ENABLE_TASK_HISTORY", "true")
 MAX_UPLOAD_MB = cfg.int("MAX_UPLOAD_MB", "50", minimum=1, maximum=2048)
 MAX_PAGES = cfg.int("MAX_PAGES", "300", minimum=1, maximum=100000)
@@ -150,7 +150,12 @@ OCR_EASYOCR_BATCH_SIZE = cfg.int("OCR_EASYOCR_BATCH_SIZE", "8", minimum=1, maxim
 # false: float32 with EasyOCR's int8 recogniser. See tasks/ocr/easyocr_engine.py.
 OCR_EASYOCR_BF16 = cfg.bool("OCR_EASYOCR_BF16", "true")
 OCR_THREADS = cfg.int("OCR_THREADS", "0", minimum=0, maximum=256)
-OCR_ENGINE = cfg.str("OCR_ENGINE", "easyocr", choices=["easyocr", "tesseract"])
+# Default engine: Tesseract, measured better on every kind of page (README, benchmarks/ocr_default.py).
+OCR_ENGINE = cfg.str("OCR_ENGINE", "tesseract", choices=["easyocr", "tesseract"])
+# Language of a task that names none: a BCP 47 tag, or several joined with + (tasks/ocr/languages.py).
+OCR_DEFAULT_LANGUAGE = cfg.language("OCR_DEFAULT_LANGUAGE", "en")
+# Engines a worker loads when it starts, before it takes work (all, none, or names): no slow first task.
+OCR_PRELOAD_ENGINES = cfg.preload_engines("OCR_PRELOAD_ENGINES", "all")
 # PDF pages are rendered at this resolution for OCR (and for the searchable PDF).
 OCR_PDF_DPI = cfg.int("OCR_PDF_DPI", "200", minimum=50, maximum=600)
 
@@ -184,6 +189,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",  # serves the API docs' Swagger UI from static/, not a CDN
     "django_tasks",
+    "tasks.worker",  # its db_worker (engines loaded before work) comes before django_tasks_db's
     "django_tasks_db",
     "accounts",
     "tasks",
@@ -342,3 +348,7 @@ STAGING_GRACE_SECONDS = cfg.int("STAGING_GRACE_SECONDS", "3600", minimum=1, maxi
 WORKER_DB_RETRY_MAX_WAIT = cfg.float("WORKER_DB_RETRY_MAX_WAIT", "30", minimum=0.5, maximum=3600)
 # manage.py db_worker outlives the database (tasks/dbworker): its app comes before django_tasks_db's command.
 INSTALLED_APPS.insert(INSTALLED_APPS.index("django_tasks_db"), "tasks.dbworker")
+# --- Error pages (issue 14; tool_ocr/error_views.py) ----------------------------
+# Branded 400/403/404/500 pages; under DEBUG the expected 4xx answers look as in production.
+MIDDLEWARE.append("tool_ocr.error_views.DebugLikeProductionMiddleware")
+CSRF_FAILURE_VIEW = "tool_ocr.error_views.csrf_failure"

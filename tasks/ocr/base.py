@@ -39,6 +39,8 @@ class PageResult:
     height: int
     lines: list = field(default_factory=list)
     text: str = ""
+    engine: str = ""  # the engine that read it (the task's, or the one ``auto`` chose)
+    turned: list = field(default_factory=list)  # what was done to make it upright, for a person
 
 
 class OcrEngine:
@@ -46,5 +48,6 @@ class OcrEngine:
 
     name = "base"
 
-    def recognize(self, image: Image.Image) -> list[Line]:
+    def recognize(self, image: Image.Image, language: str | None = None) -> list[Line]:
+        """``language``: the task's BCP 47 tag(s), e.g. ``zh-Hant+en`` (tasks.ocr.languages)."""
         raise NotImplementedError

@@ -183,7 +183,8 @@ def _recognize_batched(reader, grey, horizontal, free, batch_size):
 class EasyOcrEngine(OcrEngine):
     name = "easyocr"
 
-    def recognize(self, image: Image.Image) -> list[Line]:
+    def recognize(self, image: Image.Image, language: str | None = None) -> list[Line]:
+        """English only (the offline weights); services never give it another language."""
         import torch
 
         # A greyscale array, never a path or URL (readtext fetches URLs given as strings). The

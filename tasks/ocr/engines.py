@@ -16,6 +16,26 @@ ENGINE_CHOICES = [
 _instances: dict[str, OcrEngine] = {}
 
 
+def engine_label(name: str) -> str:
+    return next((label for n, label, _ in ENGINE_CHOICES if n == name), name)
+
+
+def engines_for(language: str) -> list[str]:
+    """Engines that read every language of ``language`` (``zh-Hant+en``) on this installation."""
+    from tasks.ocr import languages
+
+    tags = languages.parse(language)
+    return [name for name in ENGINES if languages.reads(name, tags)]
+
+
+def resolve_engine(name: str, language: str) -> str:
+    """The engine that reads a page: ``name`` itself, or for ``auto`` the one chosen for the language."""
+    if name != "auto":
+        return name
+    readers = engines_for(language)
+    return "tesseract" if "tesseract" in readers or not readers else readers[0]
+
+
 def get_engine(name: str) -> OcrEngine:
     if name not in ENGINES:
         raise ValueError(f"Unknown OCR engine {name!r}")
@@ -24,3 +44,25 @@ def get_engine(name: str) -> OcrEngine:
 
         _instances[name] = import_string(ENGINES[name])()
     return _instances[name]
+
+
+def offered_engines() -> list[str]:
+    """Engines offered to people: each real one that reads something here, then ``auto`` (if it is the default
+    or both are offered)."""
+    from tasks.ocr import languages
+
+    return [name for name in ENGINES if languages.engine_languages(name)]
+
+
+def ocr_options() -> dict:
+    """GET /api/v1/ocr/options: the defaults and, per engine, the languages this installation reads."""
+    from django.conf import settings
+
+    from tasks.ocr import languages
+
+    out = []
+    for name in offered_engines():
+        tags = languages.engine_languages(name)
+        out.append({"name": name, "label": engine_label(name),
+                    "languages": [{"code": t, "label": languages.label(t)} for t in tags]})
+    return {"default_engine": settings.OCR_ENGINE, "default_language": settings.OCR_DEFAULT_LANGUAGE, "engines": out}

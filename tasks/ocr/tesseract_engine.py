@@ -13,10 +13,9 @@ import tempfile
 from django.conf import settings
 from PIL import Image
 
+from tasks.ocr import languages
 from tasks.ocr.base import Line, OcrEngine
 
-# ISO 639-1 codes (OCR_LANGUAGES, as EasyOCR takes them) to Tesseract's traineddata names.
-TESSERACT_LANGUAGES = {"en": "eng", "de": "deu", "fr": "fra", "es": "spa", "it": "ita", "pt": "por", "nl": "nld"}
 PAGE_TIMEOUT = 600  # seconds; a page that takes longer is given up
 
 
@@ -24,9 +23,9 @@ class TesseractError(RuntimeError):
     pass
 
 
-def tesseract_languages() -> str:
-    codes = [TESSERACT_LANGUAGES[c] for c in settings.OCR_LANGUAGES if c in TESSERACT_LANGUAGES]
-    return "+".join(dict.fromkeys(codes)) or "eng"
+def tesseract_languages(language: str | None = None) -> str:
+    """The task's language tags as Tesseract's pack names (``zh-Hant+en`` -> ``chi_tra+eng``)."""
+    return languages.tesseract_codes(language or settings.OCR_DEFAULT_LANGUAGE)
 
 
 def write_bmp(image: Image.Image, fh) -> None:
@@ -56,7 +55,7 @@ def parse_tsv(tsv: str) -> list[Line]:
         x0, y0 = min(w[0] for w in words), min(w[1] for w in words)
         x1, y1 = max(w[2] for w in words), max(w[3] for w in words)
         confidences = [max(0.0, min(100.0, w[4])) / 100 for w in words]
-        lines.append(Line(text=" ".join(w[5] for w in words), confidence=sum(confidences) / len(confidences),
+        lines.append(Line(text=languages.join_words([w[5] for w in words]), confidence=sum(confidences) / len(confidences),
                           box=[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))
     return lines
 
@@ -70,12 +69,12 @@ class TesseractEngine(OcrEngine):
             raise TesseractError("The tesseract program is not installed (Debian: apt-get install tesseract-ocr).")
         self.env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
-    def recognize(self, image: Image.Image) -> list[Line]:
+    def recognize(self, image: Image.Image, language: str | None = None) -> list[Line]:
         # A temporary file, not stdin: Tesseract reads stdin byte by byte, ~15% slower on a page.
         with tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".bmp") as fh:
             write_bmp(image, fh)
             proc = subprocess.run(
-                [self.binary, fh.name, "stdout", "-l", tesseract_languages(), "tsv"],
+                [self.binary, fh.name, "stdout", "-l", tesseract_languages(language), "tsv"],
                 capture_output=True, env=self.env, timeout=PAGE_TIMEOUT,
             )
         if proc.returncode != 0:

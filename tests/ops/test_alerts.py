@@ -16,7 +16,7 @@ needs_promtool = pytest.mark.skipif(promtool is None, reason="promtool missing (
 def test_promtool_check_rules():
     result = subprocess.run([promtool, "check", "rules", str(RULES / "alerts.yml")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 12 rules found" in result.stdout
+    assert "SUCCESS: 13 rules found" in result.stdout
 
 
 @needs_promtool

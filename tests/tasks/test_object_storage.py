@@ -20,7 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from tasks import services
 from tasks.models import AuditLog, Task, TaskFile
 from tests.s3 import storage_settings
-from tests.tasks.pipeline import PAGES, fake_engine, run_worker, signed_in, stored_names, upload  # noqa: F401
+from tests.tasks.pipeline import PAGES, fake_engine, run_worker, signed_in, upload  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -232,3 +232,39 @@ def test_a_download_while_the_store_is_away_is_a_503_after_the_access_check(clie
     assert response.content.decode() == "The file storage cannot be reached just now. Try again in a moment.\n"
     assert AuditLog.objects.filter(action="file.download", outcome="failed",
                                    details__reason="storage unavailable").count() == 1
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({"FILE_STORAGE": "ftp"}, "FILE_STORAGE='ftp' is not valid: use one of local, s3."),
+    ({"FILE_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "b", "AWS_S3_ENDPOINT_URL": "minio:9000"},
+     "AWS_S3_ENDPOINT_URL='minio:9000' is not valid: use an http:// or https:// URL."),
+    ({"FILE_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "b", "AWS_ACCESS_KEY_ID": "AKIA0000000000000000"},
+     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or neither (then boto3 finds "
+     "credentials itself, e.g. an instance role)."),
+    ({"FILE_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "b", "AWS_S3_ADDRESSING_STYLE": "sideways"},
+     "AWS_S3_ADDRESSING_STYLE='sideways' is not valid: use one of auto, path, virtual."),
+    ({"FILE_STORAGE_TIMEOUT": "0"}, "FILE_STORAGE_TIMEOUT='0' is not valid: use a number from 0.5 to 300."),
+])
+def test_bad_storage_settings_stop_start_up_with_one_line(tmp_path, env, expected):
+    done = _manage({"DATA_DIR": str(tmp_path), **env}, "check")
+    assert (done.returncode, done.stderr.strip()) == (2, f"Configuration error: {expected}")
+
+
+def test_a_key_prefix_keeps_the_files_under_it_and_the_report_reads_only_it(settings, moto_s3, user_a):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    bucket = moto_s3.new_bucket()
+    storage_settings(settings, moto_s3, bucket, AWS_LOCATION="tenant-a")
+    moto_s3.client().put_object(Bucket=bucket, Key="someone-else/file.bin", Body=b"not ours")
+    task = _create(user_a)
+    original = task.files.get().file.name
+    moto_s3.client().put_object(Bucket=bucket, Key=f"tenant-a/{user_a.pk}/{task.pk}/leftover.bin", Body=b"12345")
+    assert moto_s3.keys(bucket) == sorted(["someone-else/file.bin", f"tenant-a/{original}",
+                                           f"tenant-a/{user_a.pk}/{task.pk}/leftover.bin"])
+    out = StringIO()
+    call_command("storage_report", "--grace-minutes", "0", stdout=out)
+    assert f"orphan file (no_row): {user_a.pk}/{task.pk}/leftover.bin" in out.getvalue()
+    assert "someone-else" not in out.getvalue()
+    assert out.getvalue().strip().splitlines()[-1].endswith("1 orphan files (5 B) and 0 rows without a file found")

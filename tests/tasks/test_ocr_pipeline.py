@@ -48,8 +48,9 @@ def _read(task, kind) -> bytes:
         return fh.read()
 
 
-def _run(user, name, content, engine) -> Task:
-    task = services.task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), engine=engine)
+def _run(user, name, content, engine, language=None) -> Task:
+    task = services.task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), engine=engine,
+                                language=language)
     run_worker()
     task.refresh_from_db()
     assert task.status == "completed", task.error_message
@@ -166,12 +167,11 @@ def _rendered_page(lines: list[str], font_path: Path, size: int = 44) -> Image.I
 def test_tesseract_accented_text_reaches_the_searchable_pdf_as_in_result_txt(user_a, settings):
     """A French page through the whole worker path: the PDF's text (pdftotext) is result.txt, accents and all."""
     _engine_or_skip("tesseract")
-    settings.OCR_LANGUAGES = ["fr", "en"]  # Tesseract reads with fra+eng
     page = _rendered_page(["Le bureau d'été sera fermé à Noël.", "Reçu n° 12 : café, crème brûlée, œufs.",
                            "Où êtes-vous ? À très bientôt, Hélène."], DEJAVU)
     buf = io.BytesIO()
     page.save(buf, "PNG", dpi=(200, 200))
-    task = _run(user_a, "été.png", buf.getvalue(), "tesseract")
+    task = _run(user_a, "été.png", buf.getvalue(), "tesseract", language="fr+en")  # Tesseract reads fra+eng
     text = _read(task, TaskFile.Kind.RESULT_TXT).decode()
     print(f"Tesseract read: {text!r}")
     assert any(ch in text for ch in "éèàçêôœ")  # the engine did return accented letters

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 
 from tasks.models import Task
 from tests.tasks.pipeline import CORPUS, PAGES, fake_engine, run_worker  # noqa: F401 (fixture)
@@ -52,7 +53,7 @@ def test_dropped_files_are_uploaded_and_the_task_page_follows_the_worker(page, f
     page.evaluate(DROP, [[_file(PAGES / "libtasn1_p13.png", "image/png"), _file(CORPUS / "notes.txt", "text/plain")]])
     expect(page.locator("#dropzone-list li")).to_have_count(2)
     expect(page.locator("#dropzone-list")).to_contain_text("libtasn1_p13.png")
-    expect(page.locator("input[name=engine][value=easyocr]")).to_be_checked()  # the OCR_ENGINE default
+    expect(page.locator(f"input[name=engine][value={django_settings.OCR_ENGINE}]")).to_be_checked()  # the default
     page.screenshot(path=str(ARTIFACTS / "upload-dropped.png"))
     page.get_by_role("button", name="Upload and read").click()
 

@@ -20,15 +20,19 @@ def _create(user, label="png", **kwargs):
 
 @pytest.mark.django_db(transaction=True)
 def test_engine_and_language_default_to_the_settings_and_are_checked(user_a, settings):
-    assert _create(user_a).engine == settings.OCR_ENGINE == "easyocr"
+    settings.OCR_ENGINE = "easyocr"
+    assert _create(user_a).engine == "easyocr"
+    settings.OCR_ENGINE = "tesseract"
+    assert _create(user_a).engine == "tesseract"
     with pytest.raises(ServiceError) as err:
         _create(user_a, engine="gpt")
     assert (err.value.status, err.value.code) == (400, "invalid_engine")
     assert err.value.message.startswith("Unknown OCR engine “gpt”: choose one of easyocr")
     with pytest.raises(ServiceError) as err:
         _create(user_a, language="tlh")
-    assert (err.value.status, err.value.code, err.value.details["choices"]) == (400, "invalid_language", ["en"])
-    assert Task.objects.count() == 1 and len(stored_names()) == 1
+    assert (err.value.status, err.value.code) == (400, "invalid_language")
+    assert err.value.details["choices"][:2] == ["en", "de"] and "zh-Hant" in err.value.details["choices"]
+    assert Task.objects.count() == 2 and len(stored_names()) == 2  # the two good ones; nothing of the refused
 
 
 @pytest.mark.django_db(transaction=True)

@@ -22,7 +22,7 @@ import requests
 from PIL import Image
 
 from tests.tasks.pipeline import PAGES, encode
-from tests.tasks.worker_processes import ROOT, WorkerDatabase, tasks_state
+from tests.tasks.worker_processes import WorkerDatabase, tasks_state
 
 pytestmark = pytest.mark.mariadb
 

@@ -45,7 +45,7 @@ class WorkerDatabase:
         env.update({"DATABASE_URL": self.url, "DEBUG": "true", "MEDIA_ROOT": str(self.media),
                     "DATA_DIR": str(self.tmp_path / "data"), "DJANGO_SETTINGS_MODULE": "tool_ocr.settings",
                     "TOOL_OCR_ENV_FILE": str(self.tmp_path / "no.env"), "OMP_THREAD_LIMIT": "1",
-                    "PYTHONPATH": str(ROOT), "LOG_LEVEL": "INFO"})
+                    "PYTHONPATH": str(ROOT), "LOG_LEVEL": "INFO", "OCR_PRELOAD_ENGINES": "none"})
         env.update({k: str(v) for k, v in extra.items()})
         return env
 

@@ -34,6 +34,9 @@ def test_script_makes_the_same_schema_as_migrate():
         script_columns = [c for c in columns(server, scripted) if c[0] in base_tables]
         assert script_columns == columns(server, migrated)
         assert indexes(server, scripted) == indexes(server, migrated)
+        triggers = "SELECT trigger_name, event_manipulation, action_statement FROM information_schema.triggers " \
+                   "WHERE trigger_schema = '{}' ORDER BY trigger_name;"
+        assert server.execute(triggers.format(scripted)) == server.execute(triggers.format(migrated)) != ""
 
         # Every table and column has a comment.
         bare = server.execute(

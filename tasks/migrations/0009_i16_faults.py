@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0007_i10c_task_texts'),
+        ('tasks', '0008_i11_task_filename_fulltext'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,59 @@
+"""Triggers that keep history.TaskSummary equal to GROUP BY user, status over the tasks table.
+
+One definition for the migration (MariaDB/MySQL and SQLite) and for database_schema.sql
+(tool_ocr/schema.py), so they cannot differ. A row of the summary only moves when a task
+appears, disappears, or changes user, status, page count or processing time; heartbeats and
+progress updates do not touch it.
+"""
+
+NAMES = ("tasks_summary_ai", "tasks_summary_au", "tasks_summary_ad")
+WATCHED = ("user_id", "status", "page_count", "processing_seconds")
+
+
+def _values(row):
+    return (f"{row}.user_id, {row}.status, 1, {row}.page_count, COALESCE({row}.processing_seconds, 0), "
+            f"CASE WHEN {row}.processing_seconds IS NULL THEN 0 ELSE 1 END")
+
+
+def trigger_sql(vendor: str, tasks: str, summary: str, prefix: str = "") -> list[str]:
+    """CREATE TRIGGER statements (one string each, no client DELIMITER needed)."""
+    insert = f"INSERT INTO {summary} (user_id, status, tasks, pages, seconds, timed) VALUES ({_values('NEW')})"
+    subtract = (f"UPDATE {summary} SET tasks = tasks - 1, pages = pages - OLD.page_count, "
+                "seconds = seconds - COALESCE(OLD.processing_seconds, 0), "
+                "timed = timed - (CASE WHEN OLD.processing_seconds IS NULL THEN 0 ELSE 1 END) "
+                "WHERE user_id = OLD.user_id AND status = OLD.status")
+    ai, au, ad = (f"{prefix}{name}" for name in NAMES)
+    if vendor == "mysql":
+        upsert = (insert + " ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), "
+                  "seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed)")
+        same = " AND ".join(f"OLD.{c} <=> NEW.{c}" for c in WATCHED)
+        return [
+            f"CREATE TRIGGER `{ai}` AFTER INSERT ON {tasks} FOR EACH ROW {upsert}",
+            f"CREATE TRIGGER `{au}` AFTER UPDATE ON {tasks} FOR EACH ROW BEGIN IF NOT ({same}) THEN "
+            f"{subtract}; {upsert}; END IF; END",
+            f"CREATE TRIGGER `{ad}` AFTER DELETE ON {tasks} FOR EACH ROW {subtract}",
+        ]
+    if vendor == "sqlite":
+        upsert = (insert + " ON CONFLICT(user_id, status) DO UPDATE SET tasks = tasks + 1, "
+                  "pages = pages + excluded.pages, seconds = seconds + excluded.seconds, timed = timed + excluded.timed")
+        changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in WATCHED)
+        return [
+            f'CREATE TRIGGER "{ai}" AFTER INSERT ON {tasks} FOR EACH ROW BEGIN {upsert}; END',
+            f'CREATE TRIGGER "{au}" AFTER UPDATE OF {", ".join(WATCHED)} ON {tasks} FOR EACH ROW '
+            f"WHEN {changed} BEGIN {subtract}; {upsert}; END",
+            f'CREATE TRIGGER "{ad}" AFTER DELETE ON {tasks} FOR EACH ROW BEGIN {subtract}; END',
+        ]
+    raise NotImplementedError(f"no TaskSummary triggers for {vendor}")
+
+
+def drop_sql(vendor: str, prefix: str = "") -> list[str]:
+    quote = "`" if vendor == "mysql" else '"'
+    return [f"DROP TRIGGER IF EXISTS {quote}{prefix}{name}{quote}" for name in NAMES]
+
+
+def rebuild_sql(tasks: str, summary: str) -> list[str]:
+    """Recount every row from the tasks table (the migration's backfill; a repair after restoring by hand)."""
+    return [f"DELETE FROM {summary}",
+            f"INSERT INTO {summary} (user_id, status, tasks, pages, seconds, timed) "
+            f"SELECT user_id, status, COUNT(*), COALESCE(SUM(page_count), 0), COALESCE(SUM(processing_seconds), 0), "
+            f"COUNT(processing_seconds) FROM {tasks} GROUP BY user_id, status"]

@@ -1,0 +1,92 @@
+"""TaskSummary (kept by triggers) equals GROUP BY user, status after every kind of write, on both databases."""
+
+from datetime import timedelta
+
+import pytest
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from history.models import TaskSummary
+from history.services import task_summary_rebuild
+from tasks import maintenance, selectors, services
+from tasks.models import Task
+from tests.history.test_storage import _complete
+from tests.tasks.history_helpers import make_task, png_upload
+
+pytestmark = pytest.mark.django_db
+
+
+def _grouped():
+    rows = Task.objects.order_by().values("user_id", "status").annotate(
+        n=Count("pk"), pages=Sum("page_count"), seconds=Sum("processing_seconds"), timed=Count("processing_seconds"))
+    return {(r["user_id"], r["status"]): (r["n"], r["pages"], round(r["seconds"] or 0, 6), r["timed"]) for r in rows}
+
+
+def _summary():
+    return {(r.user_id, r.status): (r.tasks, r.pages, round(r.seconds, 6), r.timed)
+            for r in TaskSummary.objects.all() if r.tasks}
+
+
+def test_summary_follows_every_write(user_a, user_b, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        done = _complete(services.task_create(user=user_a, uploaded_file=png_upload()))
+        waiting = services.task_create(user=user_a, uploaded_file=png_upload("b.png"))
+        services.task_cancel(task=waiting)
+        services.task_retry(task=Task.objects.get(pk=waiting.pk))
+        running = services.task_start(task_id=waiting.pk, worker_id="w")
+        services.task_heartbeat(task=running, pages_done=1)
+        services.task_fail(task=running, code="ocr_failed", message="stopped")
+        Task.objects.filter(pk=done.pk).update(page_count=7, processing_seconds=3.5)  # SQL an operator might run
+        old = make_task(user_b, status="completed", processing_seconds=2.25,
+                        created_at=timezone.now() - timedelta(days=90))
+        make_task(user_b, status="pending")
+        Task.objects.bulk_create([Task(user=user_b, filename=f"bulk{i}.png", status="failed", page_count=2)
+                                  for i in range(5)])
+    assert _summary() == _grouped()
+    maintenance.cleanup_tasks(days=30)
+    assert not Task.objects.filter(pk=old.pk).exists() and _summary() == _grouped()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.task_delete(task=Task.objects.get(pk=done.pk))
+    assert _summary() == _grouped()
+    maintenance.purge_user(user=user_b)
+    assert _summary() == _grouped() and not TaskSummary.objects.filter(user_id=user_b.pk, tasks__gt=0).exists()
+
+
+def test_all_time_stats_and_counts_from_the_summary_equal_the_full_aggregate(user_a):
+    for i, status in enumerate(["completed", "completed", "failed", "cancelled", "pending", "processing"] * 3):
+        make_task(user_a, status=status, page_count=i + 1, processing_seconds=0.5 + i)
+    from_summary = selectors.task_stats(user=user_a, filters={})
+    far_past = timezone.localdate() - timedelta(days=3650)
+    aggregated = selectors.task_stats(user=user_a, filters={"created_from": far_past})
+    assert {k: v for k, v in from_summary.items() if k != "daily"} == \
+        {k: v for k, v in aggregated.items() if k != "daily"}
+    assert selectors.task_brief_stats(user=user_a)["total"] == 18
+    page = selectors.task_page(user=user_a, filters={"status": ["completed", "failed"]}, page=1, page_size=5)
+    assert page.count == 9 and page.exact
+
+
+def test_rebuild_recounts_from_the_tasks(user_a):
+    make_task(user_a, status="completed", processing_seconds=1.0)
+    TaskSummary.objects.all().delete()
+    assert _summary() == {}
+    task_summary_rebuild()
+    assert _summary() == _grouped()
+
+
+@pytest.mark.parametrize("ordering", ["-created_at", "created_at", "filename", "-filename", "status",
+                                      "-processing_seconds"])
+def test_deep_pages_read_from_the_far_end_give_the_same_rows(user_a, ordering):
+    now = timezone.now()
+    for i in range(23):
+        make_task(user_a, filename=f"f{(i * 7) % 23:02d}.png", status=["completed", "failed", "pending"][i % 3],
+                  created_at=now - timedelta(minutes=i), processing_seconds=None if i % 4 == 0 else float(i % 5))
+    expected = [t.id for t in selectors.task_list(user=user_a, filters={"ordering": ordering})]
+    seen = []
+    for number in range(1, 6):
+        page = selectors.task_page(user=user_a, filters={"ordering": ordering}, page=number, page_size=5)
+        seen += [t.id for t in page.rows]
+        assert page.has_next == (number < 5)
+    assert seen == expected
+    capped = selectors.task_page(user=user_a, filters={"ordering": ordering}, page=5, page_size=5, count_limit=8,
+                                 clamp=True)
+    assert [t.id for t in capped.rows] == expected[20:] and capped.exact and not capped.has_next
