@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404, HttpResponse
 
 from tasks.models import AuditLog, TaskFile
 from tasks.selectors import task_file_get
-from tasks.services import audit
+from tasks.services import audit, audit_denied
 from tasks.storage import stream_task_file
 from tool_ocr.object_storage import bucket_errors
 
@@ -45,8 +45,7 @@ def serve_task_file(request, *, task_id, kind) -> FileResponse:
     """The user's file or 404 (also for another user's); denied attempts are audited too."""
     task_file = task_file_get(user=request.user, task_id=task_id, kind=kind)
     if task_file is None:
-        audit(request=request, action="file.download", outcome=AuditLog.Outcome.DENIED,
-              task_id=str(task_id), kind=str(kind))
+        audit_denied(request=request, action="file.download", task_id=str(task_id), kind=str(kind))
         raise Http404("No such file.")
     try:
         fh = stream_task_file(task_file)

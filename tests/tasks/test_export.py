@@ -24,7 +24,9 @@ def history(user_a, user_b):
 
 def _csv_rows(response):
     assert response.streaming
-    text = b"".join(response.streaming_content).decode("utf-8")
+    raw = b"".join(response.streaming_content)
+    assert raw.startswith(b"\xef\xbb\xbf")  # the byte-order mark Excel needs for UTF-8
+    text = raw.decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text)))
 
 
