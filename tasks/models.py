@@ -42,9 +42,6 @@ class Task(models.Model):
     error_message = models.TextField(blank=True)
     queue_result_id = models.CharField(max_length=64, blank=True, db_comment="Id of the task queue row")
     worker_id = models.CharField(max_length=128, blank=True)
-    upload_key = models.CharField(
-        max_length=64, blank=True, default="", db_default="",
-        db_comment="Idempotency key the client sent with the upload: the same key again returns these tasks")
     text_layer_pages = models.JSONField(
         null=True, blank=True,
         db_comment="PDF pages read from their own text layer, not OCR'd (page numbers); null: every page OCR'd")
@@ -68,7 +65,6 @@ class Task(models.Model):
             # Statistics: read in status order, so the figures per status need no temporary table.
             models.Index(fields=["user", "status", "created_at", "page_count", "processing_seconds"],
                          name="task_user_status_stats_idx"),
-            models.Index(fields=["user", "upload_key"], name="task_user_upload_key_idx"),
         ]
 
     def __str__(self):
@@ -157,6 +153,28 @@ class AuditLog(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.user_email} {self.action} {self.outcome}"
+
+
+class UploadKey(models.Model):
+    """The idempotency key a client sent with an upload, one row per task that upload created.
+
+    The same key again (a client that lost the connection and sends the request once more)
+    returns these tasks instead of making new ones (tasks.services.tasks_create). Its own table,
+    so the tasks table (and the triggers on it) is not rebuilt to add it.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64, db_comment="Idempotency-Key header or the upload form's upload_key")
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="upload_key_row")
+
+    class Meta:
+        db_table = "upload_keys"
+        db_table_comment = "Idempotency keys of uploads: the tasks each key created"
+        indexes = [models.Index(fields=["user", "key"], name="upload_key_user_key_idx")]
+
+    def __str__(self):
+        return self.key
 
 
 class StagedFolder(models.Model):

@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.client_ip import client_ip
 from tasks import documents, search
 from tasks.errors import ServiceError
-from tasks.models import AuditLog, StagedFolder, Task, TaskFile, TaskText
+from tasks.models import AuditLog, StagedFolder, Task, TaskFile, TaskText, UploadKey
 from tasks.storage import (ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of,
                            task_folder)
 from tool_ocr.object_storage import storage_errors
@@ -190,7 +190,7 @@ def _earlier_upload(user_id, key: str, digests: list[str]) -> list | None:
     """The tasks an earlier request with this key created (all or none exist: one transaction made them)."""
     if not key:
         return None
-    earlier = list(Task.objects.filter(user_id=user_id, upload_key=key).order_by("created_at", "id"))
+    earlier = list(Task.objects.filter(user_id=user_id, upload_key_row__key=key).order_by("created_at", "id"))
     if not earlier:
         return None
     if sorted(t.sha256 for t in earlier) != sorted(digests):
@@ -222,7 +222,7 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
     files = list(uploaded_files)
     language = _check_language(language)
     engine, key = _choose_engine(engine, language), _check_upload_key(upload_key)
-    if not key or not Task.objects.filter(user_id=user.pk, upload_key=key).exists():
+    if not key or not UploadKey.objects.filter(user_id=user.pk, key=key).exists():
         try:
             _check_task_limit(user.pk)  # before the costly inspection; checked again under the lock below
         except ServiceError as exc:
@@ -239,7 +239,7 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
             continue
         task = Task(id=uuid.uuid4(), user=user, filename=_safe_display_name(upload.name), engine=engine,
                     language=language, mime_type=info.mime_type, size_bytes=upload.size, sha256=sha256_of(upload),
-                    page_count=info.page_count, upload_key=key)
+                    page_count=info.page_count)
         prepared.append((upload, info, task))
     if refusals:  # every bad file is named (details["refused"]); the error itself is the first one's
         first = refusals[0]
@@ -267,6 +267,8 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
                 except ServiceError as exc:
                     raise _refusal_for(exc, upload, index, len(files), name_files) from None
                 task.save(force_insert=True)
+                if key:
+                    UploadKey.objects.create(user_id=user.pk, key=key, task=task)
                 original = TaskFile(task=task, kind=TaskFile.Kind.ORIGINAL, name=task.filename,
                                     mime_type=info.mime_type, size_bytes=upload.size, sha256=task.sha256)
                 upload.seek(0)

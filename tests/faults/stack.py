@@ -138,11 +138,12 @@ class FaultStack(WorkerDatabase):
         assert self.staged_rows() == 0
 
     def task_rows(self) -> list[dict]:
-        from tasks.models import Task
+        from tasks.models import Task, UploadKey
 
         out = self.server.execute(
-            f"SELECT id, status, pages_done, page_count, requeue_count, error_code, upload_key, filename "
-            f"FROM {Task._meta.db_table} ORDER BY created_at;", database=self.name)
+            f"SELECT t.id, t.status, t.pages_done, t.page_count, t.requeue_count, t.error_code, COALESCE(k.`key`, ''), "
+            f"t.filename FROM {Task._meta.db_table} t LEFT JOIN {UploadKey._meta.db_table} k ON k.task_id = t.id "
+            f"ORDER BY t.created_at;", database=self.name)
         keys = ["id", "status", "pages_done", "page_count", "requeue_count", "error_code", "upload_key", "filename"]
         rows = [dict(zip(keys, line.split("\t"))) for line in out.splitlines() if line]
         for row in rows:

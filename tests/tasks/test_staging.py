@@ -104,7 +104,7 @@ def test_the_upload_page_sent_twice_with_its_key_makes_the_tasks_once(client, us
                                follow=True)
         assert response.status_code == 200
     assert "already received earlier" in response.content.decode()
-    assert Task.objects.filter(user=user_a, upload_key=key).count() == 2
+    assert Task.objects.filter(user=user_a, upload_key_row__key=key).count() == 2
 
 
 def test_deleting_a_task_leaves_no_staging_record_and_no_file(user_a, settings):
