@@ -6,12 +6,13 @@ ENGINES = {
     "easyocr": "tasks.ocr.easyocr_engine.EasyOcrEngine",
     "tesseract": "tasks.ocr.tesseract_engine.TesseractEngine",
 }
-# (name, label, one-line trade-off) for the upload form; numbers from benchmarks/ocr_throughput.py.
+# (name, label, one-line trade-off) for the upload form; numbers from benchmarks/ocr_throughput.py and
+# benchmarks/ocr_default.py (README, "Which engine").
 ENGINE_CHOICES = [
     ("easyocr", "EasyOCR",
-     "Neural network: copes better with photos and unusual fonts; slower (about 3 s a page), less exact on plain text."),
+     "Neural network, English only: slower (about 3 s a page) and less exact on every kind of page we measured."),
     ("tesseract", "Tesseract",
-     "Fast (about 1 s a page) and the most accurate on printed and scanned documents."),
+     "The default: fast (about 1 s a page), the most accurate on scans and photos, and reads all listed languages."),
 ]
 _instances: dict[str, OcrEngine] = {}
 
