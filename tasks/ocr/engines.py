@@ -29,14 +29,6 @@ def engines_for(language: str) -> list[str]:
     return [name for name in ENGINES if languages.reads(name, tags)]
 
 
-def resolve_engine(name: str, language: str) -> str:
-    """The engine that reads a page: ``name`` itself, or for ``auto`` the one chosen for the language."""
-    if name != "auto":
-        return name
-    readers = engines_for(language)
-    return "tesseract" if "tesseract" in readers or not readers else readers[0]
-
-
 def get_engine(name: str) -> OcrEngine:
     if name not in ENGINES:
         raise ValueError(f"Unknown OCR engine {name!r}")
@@ -48,8 +40,7 @@ def get_engine(name: str) -> OcrEngine:
 
 
 def offered_engines() -> list[str]:
-    """Engines offered to people: each real one that reads something here, then ``auto`` (if it is the default
-    or both are offered)."""
+    """Engines offered to people: each one that reads some language on this installation."""
     from tasks.ocr import languages
 
     return [name for name in ENGINES if languages.engine_languages(name)]
