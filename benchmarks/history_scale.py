@@ -298,7 +298,7 @@ def fill(server: MySQLServer | None, database: str, users: int, total: int, heav
           f"in {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def fill_sql(users: int, total: int, heavy: int, seed: int = 1):
+def fill_sql(users: int, total: int, heavy: int, seed: int = 1, steps=("tasks", "files", "texts")):
     """The same kind of history built by the database itself (INSERT ... SELECT over a number series):
     minutes instead of an hour of Python on a busy machine. MariaDB or SQLite, whichever is configured.
 
@@ -311,7 +311,6 @@ def fill_sql(users: int, total: int, heavy: int, seed: int = 1):
 
     from accounts.models import User
     from history.models import TaskStorage
-    from history.services import task_storage_rebuild
     from tasks import search
     from tasks.models import Task, TaskFile, TaskText
 
@@ -320,8 +319,9 @@ def fill_sql(users: int, total: int, heavy: int, seed: int = 1):
     started = time.perf_counter()
     mysql = connection.vendor == "mysql"
     q = connection.ops.quote_name
-    User.objects.bulk_create([User(email=f"bench{i:04d}@example.com", display_name=f"Bench User {i}",
-                                   password="!unusable") for i in range(users)], batch_size=1000)
+    if "tasks" in steps:
+        User.objects.bulk_create([User(email=f"bench{i:04d}@example.com", display_name=f"Bench User {i}",
+                                       password="!unusable") for i in range(users)], batch_size=1000)
     ids = list(User.objects.filter(email__startswith="bench").order_by("email").values_list("id", flat=True))
     if ids != list(range(ids[0], ids[0] + users)):
         raise SystemExit("the benchmark users need consecutive ids: fill an empty database")
@@ -357,7 +357,8 @@ def fill_sql(users: int, total: int, heavy: int, seed: int = 1):
         print(f"  {label} ({time.perf_counter() - step:.0f} s)", flush=True)
 
     r1, r2 = rand.format(k=1), rand.format(k=2)
-    run(f"{total:,} tasks", f"""
+    if "tasks" in steps:
+        run(f"{total:,} tasks", f"""
         INSERT INTO {tasks_t} (id, user_id, filename, status, engine, language, mime_type, size_bytes, sha256,
             page_count, pages_done, created_at, started_at, completed_at, heartbeat_at, processing_seconds,
             retry_count, requeue_count, error_code, error_message, queue_result_id, worker_id)
@@ -376,6 +377,24 @@ def fill_sql(users: int, total: int, heavy: int, seed: int = 1):
                      {r2} AS r2
               FROM {series} AS numbers) AS s
         ORDER BY id""".replace("CAST(r2 * 4000000 AS INTEGER)", "FLOOR(r2 * 4000000)" if mysql else "CAST(r2 * 4000000 AS INTEGER)"))
+    if "files" in steps:
+        _fill_files_sql(run, tasks_t, files_t, path, concat, stem)
+    if "texts" in steps:
+        _fill_texts_sql(run, seed, mysql, q, tasks_t, texts_t)
+    if mysql:
+        for table in (tasks_t, files_t, texts_t, q(TaskStorage._meta.db_table)):
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE TABLE {table}")
+                cursor.fetchall()
+    else:
+        run("ANALYZE", "ANALYZE")
+    print(f"filled {Task.objects.count():,} tasks, {TaskFile.objects.count():,} files and "
+          f"{TaskText.objects.count():,} texts over {users:,} users in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def _fill_files_sql(run, tasks_t, files_t, path, concat, stem):
+    from history.services import task_storage_rebuild
+
     run("originals", f"""
         INSERT INTO {files_t} (task_id, kind, file, name, mime_type, size_bytes, sha256, created_at)
         SELECT t.id, 'original', {path.format(leaf="'original.png'")}, t.filename, 'image/png', t.size_bytes, '',
@@ -389,7 +408,15 @@ def fill_sql(users: int, total: int, heavy: int, seed: int = 1):
             SELECT t.id, '{kind}', {path.format(leaf=f"'{leaf}'")}, {concat.format(a=stem, b=f"'{ext}'")},
                    '{mime}', {size}, '', t.completed_at
             FROM {tasks_t} t WHERE t.status = 'completed' ORDER BY t.id""")
-    print(f"  {TaskStorage._meta.db_table}: {task_storage_rebuild():,} rows derived from the files", flush=True)
+    print(f"  task_storage: {task_storage_rebuild():,} rows derived from the files", flush=True)
+
+
+def _fill_texts_sql(run, seed, mysql, q, tasks_t, texts_t):
+    from django.db import connection
+
+    from tasks import search
+
+    from search_text import PageWriter
 
     step = time.perf_counter()
     writer = PageWriter(seed)
@@ -416,14 +443,6 @@ def fill_sql(users: int, total: int, heavy: int, seed: int = 1):
         cursor.execute(f"DROP TABLE {pool_t}")
     if mysql:
         run("FULLTEXT index over the texts", f"ALTER TABLE {texts_t} ADD FULLTEXT INDEX task_texts_terms_ft (terms)")
-        for table in (tasks_t, files_t, texts_t, q(TaskStorage._meta.db_table)):
-            with connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE TABLE {table}")
-                cursor.fetchall()
-    else:
-        run("ANALYZE", "ANALYZE")
-    print(f"filled {Task.objects.count():,} tasks, {TaskFile.objects.count():,} files and "
-          f"{TaskText.objects.count():,} texts over {users:,} users in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 # --- Measuring ----------------------------------------------------------------------------
@@ -667,6 +686,19 @@ def measure_search(repeat: int, show_plans: bool):
             results.append((label, where, p50, p95, verdict))
             print(f"  {label:36} {where:24} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {p50 / base:5.1f}x base  "
                   f"{verdict:8} matches {min(hits):,}-{max(hits):,}  e.g. {queries[:3]}", flush=True)
+    print("\nbaseline without the index: LIKE '%word%' over the heavy user's texts (one query, no page)")
+    from django.db import connection
+
+    table = connection.ops.quote_name(TaskText._meta.db_table)
+    for label in ("word (vocabulary rank 300-3000)", "Chinese substring, 2 characters"):
+        timings = []
+        for q in classes[label][:3]:
+            start = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE user_id = %s AND text LIKE %s", [heavy.pk, f"%{q}%"])
+                cursor.fetchone()
+            timings.append((time.perf_counter() - start) * 1000)
+        print(f"  {label:36} LIKE scan                p50 {percentile(timings, 50):7.1f} ms  (3 queries)", flush=True)
     if show_plans:
         print("\nQueries and plans of one search per class (history page):")
         for label, queries in classes.items():
@@ -688,6 +720,8 @@ def main():
     parser.add_argument("--drop", action="store_true", help="drop the scratch database and exit")
     parser.add_argument("--sqlite", help="use this SQLite file instead of MariaDB (filled unless --reuse)")
     parser.add_argument("--search-only", action="store_true", help="measure the search cases only")
+    parser.add_argument("--steps", default="tasks,files,texts",
+                        help="with --fill sql: which parts to make (e.g. 'texts' adds the texts to filled tasks)")
     parser.add_argument("--fill", choices=("python", "sql"), default="python",
                         help="python: rows made here and LOADed (realistic file types and sizes); sql: made by "
                              "the database with INSERT ... SELECT (much faster on a busy machine)")
@@ -714,9 +748,9 @@ def main():
         cursor.execute("SELECT VERSION(), @@innodb_buffer_pool_size")
         version, pool = cursor.fetchone()
     print(f"MariaDB/MySQL {version}, InnoDB buffer pool {int(pool) / 2**20:.0f} MB, database {args.database}")
-    if not args.reuse:
+    if not args.reuse or args.fill == "sql" and args.steps != "tasks,files,texts":
         if args.fill == "sql":
-            fill_sql(args.users, args.tasks, args.heavy)
+            fill_sql(args.users, args.tasks, args.heavy, steps=args.steps.split(","))
         else:
             fill(server, args.database, args.users, args.tasks, args.heavy)
     if not args.search_only:
@@ -745,9 +779,9 @@ def main_sqlite(args):
     import sqlite3
 
     print(f"SQLite {sqlite3.sqlite_version}, database {path}")
-    if not args.reuse:
+    if not args.reuse or args.fill == "sql" and args.steps != "tasks,files,texts":
         if args.fill == "sql":
-            fill_sql(args.users, args.tasks, args.heavy)
+            fill_sql(args.users, args.tasks, args.heavy, steps=args.steps.split(","))
         else:
             fill(None, str(path), args.users, args.tasks, args.heavy)
     if not args.search_only:

@@ -224,7 +224,7 @@ def _retry_choices(request) -> dict:
     if request.content_type == "application/json" and request.body:  # a form body may be read already
         try:
             body = json.loads(request.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
         if not isinstance(body, dict):
             body = {}
@@ -304,7 +304,7 @@ def _export_params(request) -> dict:
     if request.content_type == "application/json" and request.body:
         try:
             body = json.loads(request.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_json", "The body must be a JSON object.")

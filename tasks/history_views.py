@@ -22,6 +22,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from tasks import search, selectors, services
 from tasks.charts import daily_chart
+from tasks.context_processors import badge_context
 from tasks.errors import ServiceError
 from tasks.export import export_response
 from tasks.history_params import (DEFAULT_ORDERING, DEFAULT_PAGE_SIZE, PAGE_SIZES, ParamsError, TaskFilters,
@@ -302,7 +303,7 @@ def export_view(request):
     try:
         filters = parse_filters(data)
     except ParamsError as exc:
-        return HttpResponseBadRequest(f"The filters are not valid: {exc}", content_type="text/plain")
+        return HttpResponseBadRequest(" ".join(exc.details.values()), content_type="text/plain; charset=utf-8")
     return export_response(request=request, filters=filters, fmt=fmt)
 
 
@@ -312,7 +313,7 @@ def active_badge(request):
     if not request.user.is_authenticated:
         return HttpResponse(status=286)
     return render(request, "history/_badge.html",
-                  {"active_task_count": selectors.task_active_count(user=request.user)})
+                  {**badge_context(request.user), "history_enabled": settings.ENABLE_TASK_HISTORY})
 
 
 @history_required

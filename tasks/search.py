@@ -112,11 +112,11 @@ BEFORE, AFTER = 60, 120
 
 
 def _hit_pattern(q: str) -> re.Pattern | None:
-    """Where the query's words (as word starts) or CJK runs occur, ignoring case."""
+    """Where the query's words (a word starting with one, to its end) or CJK runs occur, ignoring case."""
     parts = []
     for kind, piece in _pieces(q or ""):
         if kind == "w":
-            parts.append(r"(?<![^\W_])" + re.escape(piece))
+            parts.append(r"(?<![^\W_])" + re.escape(piece) + f"[^\\W_{_CJK}]*")
         else:
             parts.append(re.escape(piece))
     if not parts:

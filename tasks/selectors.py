@@ -447,6 +447,27 @@ def task_brief_stats(*, user) -> dict:
             "active": count["pending"] + count["processing"], "pages": completed.get("pages") or 0}
 
 
+def task_badge_state(*, user, active_limit: int = 50, finished_within_seconds: int = 300) -> dict:
+    """The header badge: how many tasks wait or run, which (id, file name), and which finished lately.
+
+    The browser compares two answers: a task that left ``active`` and shows up in ``finished``
+    finished while the page was open, so the tab title and an opted-in notification can name it.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    active_qs = Task.objects.filter(user=user, status__in=Task.ACTIVE_STATUSES)
+    active = [{"id": str(pk), "name": name} for pk, name in
+              active_qs.order_by("created_at").values_list("pk", "filename")[:active_limit]]
+    count = len(active) if len(active) < active_limit else active_qs.count()
+    since = timezone.now() - timedelta(seconds=finished_within_seconds)
+    finished = [{"id": str(pk), "name": name, "status": status} for pk, name, status in
+                Task.objects.filter(user=user, status__in=Task.FINISHED_STATUSES, completed_at__gte=since)
+                .order_by("-completed_at").values_list("pk", "filename", "status")[:20]]
+    return {"count": count, "active": active, "finished": finished}
+
+
 def last_language(*, user) -> str | None:
     """The language of the user's newest task: the upload form offers it again."""
     return (Task.objects.filter(user=user).order_by("-created_at").values_list("language", flat=True).first())

@@ -5,6 +5,7 @@ show as a message and the API turns into its JSON error.
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -306,6 +307,24 @@ def audit(*, request=None, user=None, action: str, obj=None, outcome=AuditLog.Ou
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else ""),
         details=details,
     )
+
+
+# A person's refused attempts (another user's task or file) are audited, but at most this many rows a
+# minute per user: past it they are only logged, so nobody can fill the audit table by repeating one.
+DENIED_AUDIT_PER_MINUTE = 30
+
+
+def audit_denied(*, request, action: str, obj=None, **details) -> AuditLog | None:
+    """A 'denied' audit row for the signed-in user, rate-limited per user (None when over the limit)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        recent = AuditLog.objects.filter(user=user, outcome=AuditLog.Outcome.DENIED,
+                                         created_at__gte=timezone.now() - timedelta(minutes=1))[:DENIED_AUDIT_PER_MINUTE]
+        if recent.count() >= DENIED_AUDIT_PER_MINUTE:
+            log.warning("denied attempt not audited: over %d a minute action=%s user_id=%s",
+                        DENIED_AUDIT_PER_MINUTE, action, user.pk)
+            return None
+    return audit(request=request, action=action, obj=obj, outcome=AuditLog.Outcome.DENIED, **details)
 
 
 RERUN_STATUSES = (Task.Status.COMPLETED, Task.Status.FAILED, Task.Status.CANCELLED)

@@ -5,7 +5,8 @@
 fail; the OCR worker and the auth API's breaker are reported (``status: degraded``) but
 do not take the web out of service, because signed-in users can still browse and
 download while either is down. ``?strict=1`` makes any non-ok check a 503, for monitors
-that only read status codes.
+that only read status codes. The checks' details (queue depth, breaker state) are shown only
+to the addresses and token that may read /metrics; anyone else gets the overall status.
 """
 
 import logging
@@ -110,4 +111,14 @@ def readyz(request):
     strict = request.GET.get("strict") in ("1", "true", "yes")
     code = 200 if (all_ok if strict else critical_ok) else 503
     overall = "ok" if all_ok else ("degraded" if critical_ok else "unavailable")
+    if not _may_see_details(request):  # the queue and the breaker are the operators' business
+        return JsonResponse({"status": overall}, status=code)
     return JsonResponse({"status": overall, "checks": checks}, status=code)
+
+
+def _may_see_details(request) -> bool:
+    """Who may read /readyz's checks: the addresses and token that may read /metrics."""
+    from accounts.client_ip import client_ip
+    from tool_ocr.metrics import _client_allowed, _token_ok
+
+    return _token_ok(request) or _client_allowed(client_ip(request) or "")

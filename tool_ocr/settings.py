@@ -102,7 +102,7 @@ TRUSTED_PROXIES = cfg.networks("TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # --- Tasks ------------------------------------------------------------------
 TASK_RETENTION_DAYS = cfg.int("TASK_RETENTION_DAYS", "30", minimum=1, maximum=36500)
-MAX_TASKS_PER_USER = cfg.int("MAX_TASKS_PER_USER", "20", minimum=1, maximum=100000)
+MAX_TASKS_PER_USER = cfg.int("MAX_TASKS_PER_USER", "100", minimum=1, maximum=100000)
 ENABLE_TASK_HISTORY = cfg.bool("ENABLE_TASK_HISTORY", "true")
 MAX_UPLOAD_MB = cfg.int("MAX_UPLOAD_MB", "50", minimum=1, maximum=2048)
 MAX_PAGES = cfg.int("MAX_PAGES", "300", minimum=1, maximum=100000)
@@ -320,3 +320,8 @@ SECURITY_CONTACT = cfg.str("SECURITY_CONTACT", "")
 # Session cookies must be exactly a key Django made (MariaDB would match "ABC…" to "abc…").
 MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
                   "tool_ocr.security.StrictSessionCookieMiddleware")
+
+# --- Error pages (issue 14; tool_ocr/error_views.py) ----------------------------
+# Branded 400/403/404/500 pages; under DEBUG the expected 4xx answers look as in production.
+MIDDLEWARE.append("tool_ocr.error_views.DebugLikeProductionMiddleware")
+CSRF_FAILURE_VIEW = "tool_ocr.error_views.csrf_failure"

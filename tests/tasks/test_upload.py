@@ -27,7 +27,7 @@ def test_several_files_of_every_type_become_one_task_each_stored_under_user_and_
     signed_in(client, user_a)
     response = client.post("/", {"files": [_file(label) for label in SAMPLES], "engine": "easyocr"})
     assert response.status_code == 302 and response["Location"] == "/"
-    assert f"{len(SAMPLES)} files are queued for OCR." in client.get("/").content.decode()
+    assert f"{len(SAMPLES)} files are queued for OCR, in the order chosen." in client.get("/").content.decode()
 
     tasks = {t.filename: t for t in Task.objects.filter(user=user_a)}
     assert len(tasks) == len(SAMPLES)
@@ -69,14 +69,16 @@ def test_good_files_are_taken_and_each_bad_one_is_named_with_its_reason(file_sto
     bad = [SimpleUploadedFile(name, (CORPUS / name).read_bytes())
            for name in ("notes.txt", "encrypted.pdf", "truncated.jpg")]
     response = client.post("/", {"files": [_file("png"), *bad, _file("webp")]})
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert "Queued for OCR:" in page and "libtasn1_p13.png" in page and "page.webp" in page
+    assert response.status_code == 302 and response["Location"] == "/"  # post/redirect/get
+    page = client.get("/").content.decode()
+    assert "Queued for OCR, in this order:" in page and "libtasn1_p13.png" in page and "page.webp" in page
     assert "<strong>notes.txt</strong>: This type of file is not supported" in page
     assert "<strong>encrypted.pdf</strong>: The PDF is protected by a password" in page
     assert "<strong>truncated.jpg</strong>: The file is damaged or incomplete" in page
     assert sorted(Task.objects.values_list("filename", flat=True)) == ["libtasn1_p13.png", "page.webp"]
     assert len(stored_names()) == 2 and TaskFile.objects.count() == 2
+    again = client.get("/").content.decode()  # a reload shows the page, not the outcome again, and sends nothing
+    assert "Queued for OCR" not in again and Task.objects.count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -86,8 +88,8 @@ def test_a_file_over_the_size_limit_is_cut_off_while_streaming_and_others_are_ke
     (tmp_path / "uploads").mkdir()
     signed_in(client, user_a)
     big = SimpleUploadedFile("big-scan.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * (1024 * 1024 + 10))
-    response = client.post("/", {"files": [big, _file("png")]})
-    assert response.status_code == 200
+    response = client.post("/", {"files": [big, _file("png")]}, follow=True)
+    assert response.redirect_chain == [("/", 302)]
     assert "<strong>big-scan.png</strong>: The file is larger than 1 MB, the most we take per file." in response.content.decode()
     assert list(Task.objects.values_list("filename", flat=True)) == ["libtasn1_p13.png"]
     assert list((tmp_path / "uploads").iterdir()) == []  # the temporary files are gone
@@ -121,14 +123,15 @@ def test_uploads_are_streamed_to_disk_not_memory(client, user_a, settings):
 def test_active_task_limit_takes_what_fits_then_answers_429(client, user_a, user_b, settings):
     settings.MAX_TASKS_PER_USER = 2
     signed_in(client, user_a)
-    response = client.post("/", {"files": [_file("png"), _file("bmp"), _file("webp")]})
-    assert response.status_code == 200
-    assert "<strong>page.webp</strong>: You already have 2 tasks waiting or running." in response.content.decode()
-    assert Task.objects.filter(user=user_a).count() == 2
+    response = client.post("/", {"files": [_file("png"), _file("bmp"), _file("webp")]}, follow=True)
+    page = response.content.decode()
+    assert "You may have at most 2 tasks waiting or running, so 1 file was not uploaded." in page
+    assert '<div class="alert" role="alert" data-testid="upload-over-cap">' in page and "<li>page.webp</li>" in page
+    assert sorted(Task.objects.filter(user=user_a).values_list("filename", flat=True)) == ["libtasn1_p13.png", "page.bmp"]
 
     response = client.post("/", {"files": [_file("png")]})
     assert response.status_code == 429
-    assert "You already have 2 tasks waiting or running" in response.content.decode()
+    assert "You may have at most 2 tasks waiting or running, so 1 file was not uploaded" in response.content.decode()
     assert Task.objects.filter(user=user_a).count() == 2 and len(stored_names()) == 2
 
     Task.objects.filter(user=user_a).update(status="completed")  # finished tasks do not count
