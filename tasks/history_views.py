@@ -32,6 +32,10 @@ from tasks.zip_download import results_zip_response
 
 COLUMNS = (("filename", "File"), ("status", "Status"), (None, "Engine"), (None, "Pages"),
            ("created_at", "Created"), ("processing_seconds", "Duration"))
+# The column headings' sort orders as one list, for phones (where the headings are hidden).
+SORT_CHOICES = (("-created_at", "Newest first"), ("created_at", "Oldest first"), ("filename", "File name A–Z"),
+                ("-filename", "File name Z–A"), ("status", "Status"), ("-status", "Status, reversed"), ("-processing_seconds", "Longest first"),
+                ("processing_seconds", "Shortest first"))
 ACTIONS = ("retry", "cancel", "delete")
 BULK_ACTIONS = ("download", *ACTIONS)
 MAX_BULK = 100
@@ -152,7 +156,7 @@ def _results_context(request, notice: str = "", notice_error: bool = False) -> d
         "statuses": Task.Status.choices, "view_query": request.GET.urlencode(), "view_suffix": _suffix(request),
         "export_query": _filters_query(filters),
         "notice": notice, "notice_error": notice_error, "retention_days": settings.TASK_RETENTION_DAYS,
-        "max_bulk": MAX_BULK,
+        "max_bulk": MAX_BULK, "sort_choices": SORT_CHOICES,
     }
 
 

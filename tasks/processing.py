@@ -19,7 +19,7 @@ from tasks.documents import DocumentError
 from tasks.models import Task, TaskFile
 from tasks.ocr.base import PageResult
 from tasks.ocr import languages, orientation
-from tasks.ocr.engines import get_engine, resolve_engine
+from tasks.ocr.engines import get_engine
 from tasks.ocr.layout import page_text
 from tasks.pdf_text import TextLayerPage
 from tasks.searchable_pdf import OriginalPagesUnreadable, SearchablePdfWriter, keep_original_pages
@@ -84,7 +84,7 @@ def read_page(image, engine_name: str, language: str) -> PageRead:
     the common case, pay nothing for the check.
     """
     notes = list(image.info.get("turned", []))
-    name = resolve_engine(engine_name, language)
+    name = engine_name
     engine = get_engine(name)
     straight, angle = orientation.deskew(image)
     lines = _recognize(engine, straight, language)

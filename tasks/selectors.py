@@ -17,7 +17,7 @@ from django.db.models import Case, Count, F, IntegerField, Lookup, Q, QuerySet, 
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from history.models import TaskStorage, TaskSummary
+from history.models import TaskStorage, TaskSummary, UserStorage
 from tasks.history_params import DEFAULT_ORDERING, ORDERINGS
 from tasks import search
 from tasks.models import Task, TaskFile, TaskText
@@ -397,6 +397,8 @@ def task_stats(*, user, filters: dict | None = None, today: date | None = None, 
 def task_storage_bytes(*, user, filters: dict | None = None) -> int:
     """Bytes of every file of the user's tasks created in the date range (history.models.TaskStorage)."""
     filters = filters or {}
+    if not filters.get("created_from") and not filters.get("created_to"):  # all time: one maintained row
+        return UserStorage.objects.filter(user=user).values_list("bytes", flat=True).first() or 0
     qs = TaskStorage.objects.filter(user=user)
     if filters.get("created_from"):
         qs = qs.filter(created_at__gte=day_start(filters["created_from"]))

@@ -419,5 +419,13 @@
   });
   document.addEventListener("htmx:afterSettle", function () {
     if (byId("active-badge")) { readBadge(); }
+    // The task page: once the task is finished, "… is queued for OCR" above it is no longer true.
+    var box = byId("task-status"), status = box && box.getAttribute("data-status");
+    if (status === "completed" || status === "failed" || status === "cancelled") {
+      var notes = document.querySelectorAll(".messages li.msg-success");
+      for (var i = 0; i < notes.length; i++) {
+        if (/queued/.test(notes[i].textContent)) { notes[i].parentNode.removeChild(notes[i]); }
+      }
+    }
   });
 })();

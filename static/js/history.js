@@ -33,6 +33,13 @@
       if (dialog && dialog.open) { dialog.close(); }
     }
   });
+  // The phone's "Sort by" list writes the form's ordering before htmx reads the form ("input" comes before "change").
+  document.addEventListener("input", function (event) {
+    if (event.target && event.target.hasAttribute && event.target.hasAttribute("data-sort-select")) {
+      var hidden = document.querySelector('#history-filters input[name="ordering"]');
+      if (hidden) { hidden.value = event.target.value; }
+    }
+  });
   // Bulk buttons are active only with something selected (and say so to screen readers).
   function syncBulk() {
     var chosen = document.querySelectorAll('#history-results input[name="ids"]:checked').length;

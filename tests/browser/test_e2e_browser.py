@@ -103,6 +103,7 @@ def test_upload_progress_filter_details_download_delete(page, tmp_path):
     assert progress.get_attribute("value") == "100"
     assert seen & {"0", "33", "67"}, seen  # the bar was seen before the end
     expect(page.get_by_test_id("active-badge")).to_have_text("0 running", timeout=15000)  # the badge polled down
+    expect(page.locator("main")).not_to_contain_text("is queued for OCR")  # the upload's note went with the news
     page.screenshot(path=str(ARTIFACTS / "e2e-2-completed.png"), full_page=True)
 
     # find it in the history with a file-name filter; the URL keeps the filter

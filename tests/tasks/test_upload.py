@@ -181,5 +181,6 @@ def test_the_form_offers_each_engine_with_its_trade_off_and_drag_and_drop(client
     signed_in(client, user_a)
     page = client.get("/").content.decode()
     assert 'type="file" name="files"' in page and "multiple" in page
-    assert 'value="easyocr"' in page and "copes better with photos" in page
+    assert 'value="easyocr"' in page and "English only" in page
+    assert 'value="tesseract"' in page and "reads all listed languages" in page
     assert 'id="dropzone"' in page and "/static/js/upload.js" in page

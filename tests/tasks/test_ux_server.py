@@ -180,3 +180,21 @@ def test_zip_entries_carry_the_tasks_time(page_client, user_a, settings):
     finished = task.completed_at
     for info in archive.infolist():
         assert info.date_time == (2026, 3, 12, 13, 5, finished.second - finished.second % 2)
+
+
+@pytest.mark.django_db
+def test_the_sign_in_request_may_take_its_worst_case_before_the_browser_gives_up(client, settings):
+    from accounts import external_auth
+
+    settings.EXTERNAL_AUTH_TOTAL_TIMEOUT = 60
+    page = client.get("/login/").content.decode()
+    timeout_ms = int(page.split("hx-request='{\"timeout\": ")[1].split("}")[0])
+    assert timeout_ms >= external_auth.worst_case_seconds() * 1000 + 4000 and timeout_ms > 20000
+
+
+@pytest.mark.django_db
+def test_a_bad_request_is_a_branded_400(client):
+    response = client.get("/login/", HTTP_HOST="not-ours.example")  # DisallowedHost: Django's 400 path
+    html = response.content.decode()
+    assert response.status_code == 400 and 'data-testid="error-page"' in html and "Bad request" in html
+    assert 'href="/">Go to the upload page</a>' in html
