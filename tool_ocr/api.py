@@ -186,6 +186,12 @@ def _database_error(request, exc):
 
 @_handler(Exception)
 def _unexpected(request, exc):
+    from tool_ocr.dependencies import dependency_of, unavailable_response
+
+    dependency = dependency_of(exc)  # storage or temporary folder unwritable, sign-in API down: 503
+    if dependency:
+        log.warning("dependency down in the API: %s (%s)", dependency, exc)
+        return unavailable_response(request, dependency)
     log.exception("unexpected error in the API")
     return error_response(500, "internal_error", "Something went wrong on our side.")
 

@@ -222,7 +222,8 @@
     document.addEventListener("htmx:beforeSwap", function (event) {
       var active = document.activeElement, target = event.detail.target;
       focusKey = null;
-      if (active && active !== document.body && target && target.contains(active)) {
+      // Also outside the target: an out-of-band part (the history's "Rows per page") is swapped too.
+      if (active && active !== document.body && target) {
         focusKey = {id: active.id, testid: active.getAttribute("data-testid"), name: active.getAttribute("name"),
                     value: active.getAttribute("value"), target: target.id};
       }
