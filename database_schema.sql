@@ -228,6 +228,7 @@ CREATE TABLE `tool_ocr_tasks` (
   KEY `task_user_filename_idx` (`user_id`,`filename`,`created_at` DESC,`id`),
   KEY `task_user_seconds_idx` (`user_id`,`processing_seconds`,`created_at` DESC,`id`,`status`),
   KEY `task_user_status_stats_idx` (`user_id`,`status`,`created_at`,`page_count`,`processing_seconds`),
+  KEY `task_user_completed_idx` (`user_id`,`completed_at` DESC),
   FULLTEXT KEY `task_filename_ft_idx` (`filename`),
   CONSTRAINT `tool_ocr_tasks_user_id_e60bd1be_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='OCR tasks, one per uploaded file';
@@ -335,7 +336,8 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('tasks', '0005_history_stats_index', UTC_TIMESTAMP(6)),
   ('tasks', '0006_i10b_text_layer_pages', UTC_TIMESTAMP(6)),
   ('tasks', '0007_i10c_task_texts', UTC_TIMESTAMP(6)),
-  ('tasks', '0008_i11_task_filename_fulltext', UTC_TIMESTAMP(6));
+  ('tasks', '0008_i11_task_filename_fulltext', UTC_TIMESTAMP(6)),
+  ('tasks', '0009_i11_task_user_completed_idx', UTC_TIMESTAMP(6));
 
 -- Views for common queries ---------------------------------------------------
 -- Each object's "-- doc:" lines above it are its description in docs/database.md (tool_ocr/schema_doc.py).
