@@ -8,11 +8,12 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 PORT ?= 8000
 AUTH_PORT ?= 8765
 
-.PHONY: run test setup system-deps migrate schema worker clean-data help
+.PHONY: run test setup system-deps migrate schema worker clean-data help screenshots
 
 help:
 	@echo "make run    - set up, then serve Tool OCR on SQLite with a worker and the dev auth API"
 	@echo "make test   - set up, then run the whole test suite (SQLite unless DATABASE_URL says otherwise)"
+	@echo "make screenshots - retake the user guide's screenshots (docs/images/*.png) in Chromium"
 	@echo "make schema - regenerate database_schema.sql (from a migrated MariaDB database) and docs/database.md"
 
 system-deps:
@@ -42,3 +43,6 @@ test: setup
 
 schema: setup
 	@bash scripts/make_schema.sh
+
+screenshots: setup
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/ops/test_user_guide_screenshots.py -m browser

@@ -231,6 +231,11 @@ CREATE TABLE `tool_ocr_tasks` (
   FULLTEXT KEY `task_filename_ft_idx` (`filename`),
   CONSTRAINT `tool_ocr_tasks_user_id_e60bd1be_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='OCR tasks, one per uploaded file';
+CREATE TABLE `tool_ocr_user_storage` (
+  `user_id` bigint(20) NOT NULL COMMENT 'task_storage.user_id',
+  `bytes` bigint(20) NOT NULL COMMENT 'SUM(task_storage.bytes) of the user',
+  PRIMARY KEY (`user_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Bytes stored per user (kept by triggers on task_storage), for all-time statistics';
 CREATE TABLE `tool_ocr_users` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
   `password` varchar(128) NOT NULL COMMENT 'Password',
@@ -320,6 +325,8 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('history', '0002_task_storage_backfill', UTC_TIMESTAMP(6)),
   ('history', '0003_i11_task_summary', UTC_TIMESTAMP(6)),
   ('history', '0004_i11_task_summary_triggers', UTC_TIMESTAMP(6)),
+  ('history', '0005_i11_user_storage', UTC_TIMESTAMP(6)),
+  ('history', '0006_i11_user_storage_triggers', UTC_TIMESTAMP(6)),
   ('sessions', '0001_initial', UTC_TIMESTAMP(6)),
   ('tasks', '0001_initial', UTC_TIMESTAMP(6)),
   ('tasks', '0002_task_requeue_count', UTC_TIMESTAMP(6)),
@@ -421,4 +428,7 @@ DELIMITER //
 CREATE TRIGGER `tool_ocr_tasks_summary_ai` AFTER INSERT ON `tool_ocr_tasks` FOR EACH ROW INSERT INTO `tool_ocr_task_summary` (user_id, status, tasks, pages, seconds, timed) VALUES (NEW.user_id, NEW.status, 1, NEW.page_count, COALESCE(NEW.processing_seconds, 0), CASE WHEN NEW.processing_seconds IS NULL THEN 0 ELSE 1 END) ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed) //
 CREATE TRIGGER `tool_ocr_tasks_summary_au` AFTER UPDATE ON `tool_ocr_tasks` FOR EACH ROW BEGIN IF NOT (OLD.user_id <=> NEW.user_id AND OLD.status <=> NEW.status AND OLD.page_count <=> NEW.page_count AND OLD.processing_seconds <=> NEW.processing_seconds) THEN UPDATE `tool_ocr_task_summary` SET tasks = tasks - 1, pages = pages - OLD.page_count, seconds = seconds - COALESCE(OLD.processing_seconds, 0), timed = timed - (CASE WHEN OLD.processing_seconds IS NULL THEN 0 ELSE 1 END) WHERE user_id = OLD.user_id AND status = OLD.status; INSERT INTO `tool_ocr_task_summary` (user_id, status, tasks, pages, seconds, timed) VALUES (NEW.user_id, NEW.status, 1, NEW.page_count, COALESCE(NEW.processing_seconds, 0), CASE WHEN NEW.processing_seconds IS NULL THEN 0 ELSE 1 END) ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed); END IF; END //
 CREATE TRIGGER `tool_ocr_tasks_summary_ad` AFTER DELETE ON `tool_ocr_tasks` FOR EACH ROW UPDATE `tool_ocr_task_summary` SET tasks = tasks - 1, pages = pages - OLD.page_count, seconds = seconds - COALESCE(OLD.processing_seconds, 0), timed = timed - (CASE WHEN OLD.processing_seconds IS NULL THEN 0 ELSE 1 END) WHERE user_id = OLD.user_id AND status = OLD.status //
+CREATE TRIGGER `tool_ocr_task_storage_sum_ai` AFTER INSERT ON `tool_ocr_task_storage` FOR EACH ROW INSERT INTO `tool_ocr_user_storage` (user_id, bytes) VALUES (NEW.user_id, NEW.bytes) ON DUPLICATE KEY UPDATE bytes = bytes + VALUES(bytes) //
+CREATE TRIGGER `tool_ocr_task_storage_sum_au` AFTER UPDATE ON `tool_ocr_task_storage` FOR EACH ROW BEGIN IF NOT (OLD.user_id <=> NEW.user_id AND OLD.bytes <=> NEW.bytes) THEN UPDATE `tool_ocr_user_storage` SET bytes = bytes - OLD.bytes WHERE user_id = OLD.user_id; INSERT INTO `tool_ocr_user_storage` (user_id, bytes) VALUES (NEW.user_id, NEW.bytes) ON DUPLICATE KEY UPDATE bytes = bytes + VALUES(bytes); END IF; END //
+CREATE TRIGGER `tool_ocr_task_storage_sum_ad` AFTER DELETE ON `tool_ocr_task_storage` FOR EACH ROW UPDATE `tool_ocr_user_storage` SET bytes = bytes - OLD.bytes WHERE user_id = OLD.user_id //
 DELIMITER ;

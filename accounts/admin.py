@@ -45,6 +45,14 @@ class UserAdmin(FastListMixin, admin.ModelAdmin):
                        "last_seen_at", "last_login")
     filter_horizontal = ("groups", "user_permissions")
 
+    def get_readonly_fields(self, request, obj=None):
+        """A superuser may link or rename: set a directory id or change an email (a refused
+        look-alike sign-in says to ask for this). Both stay unique; the email is normalised on save."""
+        fields = super().get_readonly_fields(request, obj)
+        if request.user.is_superuser and obj is not None and obj.auth_source == obj.AuthSource.EXTERNAL:
+            return tuple(f for f in fields if f not in ("email", "external_id"))
+        return fields
+
     def get_changelist(self, request, **kwargs):
         return UserChangeList
 

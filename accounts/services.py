@@ -224,7 +224,10 @@ def token_session_refresh(*, session: TokenSession, now=None) -> RefreshOutcome:
         _release_hold(session, until=timezone.now() + REFRESH_PAUSE_AFTER_FAILURE)
         log.info("token refresh postponed session_id=%s reason=%s", session.pk, exc.code)
         return RefreshOutcome.UNAVAILABLE
-    if result.user.external_id != session.user.external_id:
+    bound = session.user.external_id
+    same_person = (result.user.external_id == bound if bound
+                   else normalize_email(result.user.email) == session.user.email)  # from before ids: bound below
+    if not same_person:
         log.warning("token refresh returned another identity session_id=%s", session.pk)
         token_session_revoke(session=session, reason=TokenSession.EndReason.REFRESH_REFUSED)
         session.revoked_at, session.end_reason = timezone.now(), TokenSession.EndReason.REFRESH_REFUSED

@@ -58,7 +58,13 @@ def logout_view(request):
 
 @require_GET
 def admin_login_redirect(request):
-    """The admin's own login form would skip the brute-force limit: send people here instead."""
+    """The admin's own login form would skip the brute-force limit: send people here instead.
+
+    A signed-in person who is not staff gets a page saying the admin is for operators (the
+    login page would send them straight back to the admin, round a redirect circle).
+    """
+    if request.user.is_authenticated and not request.user.is_staff:
+        return render(request, "accounts/not_an_operator.html", status=403)
     target = request.GET.get("next") or reverse("admin:index")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("admin:index")

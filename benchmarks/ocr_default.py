@@ -1,7 +1,7 @@
 """Which engine serves people best: character error rate and seconds per page, per kind of page, per engine.
 
     DEBUG=true .venv/bin/python benchmarks/ocr_default.py [--engines tesseract,easyocr,default] [--cases a,b]
-                                                          [--worker-start] [--no-real]
+                                                          [--worker-start] [--first-task] [--no-real]
 
 Pages are made here (tests/pagegen.py: text rendered with Debian's DejaVu and Noto CJK fonts) plus the
 shared real sample page (tests/data/pages/libtasn1_p13*, pdftotext ground truth):
@@ -17,8 +17,9 @@ Each page goes through the app's own path: tasks.documents.iter_pages (EXIF) -> 
 (straightening, orientation check, the engine) -> layout.page_text, as a worker reads it. "default" is the
 engine new tasks get (OCR_ENGINE, resolved per language). The machine is shared (2 cores, other jobs
 running): compare engines within one run, not across runs. Also prints what Tesseract's orientation
-detection (OSD) costs per page, and with --worker-start how long `manage.py db_worker` takes to start
-with its engines loaded. Output also goes to benchmarks/results/ocr_default.txt.
+detection (OSD) costs per page, with --worker-start how long `manage.py db_worker` takes to start
+with its engines loaded, and with --first-task what EasyOCR's first page costs in a fresh process, cold
+and warmed up as the worker does at start. Output also goes to benchmarks/results/ocr_default.txt.
 """
 
 import argparse
@@ -138,12 +139,46 @@ def worker_start() -> None:
                 f" (exit {done.returncode}){'; ' + loaded[0].split('OCR engines', 1)[1] if loaded else ''}")
 
 
+FIRST_TASK = """
+import os, resource, sys, time
+sys.path.insert(0, {root!r})
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tool_ocr.settings")
+import django
+django.setup()
+from tests import pagegen
+from tasks.ocr.engines import get_engine
+from tasks.ocr.warmup import warm_engines
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+page = pagegen.text_page(pagegen.ENGLISH[:400], page=(1275, 500))[0]
+if {warm}:
+    warm_engines(["easyocr"])
+out = []
+for _ in range(2):
+    t0, c0 = time.perf_counter(), cpu()
+    get_engine("easyocr").recognize(page, language="en")
+    out.append("%.2f s wall / %.2f s CPU" % (time.perf_counter() - t0, cpu() - c0))
+print(" ; ".join(out))
+"""
+
+
+def first_task() -> None:
+    """EasyOCR's first and second page in a fresh process, without and with the start-up warm-up."""
+    for warm in (False, True):
+        done = subprocess.run([sys.executable, "-c", FIRST_TASK.format(root=str(ROOT), warm=warm)], cwd=ROOT,
+                              capture_output=True, text=True, env={**os.environ, "DEBUG": "true"})
+        say(f"  EasyOCR in a fresh worker, {'warmed up at start' if warm else 'cold':18}: first page, second page: "
+            f"{done.stdout.strip() or done.stderr[-300:]}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--engines", default="tesseract,easyocr,default")
     parser.add_argument("--cases", default="")
     parser.add_argument("--no-real", action="store_true", help="only the generated pages (faster)")
     parser.add_argument("--worker-start", action="store_true")
+    parser.add_argument("--first-task", action="store_true", help="EasyOCR's first page cold and warmed up")
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tool_ocr.settings")
@@ -198,6 +233,8 @@ def main():
             " paid only when the first reading is unsure (see tasks/processing.py)")
     if args.worker_start:
         worker_start()
+    if args.first_task:
+        first_task()
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(_out.getvalue())
 

@@ -53,3 +53,22 @@ class TaskSummary(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {self.status}: {self.tasks}"
+
+
+class UserStorage(models.Model):
+    """Bytes stored per user: the sum of the user's TaskStorage rows, kept by triggers on that table.
+
+    "Storage used" over all time is then one row instead of 100,000 for a heavy user
+    (history/triggers.py; tests/history/test_summary.py checks it against SUM).
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE,
+                                related_name="+", db_constraint=False, db_comment="task_storage.user_id")
+    bytes = models.BigIntegerField(default=0, db_comment="SUM(task_storage.bytes) of the user")
+
+    class Meta:
+        db_table = "user_storage"
+        db_table_comment = "Bytes stored per user (kept by triggers on task_storage), for all-time statistics"
+
+    def __str__(self):
+        return f"{self.user_id}: {self.bytes} bytes"

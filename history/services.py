@@ -46,7 +46,7 @@ def task_storage_rebuild() -> int:
 
 
 def task_summary_rebuild() -> int:
-    """Recount history.TaskSummary from the tasks table (after loading rows with the triggers off)."""
+    """Recount history.TaskSummary and UserStorage from their tables (after loading rows with the triggers off)."""
     from django.db import connection
 
     from history.models import TaskSummary
@@ -54,7 +54,12 @@ def task_summary_rebuild() -> int:
     from tasks.models import Task
 
     q = connection.ops.quote_name
+    from history.models import TaskStorage, UserStorage
+    from history.triggers import storage_rebuild_sql
+
     with transaction.atomic(), connection.cursor() as cursor:
         for sql in rebuild_sql(q(Task._meta.db_table), q(TaskSummary._meta.db_table)):
+            cursor.execute(sql)
+        for sql in storage_rebuild_sql(q(TaskStorage._meta.db_table), q(UserStorage._meta.db_table)):
             cursor.execute(sql)
     return TaskSummary.objects.count()

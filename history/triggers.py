@@ -7,6 +7,7 @@ progress updates do not touch it.
 """
 
 NAMES = ("tasks_summary_ai", "tasks_summary_au", "tasks_summary_ad")
+STORAGE_NAMES = ("task_storage_sum_ai", "task_storage_sum_au", "task_storage_sum_ad")
 WATCHED = ("user_id", "status", "page_count", "processing_seconds")
 
 
@@ -46,9 +47,38 @@ def trigger_sql(vendor: str, tasks: str, summary: str, prefix: str = "") -> list
     raise NotImplementedError(f"no TaskSummary triggers for {vendor}")
 
 
-def drop_sql(vendor: str, prefix: str = "") -> list[str]:
+def drop_sql(vendor: str, prefix: str = "", names=NAMES) -> list[str]:
     quote = "`" if vendor == "mysql" else '"'
-    return [f"DROP TRIGGER IF EXISTS {quote}{prefix}{name}{quote}" for name in NAMES]
+    return [f"DROP TRIGGER IF EXISTS {quote}{prefix}{name}{quote}" for name in names]
+
+
+def storage_trigger_sql(vendor: str, storage: str, user_storage: str, prefix: str = "") -> list[str]:
+    """Keep history.UserStorage = SUM(task_storage.bytes) per user."""
+    insert = f"INSERT INTO {user_storage} (user_id, bytes) VALUES (NEW.user_id, NEW.bytes)"
+    subtract = f"UPDATE {user_storage} SET bytes = bytes - OLD.bytes WHERE user_id = OLD.user_id"
+    ai, au, ad = (f"{prefix}{name}" for name in STORAGE_NAMES)
+    if vendor == "mysql":
+        upsert = insert + " ON DUPLICATE KEY UPDATE bytes = bytes + VALUES(bytes)"
+        return [
+            f"CREATE TRIGGER `{ai}` AFTER INSERT ON {storage} FOR EACH ROW {upsert}",
+            f"CREATE TRIGGER `{au}` AFTER UPDATE ON {storage} FOR EACH ROW BEGIN IF NOT "
+            f"(OLD.user_id <=> NEW.user_id AND OLD.bytes <=> NEW.bytes) THEN {subtract}; {upsert}; END IF; END",
+            f"CREATE TRIGGER `{ad}` AFTER DELETE ON {storage} FOR EACH ROW {subtract}",
+        ]
+    if vendor == "sqlite":
+        upsert = insert + " ON CONFLICT(user_id) DO UPDATE SET bytes = bytes + excluded.bytes"
+        return [
+            f'CREATE TRIGGER "{ai}" AFTER INSERT ON {storage} FOR EACH ROW BEGIN {upsert}; END',
+            f'CREATE TRIGGER "{au}" AFTER UPDATE OF user_id, bytes ON {storage} FOR EACH ROW '
+            f"WHEN OLD.user_id IS NOT NEW.user_id OR OLD.bytes IS NOT NEW.bytes BEGIN {subtract}; {upsert}; END",
+            f'CREATE TRIGGER "{ad}" AFTER DELETE ON {storage} FOR EACH ROW BEGIN {subtract}; END',
+        ]
+    raise NotImplementedError(f"no UserStorage triggers for {vendor}")
+
+
+def storage_rebuild_sql(storage: str, user_storage: str) -> list[str]:
+    return [f"DELETE FROM {user_storage}",
+            f"INSERT INTO {user_storage} (user_id, bytes) SELECT user_id, SUM(bytes) FROM {storage} GROUP BY user_id"]
 
 
 def rebuild_sql(tasks: str, summary: str) -> list[str]:

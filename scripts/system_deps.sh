@@ -14,6 +14,8 @@ done
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 command -v chromium >/dev/null || need+=(chromium)
+# CJK glyphs for the browser tests and screenshots (陳美玲, 報告書)
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v mariadb >/dev/null || need+=(mariadb-client)
 command -v ss >/dev/null || need+=(iproute2)  # tests/ops/test_host_metrics.py finds Prometheus's port

@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404, HttpResponse
 
 from tasks.models import AuditLog, TaskFile
 from tasks.selectors import task_file_get
-from tasks.services import audit
+from tasks.services import audit, audit_denied
 from tasks.storage import stream_task_file
 from tool_ocr.object_storage import bucket_errors
 
@@ -19,19 +19,33 @@ KIND_BY_SUFFIX = {"original": TaskFile.Kind.ORIGINAL, "result.txt": TaskFile.Kin
                   "result.json": TaskFile.Kind.RESULT_JSON, "result.pdf": TaskFile.Kind.RESULT_PDF}
 
 
+MAX_DOWNLOAD_NAME = 150
+
+
+def shorten_middle(name: str, limit: int = MAX_DOWNLOAD_NAME) -> str:
+    """Keep the start (what people recognise) and the extension (".ocr.pdf"); cut the middle with "…"."""
+    if len(name) <= limit:
+        return name
+    match = re.search(r"(\.[A-Za-z0-9]{1,5}){1,2}$", name)  # ".pdf", ".ocr.pdf", ".tar.gz"
+    ext = match.group(0) if match else ""
+    stem = name[:len(name) - len(ext)]
+    room = limit - len(ext) - 1
+    head = max(1, room * 2 // 3)
+    return stem[:head].rstrip() + "…" + stem[len(stem) - (room - head):].lstrip() + ext
+
+
 def safe_download_name(name: str) -> str:
     """Printable, no path separators or quotes; non-Latin letters kept (sent as RFC 5987 by Django)."""
     name = unicodedata.normalize("NFC", name or "")
     name = re.sub(r'[\x00-\x1f\x7f/\\"<>:|?*]', "_", name).strip(" .") or "download"
-    return name[-150:]
+    return shorten_middle(name)
 
 
 def serve_task_file(request, *, task_id, kind) -> FileResponse:
     """The user's file or 404 (also for another user's); denied attempts are audited too."""
     task_file = task_file_get(user=request.user, task_id=task_id, kind=kind)
     if task_file is None:
-        audit(request=request, action="file.download", outcome=AuditLog.Outcome.DENIED,
-              task_id=str(task_id), kind=str(kind))
+        audit_denied(request=request, action="file.download", task_id=str(task_id), kind=str(kind))
         raise Http404("No such file.")
     try:
         fh = stream_task_file(task_file)

@@ -6,6 +6,7 @@ a batch at a time and sent as they are made, so memory stays flat at any row cou
 
 import csv
 import json
+import re
 from datetime import datetime
 
 from django.http import StreamingHttpResponse
@@ -16,7 +17,6 @@ from tasks.selectors import task_iter
 
 COLUMNS = ("id", "filename", "status", "engine", "language", "created_at", "started_at", "completed_at",
            "processing_seconds", "page_count", "size_bytes", "retry_count", "error_code", "error_message")
-_TEXT_COLUMNS = {"filename", "error_message", "error_code"}
 _BATCH = 500
 CHUNK_SIZE = 2000  # rows per keyset query
 
@@ -38,13 +38,19 @@ def _plain(name, value):
     return value
 
 
+# CSV injection: a spreadsheet runs a cell that starts with one of these as a formula. Excel in a
+# locale whose list separator is ";" (or one that splits on tabs or "|") cuts a line at those even
+# inside our quotes, so a formula could also start right after one: every such start gets an apostrophe.
+_FORMULA_START = re.compile(r"(^|[,;\t|\r\n])([=+\-@\t\r])")
+
+
 def _csv_cell(name, value):
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe (CSV injection)."""
+    """Every text cell formula-safe in any separator locale (numbers stay numbers)."""
     value = _plain(name, value)
     if value is None:
         return ""
-    if name in _TEXT_COLUMNS and isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+    if isinstance(value, str):
+        return _FORMULA_START.sub(lambda m: m.group(1) + "'" + m.group(2), value)
     return value
 
 
@@ -63,8 +69,10 @@ class _Line:
 
 
 def iter_csv(*, user, filters: dict):
+    """UTF-8 with a byte-order mark (Excel then reads 報告書.png right), every text cell quoted."""
     buffer = _Line()
-    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(COLUMNS)
     for n, row in enumerate(task_iter(user=user, filters=filters, fields=COLUMNS, chunk_size=CHUNK_SIZE), start=1):
         writer.writerow([_csv_cell(name, value) for name, value in zip(COLUMNS, row)])

@@ -34,8 +34,8 @@ class UploadForm(forms.Form):
     # file gets its own message while the good ones are still taken.
     files = forms.FileField(
         label="Files to read", required=False,
-        widget=MultipleFileInput(attrs={"multiple": True, "accept": "image/png,image/jpeg,image/tiff,image/bmp,"
-                                                                 "image/webp,application/pdf,.tif,.tiff"}))
+        widget=MultipleFileInput(attrs={"multiple": True, "accept": "image/*,application/pdf,.tif,.tiff"}))
+    # image/* (not a list of image types) so phones offer the camera as well as their files.
     engine = forms.ChoiceField(label="OCR engine", widget=forms.RadioSelect, required=False)
     language = forms.ChoiceField(label="Language of the documents", required=False,
                                  help_text="Tesseract reads every language listed; EasyOCR reads English only.")

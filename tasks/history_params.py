@@ -11,6 +11,7 @@ from typing import Literal
 import pydantic
 from ninja import Schema
 from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from tasks.models import Task
 from tool_ocr.validation_messages import details_of
@@ -23,6 +24,8 @@ PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 STATUS_VALUES = tuple(Task.Status.values)
+# Dates the filters take: wide enough for any real history, far from the calendar's edges.
+FIRST_DATE, LAST_DATE = date(1970, 1, 1), date(2999, 12, 31)
 
 
 class TaskFilters(Schema):
@@ -40,6 +43,14 @@ class TaskFilters(Schema):
     def _empty_date_is_none(cls, value):
         return None if value == "" else value
 
+    @field_validator("created_from", "created_to")
+    @classmethod
+    def _in_supported_range(cls, value):
+        """Dates at the calendar's edges (9999-12-31, 0001-01-01) would overflow a day's bounds."""
+        if value is not None and not FIRST_DATE <= value <= LAST_DATE:
+            raise PydanticCustomError("date_out_of_range", "out of range", {"first": FIRST_DATE, "last": LAST_DATE})
+        return value
+
     @field_validator("status", mode="before")
     @classmethod
     def _drop_empty_statuses(cls, value):
@@ -50,7 +61,7 @@ class TaskFilters(Schema):
     @model_validator(mode="after")
     def _range_in_order(self):
         if self.created_from and self.created_to and self.created_from > self.created_to:
-            raise ValueError("created_from must be on or before created_to")
+            raise PydanticCustomError("date_range", "The 'From' date must be on or before the 'To' date.")
         return self
 
     def as_dict(self) -> dict:
@@ -73,7 +84,7 @@ class ParamsError(Exception):
 
     def __init__(self, details: dict):
         self.details = details
-        super().__init__(" ".join(f"{k}: {v}" for k, v in details.items()))
+        super().__init__(" ".join(details.values()))  # each message names its field in words
 
 
 def error_details(exc: pydantic.ValidationError) -> dict:

@@ -22,6 +22,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from tasks import search, selectors, services
 from tasks.charts import daily_chart
+from tasks.context_processors import badge_context
 from tasks.errors import ServiceError
 from tasks.export import export_response
 from tasks.history_params import (DEFAULT_ORDERING, DEFAULT_PAGE_SIZE, PAGE_SIZES, ParamsError, TaskFilters,
@@ -31,6 +32,10 @@ from tasks.zip_download import results_zip_response
 
 COLUMNS = (("filename", "File"), ("status", "Status"), (None, "Engine"), (None, "Pages"),
            ("created_at", "Created"), ("processing_seconds", "Duration"))
+# The column headings' sort orders as one list, for phones (where the headings are hidden).
+SORT_CHOICES = (("-created_at", "Newest first"), ("created_at", "Oldest first"), ("filename", "File name A–Z"),
+                ("-filename", "File name Z–A"), ("status", "Status"), ("-status", "Status, reversed"), ("-processing_seconds", "Longest first"),
+                ("processing_seconds", "Shortest first"))
 ACTIONS = ("retry", "cancel", "delete")
 BULK_ACTIONS = ("download", *ACTIONS)
 MAX_BULK = 100
@@ -151,7 +156,7 @@ def _results_context(request, notice: str = "", notice_error: bool = False) -> d
         "statuses": Task.Status.choices, "view_query": request.GET.urlencode(), "view_suffix": _suffix(request),
         "export_query": _filters_query(filters),
         "notice": notice, "notice_error": notice_error, "retention_days": settings.TASK_RETENTION_DAYS,
-        "max_bulk": MAX_BULK,
+        "max_bulk": MAX_BULK, "sort_choices": SORT_CHOICES,
     }
 
 
@@ -302,7 +307,7 @@ def export_view(request):
     try:
         filters = parse_filters(data)
     except ParamsError as exc:
-        return HttpResponseBadRequest(f"The filters are not valid: {exc}", content_type="text/plain")
+        return HttpResponseBadRequest(" ".join(exc.details.values()), content_type="text/plain; charset=utf-8")
     return export_response(request=request, filters=filters, fmt=fmt)
 
 
@@ -312,7 +317,7 @@ def active_badge(request):
     if not request.user.is_authenticated:
         return HttpResponse(status=286)
     return render(request, "history/_badge.html",
-                  {"active_task_count": selectors.task_active_count(user=request.user)})
+                  {**badge_context(request.user), "history_enabled": settings.ENABLE_TASK_HISTORY})
 
 
 @history_required

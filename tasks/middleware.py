@@ -7,8 +7,7 @@ tasks.downloads (allowed and denied); reads of pages are not (a poll of a just-d
 no attempt at anything).
 """
 
-from tasks.models import AuditLog
-from tasks.services import audit
+from tasks.services import audit_denied
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 ACTIONS = ("retry", "cancel", "delete")
@@ -31,6 +30,6 @@ class DeniedAttemptAuditMiddleware:
         match = getattr(request, "resolver_match", None)
         user = getattr(request, "user", None)
         if match is not None and "task_id" in match.kwargs and user is not None and user.is_authenticated:
-            audit(request=request, action=_action(request, match.kwargs), outcome=AuditLog.Outcome.DENIED,
-                  task_id=str(match.kwargs["task_id"]), method=request.method, path=request.path[:300])
+            audit_denied(request=request, action=_action(request, match.kwargs),
+                         task_id=str(match.kwargs["task_id"]), method=request.method, path=request.path[:300])
         return response

@@ -17,7 +17,7 @@ from django.db.models import Case, Count, F, IntegerField, Lookup, Q, QuerySet, 
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from history.models import TaskStorage, TaskSummary
+from history.models import TaskStorage, TaskSummary, UserStorage
 from tasks.history_params import DEFAULT_ORDERING, ORDERINGS
 from tasks import search
 from tasks.models import Task, TaskFile, TaskText
@@ -397,6 +397,8 @@ def task_stats(*, user, filters: dict | None = None, today: date | None = None, 
 def task_storage_bytes(*, user, filters: dict | None = None) -> int:
     """Bytes of every file of the user's tasks created in the date range (history.models.TaskStorage)."""
     filters = filters or {}
+    if not filters.get("created_from") and not filters.get("created_to"):  # all time: one maintained row
+        return UserStorage.objects.filter(user=user).values_list("bytes", flat=True).first() or 0
     qs = TaskStorage.objects.filter(user=user)
     if filters.get("created_from"):
         qs = qs.filter(created_at__gte=day_start(filters["created_from"]))
@@ -445,6 +447,27 @@ def task_brief_stats(*, user) -> dict:
     completed = groups.get(Task.Status.COMPLETED, {})
     return {"total": sum(count.values()), "completed": count["completed"], "failed": count["failed"],
             "active": count["pending"] + count["processing"], "pages": completed.get("pages") or 0}
+
+
+def task_badge_state(*, user, active_limit: int = 50, finished_within_seconds: int = 300) -> dict:
+    """The header badge: how many tasks wait or run, which (id, file name), and which finished lately.
+
+    The browser compares two answers: a task that left ``active`` and shows up in ``finished``
+    finished while the page was open, so the tab title and an opted-in notification can name it.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    active_qs = Task.objects.filter(user=user, status__in=Task.ACTIVE_STATUSES)
+    active = [{"id": str(pk), "name": name} for pk, name in
+              active_qs.order_by("created_at").values_list("pk", "filename")[:active_limit]]
+    count = len(active) if len(active) < active_limit else active_qs.count()
+    since = timezone.now() - timedelta(seconds=finished_within_seconds)
+    finished = [{"id": str(pk), "name": name, "status": status} for pk, name, status in
+                Task.objects.filter(user=user, status__in=Task.FINISHED_STATUSES, completed_at__gte=since)
+                .order_by("-completed_at").values_list("pk", "filename", "status")[:20]]
+    return {"count": count, "active": active, "finished": finished}
 
 
 def last_language(*, user) -> str | None:

@@ -1,17 +1,21 @@
 """Pages for uploading and following OCR tasks; thin: the work is in services and selectors."""
 
 import json
+import uuid
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.core.exceptions import TooManyFilesSent
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tasks import selectors, services
 from tasks.downloads import KIND_BY_SUFFIX
 from tasks.errors import ServiceError
+from tasks.services import TaskLimitReached
 from tasks.file_links import file_url
 from tasks.forms import RetryForm, UploadForm
 from tasks.models import Task, TaskFile
@@ -24,47 +28,127 @@ DOWNLOADS = [("result.txt", "Text"), ("result.json", "JSON with boxes"), ("resul
              ("original", "Original")]
 
 
-def _home(request, form, *, status=200, accepted=(), refused=()):
+UPLOAD_RESULT_KEY = "tool_ocr_upload_result"
+
+
+def _home(request, form, *, status=200, result=None):
     recent = selectors.task_list(user=request.user)[:10]
-    return render(request, "tasks/home.html", {"form": form, "recent_tasks": recent, "accepted": accepted,
-                                               "refused": refused, "max_upload_mb": settings.MAX_UPLOAD_MB},
-                  status=status)
+    result = result or {}
+    return render(request, "tasks/home.html", {
+        "form": form, "recent_tasks": recent, "max_upload_mb": settings.MAX_UPLOAD_MB,
+        "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES, "max_tasks": settings.MAX_TASKS_PER_USER,
+        "accepted": selectors.task_get_many(user=request.user, task_ids=result.get("accepted", [])),
+        "refused": result.get("refused", []), "over_cap": result.get("over_cap"),
+        "upload_key": uuid.uuid4().hex}, status=status)
+
+
+def _is_xhr_upload(request) -> bool:
+    """static/js/upload.js sends the form with XMLHttpRequest (for the progress) and asks for JSON."""
+    return request.headers.get("X-Upload") == "xhr"
+
+
+def _after_upload(request, *, accepted, refused, over_cap, chosen, status, replayed=False):
+    """Post/redirect/get: the outcome waits in the session for the page the browser is sent to,
+    so reloading that page never sends the files again."""
+    again = " (already received earlier)" if replayed else ""
+    if len(accepted) == 1 and not refused and not over_cap:
+        messages.success(request, f"“{accepted[0].filename}” is queued for OCR{again}.")
+        target = reverse("tasks:detail", args=[accepted[0].id])
+    else:
+        if accepted and not refused and not over_cap:
+            messages.success(request, f"{len(accepted)} files are queued for OCR, in the order chosen{again}.")
+        request.session[UPLOAD_RESULT_KEY] = {"accepted": [str(t.id) for t in accepted],
+                                              "refused": refused, "over_cap": over_cap, "chosen": chosen}
+        target = reverse("tasks:home")
+    if _is_xhr_upload(request):
+        return JsonResponse({"redirect": target, "accepted": len(accepted)}, status=200 if accepted else status)
+    return redirect(target)
+
+
+def _split_at_cap(request, files) -> tuple[list, dict | None]:
+    """Queue what fits under MAX_TASKS_PER_USER (the abuse cap); the rest is named in one message."""
+    room = max(0, settings.MAX_TASKS_PER_USER - selectors.task_active_count(user=request.user))
+    if len(files) <= room:
+        return files, None
+    over = [f.name for f in files[room:]]
+    message = (f"You may have at most {settings.MAX_TASKS_PER_USER} tasks waiting or running, so "
+               f"{len(over)} file{'s were' if len(over) != 1 else ' was'} not uploaded. "
+               "Choose them again once some of your tasks have finished.")
+    return files[:room], {"names": over, "message": message}
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def home(request):
-    """Upload one or more files: one task per file; each refused file gets its own message."""
+    """Upload one or more files: one task per file, queued in the order chosen; each refusal is named.
+
+    All or nothing (services.tasks_create): one refused file and no file of the upload is kept; a
+    server killed half-way keeps none either. Files past MAX_TASKS_PER_USER are left out and named
+    (_split_at_cap). The form carries an idempotency key (``upload_key``): the same form sent twice
+    (a reload after a lost connection) shows the tasks of the first send instead of making new ones.
+    """
     last_language = selectors.last_language(user=request.user)
     if request.method == "GET":
-        return _home(request, UploadForm(last_language=last_language))
-    files, refused = files_from_request(request, "files")
+        if request.htmx and request.htmx.target == "recent-tasks":
+            return render(request, "tasks/_recent_tasks.html",
+                          {"recent_tasks": selectors.task_list(user=request.user)[:10]})
+        result = request.session.pop(UPLOAD_RESULT_KEY, None)
+        chosen = (result or {}).get("chosen") or {}
+        return _home(request, UploadForm(initial=chosen, last_language=last_language), result=result)
+    try:
+        files, refused = files_from_request(request, "files")
+    except TooManyFilesSent:
+        form = UploadForm(request.POST, last_language=last_language)
+        form.add_error("files", f"At most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files per upload: "
+                                "choose fewer at a time.")
+        return _upload_form_error(request, form)
     form = UploadForm(request.POST, last_language=last_language)
     if not form.is_valid():
-        return _home(request, form, status=400)
+        return _upload_form_error(request, form)
     if not files and not refused:
         form.add_error("files", "Choose at least one file to read.")
-        return _home(request, form, status=400)
-    accepted = []
-    for uploaded in files:
+        return _upload_form_error(request, form)
+    files, over_cap = _split_at_cap(request, files)
+    accepted, replayed = [], False
+    if refused:  # cut off while streaming (too large): the whole upload is refused
+        refused = [(name, _not_kept(exc)) for name, exc in refused]
+    elif files:
         try:
-            accepted.append(services.task_create(user=request.user, uploaded_file=uploaded,
-                                                 engine=form.cleaned_data["engine"] or None,
-                                                 language=form.cleaned_data["language"] or None))
+            created = services.tasks_create(user=request.user, uploaded_files=files,
+                                            engine=form.cleaned_data["engine"] or None,
+                                            language=form.cleaned_data["language"] or None,
+                                            upload_key=request.POST.get("upload_key"))
+            accepted, replayed = created.tasks, created.replayed
         except ServiceError as exc:
-            refused.append((uploaded.name, exc))
-    if not refused:
-        if len(accepted) == 1:
-            messages.success(request, f"“{accepted[0].filename}” is queued for OCR.")
-            return redirect("tasks:detail", task_id=accepted[0].id)
-        messages.success(request, f"{len(accepted)} files are queued for OCR.")
-        return redirect("tasks:home")
-    # Some or all refused: show each refusal next to what was accepted. With nothing accepted the
-    # status is that of the (first) refusal, e.g. 415 for a type we do not take.
-    status = 200 if accepted else refused[0][1].status
+            refused = [(r["file"], _Refusal(r["message"], exc.status)) for r in exc.details.get("refused", ())] or [
+                (exc.details.get("file") or files[0].name, exc)]
     chosen = {k: form.cleaned_data[k] for k in ("engine", "language") if form.cleaned_data[k]}
-    return _home(request, UploadForm(initial=chosen, last_language=last_language), status=status,
-                 accepted=accepted, refused=[(name, exc.message) for name, exc in refused])
+    if not accepted and not _is_xhr_upload(request):
+        # Nothing was created, so a reload cannot duplicate anything: answer with the refusal's own
+        # status (415 for a type we do not take, 429 at the limit, 503 when storage is down).
+        status = refused[0][1].status if refused else TaskLimitReached.status
+        return _home(request, UploadForm(initial=chosen, last_language=last_language), status=status,
+                     result={"refused": [(name, exc.message) for name, exc in refused], "over_cap": over_cap})
+    status = refused[0][1].status if refused else (TaskLimitReached.status if over_cap else 200)
+    return _after_upload(request, accepted=accepted, refused=[(name, exc.message) for name, exc in refused],
+                         over_cap=over_cap, chosen=chosen, status=status, replayed=replayed)
+
+
+class _Refusal:
+    """One named refusal of an all-or-nothing upload: its message and the upload's status."""
+
+    def __init__(self, message: str, status: int):
+        self.message, self.status = message, status
+
+
+def _not_kept(exc) -> _Refusal:
+    return _Refusal(f"{exc.message} No file of this upload was kept.", exc.status)
+
+
+def _upload_form_error(request, form):
+    if _is_xhr_upload(request):
+        return JsonResponse({"errors": [str(e) for errors in form.errors.values() for e in errors]}, status=400)
+    return _home(request, form, status=400)
 
 
 def _task_or_404(request, task_id) -> Task:

@@ -20,6 +20,13 @@ from tool_ocr.object_storage import bucket_errors
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
 
+def _zip_time(task) -> tuple:
+    """The task's finish time (else its upload time) in TIME_ZONE: ZIP entries hold local wall-clock time
+    without a zone, and before 1980 they cannot go."""
+    moment = timezone.localtime(task.completed_at or task.created_at)
+    return max((1980, 1, 1, 0, 0, 0), moment.timetuple()[:6])
+
+
 def results_zip_response(request, tasks) -> FileResponse | None:
     """One folder per task with its result files; None when no selected task has results.
 
@@ -42,8 +49,9 @@ def _build(request, tasks, spool) -> FileResponse | None:
                 continue
             folder = f"{safe_download_name(task.filename)}-{str(task.id)[:8]}"
             for task_file in sorted(results, key=lambda f: f.kind):
-                with stream_task_file(task_file) as source, archive.open(
-                        f"{folder}/{safe_download_name(task_file.name)}", "w") as target:
+                entry = zipfile.ZipInfo(f"{folder}/{safe_download_name(task_file.name)}", date_time=_zip_time(task))
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                with stream_task_file(task_file) as source, archive.open(entry, "w") as target:
                     shutil.copyfileobj(source, target, 1024 * 1024)
                 audit(request=request, action="file.download", obj=task, kind=str(task_file.kind), via="zip")
                 added += 1

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.db import DatabaseError, OperationalError
 from django.http import Http404, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
@@ -159,6 +160,18 @@ def _suspicious(request, exc):
     return error_response(400, "bad_request", "The request could not be read.")
 
 
+@_handler(MultiPartParserError)
+def _bad_multipart(request, exc):
+    return error_response(400, "bad_multipart", "The upload could not be read: send the files as multipart/form-data "
+                          "with its boundary (HTTP libraries do this when given the files).")
+
+
+@_handler(RecursionError)
+def _too_deep(request, exc):
+    """A JSON body nested deeper than Python parses (thousands of brackets): not something to read."""
+    return error_response(400, "invalid_json", "The body is nested too deeply to read.")
+
+
 @_handler(OperationalError)
 def _database_down(request, exc):
     log.warning("database unavailable: %s", exc)
@@ -173,6 +186,12 @@ def _database_error(request, exc):
 
 @_handler(Exception)
 def _unexpected(request, exc):
+    from tool_ocr.dependencies import dependency_of, unavailable_response
+
+    dependency = dependency_of(exc)  # storage or temporary folder unwritable, sign-in API down: 503
+    if dependency:
+        log.warning("dependency down in the API: %s (%s)", dependency, exc)
+        return unavailable_response(request, dependency)
     log.exception("unexpected error in the API")
     return error_response(500, "internal_error", "Something went wrong on our side.")
 

@@ -97,7 +97,10 @@ def _triggers(prefix: str) -> str:
     """The triggers the migrations create (history/triggers.py), without a DEFINER (the dump's has one)."""
     from history.triggers import trigger_sql
 
-    statements = trigger_sql("mysql", f"`{prefix}tasks`", f"`{prefix}task_summary`", prefix)
+    from history.triggers import storage_trigger_sql
+
+    statements = (trigger_sql("mysql", f"`{prefix}tasks`", f"`{prefix}task_summary`", prefix)
+                  + storage_trigger_sql("mysql", f"`{prefix}task_storage`", f"`{prefix}user_storage`", prefix))
     body = "".join(f"{sql} //\n" for sql in statements)
     return ("\n-- Triggers: history.TaskSummary follows the tasks table (history/triggers.py) --------\n"
             f"DELIMITER //\n{body}DELIMITER ;\n")

@@ -34,7 +34,18 @@ class SecurityHeadersMiddleware:
         response.setdefault("Referrer-Policy", "same-origin")
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if _private(request, response) and "no-store" not in response.get("Cache-Control", ""):
+            response["Cache-Control"] = "no-store"  # not kept by the browser, a proxy or the back button
         return response
+
+
+def _private(request, response) -> bool:
+    """A signed-in person's page, any API answer, any download: nothing of it may be stored on the way."""
+    if request.path.startswith(settings.STATIC_URL or "/static/"):
+        return False
+    user = getattr(request, "user", None)
+    return (bool(getattr(user, "is_authenticated", False)) or request.path.startswith("/api/")
+            or response.get("Content-Disposition", "").startswith("attachment"))
 
 
 _SESSION_KEY = re.compile(r"^[a-z0-9]{32}$")  # what Django's session store makes (VALID_KEY_CHARS, 32 long)

@@ -16,3 +16,9 @@ urlpatterns = [
     path("api/v1/", include("tool_ocr.api")),
     path("", include("tasks.history_urls")),
 ]
+
+# Branded error pages with the header and a way back (tool_ocr/error_views.py).
+handler400 = "tool_ocr.error_views.bad_request"
+handler403 = "tool_ocr.error_views.permission_denied"
+handler404 = "tool_ocr.error_views.page_not_found"
+handler500 = "tool_ocr.error_views.server_error"

@@ -33,12 +33,30 @@
       if (dialog && dialog.open) { dialog.close(); }
     }
   });
+  // The phone's "Sort by" list writes the form's ordering before htmx reads the form ("input" comes before "change").
+  document.addEventListener("input", function (event) {
+    if (event.target && event.target.hasAttribute && event.target.hasAttribute("data-sort-select")) {
+      var hidden = document.querySelector('#history-filters input[name="ordering"]');
+      if (hidden) { hidden.value = event.target.value; }
+    }
+  });
+  // Bulk buttons are active only with something selected (and say so to screen readers).
+  function syncBulk() {
+    var chosen = document.querySelectorAll('#history-results input[name="ids"]:checked').length;
+    var buttons = document.querySelectorAll('#bulk-form .bulkbar button');
+    for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = chosen === 0; }
+    var count = document.getElementById("bulk-count");
+    if (count) { count.textContent = chosen ? chosen + " selected" : "none selected"; }
+  }
   document.addEventListener("change", function (event) {
     if (event.target && event.target.id === "select-all") {
       var boxes = document.querySelectorAll('#history-results input[name="ids"]');
       for (var i = 0; i < boxes.length; i++) { boxes[i].checked = event.target.checked; }
     }
+    syncBulk();
   });
+  document.addEventListener("htmx:afterSettle", syncBulk);
+  document.addEventListener("DOMContentLoaded", syncBulk);
 })();
 document.addEventListener("DOMContentLoaded", function () {
   var dialog = document.getElementById("task-modal");

@@ -39,7 +39,7 @@ class PageResult:
     height: int
     lines: list = field(default_factory=list)
     text: str = ""
-    engine: str = ""  # the engine that read it (the task's, or the one ``auto`` chose)
+    engine: str = ""  # the engine that read it
     turned: list = field(default_factory=list)  # what was done to make it upright, for a person
 
 

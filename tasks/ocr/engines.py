@@ -6,12 +6,13 @@ ENGINES = {
     "easyocr": "tasks.ocr.easyocr_engine.EasyOcrEngine",
     "tesseract": "tasks.ocr.tesseract_engine.TesseractEngine",
 }
-# (name, label, one-line trade-off) for the upload form; numbers from benchmarks/ocr_throughput.py.
+# (name, label, one-line trade-off) for the upload form; numbers from benchmarks/ocr_throughput.py and
+# benchmarks/ocr_default.py (README, "Which engine").
 ENGINE_CHOICES = [
     ("easyocr", "EasyOCR",
-     "Neural network: copes better with photos and unusual fonts; slower (about 3 s a page), less exact on plain text."),
+     "Neural network, English only: slower (about 3 s a page) and less exact on every kind of page we measured."),
     ("tesseract", "Tesseract",
-     "Fast (about 1 s a page) and the most accurate on printed and scanned documents."),
+     "The default: fast (about 1 s a page), the most accurate on scans and photos, and reads all listed languages."),
 ]
 _instances: dict[str, OcrEngine] = {}
 
@@ -28,14 +29,6 @@ def engines_for(language: str) -> list[str]:
     return [name for name in ENGINES if languages.reads(name, tags)]
 
 
-def resolve_engine(name: str, language: str) -> str:
-    """The engine that reads a page: ``name`` itself, or for ``auto`` the one chosen for the language."""
-    if name != "auto":
-        return name
-    readers = engines_for(language)
-    return "tesseract" if "tesseract" in readers or not readers else readers[0]
-
-
 def get_engine(name: str) -> OcrEngine:
     if name not in ENGINES:
         raise ValueError(f"Unknown OCR engine {name!r}")
@@ -47,8 +40,7 @@ def get_engine(name: str) -> OcrEngine:
 
 
 def offered_engines() -> list[str]:
-    """Engines offered to people: each real one that reads something here, then ``auto`` (if it is the default
-    or both are offered)."""
+    """Engines offered to people: each one that reads some language on this installation."""
     from tasks.ocr import languages
 
     return [name for name in ENGINES if languages.engine_languages(name)]

@@ -78,14 +78,14 @@ def test_upload_progress_filter_details_download_delete(page, tmp_path):
 
     pdf = _three_page_pdf(tmp_path / "quarterly-report-e2e.pdf")
     page.goto(page.base_url + "/")
-    expect(page.get_by_test_id("active-badge")).to_have_text("0")
+    expect(page.get_by_test_id("active-badge")).to_have_text("0 running")
     page.set_input_files("input[type=file][name=files]", str(pdf))
     page.check("input[name=engine][value=tesseract]")
     page.get_by_role("button", name="Upload and read").click()
 
     # the task page follows the worker: status, a progress bar that moves, the header badge
     expect(page.get_by_test_id("task-status")).to_have_text("Pending")
-    expect(page.get_by_test_id("active-badge")).to_have_text("1")
+    expect(page.get_by_test_id("active-badge")).to_have_text("1 running")
     task = Task.objects.get()
     assert task.page_count == 3 and task.engine == "tesseract"
     worker = WorkerThread()
@@ -102,7 +102,8 @@ def test_upload_progress_filter_details_download_delete(page, tmp_path):
     assert worker.error is None, worker.error
     assert progress.get_attribute("value") == "100"
     assert seen & {"0", "33", "67"}, seen  # the bar was seen before the end
-    expect(page.get_by_test_id("active-badge")).to_have_text("0", timeout=15000)  # the badge polled down
+    expect(page.get_by_test_id("active-badge")).to_have_text("0 running", timeout=15000)  # the badge polled down
+    expect(page.locator("main")).not_to_contain_text("is queued for OCR")  # the upload's note went with the news
     page.screenshot(path=str(ARTIFACTS / "e2e-2-completed.png"), full_page=True)
 
     # find it in the history with a file-name filter; the URL keeps the filter

@@ -22,6 +22,14 @@ def _grouped():
     return {(r["user_id"], r["status"]): (r["n"], r["pages"], round(r["seconds"] or 0, 6), r["timed"]) for r in rows}
 
 
+def _storage_sums():
+    from history.models import TaskStorage, UserStorage
+
+    grouped = {r["user_id"]: r["b"] for r in TaskStorage.objects.order_by().values("user_id").annotate(b=Sum("bytes"))}
+    kept = {r.user_id: r.bytes for r in UserStorage.objects.all() if r.bytes}
+    return grouped, kept
+
+
 def _summary():
     return {(r.user_id, r.status): (r.tasks, r.pages, round(r.seconds, 6), r.timed)
             for r in TaskSummary.objects.all() if r.tasks}
@@ -48,8 +56,13 @@ def test_summary_follows_every_write(user_a, user_b, django_capture_on_commit_ca
     with django_capture_on_commit_callbacks(execute=True):
         services.task_delete(task=Task.objects.get(pk=done.pk))
     assert _summary() == _grouped()
+    grouped, kept = _storage_sums()
+    assert grouped == kept and grouped
     maintenance.purge_user(user=user_b)
     assert _summary() == _grouped() and not TaskSummary.objects.filter(user_id=user_b.pk, tasks__gt=0).exists()
+    grouped, kept = _storage_sums()
+    assert grouped == kept
+    assert selectors.task_storage_bytes(user=user_a) == grouped.get(user_a.pk, 0)
 
 
 def test_all_time_stats_and_counts_from_the_summary_equal_the_full_aggregate(user_a):

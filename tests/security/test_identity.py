@@ -127,3 +127,37 @@ def test_email_and_directory_id_compare_binary_on_mysql(db):
     User.objects.create_user("ada.lin@example.com")
     assert not User.objects.filter(email="ada.lin@ex\u00e1mple.com").exists()
     assert not User.objects.filter(email="ADA.LIN@example.com").exists()
+
+
+def test_an_operator_can_link_a_directory_id_and_rename_in_the_admin(client, db):
+    admin = User.objects.create_superuser("root@example.com", "local-secret-123")
+    person = User.objects.create_user("ada.lin@example.com", display_name="Ada (old)")
+    client.force_login(admin, backend="accounts.backends.LocalAccountBackend")
+    from accounts.models import TokenSession
+
+    TokenSession.objects.get_or_create(user=admin, session_key=client.session.session_key)
+    form = client.get(f"/admin/accounts/user/{person.pk}/change/").content.decode()
+    assert 'name="external_id"' in form and 'name="email"' in form
+    response = client.post(f"/admin/accounts/user/{person.pk}/change/", {
+        "email": "ADA.LIN@example.com", "display_name": "Ada (old)", "external_id": ADA_ID, "is_active": "on"})
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    person.refresh_from_db()
+    assert (person.email, person.external_id) == ("ada.lin@example.com", ADA_ID)
+
+
+def test_a_session_of_a_user_from_before_ids_survives_its_refresh_and_is_bound(dev_auth_api, make_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts import external_auth, services
+    from accounts.models import TokenSession
+
+    legacy = make_user("ada.lin@example.com")
+    session = services.token_session_create(user=legacy, session_key="k" * 32,
+                                            result=external_auth.authenticate_user(*ADA))
+    TokenSession.objects.filter(pk=session.pk).update(expires_at=timezone.now() + timedelta(seconds=5))
+    session.refresh_from_db()
+    assert services.token_session_refresh(session=session) == services.RefreshOutcome.REFRESHED
+    legacy.refresh_from_db()
+    assert legacy.external_id == ADA_ID

@@ -91,6 +91,9 @@ def test_next_never_leads_off_the_site(client, user_a, target):
     signed_in(client, user_a)
     response = client.get("/login/", {"next": target})  # already signed in: straight to next
     assert response.status_code == 302 and response["Location"] == "/"
+    admin = client.get("/admin/login/", {"next": target})  # not staff: a page saying so, no redirect at all
+    assert admin.status_code == 403 and "Operators only" in admin.content.decode() and "Location" not in admin
+    client.logout()
     admin = client.get("/admin/login/", {"next": target})
     assert admin.status_code == 302 and admin["Location"] == "/login/?next=%2Fadmin%2F"
 

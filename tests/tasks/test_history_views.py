@@ -244,11 +244,11 @@ def test_history_off_removes_pages_but_not_ocr(page_client, user_a, settings):
 def test_nav_has_the_history_item_and_a_live_badge(page_client, user_a):
     html = page_client.get("/").content.decode()
     assert 'href="/history/">Task History</a>' in html
-    assert re.search(r'id="active-badge"[^>]*hx-trigger="tasks-changed from:body"[^>]*>0<', html.replace("\n", " "))
+    assert re.search(r'id="active-badge"[^>]*hx-trigger="tasks-changed from:body"[^>]*>0 running<', html.replace("\n", " "))
     make_task(user_a, status="processing")
     make_task(user_a, status="pending")
     badge = page_client.get("/nav/badge/").content.decode()
-    assert ">2</span>" in badge and "every 3s" in badge
+    assert ">2 running</a>" in badge and "every 3s" in badge
 
 
 def test_badge_stops_polling_when_signed_out(client):

@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 
 from tasks.models import Task
 from tasks.ocr import languages
-from tasks.ocr.engines import engines_for, resolve_engine
+from tasks.ocr.engines import engines_for
 from tests.tasks.history_helpers import make_task, png_upload, signed_in
 
 ALL = ["en", "de", "fr", "es", "it", "pt", "nl", "zh-Hant", "zh-Hans", "ja", "ko"]
@@ -60,11 +60,6 @@ def test_no_stray_spaces_between_chinese_or_japanese_characters():
     assert languages.join_words(["東京", "の", "会議", "OCR", "test"]) == "東京の会議 OCR test"
     assert languages.join_words(["한국어", "텍스트"]) == "한국어 텍스트"  # Korean keeps its spaces
     assert languages.join_words(["plain", "English,", "words"]) == "plain English, words"
-
-
-def test_auto_resolves_to_an_engine_that_reads_the_language():
-    assert resolve_engine("auto", "zh-Hant") == "tesseract"
-    assert resolve_engine("easyocr", "en") == "easyocr"
 
 
 # --- GET /api/v1/ocr/options -------------------------------------------------------------

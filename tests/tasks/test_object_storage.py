@@ -268,3 +268,15 @@ def test_a_key_prefix_keeps_the_files_under_it_and_the_report_reads_only_it(sett
     assert f"orphan file (no_row): {user_a.pk}/{task.pk}/leftover.bin" in out.getvalue()
     assert "someone-else" not in out.getvalue()
     assert out.getvalue().strip().splitlines()[-1].endswith("1 orphan files (5 B) and 0 rows without a file found")
+
+
+def test_an_original_gone_from_the_storage_fails_its_task_with_the_reason(file_storage, user_a, fake_engine):
+    from django.core.files.storage import default_storage
+
+    task = _create(user_a)
+    default_storage.delete(task.files.get().file.name)
+    run_worker()
+    task.refresh_from_db()
+    assert (task.status, task.error_code) == (Task.Status.FAILED, "original_missing")
+    assert task.error_message == "The uploaded file is no longer in storage; upload it again."
+    assert list(task.files.values_list("kind", flat=True)) == ["original"] and file_storage.names() == []

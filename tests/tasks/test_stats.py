@@ -104,7 +104,7 @@ def test_api_stats_validates_the_range(client, user_a):
     signed_in(client, user_a)
     response = client.get("/api/v1/history/stats?created_from=2025-02-01&created_to=2025-01-01")
     assert response.status_code == 400
-    assert response.json()["error"]["details"] == {"__all__": "created_from must be on or before created_to"}
+    assert response.json()["error"]["details"] == {"created_to": "The 'From' date must be on or before the 'To' date."}
 
 
 def test_chart_bars_scale_to_a_round_maximum(today):

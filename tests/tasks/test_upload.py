@@ -27,7 +27,7 @@ def test_several_files_of_every_type_become_one_task_each_stored_under_user_and_
     signed_in(client, user_a)
     response = client.post("/", {"files": [_file(label) for label in SAMPLES], "engine": "easyocr"})
     assert response.status_code == 302 and response["Location"] == "/"
-    assert f"{len(SAMPLES)} files are queued for OCR." in client.get("/").content.decode()
+    assert f"{len(SAMPLES)} files are queued for OCR, in the order chosen." in client.get("/").content.decode()
 
     tasks = {t.filename: t for t in Task.objects.filter(user=user_a)}
     assert len(tasks) == len(SAMPLES)
@@ -64,38 +64,42 @@ def test_the_users_file_name_is_data_never_a_path(file_storage, client, user_a):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_good_files_are_taken_and_each_bad_one_is_named_with_its_reason(file_storage, client, user_a):
+def test_one_bad_file_refuses_the_whole_upload_and_each_bad_one_is_named_with_its_reason(file_storage, client,
+                                                                                         user_a):
+    """All or nothing (issue 16): a killed or refused upload never leaves part of a batch behind."""
     signed_in(client, user_a)
     bad = [SimpleUploadedFile(name, (CORPUS / name).read_bytes())
            for name in ("notes.txt", "encrypted.pdf", "truncated.jpg")]
     response = client.post("/", {"files": [_file("png"), *bad, _file("webp")]})
-    assert response.status_code == 200
+    assert response.status_code == 415  # the first refusal's status
     page = response.content.decode()
-    assert "Queued for OCR:" in page and "libtasn1_p13.png" in page and "page.webp" in page
+    assert "Queued for OCR:" not in page and "nothing of this upload was kept" in page
     assert "<strong>notes.txt</strong>: This type of file is not supported" in page
     assert "<strong>encrypted.pdf</strong>: The PDF is protected by a password" in page
     assert "<strong>truncated.jpg</strong>: The file is damaged or incomplete" in page
-    assert sorted(Task.objects.values_list("filename", flat=True)) == ["libtasn1_p13.png", "page.webp"]
-    assert len(stored_names()) == 2 and TaskFile.objects.count() == 2
+    assert _nothing_written()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_file_over_the_size_limit_is_cut_off_while_streaming_and_others_are_kept(client, user_a, settings, tmp_path):
+def test_a_file_over_the_size_limit_is_cut_off_while_streaming_and_refuses_the_upload(client, user_a, settings,
+                                                                                      tmp_path):
     settings.MAX_UPLOAD_MB = 1
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads")
     (tmp_path / "uploads").mkdir()
     signed_in(client, user_a)
     big = SimpleUploadedFile("big-scan.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * (1024 * 1024 + 10))
     response = client.post("/", {"files": [big, _file("png")]})
-    assert response.status_code == 200
-    assert "<strong>big-scan.png</strong>: The file is larger than 1 MB, the most we take per file." in response.content.decode()
-    assert list(Task.objects.values_list("filename", flat=True)) == ["libtasn1_p13.png"]
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert "<strong>big-scan.png</strong>: The file is larger than 1 MB, the most we take per file." in page
+    assert "No file of this upload was kept." in page
+    assert _nothing_written()
     assert list((tmp_path / "uploads").iterdir()) == []  # the temporary files are gone
 
     big.seek(0)
     response = client.post("/", {"files": [big]})
     assert response.status_code == 413 and "larger than 1 MB" in response.content.decode()
-    assert Task.objects.count() == 1
+    assert Task.objects.count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -121,14 +125,15 @@ def test_uploads_are_streamed_to_disk_not_memory(client, user_a, settings):
 def test_active_task_limit_takes_what_fits_then_answers_429(client, user_a, user_b, settings):
     settings.MAX_TASKS_PER_USER = 2
     signed_in(client, user_a)
-    response = client.post("/", {"files": [_file("png"), _file("bmp"), _file("webp")]})
-    assert response.status_code == 200
-    assert "<strong>page.webp</strong>: You already have 2 tasks waiting or running." in response.content.decode()
-    assert Task.objects.filter(user=user_a).count() == 2
+    response = client.post("/", {"files": [_file("png"), _file("bmp"), _file("webp")]}, follow=True)
+    page = response.content.decode()
+    assert "You may have at most 2 tasks waiting or running, so 1 file was not uploaded." in page
+    assert '<div class="alert" role="alert" data-testid="upload-over-cap">' in page and "<li>page.webp</li>" in page
+    assert sorted(Task.objects.filter(user=user_a).values_list("filename", flat=True)) == ["libtasn1_p13.png", "page.bmp"]
 
     response = client.post("/", {"files": [_file("png")]})
     assert response.status_code == 429
-    assert "You already have 2 tasks waiting or running" in response.content.decode()
+    assert "You may have at most 2 tasks waiting or running, so 1 file was not uploaded" in response.content.decode()
     assert Task.objects.filter(user=user_a).count() == 2 and len(stored_names()) == 2
 
     Task.objects.filter(user=user_a).update(status="completed")  # finished tasks do not count
@@ -178,5 +183,6 @@ def test_the_form_offers_each_engine_with_its_trade_off_and_drag_and_drop(client
     signed_in(client, user_a)
     page = client.get("/").content.decode()
     assert 'type="file" name="files"' in page and "multiple" in page
-    assert 'value="easyocr"' in page and "copes better with photos" in page
+    assert 'value="easyocr"' in page and "English only" in page
+    assert 'value="tesseract"' in page and "reads all listed languages" in page
     assert 'id="dropzone"' in page and "/static/js/upload.js" in page
