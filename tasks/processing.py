@@ -153,7 +153,7 @@ TEMP_MESSAGE = ("The OCR worker's temporary folder is full or read-only just now
                 "Nothing is wrong with the file or the engine; retry the task later.")
 READ_MESSAGE = "The uploaded file could not be read from storage just now. Retry the task later."
 
-# (task id, worker run id) of tasks a database outage interrupted in this process (tasks.dbworker.worker).
+# (task id, worker run id) of tasks a database outage interrupted in this process (tasks.worker.resilient).
 INTERRUPTED: list = []
 
 

@@ -119,7 +119,7 @@ def _worker():
     """ok (a worker showed life within READYZ_WORKER_MAX_AGE) or stale (none did, whatever the cause:
     crashed, killed, cut off from the database, never started); unknown without a database.
 
-    Workers show life every few seconds, busy or idle (tasks.dbworker.worker), so "not seen
+    Workers show life every few seconds, busy or idle (tasks.worker.resilient), so "not seen
     recently" means "not running", even when nothing waits.
     """
     from django.db.models import Count, Min

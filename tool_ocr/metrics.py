@@ -267,7 +267,7 @@ def _total_metrics():
 
 
 def _worker_outage_metrics(now):
-    """Workers alive, and the database outages they waited through (tasks.dbworker.worker)."""
+    """Workers alive, and the database outages they waited through (tasks.worker.resilient)."""
     from datetime import timedelta
 
     from django.conf import settings

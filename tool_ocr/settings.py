@@ -346,8 +346,6 @@ HEALTH_CHECK_TIMEOUT = cfg.float("HEALTH_CHECK_TIMEOUT", "3", minimum=0.5, maxim
 STAGING_GRACE_SECONDS = cfg.int("STAGING_GRACE_SECONDS", "3600", minimum=1, maximum=604800)
 # A worker that lost the database waits and tries again, doubling the wait up to this many seconds.
 WORKER_DB_RETRY_MAX_WAIT = cfg.float("WORKER_DB_RETRY_MAX_WAIT", "30", minimum=0.5, maximum=3600)
-# manage.py db_worker outlives the database (tasks/dbworker): its app comes before django_tasks_db's command.
-INSTALLED_APPS.insert(INSTALLED_APPS.index("django_tasks_db"), "tasks.dbworker")
 # --- Error pages (issue 14; tool_ocr/error_views.py) ----------------------------
 # Branded 400/403/404/500 pages; under DEBUG the expected 4xx answers look as in production.
 MIDDLEWARE.append("tool_ocr.error_views.DebugLikeProductionMiddleware")
