@@ -12,7 +12,7 @@ shared (compare the ratios, not the seconds):
                 the upload (task_create) is made before the clock starts
   task ocr      run_task on the scanned PDF, the same way
 Character error rate against the ground truth beside the PDFs. Output also goes to
-benchmarks/results/born_digital.txt.
+benchmarks/results/born_digital_<engine>.txt.
 """
 
 import argparse
@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PDFS = ROOT / "tests" / "data" / "pdf"
-RESULTS = ROOT / "benchmarks" / "results" / "born_digital.txt"
+RESULTS = ROOT / "benchmarks" / "results" / "born_digital_{engine}.txt"
 _out = io.StringIO()
 
 
@@ -120,8 +120,9 @@ def main():
     read, ocred = statistics.median(seconds["text layer"]), statistics.median(seconds["ocr"])
     task_read, task_ocred = statistics.median(seconds["task text"]), statistics.median(seconds["task ocr"])
     say(f"text layer is {ocred / read:.0f}x faster than OCR per page; whole task {task_ocred / task_read:.0f}x faster")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(_out.getvalue())
+    results = Path(str(RESULTS).format(engine=args.engine))
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(_out.getvalue())
 
 
 if __name__ == "__main__":

@@ -10,12 +10,12 @@ from typing import Literal
 from uuid import UUID
 
 from django.conf import settings
+from django.http import HttpResponse
 from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 
 from tasks import search, selectors, services
 from tasks.ocr import engines
-from tasks.batch import tasks_create_from_uploads
 from tasks.downloads import serve_task_file
 from tasks.export import export_response
 from tasks.file_links import file_url, sorted_files
@@ -172,11 +172,16 @@ def ocr_options(request):
     return engines.ocr_options()
 
 
-@tasks_router.post("", response={201: TasksCreatedOut, 413: ErrorOut, 415: ErrorOut, 429: ErrorOut, **ERRORS},
+@tasks_router.post("", response={200: TasksCreatedOut, 201: TasksCreatedOut, 409: ErrorOut, 413: ErrorOut,
+                                 415: ErrorOut, 429: ErrorOut, **ERRORS},
                    summary="Upload one or more files: one task per file")
-def create_tasks(request, files: File[list[UploadedFile]] = None, engine: Form[str | None] = None,
-                 language: Form[str | None] = None):
-    """All or nothing: if one file is refused, no task of this request is kept (the error names the file)."""
+def create_tasks(request, response: HttpResponse, files: File[list[UploadedFile]] = None,
+                 engine: Form[str | None] = None, language: Form[str | None] = None):
+    """All or nothing: if one file is refused, no task of this request is kept (the error names the file).
+
+    ``Idempotency-Key`` header (optional): sending the same request again with the same key (after a
+    lost connection) answers 200 with the tasks the first request created, and creates nothing.
+    """
     uploads, oversized = files_from_request(request, "files")
     if oversized:
         name, error = oversized[0]
@@ -185,11 +190,16 @@ def create_tasks(request, files: File[list[UploadedFile]] = None, engine: Form[s
     if not uploads:
         raise ApiError(400, "no_files", "Send at least one file in the multipart field “files”.",
                        {"files": "required"})
-    tasks = tasks_create_from_uploads(user=request.user, uploaded_files=uploads, engine=engine or None,
-                                      language=language or None)
+    result = services.tasks_create(user=request.user, uploaded_files=uploads, engine=engine or None,
+                                   language=language or None, upload_key=request.headers.get("Idempotency-Key"))
+    tasks = result.tasks
     created = selectors.task_get_many(user=request.user, task_ids=[t.pk for t in tasks])
     order = {t.pk: i for i, t in enumerate(tasks)}
-    return 201, {"tasks": [task_out(t) for t in sorted(created, key=lambda t: order[t.pk])]}
+    body = {"tasks": [task_out(t) for t in sorted(created, key=lambda t: order[t.pk])]}
+    if result.replayed:  # the same Idempotency-Key again: what the first request created, nothing new
+        response["Idempotent-Replayed"] = "true"
+        return 200, body
+    return 201, body
 
 
 @tasks_router.get("", response={200: TaskPageOut, **ERRORS}, summary="Your tasks, filtered, sorted, paginated",

@@ -158,6 +158,76 @@ class AuditLog(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.user_email} {self.action} {self.outcome}"
 
 
+class UploadKey(models.Model):
+    """The idempotency key a client sent with an upload, one row per task that upload created.
+
+    The same key again (a client that lost the connection and sends the request once more)
+    returns these tasks instead of making new ones (tasks.services.tasks_create). Its own table,
+    so the tasks table (and the triggers on it) is not rebuilt to add it.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64, db_comment="Idempotency-Key header or the upload form's upload_key")
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="upload_key_row")
+
+    class Meta:
+        db_table = "upload_keys"
+        db_table_comment = "Idempotency keys of uploads: the tasks each key created"
+        indexes = [models.Index(fields=["user", "key"], name="upload_key_user_key_idx")]
+
+    def __str__(self):
+        return self.key
+
+
+class StagedFolder(models.Model):
+    """A task folder whose files may not all have a row yet (or any more): written first, adopted later.
+
+    Committed before a file is written (upload, results) or together with the rows a deletion
+    removes, and deleted in the transaction that adopts the files (or once the files are gone).
+    A row still here after STAGING_GRACE_SECONDS belongs to a process that died: the reaper then
+    deletes every file of that folder that no TaskFile row names (tasks.staging).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    folder = models.CharField(max_length=255, db_comment="Storage folder <user id>/<task id>")
+    reason = models.CharField(max_length=16, db_comment="upload, results or delete")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "staged_folders"
+        db_table_comment = "Storage folders being written or emptied: what a dead process left is found here"
+        indexes = [models.Index(fields=["created_at"], name="staged_created_idx"),
+                   models.Index(fields=["folder"], name="staged_folder_idx")]
+
+    def __str__(self):
+        return f"{self.folder} ({self.reason})"
+
+
+class WorkerPresence(models.Model):
+    """One row per running OCR worker process: its last sign of life and its database outages.
+
+    Written every few seconds by the worker (busy or idle), so /readyz and /metrics can tell a
+    live worker from a dead one, whatever stopped it.
+    """
+
+    worker_id = models.CharField(max_length=128, primary_key=True)
+    hostname = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+    db_outages = models.PositiveIntegerField(default=0, db_comment="Times it lost the database and got it back")
+    db_outage_seconds = models.FloatField(default=0, db_comment="Seconds it spent waiting for the database")
+    last_db_outage_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "worker_presence"
+        db_table_comment = "Running OCR workers: last sign of life, database outages they lived through"
+
+    def __str__(self):
+        return self.worker_id
+
+
 class TaskText(models.Model):
     """The recognised text of a task, and its search terms (tasks.search): one row per completed task.
 

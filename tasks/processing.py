@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -13,8 +14,9 @@ from django.conf import settings
 
 from django.core.files import File
 from django.core.files.base import ContentFile
+from django.db import InterfaceError, OperationalError
 
-from tasks import documents, services
+from tasks import documents, services, worker_temp
 from tasks.documents import DocumentError
 from tasks.models import Task, TaskFile
 from tasks.ocr.base import PageResult
@@ -24,6 +26,7 @@ from tasks.ocr.layout import page_text
 from tasks.pdf_text import TextLayerPage
 from tasks.searchable_pdf import OriginalPagesUnreadable, SearchablePdfWriter, keep_original_pages
 from tasks.storage import local_copy
+from tool_ocr.dependencies import dependency_of
 from tool_ocr.object_storage import bucket_errors
 
 log = logging.getLogger("tool_ocr.worker")
@@ -144,13 +147,83 @@ def _rendered_searchable_pdf(task: Task, original_fh, pages: list[PageResult], o
     out_fh.flush()
 
 
+STORAGE_MESSAGE = ("The results could not be stored: the file storage is full or read-only just now. "
+                   "Nothing is wrong with the file or the engine; retry the task later.")
+TEMP_MESSAGE = ("The OCR worker's temporary folder is full or read-only just now. "
+                "Nothing is wrong with the file or the engine; retry the task later.")
+READ_MESSAGE = "The uploaded file could not be read from storage just now. Retry the task later."
+
+# (task id, worker run id) of tasks a database outage interrupted in this process (tasks.worker.resilient).
+INTERRUPTED: list = []
+
+
+class _DatabaseWait:
+    """While the database is unreachable, a step waits and tries again (doubling the wait, logged),
+    for as long as the task can still be this worker's: TASK_HEARTBEAT_TIMEOUT after its last
+    heartbeat, after which the reaper may have given it to another worker."""
+
+    def __init__(self):
+        self.last_ok = time.monotonic()
+
+    def ok(self):
+        self.last_ok = time.monotonic()
+
+    def run(self, step, what: str):
+        wait = 0.5
+        while True:
+            try:
+                result = step()
+                self.ok()
+                return result
+            except (OperationalError, InterfaceError) as exc:
+                if time.monotonic() + wait > self.last_ok + settings.TASK_HEARTBEAT_TIMEOUT:
+                    raise
+                log.warning("database unavailable while %s; trying again in %.1f s: %s", what, wait, exc)
+                _drop_connections()
+                time.sleep(wait)
+                wait = min(wait * 2, settings.WORKER_DB_RETRY_MAX_WAIT)
+
+
+def _drop_connections() -> None:
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        try:
+            conn.close()
+        except Exception:  # already broken
+            pass
+
+
+class TempFolderFull(Exception):
+    """The worker's temporary folder refused a file (read-only, full)."""
+
+
 def run_task(task_id: str) -> str:
-    """Process a pending task; returns its final status. Safe to call twice: the second call does nothing."""
+    """Process a pending task; returns its final status. Safe to call twice: the second call does nothing.
+
+    A database outage in the middle does not fail the task: heartbeats that cannot be written
+    are skipped, and storing the results waits for the database (see _DatabaseWait); if it does
+    not come back in time, the worker (or else the reaper) puts the task back in the queue.
+    Storage and temporary-folder faults fail it with a message that says so (retry later).
+    """
     task = services.task_start(task_id=task_id, worker_id=worker_run_id())
     if task is None:
         return "skipped"
     try:
         _recognise_and_store(task)
+    except (OperationalError, InterfaceError):
+        log.warning("task interrupted: the database did not come back in time; it goes back to the queue",
+                    extra={"task_id": str(task.id)})
+        INTERRUPTED.append((str(task.id), task.worker_id))  # the worker re-queues it once the database is back
+        raise
+    except services.StorageUnavailable:
+        log.error("task failed: the storage refused its results", extra={"task_id": str(task.id)})
+        services.task_fail(task=task, code="storage_unavailable", message=STORAGE_MESSAGE)
+        return "failed"
+    except TempFolderFull:
+        log.error("task failed: the worker's temporary folder refused a file", extra={"task_id": str(task.id)})
+        services.task_fail(task=task, code="temp_folder_unavailable", message=TEMP_MESSAGE)
+        return "failed"
     except services.TaskNoLongerProcessing:
         log.info("task stopped: no longer processing", extra={"task_id": str(task.id)})
         return "stopped"
@@ -169,25 +242,55 @@ def run_task(task_id: str) -> str:
         log.warning("task failed: %s", exc.message, extra={"task_id": str(task.id)})
         services.task_fail(task=task, code=exc.code, message=exc.message)
         return "failed"
-    except Exception as exc:  # the task fails with a reason; the worker goes on
-        log.exception("task failed", extra={"task_id": str(task.id)})
-        services.task_fail(task=task, code="processing_error",
-                           message=f"OCR failed ({type(exc).__name__}). Retry the task, or try the other engine.")
+    except OSError as exc:
+        if dependency_of(exc) is None:
+            return _failed_unexpectedly(task, exc)
+        log.error("task failed: storage read failed: %s", exc, extra={"task_id": str(task.id)})
+        services.task_fail(task=task, code="storage_unavailable", message=READ_MESSAGE)
         return "failed"
+    except Exception as exc:  # the task fails with a reason; the worker goes on
+        return _failed_unexpectedly(task, exc)
     log.info("task completed", extra={"task_id": str(task.id), "pages": task.page_count})
     return "completed"
 
 
+def _failed_unexpectedly(task, exc) -> str:
+    """Anything else fails the task with a reason; the worker goes on."""
+    log.exception("task failed", extra={"task_id": str(task.id)})
+    services.task_fail(task=task, code="processing_error",
+                       message=f"OCR failed ({type(exc).__name__}). Retry the task, or try the other engine.")
+    return "failed"
+
+
+def _heartbeat(task: Task, pages_done: int, db: _DatabaseWait) -> None:
+    """Progress; skipped (not fatal) while the database is unreachable, so OCR goes on meanwhile."""
+    try:
+        services.task_heartbeat(task=task, pages_done=pages_done)
+        db.ok()
+    except (OperationalError, InterfaceError) as exc:
+        log.warning("heartbeat skipped: database unavailable: %s", exc, extra={"task_id": str(task.id)})
+        _drop_connections()
+
+
+def _temp_file():
+    """A temporary file in this worker's own folder (tasks.worker_temp); a worker killed half-way leaves
+    it there, and the next worker that starts on the host removes it."""
+    try:
+        return tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf", dir=worker_temp.folder())
+    except OSError as exc:
+        raise TempFolderFull() from exc
+
+
 def _recognise_and_store(task: Task) -> None:
+    db = _DatabaseWait()
     language = task.language or settings.OCR_DEFAULT_LANGUAGE
     original = task.files.get(kind=TaskFile.Kind.ORIGINAL)
     pages: list[PageResult] = []
     text_layer_pages: set[int] = set()  # PDF pages read from their own text, not OCR'd
     # The original is copied into this worker's own temporary folder (TMPDIR) once, so a worker host needs
     # no shared disk; the searchable PDF grows there too, page by page.
-    with (tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf") as pdf_fh,
-          tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf") as merged_fh,
-          local_copy(original) as original_fh):
+    with (_temp_file() as pdf_fh, _temp_file() as merged_fh,
+          local_copy(original, folder=worker_temp.folder()) as original_fh):
         writer = SearchablePdfWriter(pdf_fh, title=task.filename)
         for number, image in enumerate(documents.iter_pages(original_fh, task.mime_type, text_layers=True), start=1):
             if isinstance(image, TextLayerPage):
@@ -206,11 +309,14 @@ def _recognise_and_store(task: Task) -> None:
                 writer.add_page(upright, lines)
                 del upright, read
             del image
-            services.task_heartbeat(task=task, pages_done=number)
-        writer.close()
-        pdf_fh.flush()
+            _heartbeat(task, number, db)
+        try:
+            writer.close()
+            pdf_fh.flush()
+        except OSError as exc:
+            raise TempFolderFull() from exc
         if task.page_count != len(pages):  # the upload check counted differently: record what was read
-            Task.objects.filter(pk=task.pk).update(page_count=len(pages))
+            db.run(lambda: Task.objects.filter(pk=task.pk).update(page_count=len(pages)), "recording pages")
             task.page_count = len(pages)
         if text_layer_pages:  # the searchable PDF keeps those pages as they are in the original
             try:
@@ -231,4 +337,4 @@ def _recognise_and_store(task: Task) -> None:
                                                                ensure_ascii=False).encode())),
             TaskFile.Kind.RESULT_PDF: (f"{stem}.ocr.pdf", "application/pdf", File(pdf_fh)),
         }
-        services.task_complete(task=task, results=results)
+        db.run(lambda: services.task_complete(task=task, results=results), "storing the results")

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from tasks import services
 from tasks.models import Task
+from tool_ocr.timespan import duration_text
 
 log = logging.getLogger("tool_ocr.reaper")
 
@@ -37,11 +38,14 @@ class ReapReport:
     requeued: list = field(default_factory=list)
     failed: list = field(default_factory=list)
     resent: list = field(default_factory=list)
+    staged: dict = field(default_factory=dict)  # tasks.staging.cleanup_stale: folders and files removed
     dry_run: bool = False
 
     def __str__(self):
         line = (f"re-queued {len(self.requeued)} stuck task(s), failed {len(self.failed)}, "
                 f"re-sent {len(self.resent)} lost queue job(s)")
+        if self.staged.get("files"):
+            line += f", removed {self.staged['files']} file(s) left without a row"
         return f"DRY RUN would have {line}" if self.dry_run else line
 
 
@@ -61,6 +65,10 @@ def reap_stuck_tasks(*, now=None, timeout: int | None = None, dry_run: bool = Fa
     for task in Task.objects.filter(status=Task.Status.PENDING, created_at__lt=cutoff):
         if _queue_job_lost(task, cutoff) and (dry_run or _resend(task)):
             report.resent.append(str(task.pk))
+    if not dry_run:
+        from tasks.staging import cleanup_stale
+
+        report.staged = cleanup_stale(now=now)
     if not dry_run and (report.requeued or report.failed or report.resent):
         log.warning("reaper: %s", report, extra={"requeued": report.requeued, "failed": report.failed,
                                                    "resent": report.resent})
@@ -88,12 +96,30 @@ def _requeue(task: Task, now) -> bool:
     return True
 
 
+def requeue_after_outage(*, task_id: str, worker_run_id: str) -> bool:
+    """Put back a task its worker had to drop when the database went away (not counted as a re-queue:
+    the document was not at fault). Only while that worker run still holds it."""
+    now = timezone.now()
+    task = Task.objects.filter(pk=task_id, status=Task.Status.PROCESSING, worker_id=worker_run_id).first()
+    if task is None:
+        return False
+    with transaction.atomic():
+        updated = _still_stuck(task).update(
+            status=Task.Status.PENDING, pages_done=0, started_at=None, heartbeat_at=None, worker_id="",
+            error_code="", error_message="The database was unavailable for a while; the task was queued again.")
+        if not updated:
+            return False
+        old_job = task.queue_result_id
+        transaction.on_commit(lambda: (_mark_job_lost(old_job, now), services.task_enqueue(task)))
+    return True
+
+
 def _fail(task: Task, now) -> bool:
-    minutes = max(1, round(settings.TASK_HEARTBEAT_TIMEOUT / 60))
+    span = duration_text(settings.TASK_HEARTBEAT_TIMEOUT)
     seconds = (now - task.started_at).total_seconds() if task.started_at else None
     updated = _still_stuck(task).update(
         status=Task.Status.FAILED, completed_at=now, processing_seconds=seconds, error_code="worker_lost",
-        error_message=(f"The worker processing this task stopped responding (no sign of life for {minutes} min), "
+        error_message=(f"The worker processing this task stopped responding (no sign of life for {span}), "
                        f"for the second time; it was not tried again. Retry it to try once more."))
     if updated:
         _mark_job_lost(task.queue_result_id, now)

@@ -5,11 +5,16 @@ show as a message and the API turns into its JSON error.
 """
 
 import logging
+import re
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
@@ -17,8 +22,9 @@ from django.utils import timezone
 from accounts.client_ip import client_ip
 from tasks import documents, search
 from tasks.errors import ServiceError
-from tasks.models import AuditLog, Task, TaskFile, TaskText
-from tasks.storage import ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of
+from tasks.models import AuditLog, StagedFolder, Task, TaskFile, TaskText, UploadKey
+from tasks.storage import (ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of,
+                           task_folder)
 from tool_ocr.object_storage import storage_errors
 
 log = logging.getLogger("tool_ocr.tasks")
@@ -147,39 +153,164 @@ def _check_task_limit(user_id) -> None:
 def task_create(*, user, uploaded_file, engine: str | None = None, language: str | None = None) -> Task:
     """Check the upload, save the task and its original file, and queue it after commit.
 
-    Either both the row and the file exist afterwards, or neither does: a failure anywhere,
-    also in the middle of writing the file, removes what was written.
+    Either both the row and the file exist afterwards, or neither does (see tasks_create).
     """
+    return tasks_create(user=user, uploaded_files=[uploaded_file], engine=engine, language=language,
+                        name_files=False).tasks[0]
+
+
+UPLOAD_KEY = re.compile(r"^[\x21-\x7e]{1,64}$")
+
+
+class IdempotencyConflict(ServiceError):
+    code, status = "idempotency_key_reused", 409
+
+    def __init__(self, key: str):
+        super().__init__("This idempotency key was already used for other files. Use a new key for a new upload.",
+                         details={"idempotency_key": key})
+
+
+@dataclass
+class Created:
+    """What an upload created; ``replayed``: the key was seen before and these are the tasks made then."""
+
+    tasks: list
+    replayed: bool = False
+
+
+def _check_upload_key(key: str | None) -> str:
+    key = (key or "").strip()
+    if key and not UPLOAD_KEY.match(key):
+        raise InvalidChoice("The idempotency key must be 1 to 64 printable ASCII characters without spaces.",
+                            code="invalid_idempotency_key", details={"idempotency_key": "1-64 printable ASCII"})
+    return key
+
+
+def _earlier_upload(user_id, key: str, digests: list[str]) -> list | None:
+    """The tasks an earlier request with this key created (all or none exist: one transaction made them)."""
+    if not key:
+        return None
+    earlier = list(Task.objects.filter(user_id=user_id, upload_key_row__key=key).order_by("created_at", "id"))
+    if not earlier:
+        return None
+    if sorted(t.sha256 for t in earlier) != sorted(digests):
+        raise IdempotencyConflict(key)
+    return earlier
+
+
+def _refusal_for(exc: ServiceError, upload, index: int, count: int, name_files: bool = True) -> ServiceError:
+    if not name_files:
+        return exc
+    refused = [{"file": upload.name, "index": index, "code": exc.code, "message": exc.message}]
+    exc.details = {**exc.details, "file": upload.name, "index": index, "files_in_request": count, "refused": refused}
+    if count > 1:
+        exc.message = f"“{upload.name}”: {exc.message} No file of this upload was kept."
+    return exc
+
+
+def tasks_create(*, user, uploaded_files, engine: str | None = None, language: str | None = None,
+                 upload_key: str | None = None, name_files: bool = True) -> Created:
+    """One task per file, all or nothing, queued after commit; a refusal names the file.
+
+    The files are written under a staging record (tasks.staging) committed first and adopted in
+    the transaction that saves every row, so a process killed at any moment leaves either the
+    whole upload or nothing that the cleanup does not remove. ``upload_key`` (the client's
+    idempotency key): the same key again returns the tasks created the first time, unchanged.
+    """
+    from tasks import staging
+
+    files = list(uploaded_files)
     language = _check_language(language)
-    engine = _choose_engine(engine, language)
-    if getattr(uploaded_file, "size", 0) and uploaded_file.size > settings.MAX_UPLOAD_MB * 1024 * 1024:
-        raise documents.file_too_large()
-    _check_task_limit(user.pk)  # before the costly inspection; checked again under the lock below
-    info = documents.inspect(uploaded_file)
-    digest = sha256_of(uploaded_file)
-    task = Task(user=user, filename=_safe_display_name(uploaded_file.name), engine=engine, language=language,
-                mime_type=info.mime_type, size_bytes=uploaded_file.size, sha256=digest, page_count=info.page_count)
+    engine, key = _choose_engine(engine, language), _check_upload_key(upload_key)
+    if not key or not UploadKey.objects.filter(user_id=user.pk, key=key).exists():
+        try:
+            _check_task_limit(user.pk)  # before the costly inspection; checked again under the lock below
+        except ServiceError as exc:
+            raise _refusal_for(exc, files[0], 0, len(files), name_files) from None
+    prepared, refusals = [], []
+    for index, upload in enumerate(files):
+        try:
+            if getattr(upload, "size", 0) and upload.size > settings.MAX_UPLOAD_MB * 1024 * 1024:
+                raise documents.file_too_large()
+            info = documents.inspect(upload)
+        except ServiceError as exc:
+            refusals.append({"file": upload.name, "index": index, "code": exc.code, "message": exc.message,
+                             "_exc": exc, "_upload": upload})
+            continue
+        task = Task(id=uuid.uuid4(), user=user, filename=_safe_display_name(upload.name), engine=engine,
+                    language=language, mime_type=info.mime_type, size_bytes=upload.size, sha256=sha256_of(upload),
+                    page_count=info.page_count)
+        prepared.append((upload, info, task))
+    if refusals:  # every bad file is named (details["refused"]); the error itself is the first one's
+        first = refusals[0]
+        exc = _refusal_for(first["_exc"], first["_upload"], first["index"], len(files), name_files)
+        if name_files:
+            exc.details["refused"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in refusals]
+        raise exc
+    earlier = _earlier_upload(user.pk, key, [t.sha256 for _u, _i, t in prepared])
+    if earlier is not None:
+        return Created(earlier, replayed=True)
+    try:
+        staged = staging.stage([task_folder(t) for _u, _i, t in prepared], "upload")
+    except OSError as exc:  # e.g. SQLite on a full disk
+        raise StorageUnavailable() from exc
+    written = []
     try:
         with transaction.atomic():
             _lock_user(user.pk)
-            _check_task_limit(user.pk)
-            task.save()
-            original = TaskFile(task=task, kind=TaskFile.Kind.ORIGINAL, name=task.filename, mime_type=info.mime_type,
-                                size_bytes=uploaded_file.size, sha256=digest)
-            uploaded_file.seek(0)
+            earlier = _earlier_upload(user.pk, key, [t.sha256 for _u, _i, t in prepared])
+            if earlier is not None:  # a parallel request with the same key got there first
+                raise _Replay(earlier)
+            for index, (upload, info, task) in enumerate(prepared):
+                try:
+                    _check_task_limit(user.pk)
+                except ServiceError as exc:
+                    raise _refusal_for(exc, upload, index, len(files), name_files) from None
+                task.save(force_insert=True)
+                if key:
+                    UploadKey.objects.create(user_id=user.pk, key=key, task=task)
+                original = TaskFile(task=task, kind=TaskFile.Kind.ORIGINAL, name=task.filename,
+                                    mime_type=info.mime_type, size_bytes=upload.size, sha256=task.sha256)
+                upload.seek(0)
+                try:
+                    original.file.save(ORIGINAL_NAMES[info.mime_type], File(upload), save=False)
+                except storage_errors() as exc:  # a full disk, or the bucket down or refusing
+                    log.error("storage failed while saving an upload: %s", exc, extra={"task_id": str(task.id)})
+                    raise StorageUnavailable() from exc
+                written.append(original.file.name)
+                original.save()
             try:
-                original.file.save(ORIGINAL_NAMES[info.mime_type], File(uploaded_file), save=False)
-            except storage_errors() as exc:  # a full disk, or the bucket down or refusing
-                log.error("storage failed while saving an upload: %s", exc, extra={"task_id": str(task.id)})
+                staging.adopt(staged, written)
+            except staging.StagingExpired as exc:
                 raise StorageUnavailable() from exc
-            original.save()
-            transaction.on_commit(lambda: task_enqueue(task))
+            for _u, _i, task in prepared:
+                transaction.on_commit(partial(task_enqueue, task))
+    except _Replay as replay:
+        _discard_upload(prepared, staged)
+        return Created(replay.tasks, replayed=True)
     except BaseException:
-        if task.pk is not None:
-            delete_task_folder(task)
+        _discard_upload(prepared, staged)
         raise
-    log.info("task created", extra={"task_id": str(task.id), "user_id": user.pk})
-    return task
+    for _u, _i, task in prepared:
+        log.info("task created", extra={"task_id": str(task.id), "user_id": user.pk})
+    return Created([t for _u, _i, t in prepared])
+
+
+class _Replay(Exception):
+    def __init__(self, tasks):
+        self.tasks = tasks
+
+
+def _discard_upload(prepared, staged) -> None:
+    """The rows rolled back: the files written for them go, then their staging records."""
+    from tasks import staging
+
+    for _u, _i, task in prepared:
+        try:
+            delete_task_folder(task)
+        except Exception as exc:  # the cleanup finds the folder through its staging record
+            log.warning("could not remove a failed upload's files: %s", exc, extra={"task_id": str(task.id)})
+    staging.release(staged)
 
 
 def task_priority(task: Task) -> int:
@@ -232,10 +363,17 @@ def task_complete(*, task: Task, results: dict) -> None:
     or after (and sees the files). The results of an earlier run (a task run again) stay
     until here and are swapped for the new ones in the same transaction: a reader sees the
     old set or the new one, never none or a mix; their files go once that has committed.
+
+    The files are written under a staging record (tasks.staging): a worker killed or a disk
+    filling up half-way leaves no file without its row for long. Raises StorageUnavailable
+    when the storage refuses the files (full, read-only, the bucket down).
     """
+    from tasks import staging
+
     now = timezone.now()
-    saved = []
     text = _result_text(results)
+    staged = staging.stage([task_folder(task)], "results")
+    attempted, saved = [], []
     try:
         with transaction.atomic():
             if _mine(task).select_for_update().first() is None:
@@ -246,21 +384,68 @@ def task_complete(*, task: Task, results: dict) -> None:
                 content.seek(0)
                 tf = TaskFile(task=task, kind=kind, name=name, mime_type=mime, size_bytes=content.size,
                               sha256=sha256_of(content))
-                tf.file.save(_run_file_name(task, RESULT_NAMES[kind]), content, save=False)
+                target = default_storage.get_available_name(
+                    f"{task_folder(task)}/{_run_file_name(task, RESULT_NAMES[kind])}")
+                attempted.append(target)  # a write cut short (disk full) leaves a partial file under this name
+                try:
+                    tf.file.name = default_storage.save(target, content)
+                except storage_errors() as exc:
+                    log.error("storage failed while saving results: %s", exc, extra={"task_id": str(task.id)})
+                    raise StorageUnavailable() from exc
+                attempted.append(tf.file.name)
                 saved.append(tf)
                 tf.save()
             if text is not None:
                 TaskText.objects.update_or_create(
                     task=task, defaults={"user_id": task.user_id, "text": text,
                                          "terms": search.terms_for(task.user_id, text)})
+            try:
+                staging.adopt(staged, [tf.file.name for tf in saved])
+            except staging.StagingExpired as exc:
+                raise StorageUnavailable() from exc
             seconds = (now - task.started_at).total_seconds() if task.started_at else None
             _mine(task).update(status=Task.Status.COMPLETED, completed_at=now, heartbeat_at=now,
                                pages_done=task.page_count, processing_seconds=seconds,
                                text_layer_pages=task.text_layer_pages)
-            transaction.on_commit(lambda: delete_task_files(old))
+            if old:  # the earlier run's files: a crash before they go leaves them to the cleanup
+                old_staged = _stage_in_transaction(task, "delete")
+                transaction.on_commit(lambda: _delete_then_release(old, old_staged))
     except BaseException:
-        delete_task_files(saved)
+        _discard_results(task, staged, attempted)
         raise
+
+
+def _discard_results(task: Task, staged, attempted) -> None:
+    """What this attempt wrote goes (also a file a full disk left half-written), then anything else
+    in the folder that no row names; the staging record goes last."""
+    from tasks import staging
+
+    staging.delete_names(set(attempted))
+    try:
+        folder = task_folder(task)
+        staging.delete_names(staging.unreferenced_files(folder))
+    except Exception as exc:  # the database or the storage is down: the cleanup gets it later
+        log.warning("could not remove unsaved results yet: %s", exc, extra={"task_id": str(task.id)})
+        return
+    staging.release(staged)
+
+
+def _stage_in_transaction(task: Task, reason: str) -> list[int]:
+    """A staging record committed with the row changes, for files to be deleted after commit."""
+    return [StagedFolder.objects.create(folder=task_folder(task), reason=reason).pk]
+
+
+def _delete_then_release(files, staged) -> None:
+    """Delete the files; the staging record goes only once none is left (else the cleanup finishes)."""
+    from tasks import staging
+
+    delete_task_files(files)
+    try:
+        if any(f.file.name and default_storage.exists(f.file.name) for f in files):
+            return
+    except Exception:  # the storage cannot even say: leave it to the cleanup
+        return
+    staging.release(staged)
 
 
 def _result_text(results: dict) -> str | None:
@@ -408,5 +593,6 @@ def task_delete(*, task: Task, request=None, audit_action: str = "task.delete", 
         files = list(TaskFile.objects.filter(task_id=task.pk))
         Task.objects.filter(pk=task.pk).delete()
         audit(request=request, action=audit_action, obj=task, filename=task.filename, **audit_details)
-        transaction.on_commit(lambda: (delete_task_files(files), delete_task_folder(task)))
+        staged = _stage_in_transaction(task, "delete")  # a crash before the files go: the cleanup finishes
+        transaction.on_commit(lambda: (_delete_then_release(files, staged), delete_task_folder(task)))
     log.info("task deleted", extra={"task_id": str(task.pk), "user_id": task.user_id})

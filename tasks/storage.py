@@ -122,13 +122,13 @@ def copy_to_local(task_file: TaskFile, target) -> None:
 
 
 @contextlib.contextmanager
-def local_copy(task_file: TaskFile):
-    """The stored file copied into this process's temporary folder (TMPDIR), removed afterwards.
+def local_copy(task_file: TaskFile, folder: str | None = None):
+    """The stored file copied into this process's temporary folder (TMPDIR, or ``folder``), removed afterwards.
 
     Workers read originals this way, so a worker host needs no shared disk: the bucket is read
     once, in chunks, and the pages are rendered from the local copy.
     """
-    with tempfile.NamedTemporaryFile(prefix="tool-ocr-original-") as fh:
+    with tempfile.NamedTemporaryFile(prefix="tool-ocr-original-", dir=folder) as fh:
         copy_to_local(task_file, fh)
         yield fh
 

@@ -10,16 +10,28 @@ from django.conf import settings
 from django.core.files.uploadhandler import SkipFile, TemporaryFileUploadHandler
 
 from tasks.documents import DocumentError, file_too_large
+from tool_ocr.dependencies import TempFolderUnavailable
 
 _OVERSIZED_ATTR = "_tool_ocr_oversized_uploads"
 
 
 class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
     def new_file(self, *args, **kwargs):
-        super().new_file(*args, **kwargs)
+        try:
+            super().new_file(*args, **kwargs)
+        except OSError as exc:  # TMPDIR read-only, full or gone: a dependency down (503), not a bad upload
+            raise TempFolderUnavailable(exc.errno, f"the temporary folder cannot take uploads ({exc.strerror})") from exc
         self._received = 0
 
     def receive_data_chunk(self, raw_data, start):
+        try:
+            return self._receive(raw_data, start)
+        except OSError as exc:  # the temporary folder filled up while this file streamed in
+            if isinstance(exc, TempFolderUnavailable):
+                raise
+            raise TempFolderUnavailable(exc.errno, f"the temporary folder cannot take uploads ({exc.strerror})") from exc
+
+    def _receive(self, raw_data, start):
         self._received += len(raw_data)
         if self._received > settings.MAX_UPLOAD_MB * 1024 * 1024:
             if self.request is not None:

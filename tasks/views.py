@@ -1,6 +1,7 @@
 """Pages for uploading and following OCR tasks; thin: the work is in services and selectors."""
 
 import json
+import uuid
 
 from django.conf import settings
 from django.contrib import messages
@@ -37,7 +38,8 @@ def _home(request, form, *, status=200, result=None):
         "form": form, "recent_tasks": recent, "max_upload_mb": settings.MAX_UPLOAD_MB,
         "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES, "max_tasks": settings.MAX_TASKS_PER_USER,
         "accepted": selectors.task_get_many(user=request.user, task_ids=result.get("accepted", [])),
-        "refused": result.get("refused", []), "over_cap": result.get("over_cap")}, status=status)
+        "refused": result.get("refused", []), "over_cap": result.get("over_cap"),
+        "upload_key": uuid.uuid4().hex}, status=status)
 
 
 def _is_xhr_upload(request) -> bool:
@@ -45,15 +47,16 @@ def _is_xhr_upload(request) -> bool:
     return request.headers.get("X-Upload") == "xhr"
 
 
-def _after_upload(request, *, accepted, refused, over_cap, chosen, status):
+def _after_upload(request, *, accepted, refused, over_cap, chosen, status, replayed=False):
     """Post/redirect/get: the outcome waits in the session for the page the browser is sent to,
     so reloading that page never sends the files again."""
+    again = " (already received earlier)" if replayed else ""
     if len(accepted) == 1 and not refused and not over_cap:
-        messages.success(request, f"“{accepted[0].filename}” is queued for OCR.")
+        messages.success(request, f"“{accepted[0].filename}” is queued for OCR{again}.")
         target = reverse("tasks:detail", args=[accepted[0].id])
     else:
         if accepted and not refused and not over_cap:
-            messages.success(request, f"{len(accepted)} files are queued for OCR, in the order chosen.")
+            messages.success(request, f"{len(accepted)} files are queued for OCR, in the order chosen{again}.")
         request.session[UPLOAD_RESULT_KEY] = {"accepted": [str(t.id) for t in accepted],
                                               "refused": refused, "over_cap": over_cap, "chosen": chosen}
         target = reverse("tasks:home")
@@ -77,7 +80,13 @@ def _split_at_cap(request, files) -> tuple[list, dict | None]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def home(request):
-    """Upload one or more files: one task per file, queued in the order chosen; each refusal is named."""
+    """Upload one or more files: one task per file, queued in the order chosen; each refusal is named.
+
+    All or nothing (services.tasks_create): one refused file and no file of the upload is kept; a
+    server killed half-way keeps none either. Files past MAX_TASKS_PER_USER are left out and named
+    (_split_at_cap). The form carries an idempotency key (``upload_key``): the same form sent twice
+    (a reload after a lost connection) shows the tasks of the first send instead of making new ones.
+    """
     last_language = selectors.last_language(user=request.user)
     if request.method == "GET":
         if request.htmx and request.htmx.target == "recent-tasks":
@@ -100,14 +109,19 @@ def home(request):
         form.add_error("files", "Choose at least one file to read.")
         return _upload_form_error(request, form)
     files, over_cap = _split_at_cap(request, files)
-    accepted = []
-    for uploaded in files:
+    accepted, replayed = [], False
+    if refused:  # cut off while streaming (too large): the whole upload is refused
+        refused = [(name, _not_kept(exc)) for name, exc in refused]
+    elif files:
         try:
-            accepted.append(services.task_create(user=request.user, uploaded_file=uploaded,
-                                                 engine=form.cleaned_data["engine"] or None,
-                                                 language=form.cleaned_data["language"] or None))
+            created = services.tasks_create(user=request.user, uploaded_files=files,
+                                            engine=form.cleaned_data["engine"] or None,
+                                            language=form.cleaned_data["language"] or None,
+                                            upload_key=request.POST.get("upload_key"))
+            accepted, replayed = created.tasks, created.replayed
         except ServiceError as exc:
-            refused.append((uploaded.name, exc))
+            refused = [(r["file"], _Refusal(r["message"], exc.status)) for r in exc.details.get("refused", ())] or [
+                (exc.details.get("file") or files[0].name, exc)]
     chosen = {k: form.cleaned_data[k] for k in ("engine", "language") if form.cleaned_data[k]}
     if not accepted and not _is_xhr_upload(request):
         # Nothing was created, so a reload cannot duplicate anything: answer with the refusal's own
@@ -117,7 +131,18 @@ def home(request):
                      result={"refused": [(name, exc.message) for name, exc in refused], "over_cap": over_cap})
     status = refused[0][1].status if refused else (TaskLimitReached.status if over_cap else 200)
     return _after_upload(request, accepted=accepted, refused=[(name, exc.message) for name, exc in refused],
-                         over_cap=over_cap, chosen=chosen, status=status)
+                         over_cap=over_cap, chosen=chosen, status=status, replayed=replayed)
+
+
+class _Refusal:
+    """One named refusal of an all-or-nothing upload: its message and the upload's status."""
+
+    def __init__(self, message: str, status: int):
+        self.message, self.status = message, status
+
+
+def _not_kept(exc) -> _Refusal:
+    return _Refusal(f"{exc.message} No file of this upload was kept.", exc.status)
 
 
 def _upload_form_error(request, form):

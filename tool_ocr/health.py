@@ -7,10 +7,19 @@ do not take the web out of service, because signed-in users can still browse and
 download while either is down. ``?strict=1`` makes any non-ok check a 503, for monitors
 that only read status codes. The checks' details (queue depth, breaker state) are shown only
 to the addresses and token that may read /metrics; anyone else gets the overall status.
+
+Every probe answers within HEALTH_CHECK_TIMEOUT seconds: the checks run in a small thread
+pool, and a check still waiting (a frozen database, a hung storage mount) is reported
+``timeout``; it is not started again while the earlier one still waits.
 """
 
 import logging
+import tempfile
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import timedelta
 
 from django.conf import settings
@@ -22,6 +31,43 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 log = logging.getLogger("tool_ocr.health")
+
+
+_pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="health")
+_running: dict = {}
+_lock = threading.Lock()
+
+
+def _closing(func):
+    def run():
+        from django.db import connections
+
+        try:
+            return func()
+        finally:
+            connections.close_all()  # this pool thread's own connections
+    return run
+
+
+def _bounded(checks: dict) -> dict:
+    """{name: result} of each ``checks[name]()``, or "timeout" for those not done by the deadline."""
+    deadline = time.monotonic() + settings.HEALTH_CHECK_TIMEOUT
+    futures = {}
+    with _lock:
+        for name, func in checks.items():
+            future = _running.get(name)
+            if future is None or future.done():
+                future = _running[name] = _pool.submit(_closing(func))
+            futures[name] = future
+    results = {}
+    for name, future in futures.items():
+        try:
+            results[name] = future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            results[name] = "timeout"
+        except Exception:
+            results[name] = "unavailable"
+    return results
 
 
 def _database():
@@ -59,8 +105,23 @@ def _storage():
         return "unavailable"
 
 
+def _temp_folder():
+    """Uploads are streamed to the temporary folder (TMPDIR) first: it must take a file."""
+    try:
+        with tempfile.NamedTemporaryFile(prefix="tool-ocr-readyz-", dir=settings.FILE_UPLOAD_TEMP_DIR):
+            pass
+        return "ok"
+    except Exception:
+        return "unavailable"
+
+
 def _worker():
-    """ok / idle (nothing waiting) / stale (work waits and no worker showed life) / unknown (no database)."""
+    """ok (a worker showed life within READYZ_WORKER_MAX_AGE) or stale (none did, whatever the cause:
+    crashed, killed, cut off from the database, never started); unknown without a database.
+
+    Workers show life every few seconds, busy or idle (tasks.worker.resilient), so "not seen
+    recently" means "not running", even when nothing waits.
+    """
     from django.db.models import Count, Min
 
     from tasks.models import Task
@@ -74,14 +135,7 @@ def _worker():
     except Exception:
         return {"status": "unknown"}
     recent = last is not None and now - last <= max_age
-    waiting_long = pending["oldest"] is not None and now - pending["oldest"] > max_age
-    if recent:
-        status = "ok"
-    elif waiting_long:
-        status = "stale"
-    else:
-        status = "idle"
-    return {"status": status,
+    return {"status": "ok" if recent else "stale",
             "last_seen_seconds_ago": round((now - last).total_seconds()) if last else None,
             "queue_depth": pending["n"],
             "oldest_pending_seconds": round((now - pending["oldest"]).total_seconds()) if pending["oldest"] else 0}
@@ -96,18 +150,22 @@ def _auth_api():
 
 @never_cache
 def healthz(request):
-    db = _database()
+    db = _bounded({"database": _database})["database"]
     status = 200 if db == "ok" else 503
     return JsonResponse({"status": "ok" if status == 200 else "degraded", "database": db}, status=status)
 
 
 @never_cache
 def readyz(request):
-    checks = {"database": {"status": _database()}, "storage": _storage_check()}
-    checks["worker"] = _worker() if checks["database"]["status"] == "ok" else {"status": "unknown"}
+    found = _bounded({"database": _database, "storage": _storage_check, "temp": _temp_folder, "worker": _worker})
+    storage = found["storage"] if isinstance(found["storage"], dict) else {"status": found["storage"]}
+    checks = {"database": {"status": found["database"]}, "storage": storage,
+              "temp_folder": {"status": found["temp"]}}
+    worker = found["worker"] if isinstance(found["worker"], dict) else {"status": "unknown"}
+    checks["worker"] = worker if checks["database"]["status"] == "ok" else {"status": "unknown"}
     checks["auth_api"] = _auth_api()
-    critical_ok = all(checks[name]["status"] == "ok" for name in ("database", "storage"))
-    all_ok = critical_ok and checks["worker"]["status"] in ("ok", "idle") and checks["auth_api"]["status"] == "ok"
+    critical_ok = all(checks[name]["status"] == "ok" for name in ("database", "storage", "temp_folder"))
+    all_ok = critical_ok and checks["worker"]["status"] == "ok" and checks["auth_api"]["status"] == "ok"
     strict = request.GET.get("strict") in ("1", "true", "yes")
     code = 200 if (all_ok if strict else critical_ok) else 503
     overall = "ok" if all_ok else ("degraded" if critical_ok else "unavailable")

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
                                generate_latest)
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 log = logging.getLogger("tool_ocr.metrics")
 
@@ -247,6 +247,7 @@ def _queue_metrics():
                                  "Seconds since a worker last showed life (task heartbeat); -1 when never")
     seen_age.add_metric([], (now - last).total_seconds() if last else -1)
     yield seen_age
+    yield from _worker_outage_metrics(now)
     yield from _user_metrics()
     yield from _volume_metrics()
 
@@ -265,13 +266,43 @@ def _total_metrics():
     yield from _storage_metrics()
 
 
+def _worker_outage_metrics(now):
+    """Workers alive, and the database outages they waited through (tasks.worker.resilient)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import Count, Sum
+
+    from tasks.models import WorkerPresence
+
+    recent = now - timedelta(seconds=settings.READYZ_WORKER_MAX_AGE)
+    alive = GaugeMetricFamily("tool_ocr_workers_alive", "Workers that showed life within READYZ_WORKER_MAX_AGE")
+    alive.add_metric([], WorkerPresence.objects.filter(last_seen_at__gte=recent).count())
+    yield alive
+    totals = WorkerPresence.objects.aggregate(n=Count("pk"), outages=Sum("db_outages"), seconds=Sum("db_outage_seconds"))
+    outages = CounterMetricFamily("tool_ocr_worker_db_outages",
+                                  "Database outages the running workers waited through and reconnected after")
+    outages.add_metric([], totals["outages"] or 0)
+    yield outages
+    waited = CounterMetricFamily("tool_ocr_worker_db_outage_seconds",
+                                 "Seconds the running workers spent waiting for the database")
+    waited.add_metric([], totals["seconds"] or 0.0)
+    yield waited
+
+
 def worker_last_seen():
-    """The newest task heartbeat: each status is an index range (status, heartbeat_at), so this stays cheap."""
+    """The newest sign of life of any worker: its presence row (busy or idle), or a task heartbeat.
+
+    Each task status is an index range (status, heartbeat_at), so this stays cheap.
+    """
     from django.db.models import Max
 
-    from tasks.models import Task
+    from tasks.models import Task, WorkerPresence
 
     values = []
+    presence = WorkerPresence.objects.aggregate(m=Max("last_seen_at"))["m"]
+    if presence:
+        values.append(presence)
     for status in (Task.Status.PROCESSING, Task.Status.COMPLETED, Task.Status.FAILED):
         value = Task.objects.filter(status=status).aggregate(m=Max("heartbeat_at"))["m"]
         if value:

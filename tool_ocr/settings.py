@@ -44,15 +44,23 @@ DATABASE_TABLE_PREFIX = cfg.table_prefix("DATABASE_TABLE_PREFIX", "tool_ocr_")
 table_prefix.install(DATABASE_TABLE_PREFIX)
 
 _db = cfg.db_url("DATABASE_URL", f"sqlite:///{DATA_DIR / 'tool_ocr.sqlite3'}")
+# Nothing waits on a dead or frozen database longer than these (seconds): a connection attempt, and
+# one query (MySQL/MariaDB: the client's read and write timeouts; SQLite: how long to wait for a lock).
+DATABASE_CONNECT_TIMEOUT = cfg.int("DATABASE_CONNECT_TIMEOUT", "5", minimum=1, maximum=300)
+DATABASE_QUERY_TIMEOUT = cfg.int("DATABASE_QUERY_TIMEOUT", "30", minimum=1, maximum=86400)
+# MariaDB Connector/C (what mysqlclient uses on Debian) applies each once (measured by tests/faults/).
+DATABASE_TIMEOUT_OPTIONS_MYSQL = {"connect_timeout": DATABASE_CONNECT_TIMEOUT, "read_timeout": DATABASE_QUERY_TIMEOUT,
+                                  "write_timeout": DATABASE_QUERY_TIMEOUT}
 if _db["ENGINE"] == "django.db.backends.mysql":
     _db["ENGINE"] = "tool_ocr.db_backends.mysql"  # UUIDs as CHAR(32) on MariaDB too (see that module)
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].update({"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"})
+    _db["OPTIONS"].update(DATABASE_TIMEOUT_OPTIONS_MYSQL)
     _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
 else:
     # WAL + a busy timeout: the web server and workers write the same SQLite file.
     _db.setdefault("OPTIONS", {})
-    _db["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE",
+    _db["OPTIONS"].update({"timeout": DATABASE_QUERY_TIMEOUT, "transaction_mode": "IMMEDIATE",
                            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -127,6 +135,9 @@ CLEANUP_TASKS_INTERVAL = cfg.int("CLEANUP_TASKS_INTERVAL", "86400", minimum=0, m
 STORAGE_REPORT_INTERVAL = cfg.int("STORAGE_REPORT_INTERVAL", "604800", minimum=0, maximum=2592000)
 # Uploads are streamed to temporary files on disk, never held in memory; one past MAX_UPLOAD_MB is cut off.
 FILE_UPLOAD_HANDLERS = ["tasks.uploads.LimitedTemporaryFileUploadHandler"]
+# Streamed into TMPDIR itself: Python would silently fall back to another folder if TMPDIR cannot take a
+# file when first used; an unwritable TMPDIR is a fault to report (503, /readyz), not to hide.
+FILE_UPLOAD_TEMP_DIR = os.environ.get("TMPDIR") or None
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # form fields other than files
 DATA_UPLOAD_MAX_NUMBER_FILES = 100
@@ -321,6 +332,20 @@ SECURITY_CONTACT = cfg.str("SECURITY_CONTACT", "")
 MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
                   "tool_ocr.security.StrictSessionCookieMiddleware")
 
+# --- Faults (issue 16; tool_ocr/dependencies.py) ------------------------------
+# A dependency down (database, storage, temporary folder, sign-in API) is a 503 on every page and endpoint.
+MIDDLEWARE.insert(1, "tool_ocr.dependencies.DependencyDownMiddleware")
+# /healthz and /readyz skip sessions and sign-in (a cookie must not make a probe wait on the database)...
+MIDDLEWARE.insert(min(MIDDLEWARE.index(m) for m in ("tool_ocr.security.StrictSessionCookieMiddleware",
+                                                     "django.contrib.sessions.middleware.SessionMiddleware")
+                      if m in MIDDLEWARE), "tool_ocr.dependencies.ProbeMiddleware")
+# ...and answer within this many seconds, whatever a check waits on.
+HEALTH_CHECK_TIMEOUT = cfg.float("HEALTH_CHECK_TIMEOUT", "3", minimum=0.5, maximum=60)
+# Files written but not yet adopted by their rows are removed this long after a process that wrote them
+# died (tasks/staging.py); longer than any upload or result write takes.
+STAGING_GRACE_SECONDS = cfg.int("STAGING_GRACE_SECONDS", "3600", minimum=1, maximum=604800)
+# A worker that lost the database waits and tries again, doubling the wait up to this many seconds.
+WORKER_DB_RETRY_MAX_WAIT = cfg.float("WORKER_DB_RETRY_MAX_WAIT", "30", minimum=0.5, maximum=3600)
 # --- Error pages (issue 14; tool_ocr/error_views.py) ----------------------------
 # Branded 400/403/404/500 pages; under DEBUG the expected 4xx answers look as in production.
 MIDDLEWARE.append("tool_ocr.error_views.DebugLikeProductionMiddleware")

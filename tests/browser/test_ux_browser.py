@@ -337,6 +337,11 @@ def test_keyboard_only_skip_link_sorting_and_the_modal(browser, server):
         page.keyboard.press("Enter")  # and once more, still by keyboard
         expect(page).to_have_url(page.base_url + "/history/?ordering=-filename")
         expect(page.locator(":focus")).to_have_attribute("data-testid", "sort-filename")
+        # "Rows per page" is swapped out of band: the focus stays on it too
+        page.get_by_test_id("page-size").focus()
+        page.get_by_test_id("page-size").select_option("10")
+        expect(page).to_have_url(page.base_url + "/history/?ordering=-filename&page_size=10")
+        expect(page.locator(":focus")).to_have_attribute("data-testid", "page-size")
 
         # the modal: opened by keyboard, focus inside, Tab stays inside, Esc closes, focus back on the opener
         opener = page.get_by_test_id("open-details").first

@@ -18,15 +18,32 @@ def test_healthz(client):
     assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
 
 
-def test_readyz_all_ok_when_idle(client):
+def test_readyz_all_ok_when_a_worker_showed_life_even_with_nothing_waiting(client):
+    from tasks.models import WorkerPresence
+
+    WorkerPresence.objects.create(worker_id="host:1:abc", last_seen_at=timezone.now())
     response = client.get("/readyz")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
     assert body["checks"]["database"] == {"status": "ok"}
     assert body["checks"]["storage"] == {"status": "ok"}
-    assert body["checks"]["worker"]["status"] == "idle" and body["checks"]["worker"]["queue_depth"] == 0
+    assert body["checks"]["temp_folder"] == {"status": "ok"}
+    assert body["checks"]["worker"]["status"] == "ok" and body["checks"]["worker"]["queue_depth"] == 0
     assert body["checks"]["auth_api"] == {"status": "ok", "breaker": "closed"}
+
+
+def test_readyz_worker_not_seen_recently_is_not_ready_whatever_the_queue(client, settings):
+    """Issue 16: a dead worker with nothing waiting used to read "idle" (ready) for minutes."""
+    from tasks.models import WorkerPresence
+
+    settings.READYZ_WORKER_MAX_AGE = 30
+    WorkerPresence.objects.create(worker_id="host:1:abc", last_seen_at=timezone.now() - timedelta(seconds=31))
+    response = client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "degraded"  # the web still serves
+    assert body["checks"]["worker"]["status"] == "stale" and body["checks"]["worker"]["last_seen_seconds_ago"] >= 31
+    assert client.get("/readyz?strict=1").status_code == 503
 
 
 def test_readyz_leaves_no_probe_file(client, settings):

@@ -143,3 +143,21 @@ def test_an_operator_can_link_a_directory_id_and_rename_in_the_admin(client, db)
     assert response.status_code == 302, response.content.decode()[-2000:]
     person.refresh_from_db()
     assert (person.email, person.external_id) == ("ada.lin@example.com", ADA_ID)
+
+
+def test_a_session_of_a_user_from_before_ids_survives_its_refresh_and_is_bound(dev_auth_api, make_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts import external_auth, services
+    from accounts.models import TokenSession
+
+    legacy = make_user("ada.lin@example.com")
+    session = services.token_session_create(user=legacy, session_key="k" * 32,
+                                            result=external_auth.authenticate_user(*ADA))
+    TokenSession.objects.filter(pk=session.pk).update(expires_at=timezone.now() + timedelta(seconds=5))
+    session.refresh_from_db()
+    assert services.token_session_refresh(session=session) == services.RefreshOutcome.REFRESHED
+    legacy.refresh_from_db()
+    assert legacy.external_id == ADA_ID

@@ -123,7 +123,9 @@ def test_storage_failing_while_saving_results_fails_the_task_and_leaves_no_resul
     task = _create(user_a, "png")
     assert processing.run_task(str(task.pk)) == "failed"
     task.refresh_from_db()
-    assert task.status == "failed" and task.error_message.startswith("OCR failed (OSError)")
+    assert (task.status, task.error_code) == ("failed", "storage_unavailable")
+    assert "storage is full or read-only" in task.error_message and "retry the task later" in task.error_message
+    assert "try the other engine" not in task.error_message  # a disk fault is not the engine's (issue 16)
     assert list(task.files.values_list("kind", flat=True)) == ["original"]
     assert sorted(default_storage.listdir(f"{user_a.id}/{task.id}")[1]) == ["original.png"]  # result.txt removed
 

@@ -66,7 +66,7 @@ def test_a_silent_task_is_requeued_once_then_failed_with_a_reason(user_a, fake_e
     task.refresh_from_db()
     assert (task.status, task.error_code) == ("failed", "worker_lost")
     assert task.error_message.startswith("The worker processing this task stopped responding (no sign of life for "
-                                         "10 min), for the second time")
+                                         "10 minutes), for the second time")
     assert reap_stuck_tasks().failed == []  # nothing left to do
 
     services.task_retry(task=task)  # a retry by the user gives it a fresh chance

@@ -5,7 +5,14 @@ MariaDB 10.7+ has a native UUID type that Django uses by default; MySQL 8 and Ma
 runs on all of them, and data that moves between them.
 """
 
+import time
+
 from django.db.backends.mysql import base, features
+
+# After a failed connection attempt, further attempts by the same thread within this many seconds fail at
+# once: a request (or a worker step) that already waited DATABASE_CONNECT_TIMEOUT for a dead or frozen
+# database must not wait again for each of the other queries it would make (tool_ocr/dependencies.py).
+FAIL_FAST_SECONDS = 1.0
 
 
 class DatabaseFeatures(features.DatabaseFeatures):
@@ -14,3 +21,17 @@ class DatabaseFeatures(features.DatabaseFeatures):
 
 class DatabaseWrapper(base.DatabaseWrapper):
     features_class = DatabaseFeatures
+    _connect_failed_at = None
+
+    def get_new_connection(self, conn_params):
+        failed = self._connect_failed_at
+        if failed is not None and time.monotonic() - failed < FAIL_FAST_SECONDS:
+            raise base.Database.OperationalError(
+                2003, "The database did not answer a moment ago; not trying again yet")
+        try:
+            connection = super().get_new_connection(conn_params)
+        except base.Database.OperationalError:
+            self._connect_failed_at = time.monotonic()
+            raise
+        self._connect_failed_at = None
+        return connection
