@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0008_i11_task_filename_fulltext'),
+        ('tasks', '0009_i16_faults'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
