@@ -9,7 +9,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from accounts import maintenance
-from accounts.models import TokenSession, User
+from accounts.models import ApiToken, TokenSession, User
 from tool_ocr.admin_tools import FastChangeList, FastListMixin, UserEmailFilter
 
 
@@ -190,3 +190,64 @@ class TokenSessionAdmin(FastListMixin, admin.ModelAdmin):
             if maintenance.session_revoke(session=session, request=request):  # audited in its transaction
                 revoked += 1
         self.message_user(request, f"{revoked} session(s) revoked.", messages.SUCCESS if revoked else messages.WARNING)
+
+
+class ApiTokenStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return (("live", "Live"), ("expired", "Expired"), ("revoked", "Revoked"))
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "live":
+            return queryset.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(FastListMixin, admin.ModelAdmin):
+    """People's personal API tokens: see and revoke. The hash is not shown (it is no use to anyone here)."""
+
+    list_display = ("name", "user_email", "prefix", "state", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_select_related = False
+    list_filter = (ApiTokenStateFilter, "created_at", SessionUserFilter)
+    search_fields = ("name", "prefix")
+    ordering = ("-created_at",)
+    actions = ("revoke_tokens",)
+    fields = ("user", "name", "prefix", "state", "created_at", "expires_at", "last_used_at", "revoked_at")  # a whitelist
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("user")
+
+    def has_add_permission(self, request):
+        return False  # people make their own on /account/tokens/
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: audited, and the row says when
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff and request.user.has_perm("accounts.change_apitoken")
+
+    @admin.display(description="user", ordering="user__email")
+    def user_email(self, obj):
+        return obj.user.email
+
+    @admin.display(description="state")
+    def state(self, obj):
+        if obj.revoked_at:
+            return "revoked"
+        return "expired" if obj.is_expired() else "live"
+
+    @admin.action(description="Revoke selected tokens (scripts using them are refused)", permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        from accounts.services import api_token_revoke
+
+        revoked = sum(api_token_revoke(token=t, request=request, by_operator=True) for t in queryset.select_related("user"))
+        self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS if revoked else messages.WARNING)

@@ -194,3 +194,38 @@ class LoginFailure(models.Model):
 
     def __str__(self):
         return f"{self.scope} failure at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ApiToken(models.Model):
+    """A personal API token for scripts: ``Authorization: Bearer <token>`` on /api/v1/.
+
+    Only the SHA-256 of the token is stored (the token is a 256-bit random secret, so a
+    plain hash is enough); the person sees the token once, at creation. ``prefix`` (the
+    recognisable start) lets people and operators tell tokens apart without the secret.
+    """
+
+    PREFIX = "tocr_"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, db_comment="What the person called it (which script uses it)")
+    token_hash = models.CharField(max_length=64, unique=True, db_comment="SHA-256 (hex) of the token; never the token")
+    prefix = models.CharField(max_length=16, db_comment="The token's first characters, to recognise it")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True, db_comment="NULL: never expires")
+    last_used_at = models.DateTimeField(null=True, blank=True, db_comment="Updated at most once a minute")
+    revoked_at = models.DateTimeField(null=True, blank=True, db_index=True, db_comment="Set when revoked; then refused")
+
+    class Meta:
+        db_table = "api_tokens"
+        db_table_comment = "Personal API tokens for scripts, stored as SHA-256 hashes"
+        indexes = [models.Index(fields=["user", "-created_at"], name="apitoken_user_created_idx")]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    def __repr__(self):
+        return f"<ApiToken {self.pk} user={self.user_id} prefix={self.prefix} revoked={bool(self.revoked_at)}>"
+
+    def is_expired(self, now=None) -> bool:
+        return self.expires_at is not None and (now or timezone.now()) >= self.expires_at

@@ -99,3 +99,17 @@ def login_wait(*, username: str, ip: str | None, now=None) -> tuple[int, str]:
 
 def login_wait_seconds(*, username: str, ip: str | None, now=None) -> int:
     return login_wait(username=username, ip=ip, now=now)[0]
+
+
+def api_token_list(*, user) -> QuerySet:
+    """The user's tokens that still exist for them (not revoked), newest first; expired ones are listed, marked."""
+    from accounts.models import ApiToken
+
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at")
+
+
+def api_token_get(*, user, token_id):
+    """One of the user's live tokens, or None (another user's token is exactly like an unknown id)."""
+    from accounts.models import ApiToken
+
+    return ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).first()

@@ -333,3 +333,101 @@ def login_failures_clear(*, username: str, ip: str | None = None) -> None:
     keys = {scope: key for scope, key, _limit in login_keys(username=username, ip=ip)}
     for scope in (LoginFailure.Scope.ACCOUNT, LoginFailure.Scope.ACCOUNT_IP):
         LoginFailure.objects.filter(scope=scope, key_hash=keys[scope]).delete()
+
+
+# --- Personal API tokens (issue 14) -----------------------------------------------
+API_TOKEN_NAME_MAX = 100
+API_TOKEN_MAX_DAYS = 3650
+API_TOKENS_PER_USER = 50  # live (not revoked) tokens; an abuse cap, not a quota people meet
+API_TOKEN_TOUCH_SECONDS = 60  # last_used_at is written at most this often per token
+
+
+def api_token_hash(plain: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(plain.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@sensitive_variables("plain")
+def api_token_create(*, user: User, name: str, expires_in_days: int | None = None, request=None):
+    """A new token for ``user``: returns (row, the plain token), the only time the token exists in clear.
+
+    Only its SHA-256 is stored. The ``token.create`` audit row is written in the same transaction.
+    """
+    import secrets
+
+    from accounts.models import ApiToken
+    from tasks.errors import ServiceError
+
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("Give the token a name, e.g. the script that will use it.", code="invalid_input",
+                           details={"name": "Give the token a name."})
+    if len(name) > API_TOKEN_NAME_MAX:
+        raise ServiceError(f"The name is too long: at most {API_TOKEN_NAME_MAX} characters.", code="invalid_input",
+                           details={"name": f"At most {API_TOKEN_NAME_MAX} characters."})
+    if expires_in_days is not None and (isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int)
+                                        or not 1 <= expires_in_days <= API_TOKEN_MAX_DAYS):
+        raise ServiceError(f"The expiry must be a whole number of days from 1 to {API_TOKEN_MAX_DAYS}, "
+                           "or left out for a token that does not expire.", code="invalid_input",
+                           details={"expires_in_days": f"A whole number from 1 to {API_TOKEN_MAX_DAYS}."})
+    plain = ApiToken.PREFIX + secrets.token_urlsafe(32)  # 256 random bits
+    now = timezone.now()
+    with transaction.atomic():
+        live = ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True)
+        if len(list(live.values_list("pk", flat=True))) >= API_TOKENS_PER_USER:
+            raise ServiceError(f"You have {API_TOKENS_PER_USER} tokens, the most one person may have: "
+                               "revoke one you no longer use first.", code="limit_reached", status=429)
+        row = ApiToken.objects.create(
+            user=user, name=name, token_hash=api_token_hash(plain), prefix=plain[:len(ApiToken.PREFIX) + 6],
+            created_at=now, expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None)
+        _audit(request=request, user=user, action="token.create", obj=row, name=name,
+               prefix=row.prefix, expires_at=row.expires_at.isoformat() if row.expires_at else None)
+    log.info("api token created token_id=%s user_id=%s", row.pk, user.pk)
+    return row, plain
+
+
+def api_token_revoke(*, token, request=None, by_operator: bool = False) -> bool:
+    """Revoke a token (its owner on /account/tokens/ or the API, or an operator in the admin).
+
+    False when it was already revoked. The ``token.revoke`` audit row (with who did it) is
+    written in the same transaction.
+    """
+    from accounts.models import ApiToken
+
+    with transaction.atomic():
+        updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if updated:
+            _audit(request=request, user=None if by_operator else token.user, action="token.revoke", obj=token,
+                   name=token.name, prefix=token.prefix, owner=token.user.email,
+                   by="operator" if by_operator else "owner")
+    if updated:
+        log.info("api token revoked token_id=%s user_id=%s by=%s", token.pk, token.user_id,
+                 "operator" if by_operator else "owner")
+    return bool(updated)
+
+
+@sensitive_variables("plain")
+def api_token_authenticate(plain: str, *, now=None):
+    """(token row, None) for a live token, else (None, why) -- a message for the person.
+
+    Records the use, at most once every API_TOKEN_TOUCH_SECONDS (one cheap UPDATE, not one a request).
+    """
+    from accounts.models import ApiToken
+
+    now = now or timezone.now()
+    if not plain or not plain.startswith(ApiToken.PREFIX) or len(plain) > 200:
+        return None, "This API token is not valid."
+    token = ApiToken.objects.select_related("user").filter(token_hash=api_token_hash(plain)).first()
+    if token is None:
+        return None, "This API token is not valid."
+    if token.revoked_at is not None:
+        return None, "This API token was revoked."
+    if token.is_expired(now):
+        return None, "This API token has expired."
+    if not token.user.is_active:
+        return None, "The account of this API token is deactivated."
+    if token.last_used_at is None or now - token.last_used_at >= timedelta(seconds=API_TOKEN_TOUCH_SECONDS):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token, None

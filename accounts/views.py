@@ -3,6 +3,7 @@
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth import logout
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
@@ -69,3 +70,59 @@ def admin_login_redirect(request):
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("admin:index")
     return HttpResponseRedirect(f"{reverse('login')}?{urlencode({'next': target})}")
+
+
+# --- Personal API tokens (/account/tokens/) ---------------------------------------
+API_TOKEN_EXPIRY_CHOICES = (("", "Never"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year"))
+
+
+def _tokens_page(request, *, status=200, **context):
+    from accounts.selectors import api_token_list
+
+    context = {"tokens": api_token_list(user=request.user), "expiry_choices": API_TOKEN_EXPIRY_CHOICES,
+               "form_name": "", "form_expiry": "", **context}
+    response = render(request, "accounts/tokens.html", context, status=status)
+    response["Cache-Control"] = "no-store"  # the page that shows a new token once must not be kept anywhere
+    return response
+
+
+@login_required
+@sensitive_post_parameters()
+@require_http_methods(["GET", "POST"])
+def tokens_view(request):
+    """List the person's tokens; POST makes one and shows it once (in this answer only, never stored in clear)."""
+    from accounts.services import api_token_create
+    from tasks.errors import ServiceError
+
+    if request.method == "GET":
+        return _tokens_page(request)
+    name, expiry = request.POST.get("name", ""), request.POST.get("expires_in_days", "")
+    if expiry not in dict(API_TOKEN_EXPIRY_CHOICES):
+        return _tokens_page(request, status=400, error="Choose one of the offered expiry times.",
+                            form_name=name, form_expiry="")
+    try:
+        token, plain = api_token_create(user=request.user, name=name,
+                                        expires_in_days=int(expiry) if expiry else None, request=request)
+    except ServiceError as exc:
+        return _tokens_page(request, status=exc.status, error=exc.message, form_name=name, form_expiry=expiry)
+    return _tokens_page(request, status=201, created=token, plain_token=plain)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_revoke_view(request, token_id):
+    """GET: the confirm page; POST: revoke. Another person's token is a 404 like an unknown id."""
+    from django.contrib import messages
+    from django.http import Http404
+
+    from accounts.selectors import api_token_get
+    from accounts.services import api_token_revoke
+
+    token = api_token_get(user=request.user, token_id=token_id)
+    if token is None:
+        raise Http404("No such token.")
+    if request.method == "GET":
+        return render(request, "accounts/token_revoke.html", {"token": token})
+    api_token_revoke(token=token, request=request)
+    messages.success(request, f"The token “{token.name}” is revoked: scripts using it are refused from now on.")
+    return HttpResponseRedirect(reverse("account-tokens"))

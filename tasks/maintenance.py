@@ -156,6 +156,9 @@ def purge_user(*, user, dry_run: bool = False, keep_account: bool = False, batch
     email, user_id = user.email, user.pk
     with transaction.atomic():
         outcome.sessions = user_sessions_delete(user=user)
+        from accounts.models import ApiToken
+
+        ApiToken.objects.filter(user_id=user_id).delete()  # also when the account is kept (deactivated)
         if keep_account:
             type(user).objects.filter(pk=user_id).update(is_active=False)
         else:

@@ -86,14 +86,52 @@ class SessionAuth(APIKeyCookie):
         return user
 
 
+def bearer_token(request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None when there is no such header."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+class SessionOrTokenAuth(SessionAuth):
+    """A personal API token (``Authorization: Bearer``, no CSRF) or else the session.
+
+    A request that brings a token is judged by the token alone: revoked, expired or unknown is
+    401 even with a session cookie beside it. The token acts as its owner (``request.user``).
+    """
+
+    def __call__(self, request):
+        plain = bearer_token(request)
+        if plain is None:
+            return super().__call__(request)
+        from accounts.services import api_token_authenticate
+
+        token, why = api_token_authenticate(plain)
+        if token is None:
+            raise ApiError(401, "not_authenticated", why)
+        request.user = token.user
+        request.api_token = token
+        return token.user
+
+
+class SessionOnlyAuth(SessionAuth):
+    """The token endpoints: the browser session only; a token cannot make or revoke tokens."""
+
+    def __call__(self, request):
+        if bearer_token(request) is not None:
+            raise ApiError(401, "not_authenticated", "The token endpoints take the browser session only: "
+                           "manage tokens on /account/tokens/ or while signed in.")
+        return super().__call__(request)
+
+
 api = NinjaAPI(
     title="Tool OCR API",
     version="1",
     description=("Upload scans, follow OCR tasks, download results, read your history. "
                  "Authentication: the browser session from /login/; unsafe methods need the CSRF token "
-                 "(cookie `csrftoken`, header `X-CSRFToken`). Every error is "
+                 "(cookie `csrftoken`, header `X-CSRFToken`). Scripts: a personal API token from "
+                 "/account/tokens/ as `Authorization: Bearer <token>` (no CSRF). Every error is "
                  '`{"error": {"code", "message", "details"}}`.'),
-    auth=SessionAuth(),
+    auth=SessionOrTokenAuth(),
     urls_namespace="api",
     openapi_url="/openapi.json",
     docs_url="/docs",
@@ -114,7 +152,8 @@ def _api_error(request, exc):
 
 @_handler(AuthenticationError)
 def _not_signed_in(request, exc):
-    return error_response(401, "not_authenticated", "Sign in first: the API uses the session from /login/.")
+    return error_response(401, "not_authenticated", "Sign in first: the API uses the session from /login/ "
+                          "or a personal API token (Authorization: Bearer).")
 
 
 @_handler(_CsrfFailed)
@@ -210,12 +249,14 @@ _register_service_errors()
 
 def _register_routers():
     from accounts.api import router as accounts_router
+    from accounts.api import tokens_router
     from tasks.api import history_router, ocr_router, tasks_router
 
     api.add_router("", accounts_router)
     api.add_router("/tasks", tasks_router)
     api.add_router("/history", history_router)
     api.add_router("/ocr", ocr_router)
+    api.add_router("/tokens", tokens_router)
 
 
 _register_routers()

@@ -430,3 +430,28 @@
     }
   });
 })();
+
+/* Copy buttons: data-copy-from="<id of an input or element>" copies its value or text (tokens, page text). */
+(function () {
+  function textOf(el) { return el ? (("value" in el && el.tagName !== "BUTTON") ? el.value : el.innerText) : ""; }
+  function fallbackCopy(text) {
+    var area = document.createElement("textarea");
+    area.value = text; area.setAttribute("readonly", ""); area.style.position = "fixed"; area.style.opacity = "0";
+    document.body.appendChild(area); area.select();
+    var ok = false; try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    document.body.removeChild(area);
+    return ok ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-copy-from]") : null;
+    if (!button) { return; }
+    var ids = button.getAttribute("data-copy-from").split(/\s+/);
+    var text = ids.map(function (id) { return textOf(document.getElementById(id)); }).join("\n\n");
+    var done = navigator.clipboard && window.isSecureContext ? navigator.clipboard.writeText(text) : fallbackCopy(text);
+    var label = button.getAttribute("data-label") || button.textContent;
+    button.setAttribute("data-label", label);
+    done.then(function () { button.textContent = "Copied"; button.setAttribute("data-copied", "true"); },
+              function () { button.textContent = "Copy failed: select the text and press Ctrl+C"; })
+      .then(function () { setTimeout(function () { button.textContent = label; button.removeAttribute("data-copied"); }, 2500); });
+  });
+})();

@@ -12,6 +12,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
+from accounts.models import ApiToken
 from tasks.models import AuditLog, Task, TaskFile
 from tests.security.routes import all_routes
 from tests.tasks.history_helpers import make_task, signed_in
@@ -43,6 +44,7 @@ def _cases(a_tasks):
     """route -> list of (method, url, data) that user B sends about user A's objects."""
     done = a_tasks["completed"]
     ids = [str(t.id) for t in a_tasks.values()]
+    a_token = ApiToken.objects.get(user=done.user)  # A's personal API token (world makes it)
     per_task = lambda fmt: [fmt.format(id=t.id) for t in a_tasks.values()]  # noqa: E731
     cases = {
         "": [("get", "/", None)],
@@ -81,6 +83,11 @@ def _cases(a_tasks):
         "api/v1/history/stats": [("get", "/api/v1/history/stats", None)],
         "api/v1/history/export": [("post", "/api/v1/history/export", {"format": "csv"}),
                                   ("post", "/api/v1/history/export", {"format": "json"})],
+        "account/tokens/": [("get", "/account/tokens/", None)],
+        "account/tokens/<uuid:token_id>/revoke/": [("get", f"/account/tokens/{a_token.id}/revoke/", None),
+                                                   ("post", f"/account/tokens/{a_token.id}/revoke/", {})],
+        "api/v1/tokens": [("get", "/api/v1/tokens", None)],
+        "api/v1/tokens/<uuidstr:token_id>": [("delete", f"/api/v1/tokens/{a_token.id}", None)],
         "admin/": [("get", "/admin/", None), ("get", "/admin/tasks/task/", None),
                    ("get", f"/admin/tasks/task/{done.id}/change/", None)],
     }
@@ -92,7 +99,8 @@ def _snapshot(user):
              for t in Task.objects.filter(user=user)}
     files = sorted((str(f.task_id), f.kind, f.file.name, default_storage.exists(f.file.name))
                    for f in TaskFile.objects.filter(task__user=user))
-    return tasks, files
+    tokens = sorted((str(t.id), t.name, t.revoked_at) for t in ApiToken.objects.filter(user=user))
+    return tasks, files, tokens
 
 
 def _body(response):
@@ -128,6 +136,9 @@ def _variants(requests):
 def world(db, user_a, user_b, client):
     a_tasks = {s: make_task(user_a, filename=f"{SECRET}-{s}.png", status=s, with_files=True) for s in STATUSES}
     b_task = make_task(user_b, filename="bob-own.png", status="completed", with_files=True)
+    from accounts.services import api_token_create
+
+    api_token_create(user=user_a, name=f"{SECRET}-token")
     signed_in(client, user_b)
     return a_tasks, b_task, client
 
@@ -146,7 +157,8 @@ def test_user_b_gets_nothing_of_user_a_and_changes_nothing(world, user_a):
     before = _snapshot(user_a)
     # A's file names (the search term itself may be echoed in the filter box), ids, and file text.
     secrets = [t.filename.encode() for t in a_tasks.values()] + [str(t.id).encode() for t in a_tasks.values()] \
-        + [t.id.hex.encode() for t in a_tasks.values()] + [b"text of alice"]
+        + [t.id.hex.encode() for t in a_tasks.values()] + [b"text of alice"] \
+        + [s for t in ApiToken.objects.all() for s in (t.name.encode(), str(t.id).encode(), t.prefix.encode())]
     failures = []
     for route, requests in _cases(a_tasks).items():
         for method, url, data, htmx in _variants(requests):
@@ -184,7 +196,8 @@ def test_file_access_to_another_users_task_is_audited_as_denied(world, user_a, u
 
 def _secrets(a_tasks):
     return [t.filename.encode() for t in a_tasks.values()] + [str(t.id).encode() for t in a_tasks.values()] \
-        + [t.id.hex.encode() for t in a_tasks.values()] + [b"text of alice"]
+        + [t.id.hex.encode() for t in a_tasks.values()] + [b"text of alice"] \
+        + [s for t in ApiToken.objects.all() for s in (t.name.encode(), str(t.id).encode(), t.prefix.encode())]
 
 
 def test_a_visitor_who_is_not_signed_in_gets_nothing_anywhere(world, user_a):
@@ -250,4 +263,30 @@ def test_bulk_actions_with_mixed_ids_touch_only_the_callers_own_tasks(world, use
                            headers=HX_HEADERS)
     assert response.status_code == 200 and "1 task deleted." in response.content.decode()
     assert not Task.objects.filter(pk=spare.pk).exists()
+    assert _snapshot(user_a) == before
+
+
+def test_user_bs_api_token_gets_nothing_of_user_a(world, user_a, user_b):
+    """Every API case again with B's personal API token (no session, no CSRF): nothing of A's, no change to A's;
+    the token endpoints refuse a token outright (session only)."""
+    from accounts.services import api_token_create
+
+    a_tasks, _b, _client = world
+    _row, plain = api_token_create(user=user_b, name="bob-script")
+    script = Client(headers={"Authorization": f"Bearer {plain}"})
+    before = _snapshot(user_a)
+    failures = []
+    for route, requests in _cases(a_tasks).items():
+        if not route.startswith("api/v1/"):
+            continue
+        for method, url, data in requests:
+            response = _send(script, method, url, data)
+            body = _body(response)
+            if any(s in body for s in _secrets(a_tasks)):
+                failures.append(f"{method.upper()} {url} leaked to B's token")
+            if route.startswith("api/v1/tokens") and response.status_code != 401:
+                failures.append(f"{method.upper()} {url} -> {response.status_code} with a token (session only: 401)")
+            if response.status_code in (200, 201, 202, 204) and method != "get" and route != "api/v1/history/export":
+                failures.append(f"{method.upper()} {url} -> {response.status_code}: an action on A's object succeeded")
+    assert failures == []
     assert _snapshot(user_a) == before

@@ -315,7 +315,8 @@ def test_openapi_describes_every_endpoint(client):
                 "/api/v1/tasks/{task_id}/cancel": {"post"}, "/api/v1/tasks/{task_id}/result.txt": {"get"},
                 "/api/v1/tasks/{task_id}/result.json": {"get"}, "/api/v1/tasks/{task_id}/result.pdf": {"get"},
                 "/api/v1/tasks/{task_id}/original": {"get"}, "/api/v1/history/stats": {"get"},
-                "/api/v1/history/export": {"post"}, "/api/v1/ocr/options": {"get"}}
+                "/api/v1/history/export": {"post"}, "/api/v1/ocr/options": {"get"},
+                "/api/v1/tokens": {"get", "post"}, "/api/v1/tokens/{token_id}": {"delete"}}
     assert {p: set(ops) for p, ops in paths.items()} == expected
     list_params = {p["name"] for p in paths["/api/v1/tasks"]["get"]["parameters"]}
     assert {"page", "page_size", "status", "q", "created_from", "created_to", "ordering"} <= list_params
