@@ -35,12 +35,10 @@ UNREADABLE = "Your session could not be read, so you were signed out. Please sig
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds % 3600 == 0:
-        hours = seconds // 3600
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    minutes = max(1, round(seconds / 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    """The setting as it is: 90 s reads "90 seconds", not a rounded "2 minutes" (issue 16)."""
+    from tool_ocr.timespan import duration_text
+
+    return duration_text(seconds)
 
 
 def session_end_reason(session: TokenSession | None, now) -> str | None:

@@ -30,6 +30,8 @@ def example_urls(route: str, task_id) -> list[str]:
     if route == "admin/":
         return ["/admin/", "/admin/logout/", "/admin/tasks/task/", f"/admin/tasks/task/{task_id}/delete/"]
     url = "/" + route.replace("<uuid:task_id>", str(task_id)).replace("<uuidstr:task_id>", str(task_id))
+    for kind in ("uuid", "uuidstr"):  # a token id of nobody's: the answer must still be a clean 404
+        url = url.replace(f"<{kind}:token_id>", "00000000-0000-4000-8000-00000000700c")
     if "<str:action>" in url:
         return [url.replace("<str:action>", action) for action in ("retry", "cancel", "delete")]
     assert "<" not in url, f"no example for {route}: add one to tests/security/routes.py"

@@ -82,4 +82,4 @@ def test_a_wrong_password_costs_the_same_for_a_local_operator_and_for_anyone(cli
     print(f"wrong password, median of 5: local operator {staff:.0f} ms, unknown {unknown:.0f} ms, "
           f"company user {company:.0f} ms")
     for other in (unknown, company):
-        assert 0.6 < staff / other < 1.6, (staff, unknown, company)
+        assert 0.5 < staff / other < 2.0, (staff, unknown, company)  # was ~22x apart
