@@ -122,5 +122,16 @@ def test_page_overlay_toggle_hover_and_copy(browser, live_server, settings):
         violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
             .filter(v => ['serious', 'critical'].includes(v.impact)).map(v => v.id + ': ' + v.nodes.length)""")
         assert violations == []
+
+        # On a phone the page and its text stack, and nothing scrolls sideways.
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        expect(page.get_by_test_id("page-image")).to_have_count(2)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        image_box = first.get_by_test_id("page-image").bounding_box()
+        assert image_box["height"] > 300  # its place is kept (width and height) before it has loaded
+        text_box = first.get_by_test_id("page-text").bounding_box()
+        assert text_box["y"] >= image_box["y"] + image_box["height"] - 1  # below the image, not beside it
+        page.screenshot(path=str(ARTIFACTS / "phone-task-page-overlay.png"), full_page=False)
     finally:
         context.close()
