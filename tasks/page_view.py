@@ -12,6 +12,7 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.views.decorators.http import require_GET
 
@@ -28,6 +29,7 @@ LOW_CONFIDENCE = 0.6
 PAGE_IMAGE_DPI = 110  # enough to read a page on a screen
 PAGE_IMAGE_MAX_PIXELS = 2000  # longest side; a large page is drawn at a lower resolution
 PAGE_IMAGE_MAX_PDF_MB = 200  # a searchable PDF larger than this is not drawn in the web process
+PAGE_IMAGE_CACHE_SECONDS = 600
 
 
 def page_view(page: dict, number: int) -> dict:
@@ -95,6 +97,12 @@ def page_image(request, task_id, number: int):
     task_file = selectors.task_file_get(user=request.user, task_id=task_id, kind=TaskFile.Kind.RESULT_PDF)
     if task_file is None or number < 1 or number > max(task_file.task.page_count, 1):
         raise Http404("No such page.")
+    # Drawn once per process and result (a new run's result has another name or size): looking again,
+    # or scrolling back, costs no drawing. The key is made after the owner check.
+    key = f"page-image:{task_file.pk}:{task_file.file.name}:{task_file.size_bytes}:{number}"
+    cached = cache.get(key)
+    if cached is not None:
+        return _jpeg_response(cached)
     if task_file.size_bytes > PAGE_IMAGE_MAX_PDF_MB * 1024 * 1024:
         raise Http404("This document is too large to show its pages here; download the searchable PDF.")
     try:
@@ -111,6 +119,11 @@ def page_image(request, task_id, number: int):
         raise Http404("No such page.")
     out = io.BytesIO()
     image.convert("RGB").save(out, "JPEG", quality=80, optimize=True)
-    response = HttpResponse(out.getvalue(), content_type="image/jpeg")
+    cache.set(key, out.getvalue(), PAGE_IMAGE_CACHE_SECONDS)
+    return _jpeg_response(out.getvalue())
+
+
+def _jpeg_response(body: bytes) -> HttpResponse:
+    response = HttpResponse(body, content_type="image/jpeg")
     response["Content-Disposition"] = "inline"
     return response

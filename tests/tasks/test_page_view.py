@@ -108,3 +108,22 @@ def test_page_view_marks_low_confidence_and_keeps_the_reading_order():
     assert {b["id"]: b["low"] for b in view["boxes"]} == {"p1-l0": False, "p1-l1": True, "p1-l2": False}
     assert view["boxes"][0]["points"] == "50,10 80,10 80,20 50,20" and view["has_overlay"]
     assert page_view({"number": 2, "text": "x"}, 2)["has_overlay"] is False
+
+
+@pytest.mark.ocr
+@pytest.mark.django_db(transaction=True)
+def test_a_page_image_is_drawn_once_per_result(client, user_a, user_b, turned_task, monkeypatch):
+    from django.core.cache import cache
+
+    from tasks import page_view as pv
+
+    cache.clear()
+    drawn = []
+    real = pv._render
+    monkeypatch.setattr(pv, "_render", lambda data, index: drawn.append(index) or real(data, index))
+    signed_in(client, user_a)
+    first = client.get(f"/tasks/{turned_task.id}/pages/1/image")
+    again = client.get(f"/tasks/{turned_task.id}/pages/1/image")
+    assert first.status_code == again.status_code == 200 and first.content == again.content and drawn == [0]
+    # The cache never answers another user.
+    assert signed_in(Client(), user_b).get(f"/tasks/{turned_task.id}/pages/1/image").status_code == 404
