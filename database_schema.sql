@@ -10,6 +10,22 @@
 SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci;
 SET FOREIGN_KEY_CHECKS = 0;
 
+CREATE TABLE `tool_ocr_api_tokens` (
+  `id` char(32) NOT NULL COMMENT 'Id',
+  `name` varchar(100) NOT NULL COMMENT 'What the person called it (which script uses it)',
+  `token_hash` varchar(64) NOT NULL COMMENT 'SHA-256 (hex) of the token; never the token',
+  `prefix` varchar(16) NOT NULL COMMENT 'The token''s first characters, to recognise it',
+  `created_at` datetime(6) NOT NULL COMMENT 'Created at',
+  `expires_at` datetime(6) DEFAULT NULL COMMENT 'NULL: never expires',
+  `last_used_at` datetime(6) DEFAULT NULL COMMENT 'Updated at most once a minute',
+  `revoked_at` datetime(6) DEFAULT NULL COMMENT 'Set when revoked; then refused',
+  `user_id` bigint(20) NOT NULL COMMENT 'User',
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `token_hash` (`token_hash`),
+  KEY `tool_ocr_api_tokens_revoked_at_b6fea8e2` (`revoked_at`),
+  KEY `apitoken_user_created_idx` (`user_id`,`created_at` DESC),
+  CONSTRAINT `tool_ocr_api_tokens_user_id_f1437db8_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Personal API tokens for scripts, stored as SHA-256 hashes';
 CREATE TABLE `tool_ocr_audit_log` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
   `created_at` datetime(6) NOT NULL COMMENT 'Created at',
@@ -146,6 +162,15 @@ CREATE TABLE `tool_ocr_sessions` (
   KEY `sess_user_created_idx` (`user_id`,`created_at` DESC),
   CONSTRAINT `tool_ocr_sessions_user_id_4352d7f1_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Signed-in browser sessions with the company API''s tokens, encrypted at rest';
+CREATE TABLE `tool_ocr_staged_folders` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
+  `folder` varchar(255) NOT NULL COMMENT 'Storage folder <user id>/<task id>',
+  `reason` varchar(16) NOT NULL COMMENT 'upload, results or delete',
+  `created_at` datetime(6) NOT NULL COMMENT 'Created at',
+  PRIMARY KEY (`id`),
+  KEY `staged_created_idx` (`created_at`),
+  KEY `staged_folder_idx` (`folder`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Storage folders being written or emptied: what a dead process left is found here';
 CREATE TABLE `tool_ocr_task_files` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
   `kind` varchar(16) NOT NULL COMMENT 'Kind',
@@ -228,9 +253,21 @@ CREATE TABLE `tool_ocr_tasks` (
   KEY `task_user_filename_idx` (`user_id`,`filename`,`created_at` DESC,`id`),
   KEY `task_user_seconds_idx` (`user_id`,`processing_seconds`,`created_at` DESC,`id`,`status`),
   KEY `task_user_status_stats_idx` (`user_id`,`status`,`created_at`,`page_count`,`processing_seconds`),
+  KEY `task_user_completed_idx` (`user_id`,`completed_at` DESC),
   FULLTEXT KEY `task_filename_ft_idx` (`filename`),
   CONSTRAINT `tool_ocr_tasks_user_id_e60bd1be_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='OCR tasks, one per uploaded file';
+CREATE TABLE `tool_ocr_upload_keys` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
+  `key` varchar(64) NOT NULL COMMENT 'Idempotency-Key header or the upload form''s upload_key',
+  `task_id` char(32) NOT NULL COMMENT 'Task',
+  `user_id` bigint(20) NOT NULL COMMENT 'User',
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `task_id` (`task_id`),
+  KEY `upload_key_user_key_idx` (`user_id`,`key`),
+  CONSTRAINT `tool_ocr_upload_keys_task_id_f0a31c2f_fk_tool_ocr_tasks_id` FOREIGN KEY (`task_id`) REFERENCES `tool_ocr_tasks` (`id`),
+  CONSTRAINT `tool_ocr_upload_keys_user_id_59b003d1_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Idempotency keys of uploads: the tasks each key created';
 CREATE TABLE `tool_ocr_user_storage` (
   `user_id` bigint(20) NOT NULL COMMENT 'task_storage.user_id',
   `bytes` bigint(20) NOT NULL COMMENT 'SUM(task_storage.bytes) of the user',
@@ -275,6 +312,18 @@ CREATE TABLE `tool_ocr_users_user_permissions` (
   CONSTRAINT `tool_ocr_users_user__permission_id_442def8b_fk_tool_ocr_` FOREIGN KEY (`permission_id`) REFERENCES `tool_ocr_auth_permission` (`id`),
   CONSTRAINT `tool_ocr_users_user__user_id_796a2a04_fk_tool_ocr_` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='User-permission relationships';
+CREATE TABLE `tool_ocr_worker_presence` (
+  `worker_id` varchar(128) NOT NULL COMMENT 'Worker id',
+  `hostname` varchar(255) NOT NULL COMMENT 'Hostname',
+  `pid` int(10) unsigned NOT NULL COMMENT 'Pid' CHECK (`pid` >= 0),
+  `started_at` datetime(6) NOT NULL COMMENT 'Started at',
+  `last_seen_at` datetime(6) NOT NULL COMMENT 'Last seen at',
+  `db_outages` int(10) unsigned NOT NULL COMMENT 'Times it lost the database and got it back' CHECK (`db_outages` >= 0),
+  `db_outage_seconds` double NOT NULL COMMENT 'Seconds it spent waiting for the database',
+  `last_db_outage_at` datetime(6) DEFAULT NULL COMMENT 'Last db outage at',
+  PRIMARY KEY (`worker_id`),
+  KEY `tool_ocr_worker_presence_last_seen_at_7bac41e3` (`last_seen_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Running OCR workers: last sign of life, database outages they lived through';
 SET FOREIGN_KEY_CHECKS = 1;
 
 -- The migrations this schema equals, so that `manage.py migrate` finds nothing to do.
@@ -283,6 +332,7 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('accounts', '0002_session_refresh_and_login_failures', UTC_TIMESTAMP(6)),
   ('accounts', '0003_i15_external_id_identity', UTC_TIMESTAMP(6)),
   ('accounts', '0004_i15_login_failure_scopes', UTC_TIMESTAMP(6)),
+  ('accounts', '0005_i14b_api_tokens', UTC_TIMESTAMP(6)),
   ('admin', '0001_initial', UTC_TIMESTAMP(6)),
   ('admin', '0002_logentry_remove_auto_add', UTC_TIMESTAMP(6)),
   ('admin', '0003_logentry_add_action_flag_choices', UTC_TIMESTAMP(6)),
@@ -335,7 +385,9 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('tasks', '0005_history_stats_index', UTC_TIMESTAMP(6)),
   ('tasks', '0006_i10b_text_layer_pages', UTC_TIMESTAMP(6)),
   ('tasks', '0007_i10c_task_texts', UTC_TIMESTAMP(6)),
-  ('tasks', '0008_i11_task_filename_fulltext', UTC_TIMESTAMP(6));
+  ('tasks', '0008_i11_task_filename_fulltext', UTC_TIMESTAMP(6)),
+  ('tasks', '0009_i16_faults', UTC_TIMESTAMP(6)),
+  ('tasks', '0010_i11_task_user_completed_idx', UTC_TIMESTAMP(6));
 
 -- Views for common queries ---------------------------------------------------
 -- Each object's "-- doc:" lines above it are its description in docs/database.md (tool_ocr/schema_doc.py).

@@ -65,6 +65,9 @@ class Task(models.Model):
             # Statistics: read in status order, so the figures per status need no temporary table.
             models.Index(fields=["user", "status", "created_at", "page_count", "processing_seconds"],
                          name="task_user_status_stats_idx"),
+            # The badge's "finished just now" (selectors, polled on every page): without it a user with
+            # 100,000 tasks sorts them all on each poll.
+            models.Index(fields=["user", "-completed_at"], name="task_user_completed_idx"),
         ]
 
     def __str__(self):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks import views
+from tasks import page_view, views
 
 app_name = "tasks"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("tasks/<uuid:task_id>/retry/", views.task_retry, name="retry"),
     path("tasks/<uuid:task_id>/cancel/", views.task_cancel, name="cancel"),
     path("tasks/<uuid:task_id>/delete/", views.task_delete, name="delete"),
+    path("tasks/<uuid:task_id>/pages/<int:number>/image", page_view.page_image, name="page-image"),
 ]

@@ -20,6 +20,7 @@ from tasks.file_links import file_url
 from tasks.forms import RetryForm, UploadForm
 from tasks.models import Task, TaskFile
 from tasks.ocr.engines import ENGINE_CHOICES
+from tasks.page_view import LOW_CONFIDENCE, page_view
 from tasks.storage import open_task_file
 from tasks.uploads import files_from_request
 
@@ -167,7 +168,8 @@ def _result_pages(task: Task) -> list[dict] | None:
         with open_task_file(tf) as fh:
             data = json.load(fh)
         return [{"number": p.get("number"), "text": p.get("text", ""), "from_text_layer": p.get("read_from") == "text_layer",
-                 "turned": p.get("turned") or [], "engine": p.get("engine", "")}
+                 "turned": p.get("turned") or [], "engine": p.get("engine", ""),
+                 "view": page_view(p, p.get("number"))}  # the page beside its text (tasks/page_view.py)
                 for p in data.get("pages", [])]
     except (OSError, ValueError, AttributeError):
         return None
@@ -215,7 +217,10 @@ def _detail_context(task: Task) -> dict:
             "can_retry": can_retry, "retry_form": RetryForm(task=task) if can_retry else None,
             # A task run again keeps its earlier results until the new run completes.
             "earlier_results": bool(task.retry_count and task.is_active and len(downloads) > 1),
-            "can_cancel": task.is_active}
+            "can_cancel": task.is_active,
+            "page_images": task.status == Task.Status.COMPLETED and any(
+                f.kind == TaskFile.Kind.RESULT_PDF for f in task.files.all()),
+            "low_confidence_percent": round(LOW_CONFIDENCE * 100)}
 
 
 @login_required

@@ -455,3 +455,22 @@
       .then(function () { setTimeout(function () { button.textContent = label; button.removeAttribute("data-copied"); }, 2500); });
   });
 })();
+
+/* The page beside its text: pointing at a line on the page highlights its text, and the other way round. */
+(function () {
+  function lineOf(target) { return target && target.closest ? target.closest("[data-line]") : null; }
+  function mark(id, on) {
+    var all = document.querySelectorAll('[data-line="' + id + '"]');
+    for (var i = 0; i < all.length; i++) {
+      if (on) { all[i].classList.add("hl"); } else { all[i].classList.remove("hl"); }
+    }
+  }
+  document.addEventListener("mouseover", function (event) {
+    var el = lineOf(event.target);
+    if (el) { mark(el.getAttribute("data-line"), true); }
+  });
+  document.addEventListener("mouseout", function (event) {
+    var el = lineOf(event.target);
+    if (el && !(event.relatedTarget && el.contains(event.relatedTarget))) { mark(el.getAttribute("data-line"), false); }
+  });
+})();

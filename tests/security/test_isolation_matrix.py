@@ -55,6 +55,8 @@ def _cases(a_tasks):
         + [("get", u, None) for u in per_task("/tasks/{id}/cancel/")],
         "tasks/<uuid:task_id>/delete/": [("post", u, {}) for u in per_task("/tasks/{id}/delete/")]
         + [("get", u, None) for u in per_task("/tasks/{id}/delete/")],
+        "tasks/<uuid:task_id>/pages/<int:number>/image": [("get", u, None)
+                                                           for u in per_task("/tasks/{id}/pages/1/image")],
         "history/": [("get", "/history/", None), ("get", f"/history/?q={SECRET}", None),
                      ("get", "/history/?status=completed&status=failed&page_size=100", None)],
         "history/stats/": [("get", "/history/stats/", None)],
