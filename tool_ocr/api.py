@@ -147,7 +147,10 @@ def _handler(exc_class):
 
 @_handler(ApiError)
 def _api_error(request, exc):
-    return error_response(exc.status, exc.code, exc.message, exc.details)
+    response = error_response(exc.status, exc.code, exc.message, exc.details)
+    if exc.status == 401 and bearer_token(request) is not None:  # RFC 6750: say why a token was refused
+        response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response
 
 
 @_handler(AuthenticationError)

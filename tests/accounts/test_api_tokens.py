@@ -192,6 +192,7 @@ def test_a_dead_token_is_401_in_the_error_shape(user_a, state):
                      client.get("/api/v1/tasks", headers=_bearer(plain)),
                      client.post("/api/v1/tasks", {"files": [png_upload()]}, headers=_bearer(plain))):
         assert_error(response, 401, "not_authenticated")
+        assert response["WWW-Authenticate"] == 'Bearer error="invalid_token"'
     assert not Task.objects.exists()
 
 
