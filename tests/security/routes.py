@@ -32,6 +32,7 @@ def example_urls(route: str, task_id) -> list[str]:
     url = "/" + route.replace("<uuid:task_id>", str(task_id)).replace("<uuidstr:task_id>", str(task_id))
     for kind in ("uuid", "uuidstr"):  # a token id of nobody's: the answer must still be a clean 404
         url = url.replace(f"<{kind}:token_id>", "00000000-0000-4000-8000-00000000700c")
+    url = url.replace("<int:number>", "1")  # a page number (the task page's page images)
     if "<str:action>" in url:
         return [url.replace("<str:action>", action) for action in ("retry", "cancel", "delete")]
     assert "<" not in url, f"no example for {route}: add one to tests/security/routes.py"
