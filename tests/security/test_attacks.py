@@ -79,7 +79,7 @@ def _ids_of(kind: str, response) -> set[str]:
     if kind == "api":
         return {row["id"] for row in response.json()["results"]}
     if kind == "csv":
-        return {row["id"] for row in csv.DictReader(io.StringIO(response.text))}
+        return {row["id"] for row in csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))}
     return {row["id"] for row in response.json()}  # json export
 
 
