@@ -74,7 +74,7 @@ def test_upload_one_file(api, user_a):
     assert response.status_code == 201
     (task,) = response.json()["tasks"]
     assert set(task) == TASK_KEYS
-    assert task["filename"] == "page one.png" and task["status"] == "pending" and task["engine"] == "easyocr"
+    assert task["filename"] == "page one.png" and task["status"] == "pending" and task["engine"] == "tesseract"
     assert task["progress"] == {"pages_done": 0, "pages_total": 1} and task["error"] is None
     assert task["files"] == [{"kind": "original", "name": "page one.png", "size_bytes": len(png_bytes()),
                               "url": f"/api/v1/tasks/{task['id']}/original"}]

@@ -57,14 +57,17 @@ def test_dropped_files_are_uploaded_and_the_task_page_follows_the_worker(page, f
     page.screenshot(path=str(ARTIFACTS / "upload-dropped.png"))
     page.get_by_role("button", name="Upload and read").click()
 
-    expect(page.get_by_test_id("upload-accepted")).to_contain_text("libtasn1_p13.png")
+    # All or nothing: the refused file is named and no file of that upload was kept.
     expect(page.get_by_test_id("upload-error")).to_contain_text("notes.txt: This type of file is not supported")
+    expect(page.get_by_test_id("upload-results")).to_contain_text("nothing of this upload was kept")
+    assert not Task.objects.exists()
+    page.evaluate(DROP, [[_file(PAGES / "libtasn1_p13.png", "image/png")]])
+    expect(page.locator("#dropzone-list li")).to_have_count(1)
+    page.get_by_role("button", name="Upload and read").click()
+    expect(page.get_by_test_id("task-status")).to_have_text("Pending")  # one file: straight to its task
     page.screenshot(path=str(ARTIFACTS / "upload-results.png"))
     task = Task.objects.get()
     assert task.filename == "libtasn1_p13.png" and task.status == "pending"
-
-    page.get_by_test_id("upload-accepted").get_by_role("link", name="libtasn1_p13.png").click()
-    expect(page.get_by_test_id("task-status")).to_have_text("Pending")
     assert page.locator("#task-status").get_attribute("hx-trigger") == "every 2s"
 
     run_worker()  # the worker finishes while the page is open
