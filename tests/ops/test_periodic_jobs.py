@@ -86,27 +86,32 @@ def test_an_interval_of_zero_turns_a_job_off(settings):
     assert "storage_report" not in queued and set(queued) == EXPECTED - {"storage_report"}
 
 
+@pytest.mark.django_db(transaction=False)
 def test_a_real_worker_runs_due_jobs(tmp_path):
-    """The real db_worker takes a due periodic run from the queue and queues the next one."""
-    import os
-    import subprocess
-    import sys
+    """The real db_worker takes a due periodic run from the queue and queues the next one.
 
-    jobs.periodic_job.using(run_after=timezone.now()).enqueue("cleanup_sessions")
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DJANGO_SETTINGS_MODULE": "tool_ocr.settings",
-           "SECRET_KEY": settings.SECRET_KEY, "CLEANUP_SESSIONS_INTERVAL": "3600", "LOG_FORMAT": "plain"}
-    done = subprocess.run([sys.executable, "manage.py", "db_worker", "--batch", "--no-reload"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    finished = DBTaskResult.objects.filter(task_path="tasks.jobs.periodic_job", status=TaskResultStatus.SUCCESSFUL)
-    assert [r.args_kwargs["args"][0] for r in finished] == ["cleanup_sessions"]
-    assert "cleanup_sessions" in [r.args_kwargs["args"][0] for r in _waiting()]
+    Its own database (a SQLite file, or a scratch MariaDB database on the MariaDB pass): the
+    test database of pytest-django is in memory on SQLite and cannot be shared with a process.
+    """
+    from tests.tasks.worker_processes import WorkerDatabase
 
-
-def _database_url():
-    from django.db import connection
-
-    s = connection.settings_dict
-    if s["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{s['NAME']}"
-    return f"mysql://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 3306}/{s['NAME']}"
+    db = WorkerDatabase(tmp_path)
+    try:
+        db.migrate()
+        db.python("""
+from django.utils import timezone
+from tasks import jobs
+jobs.periodic_job.using(run_after=timezone.now()).enqueue("cleanup_sessions")
+""")
+        db.manage("db_worker", "--batch", "--no-reload", CLEANUP_SESSIONS_INTERVAL="3600", LOG_FORMAT="plain")
+        result = db.python("""
+from django_tasks.base import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+rows = DBTaskResult.objects.filter(task_path="tasks.jobs.periodic_job")
+result = {"done": [r.args_kwargs["args"][0] for r in rows.filter(status=TaskResultStatus.SUCCESSFUL)],
+          "waiting": [r.args_kwargs["args"][0] for r in rows.filter(status=TaskResultStatus.READY)]}
+""")
+    finally:
+        db.close()
+    assert result["done"] == ["cleanup_sessions"]
+    assert "cleanup_sessions" in result["waiting"]
