@@ -117,22 +117,29 @@ class UserAdmin(FastListMixin, admin.ModelAdmin):
         self.message_user(request, f"{len(users)} user(s) activated.", messages.SUCCESS)
 
 
-class SessionStateFilter(admin.SimpleListFilter):
+class RevocableStateFilter(admin.SimpleListFilter):
+    """Live / expired / revoked, for rows with ``expires_at`` and ``revoked_at`` (sessions, API tokens)."""
+
     title = "state"
     parameter_name = "state"
+    expired_lookup = "expires_at__lt"  # a session is still good at its expiry instant
 
     def lookups(self, request, model_admin):
         return (("live", "Live"), ("expired", "Expired"), ("revoked", "Revoked"))
 
     def queryset(self, request, queryset):
-        now = timezone.now()
+        expired = {self.expired_lookup: timezone.now()}
         if self.value() == "live":
-            return queryset.filter(revoked_at__isnull=True).exclude(expires_at__lt=now)
+            return queryset.filter(revoked_at__isnull=True).exclude(**expired)
         if self.value() == "expired":
-            return queryset.filter(revoked_at__isnull=True, expires_at__lt=now)
+            return queryset.filter(revoked_at__isnull=True, **expired)
         if self.value() == "revoked":
             return queryset.filter(revoked_at__isnull=False)
         return queryset
+
+
+class SessionStateFilter(RevocableStateFilter):
+    pass
 
 
 class SessionUserFilter(UserEmailFilter):
@@ -192,22 +199,8 @@ class TokenSessionAdmin(FastListMixin, admin.ModelAdmin):
         self.message_user(request, f"{revoked} session(s) revoked.", messages.SUCCESS if revoked else messages.WARNING)
 
 
-class ApiTokenStateFilter(admin.SimpleListFilter):
-    title = "state"
-    parameter_name = "state"
-
-    def lookups(self, request, model_admin):
-        return (("live", "Live"), ("expired", "Expired"), ("revoked", "Revoked"))
-
-    def queryset(self, request, queryset):
-        now = timezone.now()
-        if self.value() == "live":
-            return queryset.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
-        if self.value() == "expired":
-            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
-        if self.value() == "revoked":
-            return queryset.filter(revoked_at__isnull=False)
-        return queryset
+class ApiTokenStateFilter(RevocableStateFilter):
+    expired_lookup = "expires_at__lte"  # a token is refused from its expiry instant on
 
 
 @admin.register(ApiToken)
