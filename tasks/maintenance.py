@@ -2,9 +2,11 @@
 
 The management commands and the admin call these; each function is idempotent (a second
 run finds nothing to do) and works in bounded batches so a million rows never sit in
-memory or in one transaction. Rows go first, in a transaction; files go after it
-committed, the same order as tasks.services.task_delete, so a crash leaves at worst a
-file without a row, which storage_report --fix removes, never a row without its file.
+memory or in one transaction. Rows go first, in a transaction that also commits a staging
+record per task folder (tasks.staging); files go after it committed, the same order as
+tasks.services.task_delete. A process killed in between leaves the staging records, and the
+reaper's staging cleanup removes the files no row names: never a row without its file, and
+no file without its row for longer than STAGING_GRACE_SECONDS.
 """
 
 import logging
@@ -17,8 +19,9 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from tasks.models import AuditLog, Task, TaskFile
-from tasks.storage import delete_task_folder
+from tasks import staging
+from tasks.models import AuditLog, StagedFolder, Task, TaskFile
+from tasks.storage import delete_task_folder, task_folder
 
 log = logging.getLogger("tool_ocr.maintenance")
 
@@ -56,6 +59,8 @@ def tasks_delete_batch(task_ids, outcome: Outcome) -> None:
         tasks = list(Task.objects.select_for_update().filter(pk__in=task_ids).only("id", "user_id"))
         files = list(TaskFile.objects.filter(task_id__in=task_ids).only("id", "file", "size_bytes", "task_id"))
         Task.objects.filter(pk__in=[t.pk for t in tasks]).delete()
+        staged = [StagedFolder.objects.create(folder=task_folder(t), reason="delete").pk for t in tasks]
+    errors_before = len(outcome.errors)
     outcome.tasks += len(tasks)
     outcome.files += len(files)
     outcome.bytes += sum(f.size_bytes for f in files)
@@ -70,6 +75,8 @@ def tasks_delete_batch(task_ids, outcome: Outcome) -> None:
             delete_task_folder(task)
         except OSError as exc:
             outcome.errors.append(f"could not clean folder of task {task.pk}: {exc.__class__.__name__}")
+    if len(outcome.errors) == errors_before:  # else the staging cleanup finishes what is left
+        staging.release(staged)
 
 
 def _count_tasks(queryset, outcome: Outcome) -> None:

@@ -113,6 +113,36 @@ def test_deleting_a_task_leaves_no_staging_record_and_no_file(user_a, settings):
     assert StagedFolder.objects.count() == 0 and _all_names(settings.MEDIA_ROOT) == []
 
 
+def test_cleanup_and_purge_leave_no_staging_record_and_no_file(user_a, settings):
+    from tasks import maintenance
+
+    task = services.task_create(user=user_a, uploaded_file=png_upload("old.png"))
+    Task.objects.filter(pk=task.pk).update(status="completed", created_at=timezone.now() - timedelta(days=400))
+    outcome = maintenance.cleanup_tasks(days=30)
+    assert (outcome.tasks, outcome.files, outcome.errors) == (1, 1, [])
+    assert StagedFolder.objects.count() == 0 and _all_names(settings.MEDIA_ROOT) == []
+
+
+def test_files_a_maintenance_run_could_not_delete_are_finished_by_the_staging_cleanup(user_a, settings):
+    """A cleanup whose file deletion fails (or a process killed after the rows went) leaves its staging
+    record; the staging cleanup then removes the files no row names."""
+    from tasks import maintenance
+
+    task = services.task_create(user=user_a, uploaded_file=png_upload("old.png"))
+    Task.objects.filter(pk=task.pk).update(status="completed", created_at=timezone.now() - timedelta(days=400))
+    from unittest import mock
+
+    default_storage.exists("x")  # set up the lazy storage, to patch its class
+    with mock.patch.object(type(default_storage._wrapped), "delete", side_effect=OSError("disk gone")):
+        outcome = maintenance.cleanup_tasks(days=30)
+    assert outcome.tasks == 1 and outcome.errors and not Task.objects.exists()
+    assert _all_names(settings.MEDIA_ROOT) == [f"{user_a.id}/{task.id}/original.png"]
+    assert StagedFolder.objects.filter(reason="delete").count() == 1
+    StagedFolder.objects.update(created_at=timezone.now() - timedelta(seconds=settings.STAGING_GRACE_SECONDS + 1))
+    assert staging.cleanup_stale() == {"folders": 1, "files": 1}
+    assert _all_names(settings.MEDIA_ROOT) == [] and StagedFolder.objects.count() == 0
+
+
 def test_a_killed_workers_temporary_folder_is_removed_by_the_next_worker(tmp_path):
     """Real processes: one takes a folder and is SIGKILLed; a live one's folder is never touched."""
     code = ("import sys, time; sys.path.insert(0, %r); from tasks import worker_temp; "
