@@ -11,11 +11,7 @@ command -v tesseract >/dev/null || need+=(tesseract-ocr tesseract-ocr-eng)
 for lang in eng deu fra spa ita por nld chi-tra chi-sim jpn kor osd; do
   dpkg -s "tesseract-ocr-$lang" >/dev/null 2>&1 || need+=("tesseract-ocr-$lang")
 done
-dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
-dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 command -v chromium >/dev/null || need+=(chromium)
-# CJK glyphs for the browser tests and screenshots (陳美玲, 報告書)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v mariadb >/dev/null || need+=(mariadb-client)
 command -v ss >/dev/null || need+=(iproute2)  # tests/ops/test_host_metrics.py finds Prometheus's port
@@ -23,7 +19,7 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)  # tests/
 command -v pdftotext >/dev/null || need+=(poppler-utils)  # tests: the searchable PDF's text as a viewer reads it
 command -v qpdf >/dev/null || need+=(qpdf)  # tests: qpdf --check on the searchable PDF
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)  # tests: pages in Latin, Greek, Cyrillic
-[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)  # tests: Chinese and Japanese pages
+[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)  # tests: Chinese and Japanese pages; CJK in Chromium (陳美玲)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 echo "Installing system packages: ${need[*]}"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
