@@ -51,7 +51,7 @@ def test_every_input_type_is_read_page_by_page_into_three_results(user_a, fake_e
         assert len(files[kind].sha256) == 64
 
     data = json.loads(_read(task, "result_json"))
-    assert data["task_id"] == str(task.id) and data["engine"] == "easyocr" and data["language"] == "en"
+    assert data["task_id"] == str(task.id) and data["engine"] == settings.OCR_ENGINE and data["language"] == "en"
     assert [p["number"] for p in data["pages"]] == list(range(1, pages + 1))
     for page, (width, height, _mode) in zip(data["pages"], fake_engine.seen, strict=True):
         assert (page["width"], page["height"]) == (width, height)
