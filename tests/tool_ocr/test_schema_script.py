@@ -92,7 +92,10 @@ def test_make_schema_runs_the_script_that_this_test_runs(tmp_path):
 
     server = mysql_server_or_skip()
     root = Path(settings.BASE_DIR)
-    planned = subprocess.run(["make", "-n", "schema"], cwd=root, capture_output=True, text=True, check=True).stdout
+    outer_make = ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")  # under `make test` a sub-make prints "make[1]: …"
+    plain_env = {k: v for k, v in __import__("os").environ.items() if k not in outer_make}
+    planned = subprocess.run(["make", "-n", "--no-print-directory", "schema"], cwd=root, env=plain_env,
+                             capture_output=True, text=True, check=True).stdout
     assert planned.strip().splitlines()[-1] == "bash scripts/make_schema.sh"
     env = {**__import__("os").environ, "MYSQL_ADMIN_URL": server.url("")}
     done = subprocess.run(["bash", "scripts/make_schema.sh", "--output-dir", str(tmp_path)], cwd=root, env=env,
