@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.browser_support import ARTIFACTS
+from tests.browser_support import ARTIFACTS, new_page
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
@@ -15,12 +15,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def page(browser, live_server, settings):
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    page.base_url = live_server.url
+    page = new_page(browser, live_server.url, sign_in=False)
     yield page
-    context.close()
+    page.context.close()
 
 
 def _fill(page, username, password):

@@ -18,7 +18,7 @@ from PIL import Image
 from accounts.models import User
 from tasks.models import Task
 from tests.tasks.history_helpers import make_task
-from tests.browser_support import ARTIFACTS, sign_in_through_the_login_page
+from tests.browser_support import ARTIFACTS, new_page
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
@@ -34,13 +34,10 @@ def page(browser, live_server, settings):
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
     ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    page.base_url = live_server.url
-    sign_in_through_the_login_page(page, live_server.url)
+    page = new_page(browser, live_server.url, timeout=20000, accept_downloads=True,
+                    viewport={"width": 1280, "height": 900})
     yield page
-    context.close()
+    page.context.close()
 
 
 def _three_page_pdf(path: Path) -> Path:

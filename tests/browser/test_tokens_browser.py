@@ -2,28 +2,19 @@
 confirm; axe-core finds nothing serious or critical on the page (empty, just created, listed) or the confirm."""
 
 import os
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.browser_support import sign_in_through_the_login_page
+from tests.browser_support import axe_violations, new_page, serious, sign_in_through_the_login_page
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-AXE_JS = Path(__file__).resolve().parents[1] / "a11y" / "axe.min.js"
-
 
 def _serious_axe_violations(page) -> list:
-    if not page.evaluate("() => !!window.axe"):
-        page.evaluate(AXE_JS.read_text())  # evaluate, not a <script>: the page's CSP stays as it is
-    violations = page.evaluate("""async () => {
-        const r = await axe.run(document, {resultTypes: ['violations']});
-        return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
-    }""")
-    return [v for v in violations if v["impact"] in ("serious", "critical")]
+    return serious(axe_violations(page))
 
 
 def test_tokens_page_create_copy_use_revoke(browser, live_server, settings):
@@ -31,10 +22,9 @@ def test_tokens_page_create_copy_use_revoke(browser, live_server, settings):
 
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = new_page(browser, live_server.url, sign_in=False, viewport={"width": 1280, "height": 900})
+    context = page.context
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
-    page = context.new_page()
-    page.set_default_timeout(15000)
     try:
         sign_in_through_the_login_page(page, live_server.url)
         page.get_by_test_id("user-name").click()

@@ -17,7 +17,7 @@ from django.utils import timezone
 from PIL import Image
 
 from tasks.models import Task, TaskFile
-from tests.browser_support import ARTIFACTS, sign_in_through_the_login_page
+from tests.browser_support import ARTIFACTS, axe_violations, new_page, serious, sign_in_through_the_login_page
 from tests.tasks.history_helpers import make_task
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
@@ -25,7 +25,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
-AXE_JS = ROOT / "tests" / "a11y" / "axe.min.js"  # axe-core 4.10.3 from the npm registry (MPL-2.0, licence beside it)
 PAGES = ROOT / "tests" / "data" / "pages"
 PHONE = {"width": 390, "height": 844}
 CJK_NAME = "陳美玲-報告書.png"
@@ -41,13 +40,7 @@ def server(live_server, settings):
 
 
 def _page(browser, base_url, sign_in=True, **context_args):
-    context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context_args})
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    page.base_url = base_url
-    if sign_in:
-        sign_in_through_the_login_page(page, base_url)
-    return page
+    return new_page(browser, base_url, sign_in=sign_in, **{"viewport": {"width": 1280, "height": 900}, **context_args})
 
 
 def _ada():
@@ -81,17 +74,11 @@ AXE_RESULTS = {}
 
 def _axe(page, state: str) -> list:
     """Serious and critical axe-core violations of the page as it is now; all results are kept for the report."""
-    if not page.evaluate("() => !!window.axe"):
-        page.evaluate(AXE_JS.read_text())  # evaluate, not a <script>: the page's CSP stays as it is
-    violations = page.evaluate("""async () => {
-        const r = await axe.run(document, {resultTypes: ['violations']});
-        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                       nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
-    }""")
+    violations = axe_violations(page)
     AXE_RESULTS[state] = violations
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "axe-results.json").write_text(json.dumps(AXE_RESULTS, indent=1, ensure_ascii=False))
-    return [v for v in violations if v["impact"] in ("serious", "critical")]
+    return serious(violations)
 
 
 def _walk_every_state(page, check):

@@ -4,7 +4,6 @@ low-confidence marks, "Copy text" per page and for the whole document, one conti
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
@@ -14,14 +13,13 @@ from tasks import services
 from tasks.models import TaskFile
 from tasks.page_view import LOW_CONFIDENCE
 from tests import pagegen
-from tests.browser_support import ARTIFACTS, sign_in_through_the_login_page
+from tests.browser_support import ARTIFACTS, axe_violations, new_page, serious, sign_in_through_the_login_page
 from tests.tasks.pipeline import PAGES, run_worker
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.ocr, pytest.mark.django_db(transaction=True)]
 
-AXE_JS = Path(__file__).resolve().parents[1] / "a11y" / "axe.min.js"
 
 
 def _two_page_tiff() -> bytes:
@@ -43,10 +41,9 @@ def test_page_overlay_toggle_hover_and_copy(browser, live_server, settings):
 
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = new_page(browser, live_server.url, sign_in=False, timeout=20000, viewport={"width": 1400, "height": 1000})
+    context = page.context
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
-    page = context.new_page()
-    page.set_default_timeout(20000)
     try:
         sign_in_through_the_login_page(page, live_server.url)
         ada = User.objects.get(email="ada.lin@example.com")
@@ -118,10 +115,7 @@ def test_page_overlay_toggle_hover_and_copy(browser, live_server, settings):
         assert "Riverside warehouse" in texts[0]
 
         # axe: nothing serious or critical on the task page with its pages drawn.
-        page.evaluate(AXE_JS.read_text())
-        violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-            .filter(v => ['serious', 'critical'].includes(v.impact)).map(v => v.id + ': ' + v.nodes.length)""")
-        assert violations == []
+        assert serious(axe_violations(page)) == []
 
         # On a phone the page and its text stack, and nothing scrolls sideways.
         page.set_viewport_size({"width": 390, "height": 844})

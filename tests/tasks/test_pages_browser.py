@@ -9,7 +9,7 @@ from django.conf import settings as django_settings
 
 from tasks.models import Task
 from tests.tasks.pipeline import CORPUS, PAGES, fake_engine, run_worker  # noqa: F401 (fixture)
-from tests.browser_support import ARTIFACTS, sign_in_through_the_login_page
+from tests.browser_support import ARTIFACTS, new_page
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
@@ -32,13 +32,9 @@ DROP = """([files]) => {
 def page(browser, live_server, settings):
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    page.base_url = live_server.url
-    sign_in_through_the_login_page(page, live_server.url)
+    page = new_page(browser, live_server.url, timeout=20000)
     yield page
-    context.close()
+    page.context.close()
 
 
 def _file(path: Path, mime: str) -> dict:

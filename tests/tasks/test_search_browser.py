@@ -6,7 +6,7 @@ import pytest
 
 from accounts.models import User
 from tasks.models import Task
-from tests.browser_support import sign_in_through_the_login_page
+from tests.browser_support import new_page
 from tests.tasks.test_search import completed
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
@@ -18,13 +18,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def page(browser, live_server, settings):
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    page.base_url = live_server.url
-    sign_in_through_the_login_page(page, live_server.url)
+    page = new_page(browser, live_server.url, timeout=20000)
     yield page
-    context.close()
+    page.context.close()
 
 
 def test_search_box_finds_the_text_shows_the_snippet_and_the_task_runs_again(page):
