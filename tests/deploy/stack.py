@@ -144,11 +144,11 @@ def served_files(base: str, email: str, expected: dict, session=None) -> dict:
     """Sign in as ``email`` and fetch each of its tasks and every file: {task id: {kind: sha256}}."""
     import hashlib
 
-    from tests.deploy.stack import sign_in as _sign_in
+    from tasks.file_links import SUFFIX_BY_KIND
 
     session = session or requests.Session()
     session.trust_env = False
-    _sign_in(session, base, email)
+    sign_in(session, base, email)
     found = {}
     for task_id, info in expected.items():
         if info["user"] != email:
@@ -158,9 +158,13 @@ def served_files(base: str, email: str, expected: dict, session=None) -> dict:
         assert task.json()["status"] == info["status"]
         found[task_id] = {}
         for kind in info["files"]:
-            suffix = {"original": "original", "result_txt": "result.txt", "result_json": "result.json",
-                      "result_pdf": "result.pdf"}[kind]
-            response = session.get(f"{base}/api/v1/tasks/{task_id}/{suffix}")
+            response = session.get(f"{base}/api/v1/tasks/{task_id}/{SUFFIX_BY_KIND[kind]}")
             assert response.status_code == 200, (task_id, kind, response.status_code)
             found[task_id][kind] = hashlib.sha256(response.content).hexdigest()
     return found
+
+
+def assert_every_file_served(base: str, expected: dict) -> None:
+    """Each owner, signed in, gets back exactly their tasks and every file of them, byte for byte."""
+    for email in sorted({info["user"] for info in expected.values()}):
+        assert served_files(base, email, expected) == {t: i["files"] for t, i in expected.items() if i["user"] == email}

@@ -13,8 +13,8 @@ from collections import Counter
 
 import pytest
 
-from tests.deploy.stack import (ROOT, Gunicorn, ScratchDatabase, app_env, manage, run_script, served_files,
-                                table_columns, table_names, table_rows)
+from tests.deploy.stack import (ROOT, Gunicorn, ScratchDatabase, app_env, assert_every_file_served, manage,
+                                run_script, table_columns, table_names, table_rows)
 
 pytestmark = pytest.mark.mariadb
 
@@ -77,9 +77,7 @@ def test_upgrade_from_the_previous_release_keeps_every_row_and_file(tmp_path, de
         assert files_after == files_before
 
         gunicorn = Gunicorn(env, tmp_path / "gunicorn.log")
-        for email in ("ada.lin@example.com", "chen.meiling@example.com"):
-            served = served_files(gunicorn.url, email, expected)
-            assert served == {t: i["files"] for t, i in expected.items() if i["user"] == email}
+        assert_every_file_served(gunicorn.url, expected)
     finally:
         if gunicorn is not None:
             gunicorn.stop()
