@@ -27,18 +27,12 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts import selectors, services
 from accounts.models import TokenSession
 from accounts.services import RefreshOutcome
+from tool_ocr.timespan import duration_text
 
 log = logging.getLogger("tool_ocr.auth")
 
 API_PREFIX = "/api/"
 UNREADABLE = "Your session could not be read, so you were signed out. Please sign in again."
-
-
-def _duration(seconds: float) -> str:
-    """The setting as it is: 90 s reads "90 seconds", not a rounded "2 minutes" (issue 16)."""
-    from tool_ocr.timespan import duration_text
-
-    return duration_text(seconds)
 
 
 def session_end_reason(session: TokenSession | None, now) -> str | None:
@@ -54,9 +48,9 @@ def session_end_reason(session: TokenSession | None, now) -> str | None:
         return "Your session was ended by an administrator. Please sign in again."
     if now - session.created_at > timedelta(seconds=settings.SESSION_ABSOLUTE_LIFETIME):
         return (f"Your session reached its maximum length of "
-                f"{_duration(settings.SESSION_ABSOLUTE_LIFETIME)}. Please sign in again.")
+                f"{duration_text(settings.SESSION_ABSOLUTE_LIFETIME)}. Please sign in again.")
     if now - session.last_activity_at > timedelta(seconds=settings.SESSION_IDLE_TIMEOUT):
-        return (f"You were signed out after {_duration(settings.SESSION_IDLE_TIMEOUT)} "
+        return (f"You were signed out after {duration_text(settings.SESSION_IDLE_TIMEOUT)} "
                 f"without activity. Please sign in again.")
     return None
 
