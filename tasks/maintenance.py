@@ -20,7 +20,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from tasks import staging
-from tasks.models import AuditLog, StagedFolder, Task, TaskFile
+from tasks.models import AuditLog, Task, TaskFile
 from tasks.storage import delete_task_folder, task_folder
 
 log = logging.getLogger("tool_ocr.maintenance")
@@ -59,7 +59,7 @@ def tasks_delete_batch(task_ids, outcome: Outcome) -> None:
         tasks = list(Task.objects.select_for_update().filter(pk__in=task_ids).only("id", "user_id"))
         files = list(TaskFile.objects.filter(task_id__in=task_ids).only("id", "file", "size_bytes", "task_id"))
         Task.objects.filter(pk__in=[t.pk for t in tasks]).delete()
-        staged = [StagedFolder.objects.create(folder=task_folder(t), reason="delete").pk for t in tasks]
+        staged = staging.stage([task_folder(t) for t in tasks], "delete")  # commits with the deletion
     errors_before = len(outcome.errors)
     outcome.tasks += len(tasks)
     outcome.files += len(files)

@@ -20,9 +20,9 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.client_ip import client_ip
-from tasks import documents, search
+from tasks import documents, search, staging
 from tasks.errors import ServiceError
-from tasks.models import AuditLog, StagedFolder, Task, TaskFile, TaskText, UploadKey
+from tasks.models import AuditLog, Task, TaskFile, TaskText, UploadKey
 from tasks.storage import (ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of,
                            task_folder)
 from tool_ocr.object_storage import storage_errors
@@ -217,8 +217,6 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
     whole upload or nothing that the cleanup does not remove. ``upload_key`` (the client's
     idempotency key): the same key again returns the tasks created the first time, unchanged.
     """
-    from tasks import staging
-
     files = list(uploaded_files)
     language = _check_language(language)
     engine, key = _choose_engine(engine, language), _check_upload_key(upload_key)
@@ -303,8 +301,6 @@ class _Replay(Exception):
 
 def _discard_upload(prepared, staged) -> None:
     """The rows rolled back: the files written for them go, then their staging records."""
-    from tasks import staging
-
     for _u, _i, task in prepared:
         try:
             delete_task_folder(task)
@@ -368,8 +364,6 @@ def task_complete(*, task: Task, results: dict) -> None:
     filling up half-way leaves no file without its row for long. Raises StorageUnavailable
     when the storage refuses the files (full, read-only, the bucket down).
     """
-    from tasks import staging
-
     now = timezone.now()
     text = _result_text(results)
     staged = staging.stage([task_folder(task)], "results")
@@ -408,7 +402,7 @@ def task_complete(*, task: Task, results: dict) -> None:
                                pages_done=task.page_count, processing_seconds=seconds,
                                text_layer_pages=task.text_layer_pages)
             if old:  # the earlier run's files: a crash before they go leaves them to the cleanup
-                old_staged = _stage_in_transaction(task, "delete")
+                old_staged = staging.stage([task_folder(task)], "delete")
                 transaction.on_commit(lambda: _delete_then_release(old, old_staged))
     except BaseException:
         _discard_results(task, staged, attempted)
@@ -418,8 +412,6 @@ def task_complete(*, task: Task, results: dict) -> None:
 def _discard_results(task: Task, staged, attempted) -> None:
     """What this attempt wrote goes (also a file a full disk left half-written), then anything else
     in the folder that no row names; the staging record goes last."""
-    from tasks import staging
-
     staging.delete_names(set(attempted))
     try:
         folder = task_folder(task)
@@ -430,15 +422,8 @@ def _discard_results(task: Task, staged, attempted) -> None:
     staging.release(staged)
 
 
-def _stage_in_transaction(task: Task, reason: str) -> list[int]:
-    """A staging record committed with the row changes, for files to be deleted after commit."""
-    return [StagedFolder.objects.create(folder=task_folder(task), reason=reason).pk]
-
-
 def _delete_then_release(files, staged) -> None:
     """Delete the files; the staging record goes only once none is left (else the cleanup finishes)."""
-    from tasks import staging
-
     delete_task_files(files)
     try:
         if any(f.file.name and default_storage.exists(f.file.name) for f in files):
@@ -593,6 +578,6 @@ def task_delete(*, task: Task, request=None, audit_action: str = "task.delete", 
         files = list(TaskFile.objects.filter(task_id=task.pk))
         Task.objects.filter(pk=task.pk).delete()
         audit(request=request, action=audit_action, obj=task, filename=task.filename, **audit_details)
-        staged = _stage_in_transaction(task, "delete")  # a crash before the files go: the cleanup finishes
+        staged = staging.stage([task_folder(task)], "delete")  # a crash before the files go: the cleanup finishes
         transaction.on_commit(lambda: (_delete_then_release(files, staged), delete_task_folder(task)))
     log.info("task deleted", extra={"task_id": str(task.pk), "user_id": task.user_id})

@@ -31,7 +31,10 @@ class StagingExpired(Exception):
 
 
 def stage(folders, reason: str) -> list[int]:
-    """Record, in its own transaction, that files are about to be written into these folders."""
+    """Record that files are about to be written into (or deleted from) these folders.
+
+    Outside a transaction the record commits at once (a write: before the files exist); inside one
+    it commits with the caller's rows (a deletion: together with the rows it removes)."""
     now = timezone.now()
     with transaction.atomic():
         rows = [StagedFolder.objects.create(folder=folder, reason=reason, created_at=now) for folder in folders]
