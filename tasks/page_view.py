@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from tasks import selectors
 from tasks.models import TaskFile
 from tasks.ocr.base import Line
-from tasks.ocr.layout import group_rows
+from tasks.ocr.layout import group_rows, paragraph_starts
 from tasks.storage import open_task_file
 
 log = logging.getLogger("tool_ocr.tasks")
@@ -54,16 +54,10 @@ def page_view(page: dict, number: int) -> dict:
              for index, line in lines if line.text.strip()]
     rows_out = []
     rows = group_rows([line for _i, line in lines if line.text.strip()])
-    heights = sorted(max(1, max(l.bottom for l in r) - min(l.top for l in r)) for r in rows)
-    typical = heights[len(heights) // 2] if heights else 1
-    previous_bottom = None
-    for row in rows:
-        top = min(l.top for l in row)
-        gap = previous_bottom is not None and top - previous_bottom > 0.9 * typical
+    for row, gap in zip(rows, paragraph_starts(rows)):
         rows_out.append({"gap": gap, "items": [
             {"id": f"p{number}-l{by_line[id(l)]}", "text": l.text.strip(), "low": l.confidence < LOW_CONFIDENCE,
              "confidence": round(l.confidence * 100)} for l in row]})
-        previous_bottom = max(l.bottom for l in row)
     return {"width": width, "height": height, "boxes": boxes, "rows": rows_out,
             "has_overlay": bool(width and height and boxes)}
 

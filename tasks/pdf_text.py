@@ -17,13 +17,13 @@ import sys
 from dataclasses import dataclass
 
 from tasks.ocr.base import Line
+from tasks.ocr.layout import rows_text
 
 MIN_TEXT_CHARS = 20
 SCAN_TEXT_CHARS = 200
 GOOD_SHARE = 0.9
 PICTURE_SHARE = 0.5  # of the page's area
 GAP_EMS = 2.0
-PARAGRAPH_GAP = 0.9  # a vertical gap taller than this many line heights starts a paragraph
 
 
 @dataclass
@@ -189,17 +189,7 @@ def _page_text(lines: list[Line]) -> str:
                 rows[-1].append(line)
                 continue
         rows.append([line])
-    out: list[str] = []
-    previous_bottom = None
-    heights = sorted(max(1.0, max(l.bottom for l in r) - min(l.top for l in r)) for r in rows)
-    typical = heights[len(heights) // 2] if heights else 1.0
-    for row in rows:
-        top = min(l.top for l in row)
-        if previous_bottom is not None and top - previous_bottom > PARAGRAPH_GAP * typical:
-            out.append("")
-        out.append(" ".join(l.text for l in row))
-        previous_bottom = max(l.bottom for l in row)
-    return "\n".join(out)
+    return rows_text(rows)
 
 
 def text_layer_page(page, width_px: int, height_px: int) -> TextLayerPage | None:
