@@ -8,7 +8,8 @@ from pydantic import StrictInt
 
 from accounts import selectors, services
 from tasks.selectors import task_active_count
-from tool_ocr.api import ApiError, SessionOnlyAuth
+from tool_ocr.api import SessionOnlyAuth
+from tool_ocr.errors import AppError
 
 router = Router(tags=["account"])
 tokens_router = Router(tags=["tokens"], auth=SessionOnlyAuth())
@@ -69,6 +70,6 @@ def tokens_create(request, payload: TokenIn):
 def tokens_revoke(request, token_id: UUID):
     token = selectors.api_token_get(user=request.user, token_id=token_id)
     if token is None:
-        raise ApiError(404, "not_found", "No such token.")
+        raise AppError("No such token.", code="not_found", status=404)
     services.api_token_revoke(token=token, request=request)
     return 204, None

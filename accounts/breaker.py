@@ -8,7 +8,6 @@ to the API at a time (pybreaker issue #55). Once the reset timeout has passed, o
 trial call at a time goes through; the others keep failing fast until it succeeds.
 """
 
-import math
 import threading
 from datetime import datetime, timezone
 
@@ -116,8 +115,3 @@ def reset_breaker() -> None:
     global _current
     with _current_lock:
         _current = None
-
-
-def seconds_text(seconds: float) -> str:
-    n = max(1, math.ceil(seconds))
-    return f"{n} second" if n == 1 else f"{n} seconds"

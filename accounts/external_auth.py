@@ -39,54 +39,52 @@ import urllib3.exceptions
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.breaker import BreakerOpen, get_breaker, seconds_text
+from accounts.breaker import BreakerOpen, get_breaker
+from tool_ocr.errors import AppError
+from tool_ocr.timespan import retry_in_text
 
 log = logging.getLogger("tool_ocr.external_auth")
 
 
 # --- Errors ------------------------------------------------------------------
-class ExternalAuthError(Exception):
-    """Base class; ``code`` is stable and safe to show or count."""
+class ExternalAuthError(AppError):
+    """Base class; ``code`` is stable and safe to show or count, ``status`` is what the sign-in page answers."""
 
-    code = "auth_error"
+    code, status = "auth_error", 502
     message = "Sign-in failed."
-
-    def __init__(self, message=None):
-        super().__init__(message or self.message)
-        self.message = message or self.message
 
 
 class InvalidCredentials(ExternalAuthError):
-    code = "invalid_credentials"
+    code, status = "invalid_credentials", 401
     message = "The email or password is not correct."
 
 
 class AccountLocked(ExternalAuthError):
-    code = "account_locked"
+    code, status = "account_locked", 423
     message = "This account is locked. Contact your IT help desk to unlock it."
 
 
 class AccountDisabled(ExternalAuthError):
-    code = "account_disabled"
+    code, status = "account_disabled", 403
     message = "This account is disabled. Contact your IT help desk."
 
 
 class RateLimited(ExternalAuthError):
-    code = "rate_limited"
+    code, status = "rate_limited", 429
 
     def __init__(self, retry_after: float | None = None):
         self.retry_after = retry_after
-        wait = f" in {seconds_text(retry_after)}" if retry_after else " in a moment"
+        wait = f" in {retry_in_text(retry_after)}" if retry_after else " in a moment"
         super().__init__(f"The sign-in service is busy. Try again{wait}.")
 
 
 class ServiceUnavailable(ExternalAuthError):
-    code = "service_unavailable"
+    code, status = "service_unavailable", 503
 
     def __init__(self, message=None, retry_in: float | None = None):
         self.retry_in = retry_in
         if message is None:
-            wait = f" in {seconds_text(retry_in)}" if retry_in else " in a few seconds"
+            wait = f" in {retry_in_text(retry_in)}" if retry_in else " in a few seconds"
             message = f"The sign-in service is unavailable. Try again{wait}."
         super().__init__(message)
 
@@ -158,7 +156,7 @@ MAX_TOKEN_CHARS = 64 * 1024     # one token; a JWT is a few KB
 class IdentityConflict(ExternalAuthError):
     """The directory person's email belongs to another Tool OCR account (look-alike or local)."""
 
-    code = "identity_conflict"
+    code, status = "identity_conflict", 403
     message = ("Your company account's email matches a different Tool OCR account, so you were not signed in. "
                "Ask an administrator to link or rename the accounts.")
 

@@ -15,6 +15,7 @@ from accounts import crypto, external_auth
 from accounts.external_auth import AuthResult, UserInfo
 from accounts.models import LoginFailure, TokenSession, User, normalize_email
 from accounts.selectors import login_keys, token_sessions_due_for_refresh
+from tool_ocr.errors import AppError
 
 log = logging.getLogger("tool_ocr.auth")
 
@@ -357,27 +358,26 @@ def api_token_create(*, user: User, name: str, expires_in_days: int | None = Non
     import secrets
 
     from accounts.models import ApiToken
-    from tasks.errors import ServiceError
 
     name = (name or "").strip()
     if not name:
-        raise ServiceError("Give the token a name, e.g. the script that will use it.", code="invalid_input",
-                           details={"name": "Give the token a name."})
+        raise AppError("Give the token a name, e.g. the script that will use it.", code="invalid_input",
+                       details={"name": "Give the token a name."})
     if len(name) > API_TOKEN_NAME_MAX:
-        raise ServiceError(f"The name is too long: at most {API_TOKEN_NAME_MAX} characters.", code="invalid_input",
-                           details={"name": f"At most {API_TOKEN_NAME_MAX} characters."})
+        raise AppError(f"The name is too long: at most {API_TOKEN_NAME_MAX} characters.", code="invalid_input",
+                       details={"name": f"At most {API_TOKEN_NAME_MAX} characters."})
     if expires_in_days is not None and (isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int)
                                         or not 1 <= expires_in_days <= API_TOKEN_MAX_DAYS):
-        raise ServiceError(f"The expiry must be a whole number of days from 1 to {API_TOKEN_MAX_DAYS}, "
-                           "or left out for a token that does not expire.", code="invalid_input",
-                           details={"expires_in_days": f"A whole number from 1 to {API_TOKEN_MAX_DAYS}."})
+        raise AppError(f"The expiry must be a whole number of days from 1 to {API_TOKEN_MAX_DAYS}, "
+                       "or left out for a token that does not expire.", code="invalid_input",
+                       details={"expires_in_days": f"A whole number from 1 to {API_TOKEN_MAX_DAYS}."})
     plain = ApiToken.PREFIX + secrets.token_urlsafe(32)  # 256 random bits
     now = timezone.now()
     with transaction.atomic():
         live = ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True)
         if len(list(live.values_list("pk", flat=True))) >= API_TOKENS_PER_USER:
-            raise ServiceError(f"You have {API_TOKENS_PER_USER} tokens, the most one person may have: "
-                               "revoke one you no longer use first.", code="limit_reached", status=429)
+            raise AppError(f"You have {API_TOKENS_PER_USER} tokens, the most one person may have: "
+                           "revoke one you no longer use first.", code="limit_reached", status=429)
         row = ApiToken.objects.create(
             user=user, name=name, token_hash=api_token_hash(plain), prefix=plain[:len(ApiToken.PREFIX) + 6],
             created_at=now, expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None)

@@ -1,8 +1,6 @@
 """The sign-in procedure behind the login page: limit, authenticate, count, log in."""
 
 import logging
-import math
-from dataclasses import dataclass
 
 from django.contrib.auth import authenticate, login
 from django.views.decorators.debug import sensitive_variables
@@ -11,61 +9,46 @@ from accounts import external_auth, selectors, services
 from accounts.backends import AUTH_ERROR_ATTR
 from accounts.client_ip import client_ip
 from accounts.models import LoginFailure
+from tool_ocr.errors import AppError
+from tool_ocr.timespan import wait_text
 
 log = logging.getLogger("tool_ocr.auth")
 
 
-@dataclass(frozen=True)
-class SignInError:
-    """What went wrong, for a person: a message, what to do next, and the HTTP status."""
-
-    code: str
-    message: str
-    status: int
-    hint: str = ""
-    can_retry: bool = False  # show a "Try again" button (the service, not the person, failed)
+def refusal(exc: AppError, *, hint: str = "", can_retry: bool = False) -> AppError:
+    """The error as the login page shows it: ``details`` gain ``hint`` (what to do next) and ``can_retry``
+    (a "Try again" button: the service, not the person, failed)."""
+    exc.details = {**exc.details, "hint": hint, "can_retry": can_retry}
+    return exc
 
 
-def _minutes(seconds: int) -> str:
-    if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = math.ceil(seconds / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+def invalid_credentials() -> AppError:
+    return refusal(external_auth.InvalidCredentials(), hint="Check your company email and password, then try again.")
 
 
-INVALID = SignInError("invalid_credentials", external_auth.InvalidCredentials.message, 401,
-                      hint="Check your company email and password, then try again.")
-INCOMPLETE = SignInError("invalid_form", "Enter both your email and your password.", 400)
+def incomplete() -> AppError:
+    return refusal(AppError("Enter both your email and your password.", code="invalid_form"))
 
 
-def too_many_attempts(wait_seconds: int, account_wide: bool = False) -> SignInError:
+def too_many_attempts(wait_seconds: int, account_wide: bool = False) -> AppError:
     if account_wide:
-        return SignInError("account_slowed", "This account had many failed sign-ins recently, so attempts are "
-                           "spaced out for a short while.", 429,
-                           hint=f"Wait {_minutes(wait_seconds)}, then try again.", can_retry=True)
-    return SignInError("too_many_attempts", "Too many failed sign-in attempts.", 429,
-                       hint=f"Wait {_minutes(wait_seconds)}, then try again. "
-                            "If you forgot your password, contact your IT help desk.")
+        return refusal(AppError("This account had many failed sign-ins recently, so attempts are spaced out for a "
+                                "short while.", code="account_slowed", status=429),
+                       hint=f"Wait {wait_text(wait_seconds)}, then try again.", can_retry=True)
+    return refusal(AppError("Too many failed sign-in attempts.", code="too_many_attempts", status=429),
+                   hint=f"Wait {wait_text(wait_seconds)}, then try again. "
+                        "If you forgot your password, contact your IT help desk.")
 
 
-def _error_from(exc: external_auth.ExternalAuthError) -> SignInError:
-    if isinstance(exc, external_auth.AccountLocked):
-        return SignInError(exc.code, exc.message, 423)
-    if isinstance(exc, external_auth.IdentityConflict):
-        return SignInError(exc.code, exc.message, 403)
-    if isinstance(exc, external_auth.AccountDisabled):
-        return SignInError(exc.code, exc.message, 403)
-    if isinstance(exc, external_auth.RateLimited):
-        return SignInError(exc.code, exc.message, 429, can_retry=True)
-    if isinstance(exc, external_auth.ServiceUnavailable):
-        return SignInError(exc.code, exc.message, 503, can_retry=True,
-                           hint="Operators with a local account can still sign in.")
-    return SignInError(exc.code, exc.message, 502, can_retry=True)
+def _error_from(exc: external_auth.ExternalAuthError) -> AppError:
+    """The API's refusal with its own status (external_auth); a busy, down or confused service may be retried."""
+    hint = "Operators with a local account can still sign in." if exc.status == 503 else ""
+    return refusal(exc, hint=hint, can_retry=exc.status in (429, 502, 503))
 
 
 @sensitive_variables("password")
 def sign_in(request, username: str, password: str):
-    """Returns (user, None) after login() (the session key rotates), or (None, SignInError).
+    """Returns (user, None) after login() (the session key rotates), or (None, the AppError to show).
 
     Only wrong credentials count towards the brute-force limit: an API outage is not
     the person's fault. The limit is checked first, so a locked-out name costs no API call.
@@ -94,7 +77,7 @@ def sign_in(request, username: str, password: str):
     if user is None:
         services.sign_in_failed(request=request, username=username, reason="invalid_credentials", counted=True)
         log.info("sign-in failed reason=invalid_credentials")
-        return None, INVALID
+        return None, invalid_credentials()
     login(request, user)  # rotates the session key; accounts.signals stores the tokens
     services.login_failures_clear(username=username, ip=ip)
     return user, None

@@ -15,7 +15,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import external_auth
 from accounts.forms import LoginForm
-from accounts.signin import INCOMPLETE, sign_in
+from accounts.signin import incomplete, sign_in
+from tool_ocr.errors import AppError
 
 
 def _safe_next(request):
@@ -41,7 +42,7 @@ def login_view(request):
                 target = _safe_next(request)
                 return HttpResponseClientRedirect(target) if request.htmx else HttpResponseRedirect(target)
         else:
-            error = INCOMPLETE
+            error = incomplete()
     context = {"form": form, "error": error, "next": request.GET.get("next", ""),
                "auth_mode": settings.AUTH_MODE, "worst_case_seconds": round(external_auth.worst_case_seconds())}
     status = error.status if error else 200
@@ -92,7 +93,6 @@ def _tokens_page(request, *, status=200, **context):
 def tokens_view(request):
     """List the person's tokens; POST makes one and shows it once (in this answer only, never stored in clear)."""
     from accounts.services import api_token_create
-    from tasks.errors import ServiceError
 
     if request.method == "GET":
         return _tokens_page(request)
@@ -103,7 +103,7 @@ def tokens_view(request):
     try:
         token, plain = api_token_create(user=request.user, name=name,
                                         expires_in_days=int(expiry) if expiry else None, request=request)
-    except ServiceError as exc:
+    except AppError as exc:
         return _tokens_page(request, status=exc.status, error=exc.message, form_name=name, form_expiry=expiry)
     return _tokens_page(request, status=201, created=token, plain_token=plain)
 

@@ -17,6 +17,7 @@ from django.template.defaultfilters import filesizeformat
 from tasks import services
 from tasks.models import AuditLog, Task, TaskFile
 from tool_ocr.admin_tools import FastListMixin, UserEmailFilter
+from tool_ocr.errors import AppError
 
 
 class EngineFilter(admin.SimpleListFilter):
@@ -173,7 +174,7 @@ class TaskAdmin(FastListMixin, admin.ModelAdmin):
         for task in queryset.select_related("user"):
             try:
                 service(task=task, request=request, audit_action=action, owner=task.user.email)
-            except services.ServiceError as exc:
+            except AppError as exc:
                 skipped.append(f"{task.filename}: {exc}")
                 continue
             done += 1

@@ -19,10 +19,10 @@ from tasks.ocr import engines
 from tasks.downloads import serve_task_file
 from tasks.export import export_response
 from tasks.file_links import file_url, sorted_files
-from tasks.history_params import PageParams, ParamsError, TaskFilters, parse_filters
+from tasks.history_params import PageParams, TaskFilters, parse_filters
 from tasks.models import Task, TaskFile
 from tasks.uploads import files_from_request
-from tool_ocr.api import ApiError
+from tool_ocr.errors import AppError
 
 
 class ProgressOut(Schema):
@@ -149,13 +149,13 @@ def task_out(task: Task) -> dict:
 def _task_or_404(request, task_id) -> Task:
     task = selectors.task_get(user=request.user, task_id=task_id)
     if task is None:
-        raise ApiError(404, "not_found", "No such task.")
+        raise AppError("No such task.", code="not_found", status=404)
     return task
 
 
 def _require_history():
     if not settings.ENABLE_TASK_HISTORY:
-        raise ApiError(404, "not_found", "Task history is turned off on this server.")
+        raise AppError("Task history is turned off on this server.", code="not_found", status=404)
 
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 503: ErrorOut}
@@ -185,11 +185,11 @@ def create_tasks(request, response: HttpResponse, files: File[list[UploadedFile]
     uploads, oversized = files_from_request(request, "files")
     if oversized:
         name, error = oversized[0]
-        raise ApiError(error.status, error.code, f"“{name}”: {error.message}",
-                       {**error.details, "file": name, "files_in_request": len(uploads) + len(oversized)})
+        raise AppError(f"“{name}”: {error.message}", code=error.code, status=error.status,
+                       details={**error.details, "file": name, "files_in_request": len(uploads) + len(oversized)})
     if not uploads:
-        raise ApiError(400, "no_files", "Send at least one file in the multipart field “files”.",
-                       {"files": "required"})
+        raise AppError("Send at least one file in the multipart field “files”.", code="no_files", status=400,
+                       details={"files": "required"})
     result = services.tasks_create(user=request.user, uploaded_files=uploads, engine=engine or None,
                                    language=language or None, upload_key=request.headers.get("Idempotency-Key"))
     tasks = result.tasks
@@ -235,7 +235,7 @@ def _retry_choices(request) -> dict:
         try:
             body = json.loads(request.body)
         except (ValueError, RecursionError):
-            raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+            raise AppError("The body is not valid JSON.", code="invalid_json", status=400) from None
         if not isinstance(body, dict):
             body = {}
     choices = {}
@@ -246,7 +246,7 @@ def _retry_choices(request) -> dict:
         elif request.POST.get(name):
             value = request.POST[name]
         if value is not None and not isinstance(value, str):
-            raise ApiError(400, "invalid_input", f"The {name} must be a string.", {name: "a string"})
+            raise AppError(f"The {name} must be a string.", code="invalid_input", status=400, details={name: "a string"})
         choices[name] = value or None
     return choices
 
@@ -301,11 +301,11 @@ def history_export(request):
     if isinstance(fmt, list):
         fmt = fmt[-1]
     if fmt not in ("csv", "json"):
-        raise ApiError(400, "invalid_input", "Use format=csv or format=json.", {"format": "csv or json"})
+        raise AppError("Use format=csv or format=json.", code="invalid_input", status=400, details={"format": "csv or json"})
     try:
         filters = parse_filters(data)
-    except ParamsError as exc:
-        raise ApiError(400, "invalid_input", f"Some parameters are not valid: {exc}", exc.details) from None
+    except AppError as exc:
+        raise AppError(f"Some parameters are not valid: {exc.message}", code="invalid_input", details=exc.details) from None
     return export_response(request=request, filters=filters, fmt=fmt)
 
 
@@ -315,9 +315,9 @@ def _export_params(request) -> dict:
         try:
             body = json.loads(request.body)
         except (ValueError, RecursionError):
-            raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+            raise AppError("The body is not valid JSON.", code="invalid_json", status=400) from None
         if not isinstance(body, dict):
-            raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+            raise AppError("The body must be a JSON object.", code="invalid_json", status=400)
         data.update({k: (v if isinstance(v, list) else [v]) for k, v in body.items() if v is not None})
     else:
         data.update({key: request.POST.getlist(key) for key in request.POST})

@@ -10,7 +10,7 @@ from tasks import services
 
 
 def tasks_create_from_uploads(*, user, uploaded_files, engine=None, language=None, upload_key=None) -> list:
-    """One task per file, queued after commit; a refusal (tasks.errors.ServiceError) names the file.
+    """One task per file, queued after commit; a refusal (tool_ocr.errors.AppError) names the file.
 
     ``details`` of the refusal gain ``file`` (its name) and ``index`` (0-based position).
     """

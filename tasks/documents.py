@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from tasks.errors import ServiceError
 from tasks.ocr.orientation import EXIF_NOTES, transpose_for
 from tasks.ocr.orientation import exif_orientation as exif_orientation_of
+from tool_ocr.errors import AppError
 
 # Pillow's own guard, as a second line behind the explicit check in _check_pixels (Pillow only
 # raises at twice this value; below that it warns).
@@ -30,17 +30,14 @@ PIL_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/tiff": "TIFF", "
 MIME_TYPES = (*PIL_FORMATS, "application/pdf")
 
 
-class DocumentError(ServiceError):
-    """An upload we cannot take; ``code`` and ``status`` go to the API, ``message`` to a person."""
-
-    def __init__(self, code: str, message: str, status: int = 400, details: dict | None = None):
-        super().__init__(message, code=code, status=status, details=details)
+class DocumentError(AppError):
+    """An upload we cannot take (or a page we cannot draw): the processing and the page view catch these apart."""
 
 
 def file_too_large() -> DocumentError:
     limit = settings.MAX_UPLOAD_MB
-    return DocumentError("file_too_large", f"The file is larger than {limit} MB, the most we take per file.", 413,
-                         {"max_upload_mb": limit})
+    return DocumentError(f"The file is larger than {limit} MB, the most we take per file.", code="file_too_large",
+                         status=413, details={"max_upload_mb": limit})
 
 
 @dataclass
@@ -73,14 +70,15 @@ def inspect(fh) -> DocumentInfo:
     size = fh.tell()
     fh.seek(0)
     if size == 0:
-        raise DocumentError("empty_file", "The file is empty.")
+        raise DocumentError("The file is empty.", code="empty_file")
     if size > settings.MAX_UPLOAD_MB * 1024 * 1024:
         raise file_too_large()
     head = fh.read(1024)
     fh.seek(0)
     mime = sniff(head)
     if mime is None:
-        raise DocumentError("unsupported_type", f"This type of file is not supported: upload a {ACCEPTED} file.", 415)
+        raise DocumentError(f"This type of file is not supported: upload a {ACCEPTED} file.", code="unsupported_type",
+                            status=415)
     _check_not_polyglot(fh, head, size, mime)
     try:
         pages = _inspect_pdf(fh) if mime == "application/pdf" else _inspect_image(fh, mime)
@@ -101,9 +99,9 @@ _ZIP_END_SPAN = 22 + 65535
 
 def _polyglot(found: str) -> DocumentError:
     return DocumentError(
-        "polyglot_file",
         f"The file is also another kind of file ({found}), a way to hide content inside an upload: "
-        f"save it again as a plain {ACCEPTED} file and upload that copy.", 415, {"found": found})
+        f"save it again as a plain {ACCEPTED} file and upload that copy.",
+        code="polyglot_file", status=415, details={"found": found})
 
 
 def _check_not_polyglot(fh, head: bytes, size: int, mime: str) -> None:
@@ -152,23 +150,24 @@ def _png_trailing_bytes(fh, size: int) -> bool:
 
 
 def _corrupt() -> DocumentError:
-    return DocumentError("corrupt_file", "The file is damaged or incomplete and cannot be read.")
+    return DocumentError("The file is damaged or incomplete and cannot be read.", code="corrupt_file")
 
 
 def _check_pages(count: int) -> None:
     if count < 1:
-        raise DocumentError("no_pages", "The document has no pages.")
+        raise DocumentError("The document has no pages.", code="no_pages")
     if count > settings.MAX_PAGES:
-        raise DocumentError("too_many_pages", f"The document has {count} pages; the most we take is {settings.MAX_PAGES}.",
-                            413, {"page_count": count, "max_pages": settings.MAX_PAGES})
+        raise DocumentError(f"The document has {count} pages; the most we take is {settings.MAX_PAGES}.",
+                            code="too_many_pages", status=413,
+                            details={"page_count": count, "max_pages": settings.MAX_PAGES})
 
 
 def _check_pixels(width: int, height: int, number: int) -> None:
     if width * height > settings.MAX_IMAGE_PIXELS:
         raise DocumentError(
-            "too_many_pixels",
             f"Page {number} is {width} × {height} pixels, more than the {settings.MAX_IMAGE_PIXELS:,} we take per page.",
-            413, {"page": number, "width": width, "height": height, "max_pixels": settings.MAX_IMAGE_PIXELS})
+            code="too_many_pixels", status=413,
+            details={"page": number, "width": width, "height": height, "max_pixels": settings.MAX_IMAGE_PIXELS})
 
 
 def _open_image(fh, mime: str) -> Image.Image:
@@ -194,7 +193,7 @@ def _inspect_image(fh, mime: str) -> int:
     except DocumentError:
         raise
     except Image.DecompressionBombError:  # pragma: no cover - _check_pixels comes first
-        raise DocumentError("too_many_pixels", "The image has too many pixels to process.", 413) from None
+        raise DocumentError("The image has too many pixels to process.", code="too_many_pixels", status=413) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
             struct.error):
         raise _corrupt() from None
@@ -208,7 +207,8 @@ def _pdf_open(fh):
         return pdfium.PdfDocument(fh)
     except pdfium.PdfiumError as exc:
         if getattr(exc, "err_code", None) == pdfium.raw.FPDF_ERR_PASSWORD:
-            raise DocumentError("encrypted_pdf", "The PDF is protected by a password: upload an unprotected copy.") from None
+            raise DocumentError("The PDF is protected by a password: upload an unprotected copy.",
+                                code="encrypted_pdf") from None
         raise _corrupt() from None
 
 
@@ -226,9 +226,9 @@ PDF_CHECK_BUDGET = 100_000  # containers visited (~2 s at most); a 300-page PDF 
 
 
 def _no_javascript_error() -> DocumentError:
-    return DocumentError("pdf_javascript",
-                         "The PDF contains JavaScript (code that runs when it is opened or clicked), which we do not "
-                         "accept: print it to a new PDF, or save a copy without scripts, and upload that.", 415)
+    return DocumentError("The PDF contains JavaScript (code that runs when it is opened or clicked), which we do not "
+                         "accept: print it to a new PDF, or save a copy without scripts, and upload that.",
+                         code="pdf_javascript", status=415)
 
 
 def _check_no_javascript(pdf, fh, budget: "_Budget") -> None:
@@ -247,15 +247,13 @@ def _check_no_javascript(pdf, fh, budget: "_Budget") -> None:
 # task), so a rewritten copy would be neither their file nor ours. Ordinary links (a /URI on a
 # link annotation, followed only when clicked) stay allowed.
 def _launch_error() -> DocumentError:
-    return DocumentError("pdf_launch_action",
-                         "The PDF contains a launch action (it can start a program or open another file), which we do "
-                         "not accept: print it to a new PDF and upload that.", 415)
+    return DocumentError("The PDF contains a launch action (it can start a program or open another file), which we do "
+                         "not accept: print it to a new PDF and upload that.", code="pdf_launch_action", status=415)
 
 
 def _uri_open_error() -> DocumentError:
-    return DocumentError("pdf_open_uri",
-                         "The PDF opens a web address by itself when it is opened, which we do not accept: print it "
-                         "to a new PDF and upload that.", 415)
+    return DocumentError("The PDF opens a web address by itself when it is opened, which we do not accept: print it "
+                         "to a new PDF and upload that.", code="pdf_open_uri", status=415)
 
 
 def _check_objects(fh, budget: "_Budget") -> None:
@@ -284,8 +282,9 @@ def _check_objects(fh, budget: "_Budget") -> None:
 
 
 def _too_complex(detail: str, details: dict) -> DocumentError:
-    return DocumentError("pdf_too_complex", f"The PDF {detail}, too much to check or draw safely: "
-                         "print it to a new PDF (or a lower quality one) and upload that.", 413, details)
+    return DocumentError(f"The PDF {detail}, too much to check or draw safely: "
+                         "print it to a new PDF (or a lower quality one) and upload that.",
+                         code="pdf_too_complex", status=413, details=details)
 
 
 class _Budget:
@@ -528,7 +527,7 @@ def _render_error(code: str, number: int, why: str) -> DocumentError:
     else:
         text = (f"Page {number} could not be drawn ({why}; the drawing process may use at most "
                 f"{settings.PDF_RENDER_MEMORY_MB} MB). Print the PDF to a new one and upload that.")
-    return DocumentError(code, text, 422, {"page": number})
+    return DocumentError(text, code=code, status=422, details={"page": number})
 
 
 def _iter_pdf_pages(fh, text_layers: bool = False):

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from tasks.models import Task
+from tool_ocr.errors import AppError
 from tool_ocr.validation_messages import details_of
 
 ORDER_FIELDS = ("created_at", "filename", "status", "processing_seconds")
@@ -69,27 +70,10 @@ class TaskFilters(Schema):
         return {"status": list(dict.fromkeys(self.status)), "q": self.q.strip(),
                 "created_from": self.created_from, "created_to": self.created_to, "ordering": self.ordering}
 
-    @property
-    def is_filtered(self) -> bool:
-        return bool(self.status or self.q.strip() or self.created_from or self.created_to)
-
 
 class PageParams(Schema):
     page: int = Field(1, ge=1, le=10_000_000, description="1-based page number")
     page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description=f"Rows per page (max {MAX_PAGE_SIZE})")
-
-
-class ParamsError(Exception):
-    """Bad query parameters: ``details`` maps each parameter to a message for a person."""
-
-    def __init__(self, details: dict):
-        self.details = details
-        super().__init__(" ".join(details.values()))  # each message names its field in words
-
-
-def error_details(exc: pydantic.ValidationError) -> dict:
-    """{parameter: message} from pydantic's errors, in words a person reads."""
-    return details_of(exc.errors())
 
 
 def _fields(data, names, multi=()):
@@ -113,17 +97,10 @@ def _fields(data, names, multi=()):
 
 
 def parse_filters(data) -> TaskFilters:
-    """TaskFilters from a QueryDict or a dict; raises ParamsError."""
+    """TaskFilters from a QueryDict or a dict; AppError (invalid_input) whose details name each bad parameter."""
     try:
         return TaskFilters.model_validate(
             _fields(data, ("status", "q", "created_from", "created_to", "ordering"), multi=("status",)))
     except pydantic.ValidationError as exc:
-        raise ParamsError(error_details(exc)) from None
-
-
-def parse_page(data) -> PageParams:
-    """PageParams from a QueryDict or a dict; raises ParamsError."""
-    try:
-        return PageParams.model_validate(_fields(data, ("page", "page_size")))
-    except pydantic.ValidationError as exc:
-        raise ParamsError(error_details(exc)) from None
+        details = details_of(exc.errors())  # each message names its parameter in words
+        raise AppError(" ".join(details.values()), code="invalid_input", details=details) from None

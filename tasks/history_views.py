@@ -23,12 +23,11 @@ from django.views.decorators.vary import vary_on_headers
 from tasks import search, selectors, services
 from tasks.charts import daily_chart
 from tasks.context_processors import badge_context
-from tasks.errors import ServiceError
 from tasks.export import export_response
-from tasks.history_params import (DEFAULT_ORDERING, DEFAULT_PAGE_SIZE, PAGE_SIZES, ParamsError, TaskFilters,
-                                  parse_filters)
+from tasks.history_params import DEFAULT_ORDERING, DEFAULT_PAGE_SIZE, PAGE_SIZES, TaskFilters, parse_filters
 from tasks.models import Task
 from tasks.zip_download import results_zip_response
+from tool_ocr.errors import AppError
 
 COLUMNS = (("filename", "File"), ("status", "Status"), (None, "Engine"), (None, "Pages"),
            ("created_at", "Created"), ("processing_seconds", "Duration"))
@@ -60,14 +59,14 @@ def _view_filters(data) -> tuple[TaskFilters, dict]:
     """The filters of a shared link; an invalid value is reported and left out, not a dead page."""
     try:
         return parse_filters(data), {}
-    except ParamsError as exc:
+    except AppError as exc:
         errors = dict(exc.details)
     cleaned = data.copy()
     for key in list(errors) + (["created_from", "created_to"] if "__all__" in errors else []):
         cleaned.pop(key, None)
     try:
         return parse_filters(cleaned), errors
-    except ParamsError:
+    except AppError:
         return TaskFilters(), errors
 
 
@@ -187,7 +186,7 @@ def _apply(request, task: Task, action: str) -> str | None:
             services.task_cancel(task=task, request=request, via="history")
         elif action == "delete":
             services.task_delete(task=task, request=request, via="history")
-    except ServiceError as exc:  # wrong state, limit reached, storage down
+    except AppError as exc:  # wrong state, limit reached, storage down
         return exc.message
     return None
 
@@ -306,8 +305,8 @@ def export_view(request):
         return HttpResponseBadRequest("Use format=csv or format=json.", content_type="text/plain")
     try:
         filters = parse_filters(data)
-    except ParamsError as exc:
-        return HttpResponseBadRequest(" ".join(exc.details.values()), content_type="text/plain; charset=utf-8")
+    except AppError as exc:
+        return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
     return export_response(request=request, filters=filters, fmt=fmt)
 
 

@@ -1,6 +1,6 @@
 """Writes for tasks: create, queue, the state changes the worker makes, retry, cancel, delete.
 
-Every refusal is a ``tasks.errors.ServiceError`` (code, message, status), which the pages
+Every refusal is a ``tool_ocr.errors.AppError`` (code, message, status), which the pages
 show as a message and the API turns into its JSON error.
 """
 
@@ -21,10 +21,10 @@ from django.utils import timezone
 
 from accounts.client_ip import client_ip
 from tasks import documents, search, staging
-from tasks.errors import ServiceError
 from tasks.models import AuditLog, Task, TaskFile, TaskText, UploadKey
 from tasks.storage import (ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of,
                            task_folder)
+from tool_ocr.errors import AppError
 from tool_ocr.object_storage import storage_errors
 
 log = logging.getLogger("tool_ocr.tasks")
@@ -34,7 +34,7 @@ log = logging.getLogger("tool_ocr.tasks")
 PAGES_PER_STEP = 10
 
 
-class TaskLimitReached(ServiceError):
+class TaskLimitReached(AppError):
     code, status = "task_limit_reached", 429
 
     def __init__(self, limit):
@@ -43,7 +43,7 @@ class TaskLimitReached(ServiceError):
                          details={"max_tasks_per_user": limit})
 
 
-class InvalidTransition(ServiceError):
+class InvalidTransition(AppError):
     """The task is in the wrong state for this action (the API answers 409)."""
 
     code, status = "invalid_state", 409
@@ -54,11 +54,11 @@ class InvalidTransition(ServiceError):
                          details={"status": task.status})
 
 
-class InvalidChoice(ServiceError):
+class InvalidChoice(AppError):
     code, status = "invalid_input", 400
 
 
-class StorageUnavailable(ServiceError):
+class StorageUnavailable(AppError):
     code, status = "storage_unavailable", 503
 
     def __init__(self):
@@ -162,7 +162,7 @@ def task_create(*, user, uploaded_file, engine: str | None = None, language: str
 UPLOAD_KEY = re.compile(r"^[\x21-\x7e]{1,64}$")
 
 
-class IdempotencyConflict(ServiceError):
+class IdempotencyConflict(AppError):
     code, status = "idempotency_key_reused", 409
 
     def __init__(self, key: str):
@@ -198,7 +198,7 @@ def _earlier_upload(user_id, key: str, digests: list[str]) -> list | None:
     return earlier
 
 
-def _refusal_for(exc: ServiceError, upload, index: int, count: int, name_files: bool = True) -> ServiceError:
+def _refusal_for(exc: AppError, upload, index: int, count: int, name_files: bool = True) -> AppError:
     if not name_files:
         return exc
     refused = [{"file": upload.name, "index": index, "code": exc.code, "message": exc.message}]
@@ -223,7 +223,7 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
     if not key or not UploadKey.objects.filter(user_id=user.pk, key=key).exists():
         try:
             _check_task_limit(user.pk)  # before the costly inspection; checked again under the lock below
-        except ServiceError as exc:
+        except AppError as exc:
             raise _refusal_for(exc, files[0], 0, len(files), name_files) from None
     prepared, refusals = [], []
     for index, upload in enumerate(files):
@@ -231,7 +231,7 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
             if getattr(upload, "size", 0) and upload.size > settings.MAX_UPLOAD_MB * 1024 * 1024:
                 raise documents.file_too_large()
             info = documents.inspect(upload)
-        except ServiceError as exc:
+        except AppError as exc:
             refusals.append({"file": upload.name, "index": index, "code": exc.code, "message": exc.message,
                              "_exc": exc, "_upload": upload})
             continue
@@ -262,7 +262,7 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
             for index, (upload, info, task) in enumerate(prepared):
                 try:
                     _check_task_limit(user.pk)
-                except ServiceError as exc:
+                except AppError as exc:
                     raise _refusal_for(exc, upload, index, len(files), name_files) from None
                 task.save(force_insert=True)
                 if key:

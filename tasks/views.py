@@ -14,7 +14,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from tasks import selectors, services
 from tasks.downloads import KIND_BY_SUFFIX
-from tasks.errors import ServiceError
 from tasks.services import TaskLimitReached
 from tasks.file_links import file_url
 from tasks.forms import RetryForm, UploadForm
@@ -23,6 +22,7 @@ from tasks.ocr.engines import ENGINE_CHOICES
 from tasks.page_view import LOW_CONFIDENCE, page_view
 from tasks.storage import open_task_file
 from tasks.uploads import files_from_request
+from tool_ocr.errors import AppError
 
 # What the task page offers to download, in this order: (url suffix, label).
 DOWNLOADS = [("result.txt", "Text"), ("result.json", "JSON with boxes"), ("result.pdf", "Searchable PDF"),
@@ -120,7 +120,7 @@ def home(request):
                                             language=form.cleaned_data["language"] or None,
                                             upload_key=request.POST.get("upload_key"))
             accepted, replayed = created.tasks, created.replayed
-        except ServiceError as exc:
+        except AppError as exc:
             refused = [(r["file"], _Refusal(r["message"], exc.status)) for r in exc.details.get("refused", ())] or [
                 (exc.details.get("file") or files[0].name, exc)]
     chosen = {k: form.cleaned_data[k] for k in ("engine", "language") if form.cleaned_data[k]}
@@ -249,7 +249,7 @@ def task_retry(request, task_id):
     try:
         task = services.task_retry(task=task, engine=form.cleaned_data["engine"],
                                    language=form.cleaned_data["language"] or None, request=request)
-    except ServiceError as exc:
+    except AppError as exc:
         messages.error(request, exc.message)
         return redirect("tasks:detail", task_id=task.id)
     messages.success(request, f"“{task.filename}” is queued again ({task.engine}, {task.language}). "
@@ -265,7 +265,7 @@ def task_cancel(request, task_id):
         return _confirm(request, task, "cancel")
     try:
         services.task_cancel(task=task, request=request)
-    except ServiceError as exc:
+    except AppError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"“{task.filename}” is cancelled.")

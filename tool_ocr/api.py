@@ -11,7 +11,7 @@ from functools import wraps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.db import DatabaseError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import path, re_path
@@ -21,6 +21,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie
 
+from tool_ocr.errors import AppError, error_response
 from tool_ocr.validation_messages import details_of
 
 log = logging.getLogger("tool_ocr.api")
@@ -29,18 +30,6 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 _CODES = {400: "invalid_input", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 409: "invalid_state", 413: "too_large", 415: "unsupported_type",
           429: "limit_reached", 500: "internal_error", 503: "service_unavailable"}
-
-
-class ApiError(Exception):
-    """An error the API answers as is: status, snake_case code, a message for a person, details."""
-
-    def __init__(self, status: int, code: str, message: str, details: dict | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details or {}
-
-
-def error_response(status: int, code: str, message: str, details: dict | None = None) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message, "details": details or {}}}, status=status)
 
 
 class _CsrfFailed(Exception):
@@ -107,7 +96,7 @@ class SessionOrTokenAuth(SessionAuth):
 
         token, why = api_token_authenticate(plain)
         if token is None:
-            raise ApiError(401, "not_authenticated", why)
+            raise AppError(why, code="not_authenticated", status=401)
         request.user = token.user
         request.api_token = token
         return token.user
@@ -118,8 +107,8 @@ class SessionOnlyAuth(SessionAuth):
 
     def __call__(self, request):
         if bearer_token(request) is not None:
-            raise ApiError(401, "not_authenticated", "The token endpoints take the browser session only: "
-                           "manage tokens on /account/tokens/ or while signed in.")
+            raise AppError("The token endpoints take the browser session only: manage tokens on /account/tokens/ "
+                           "or while signed in.", code="not_authenticated", status=401)
         return super().__call__(request)
 
 
@@ -145,9 +134,10 @@ def _handler(exc_class):
     return register
 
 
-@_handler(ApiError)
-def _api_error(request, exc):
-    response = error_response(exc.status, exc.code, exc.message, exc.details)
+@_handler(AppError)
+def _app_error(request, exc):
+    """Every refusal of our own code (services, auth, this module) leaves here, in the one shape."""
+    response = exc.response()
     if exc.status == 401 and bearer_token(request) is not None:  # RFC 6750: say why a token was refused
         response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     return response
@@ -236,18 +226,6 @@ def _unexpected(request, exc):
         return unavailable_response(request, dependency)
     log.exception("unexpected error in the API")
     return error_response(500, "internal_error", "Something went wrong on our side.")
-
-
-def _register_service_errors():
-    """Refusals of the task services (tasks.errors.ServiceError) carry their own status and code."""
-    from tasks.errors import ServiceError
-
-    @_handler(ServiceError)
-    def _service_error(request, exc):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
-
-
-_register_service_errors()
 
 
 def _register_routers():

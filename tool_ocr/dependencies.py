@@ -19,8 +19,10 @@ import sys
 
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.template.loader import render_to_string
+
+from tool_ocr.errors import error_response
 
 log = logging.getLogger("tool_ocr.dependencies")
 
@@ -74,9 +76,8 @@ def unavailable_response(request, dependency: str) -> HttpResponse:
     """The 503 for this request: contract JSON under /api/, the branded page elsewhere."""
     message = MESSAGES.get(dependency, MESSAGES["database"])
     if request.path.startswith("/api/"):
-        response = JsonResponse({"error": {"code": "service_unavailable", "message": f"{message} {TRY_AGAIN}",
-                                           "details": {"dependency": dependency,
-                                                       "retry_after_seconds": RETRY_AFTER_SECONDS}}}, status=503)
+        response = error_response(503, "service_unavailable", f"{message} {TRY_AGAIN}",
+                                  {"dependency": dependency, "retry_after_seconds": RETRY_AFTER_SECONDS})
     else:
         again = request.get_full_path() if request.method == "GET" else "/"
         html = render_to_string("503.html", {"message": message, "try_again": TRY_AGAIN, "again_url": again,

@@ -82,7 +82,7 @@ def record_task_finished(engine: str, status: str, *, pages: int = 0, seconds: f
                 histogram.observe(per_page)
 
 
-# Reasons a sign-in fails: the codes of accounts/signin.py SignInError (the API's rate limit and our
+# Reasons a sign-in fails: the codes of the errors accounts/signin.py returns (the API's rate limit and our
 # brute-force limit are told apart: rate_limited vs too_many_attempts).
 SIGN_IN_FAILURE_REASONS = ("invalid_form", "invalid_credentials", "account_disabled", "account_locked",
                            "rate_limited", "too_many_attempts", "bad_response", "service_unavailable")

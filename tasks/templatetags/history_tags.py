@@ -3,23 +3,10 @@
 from django import template
 
 from tasks.file_links import LABEL_BY_KIND, file_url, sorted_files
+from tool_ocr.timespan import clock_text
 
 register = template.Library()
-
-
-@register.filter
-def duration(seconds):
-    """12.3 s, 4 min 05 s, 1 h 02 min; an em dash when unknown."""
-    if seconds is None:
-        return "—"
-    seconds = float(seconds)
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+register.filter("duration", clock_text)  # 12.3 s, 4 min 05 s, 1 h 02 min; an em dash when unknown
 
 
 @register.filter

@@ -6,9 +6,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tasks_db.models import DBTaskResult
 
 from tasks import services
-from tasks.errors import ServiceError
 from tasks.models import Task, TaskFile
 from tests.tasks.pipeline import sample_inputs, stored_names
+from tool_ocr.errors import AppError
 
 SAMPLES = sample_inputs()
 
@@ -24,11 +24,11 @@ def test_engine_and_language_default_to_the_settings_and_are_checked(user_a, set
     assert _create(user_a).engine == "easyocr"
     settings.OCR_ENGINE = "tesseract"
     assert _create(user_a).engine == "tesseract"
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(AppError) as err:
         _create(user_a, engine="gpt")
     assert (err.value.status, err.value.code) == (400, "invalid_engine")
     assert err.value.message.startswith("Unknown OCR engine “gpt”: choose one of easyocr")
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(AppError) as err:
         _create(user_a, language="tlh")
     assert (err.value.status, err.value.code) == (400, "invalid_language")
     assert err.value.details["choices"][:2] == ["en", "de"] and "zh-Hant" in err.value.details["choices"]
@@ -39,12 +39,12 @@ def test_engine_and_language_default_to_the_settings_and_are_checked(user_a, set
 def test_every_refusal_is_a_service_error_with_code_message_status(user_a, settings):
     settings.MAX_TASKS_PER_USER = 1
     _create(user_a)
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(AppError) as err:
         _create(user_a)
     assert isinstance(err.value, services.TaskLimitReached)
     assert (err.value.code, err.value.status, err.value.details) == ("task_limit_reached", 429, {"max_tasks_per_user": 1})
     settings.MAX_TASKS_PER_USER = 5  # at the limit, the limit is checked first (before the costly inspection)
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(AppError) as err:
         services.task_create(user=user_a, uploaded_file=SimpleUploadedFile("x.gif", b"GIF89a" + b"\0" * 20))
     assert (err.value.code, err.value.status) == ("unsupported_type", 415)
 

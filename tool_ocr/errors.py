@@ -1,0 +1,35 @@
+"""The one error type for everything a person or the API is told.
+
+An ``AppError`` carries ``code`` (snake_case, stable, for the API and the metrics), ``message``
+(for a person), ``status`` (the HTTP status) and ``details`` (plain data). Services raise it;
+the API renders it as ``{"error": {"code", "message", "details"}}`` with its status
+(tool_ocr.api), the pages show its message. Subclasses only set a code and status (or build
+the message) where a caller needs its own ``except`` clause.
+"""
+
+from django.http import JsonResponse
+
+
+class AppError(Exception):
+    code = "error"
+    status = 400
+    message = "Something is not right."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
+                 details: dict | None = None):
+        self.message = message or self.message
+        super().__init__(self.message)
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.details = details or {}
+
+    def response(self) -> JsonResponse:
+        """The API's answer: the contract's error body with this error's status."""
+        return error_response(self.status, self.code, self.message, self.details)
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None) -> JsonResponse:
+    """``{"error": {"code", "message", "details"}}``: the one shape of every error the API answers."""
+    return JsonResponse({"error": {"code": code, "message": message, "details": details or {}}}, status=status)
