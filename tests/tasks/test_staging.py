@@ -162,16 +162,6 @@ def test_a_killed_workers_temporary_folder_is_removed_by_the_next_worker(tmp_pat
     assert worker_temp.sweep(str(tmp_path)) == 1 and os.listdir(tmp_path) == []
 
 
-def test_time_spans_are_printed_from_the_setting():
-    from tool_ocr.timespan import duration_text
-
-    assert duration_text(30) == "30 seconds"
-    assert duration_text(90) == "90 seconds"
-    assert duration_text(600) == "10 minutes"
-    assert duration_text(3600) == "1 hour"
-    assert duration_text(1) == "1 second"
-
-
 def test_the_reapers_message_says_the_configured_timeout(user_a, settings):
     from tasks.reaper import reap_stuck_tasks
 
