@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts import maintenance
 from accounts.models import ApiToken, TokenSession, User
+from tasks.audit import Actor
 from tool_ocr.admin_tools import FastChangeList, FastListMixin, UserEmailFilter
 
 
@@ -63,7 +64,7 @@ class UserAdmin(FastListMixin, admin.ModelAdmin):
         """Through the purge service: the person's tasks, files and sessions go too, audited."""
         from tasks.maintenance import purge_user
 
-        purge_user(user=obj, request=request)
+        purge_user(user=obj, actor=Actor.of(request, via="admin"))
 
     def delete_queryset(self, request, queryset):
         for user in list(queryset):
@@ -104,7 +105,7 @@ class UserAdmin(FastListMixin, admin.ModelAdmin):
         users = [u for u in queryset if u.pk != request.user.pk]
         revoked = 0
         for user in users:
-            revoked += maintenance.user_deactivate(user=user, request=request)
+            revoked += maintenance.user_deactivate(user=user, actor=Actor.of(request, via="admin"))
         self.message_user(request, f"{len(users)} user(s) deactivated, {revoked} session(s) revoked.", messages.SUCCESS)
         if len(users) != queryset.count():
             self.message_user(request, "You cannot deactivate yourself.", messages.WARNING)
@@ -113,7 +114,7 @@ class UserAdmin(FastListMixin, admin.ModelAdmin):
     def activate_users(self, request, queryset):
         users = list(queryset)
         for user in users:
-            maintenance.user_activate(user=user, request=request)
+            maintenance.user_activate(user=user, actor=Actor.of(request, via="admin"))
         self.message_user(request, f"{len(users)} user(s) activated.", messages.SUCCESS)
 
 
@@ -194,7 +195,7 @@ class TokenSessionAdmin(FastListMixin, admin.ModelAdmin):
     def revoke_sessions(self, request, queryset):
         revoked = 0
         for session in queryset.select_related("user"):
-            if maintenance.session_revoke(session=session, request=request):  # audited in its transaction
+            if maintenance.session_revoke(session=session, actor=Actor.of(request, via="admin")):  # audited with it
                 revoked += 1
         self.message_user(request, f"{revoked} session(s) revoked.", messages.SUCCESS if revoked else messages.WARNING)
 
@@ -242,5 +243,6 @@ class ApiTokenAdmin(FastListMixin, admin.ModelAdmin):
     def revoke_tokens(self, request, queryset):
         from accounts.services import api_token_revoke
 
-        revoked = sum(api_token_revoke(token=t, request=request, by_operator=True) for t in queryset.select_related("user"))
+        actor = Actor.of(request, via="admin")
+        revoked = sum(api_token_revoke(token=t, actor=actor) for t in queryset.select_related("user"))
         self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS if revoked else messages.WARNING)

@@ -7,6 +7,7 @@ from ninja import Router, Schema
 from pydantic import StrictInt
 
 from accounts import selectors, services
+from tasks.audit import Actor
 from tasks.selectors import task_active_count
 from tool_ocr.api import SessionOnlyAuth
 from tool_ocr.errors import AppError
@@ -62,7 +63,7 @@ def tokens_list(request):
 @tokens_router.post("", response={201: TokenCreatedOut}, summary="A new token, shown once in `token`")
 def tokens_create(request, payload: TokenIn):
     token, plain = services.api_token_create(user=request.user, name=payload.name,
-                                             expires_in_days=payload.expires_in_days, request=request)
+                                             expires_in_days=payload.expires_in_days, actor=Actor.of(request))
     return 201, _out(token, token=plain)
 
 
@@ -71,5 +72,5 @@ def tokens_revoke(request, token_id: UUID):
     token = selectors.api_token_get(user=request.user, token_id=token_id)
     if token is None:
         raise AppError("No such token.", code="not_found", status=404)
-    services.api_token_revoke(token=token, request=request)
+    services.api_token_revoke(token=token, actor=Actor.of(request))
     return 204, None

@@ -13,6 +13,7 @@ from django.views.decorators.debug import sensitive_variables
 from accounts import auth_mode, external_auth
 from accounts.models import User, normalize_email
 from accounts.services import user_upsert_from_external
+from tasks.audit import SYSTEM, Actor
 
 log = logging.getLogger("tool_ocr.auth")
 
@@ -63,7 +64,7 @@ class ExternalAuthBackend(BaseBackend):
             return None
         try:
             result = external_auth.authenticate_user(username, password)
-            user = user_upsert_from_external(result.user, request=request)
+            user = user_upsert_from_external(result.user, actor=Actor.of(request) if request is not None else SYSTEM)
             if not user.is_active:
                 raise external_auth.AccountDisabled("This account is disabled in Tool OCR. Contact an administrator.")
         except external_auth.ExternalAuthError as exc:

@@ -1,9 +1,7 @@
 """Operator writes on accounts: revoke sessions, deactivate people, clear dead sessions.
 
 Used by the admin and by cleanup_sessions / purge_user. Revocation goes through
-accounts.services.token_session_revoke when the sign-in code provides it (it owns what a
-revoked session means at the next request); otherwise the row is marked revoked and the
-browser's Django session is deleted, which signs it out just the same.
+accounts.services.token_session_revoke, which owns what a revoked session means at the next request.
 """
 
 import logging
@@ -16,6 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import TokenSession
+from accounts.services import token_session_revoke
+from tasks.audit import Actor, audit
+from tasks.models import AuditAction
 
 log = logging.getLogger("tool_ocr.maintenance")
 
@@ -26,57 +27,39 @@ def _db_sessions() -> bool:
     return settings.SESSION_ENGINE in (DB_SESSIONS, "django.contrib.sessions.backends.cached_db")
 
 
-def session_revoke(*, session: TokenSession, request=None) -> bool:
+def session_revoke(*, session: TokenSession, actor: Actor | None = None) -> bool:
     """Revoke one token session; False when it was already revoked.
 
-    With ``request`` (an operator in the admin) the audit row is written in the revocation's transaction.
+    With ``actor`` (an operator in the admin) the audit row is written in the revocation's transaction.
     """
-    if session.revoked_at is not None:
+    if session.revoked_at is not None or not token_session_revoke(session=session, actor=actor):
         return False
-    from accounts import services
-
-    revoke = getattr(services, "token_session_revoke", None)
-    if revoke is not None:
-        if revoke(session=session, request=request) is False:
-            return False
-    else:
-        with transaction.atomic():
-            updated = TokenSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
-                revoked_at=timezone.now())
-            if _db_sessions():
-                Session.objects.filter(session_key=session.session_key).delete()
-        if not updated:
-            return False
     log.info("token session revoked", extra={"user_id": session.user_id, "session_id": str(session.pk)})
     return True
 
 
-def user_deactivate(*, user, request=None) -> int:
+def user_deactivate(*, user, actor: Actor | None = None) -> int:
     """Block sign-in and end every live session of the person; returns the sessions revoked.
 
-    One transaction: the flag, each revocation and (with ``request``) their audit rows.
+    One transaction: the flag, each revocation and (with ``actor``, an operator) their audit rows.
     """
     revoked = 0
     with transaction.atomic():
         type(user).objects.filter(pk=user.pk).update(is_active=False)
         for session in TokenSession.objects.filter(user=user, revoked_at__isnull=True).select_related("user"):
-            revoked += session_revoke(session=session, request=request)
-        if request is not None:
-            from tasks.services import audit
-
-            audit(request=request, action="admin.user.deactivate", obj=user, target=user.email,
+            revoked += session_revoke(session=session, actor=actor)
+        if actor is not None:
+            audit(actor=actor, action=AuditAction.ADMIN_USER_DEACTIVATE, obj=user, target=user.email,
                   sessions_revoked=revoked)
     log.info("user deactivated", extra={"user_id": user.pk, "sessions_revoked": revoked})
     return revoked
 
 
-def user_activate(*, user, request=None) -> None:
+def user_activate(*, user, actor: Actor | None = None) -> None:
     with transaction.atomic():
         type(user).objects.filter(pk=user.pk).update(is_active=True)
-        if request is not None:
-            from tasks.services import audit
-
-            audit(request=request, action="admin.user.activate", obj=user, target=user.email)
+        if actor is not None:
+            audit(actor=actor, action=AuditAction.ADMIN_USER_ACTIVATE, obj=user, target=user.email)
     log.info("user activated", extra={"user_id": user.pk})
 
 

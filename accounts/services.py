@@ -15,6 +15,8 @@ from accounts import crypto, external_auth
 from accounts.external_auth import AuthResult, UserInfo
 from accounts.models import LoginFailure, TokenSession, User, normalize_email
 from accounts.selectors import login_keys, token_sessions_due_for_refresh
+from tasks.audit import SYSTEM, Actor, audit, with_user
+from tasks.models import AuditAction, AuditLog
 from tool_ocr.errors import AppError
 
 log = logging.getLogger("tool_ocr.auth")
@@ -23,7 +25,7 @@ log = logging.getLogger("tool_ocr.auth")
 REFRESH_PAUSE_AFTER_FAILURE = timedelta(seconds=30)
 
 
-def user_upsert_from_external(info: UserInfo, *, request=None) -> User:
+def user_upsert_from_external(info: UserInfo, *, actor: Actor = SYSTEM) -> User:
     """The user bound to the directory person ``info.external_id``, created or updated.
 
     The directory's id is the key; the email is an attribute that follows the directory.
@@ -40,7 +42,7 @@ def user_upsert_from_external(info: UserInfo, *, request=None) -> User:
         with transaction.atomic():
             return _user_upsert(info)
     except _Conflict as conflict:
-        _audit_identity_conflict(info, conflict, request)
+        _audit_identity_conflict(info, conflict, actor)
         raise external_auth.IdentityConflict() from None
 
 
@@ -81,30 +83,22 @@ def _user_upsert(info: UserInfo) -> User:
     return user
 
 
-def _audit_identity_conflict(info: UserInfo, conflict: _Conflict, request) -> None:
-    from tasks.models import AuditLog
-    from tasks.services import audit
-
+def _audit_identity_conflict(info: UserInfo, conflict: _Conflict, actor: Actor) -> None:
     log.warning("sign-in refused: identity conflict reason=%s existing_user_id=%s",
                 conflict.reason, conflict.existing.pk)
-    audit(request=request, action="auth.login", obj=conflict.existing, outcome=AuditLog.Outcome.DENIED,
+    audit(actor=actor, action=AuditAction.AUTH_LOGIN, obj=conflict.existing, outcome=AuditLog.Outcome.DENIED,
           reason="identity_conflict", conflict=conflict.reason, directory_id=info.external_id[:255],
           directory_email=info.email[:254])
 
 
 # --- Token sessions -------------------------------------------------------------
-def _audit(**kwargs):
-    from tasks.services import audit  # the one audit writer (tasks.models.AuditLog)
-
-    return audit(**kwargs)
-
-
 @sensitive_variables()
 def token_session_create(*, user: User, session_key: str, result: AuthResult | None = None,
-                         ip: str | None = None, user_agent: str = "", request=None) -> TokenSession:
+                         actor: Actor | None = None) -> TokenSession:
     """Start the row of a fresh sign-in: the tokens encrypted (none for a local sign-in).
 
-    With ``request`` (a real sign-in) the ``auth.login`` audit row is written in the same transaction.
+    With ``actor`` (a real sign-in: the person, their address and browser, which the row keeps too)
+    the ``auth.login`` audit row is written in the same transaction.
     """
     t = result.tokens if result is not None else None
     now = timezone.now()
@@ -118,18 +112,18 @@ def token_session_create(*, user: User, session_key: str, result: AuthResult | N
         expires_at=t.expires_at if t else None,
         created_at=now,
         last_activity_at=now,
-        ip_address=ip or None,
-        user_agent=(user_agent or "")[:512],
+        ip_address=actor.ip if actor else None,
+        user_agent=actor.user_agent if actor else "",
     )
     with transaction.atomic():
         row, _ = TokenSession.objects.update_or_create(session_key=session_key, defaults=values)
-        if request is not None:
-            _audit(request=request, user=user, action="auth.login", obj=row,
-                   source="external" if t else "local", backend=getattr(user, "backend", ""))
+        if actor is not None:
+            audit(actor=actor, action=AuditAction.AUTH_LOGIN, obj=row, source="external" if t else "local",
+                  backend=getattr(user, "backend", ""))
     return row
 
 
-def token_session_end(*, session_key: str, request=None, user=None) -> int:
+def token_session_end(*, session_key: str, actor: Actor | None = None) -> int:
     """Sign-out: delete the stored tokens of a browser session (and write ``auth.logout`` in the same transaction).
 
     A revoked row stays (its tokens are already wiped) as a record for the operators
@@ -138,25 +132,26 @@ def token_session_end(*, session_key: str, request=None, user=None) -> int:
     """
     with transaction.atomic():
         deleted, _ = TokenSession.objects.filter(session_key=session_key, revoked_at__isnull=True).delete()
-        if request is not None and user is not None:
-            _audit(request=request, user=user, action="auth.logout", obj=user)
+        if actor is not None and actor.user is not None:
+            audit(actor=actor, action=AuditAction.AUTH_LOGOUT, obj=actor.user)
     return deleted
 
 
 def token_session_revoke(*, session: TokenSession, reason: str = TokenSession.EndReason.REVOKED,
-                         request=None) -> bool:
-    """Revoke a session (admin action): wipe its tokens; the browser is signed out at its next request.
+                         actor: Actor | None = None) -> bool:
+    """Revoke a session: wipe its tokens; the browser is signed out at its next request.
 
-    Returns False when it was already revoked. With ``request`` (an operator's action) the
-    ``admin.session.revoke`` audit row is written in the same transaction.
+    Returns False when it was already revoked. With ``actor`` (an operator in the admin) the
+    ``admin.session.revoke`` audit row is written in the same transaction; without, the app
+    itself ends it (a refused refresh) and the log says so.
     """
     with transaction.atomic():
         updated = TokenSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now(), end_reason=reason,
             access_token_enc="", id_token_enc="", refresh_token_enc="", refresh_hold_until=None)
-        if updated and request is not None:
-            _audit(request=request, action="admin.session.revoke", obj=session, target=session.user.email,
-                   reason=str(reason))
+        if updated and actor is not None:
+            audit(actor=actor, action=AuditAction.ADMIN_SESSION_REVOKE, obj=session, target=session.user.email,
+                  reason=str(reason))
     if updated:
         log.info("token session revoked session_id=%s user_id=%s reason=%s", session.pk, session.user_id, reason)
     return bool(updated)
@@ -310,23 +305,20 @@ def login_failure_record(*, username: str, ip: str | None) -> None:
     LoginFailure.objects.filter(created_at__lt=now - timedelta(seconds=settings.LOGIN_ATTEMPT_WINDOW)).delete()
 
 
-def sign_in_failed(*, request, username: str, reason: str, counted: bool, refused: bool = False) -> None:
+def sign_in_failed(*, actor: Actor, username: str, reason: str, counted: bool, refused: bool = False) -> None:
     """A failed sign-in: counted towards the limit (wrong credentials) and audited, in one transaction.
 
     The audit row names the account only when it exists (what people type in the name field
     is sometimes their password) and never holds the password. ``refused``: stopped by the
     limit before any check (outcome "denied"), else "failed".
     """
-    from accounts.client_ip import client_ip
-    from tasks.models import AuditLog
-
     account = User.objects.filter(email=normalize_email(username)).first() if "@" in (username or "") else None
     with transaction.atomic():
         if counted:
-            login_failure_record(username=username, ip=client_ip(request))
-        _audit(request=request, user=account, action="auth.login",
-               outcome=AuditLog.Outcome.DENIED if refused else AuditLog.Outcome.FAILED,
-               reason=reason, account="known" if account else "unknown")
+            login_failure_record(username=username, ip=actor.ip)
+        audit(actor=with_user(actor, account), action=AuditAction.AUTH_LOGIN,
+              outcome=AuditLog.Outcome.DENIED if refused else AuditLog.Outcome.FAILED,
+              reason=reason, account="known" if account else "unknown")
 
 
 def login_failures_clear(*, username: str, ip: str | None = None) -> None:
@@ -350,10 +342,11 @@ def api_token_hash(plain: str) -> str:
 
 
 @sensitive_variables("plain")
-def api_token_create(*, user: User, name: str, expires_in_days: int | None = None, request=None):
+def api_token_create(*, user: User, name: str, expires_in_days: int | None = None, actor: Actor | None = None):
     """A new token for ``user``: returns (row, the plain token), the only time the token exists in clear.
 
-    Only its SHA-256 is stored. The ``token.create`` audit row is written in the same transaction.
+    Only its SHA-256 is stored. The ``token.create`` audit row (``actor``: the owner, from where;
+    by default the owner with no address) is written in the same transaction.
     """
     import secrets
 
@@ -381,13 +374,13 @@ def api_token_create(*, user: User, name: str, expires_in_days: int | None = Non
         row = ApiToken.objects.create(
             user=user, name=name, token_hash=api_token_hash(plain), prefix=plain[:len(ApiToken.PREFIX) + 6],
             created_at=now, expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None)
-        _audit(request=request, user=user, action="token.create", obj=row, name=name,
-               prefix=row.prefix, expires_at=row.expires_at.isoformat() if row.expires_at else None)
+        audit(actor=actor or Actor(user=user), action=AuditAction.TOKEN_CREATE, obj=row, name=name,
+              prefix=row.prefix, expires_at=row.expires_at.isoformat() if row.expires_at else None)
     log.info("api token created token_id=%s user_id=%s", row.pk, user.pk)
     return row, plain
 
 
-def api_token_revoke(*, token, request=None, by_operator: bool = False) -> bool:
+def api_token_revoke(*, token, actor: Actor) -> bool:
     """Revoke a token (its owner on /account/tokens/ or the API, or an operator in the admin).
 
     False when it was already revoked. The ``token.revoke`` audit row (with who did it) is
@@ -398,12 +391,11 @@ def api_token_revoke(*, token, request=None, by_operator: bool = False) -> bool:
     with transaction.atomic():
         updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         if updated:
-            _audit(request=request, user=None if by_operator else token.user, action="token.revoke", obj=token,
-                   name=token.name, prefix=token.prefix, owner=token.user.email,
-                   by="operator" if by_operator else "owner")
+            audit(actor=actor, action=AuditAction.TOKEN_REVOKE, obj=token, name=token.name, prefix=token.prefix,
+                  owner=token.user.email, by="operator" if actor.is_operator else "owner")
     if updated:
         log.info("api token revoked token_id=%s user_id=%s by=%s", token.pk, token.user_id,
-                 "operator" if by_operator else "owner")
+                 "operator" if actor.is_operator else "owner")
     return bool(updated)
 
 

@@ -12,8 +12,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from accounts.breaker import reset_breaker
-from accounts.client_ip import client_ip
 from accounts.services import token_session_create, token_session_end
+from tasks.audit import Actor
 
 log = logging.getLogger("tool_ocr.auth")
 
@@ -29,8 +29,7 @@ def _token_session_start(sender, request, user, **kwargs):
     if result is not None and result.user.external_id != user.external_id:
         result = None  # never attach someone else's tokens
     token_session_create(user=user, session_key=session.session_key, result=result,
-                         ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", ""),
-                         request=request)
+                         actor=Actor.of(request, user=user))
     log.info("sign-in succeeded user_id=%s source=%s", user.pk, "external" if result else "local")
 
 
@@ -38,7 +37,7 @@ def _token_session_start(sender, request, user, **kwargs):
 def _token_session_end(sender, request, user, **kwargs):
     session = getattr(request, "session", None)
     if session is not None and session.session_key:
-        token_session_end(session_key=session.session_key, request=request, user=user)
+        token_session_end(session_key=session.session_key, actor=Actor.of(request, user=user) if user else None)
 
 
 @receiver(setting_changed, dispatch_uid="accounts.reset_breaker")

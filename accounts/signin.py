@@ -7,8 +7,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts import external_auth, selectors, services
 from accounts.backends import AUTH_ERROR_ATTR
-from accounts.client_ip import client_ip
 from accounts.models import LoginFailure
+from tasks.audit import Actor
 from tool_ocr.errors import AppError
 from tool_ocr.timespan import wait_text
 
@@ -53,11 +53,12 @@ def sign_in(request, username: str, password: str):
     Only wrong credentials count towards the brute-force limit: an API outage is not
     the person's fault. The limit is checked first, so a locked-out name costs no API call.
     """
-    ip = client_ip(request)
+    actor = Actor.of(request)
+    ip = actor.ip
     wait, scope = selectors.login_wait(username=username, ip=ip)
     if wait:
         log.info("sign-in refused: too many failed attempts scope=%s", scope)
-        services.sign_in_failed(request=request, username=username, reason="too_many_attempts", counted=False,
+        services.sign_in_failed(actor=actor, username=username, reason="too_many_attempts", counted=False,
                                 refused=True)
         return None, too_many_attempts(wait, account_wide=scope == LoginFailure.Scope.ACCOUNT)
     try:
@@ -66,16 +67,16 @@ def sign_in(request, username: str, password: str):
         user = None
     except external_auth.ExternalAuthError as exc:
         log.info("sign-in failed reason=%s", exc.code)
-        services.sign_in_failed(request=request, username=username, reason=exc.code, counted=False)
+        services.sign_in_failed(actor=actor, username=username, reason=exc.code, counted=False)
         return None, _error_from(exc)
     api_error = getattr(request, AUTH_ERROR_ATTR, None)
     if user is None and api_error is not None and not isinstance(api_error, external_auth.InvalidCredentials):
         log.info("sign-in failed reason=%s", api_error.code)
         if not isinstance(api_error, external_auth.IdentityConflict):  # that one the service audited itself
-            services.sign_in_failed(request=request, username=username, reason=api_error.code, counted=False)
+            services.sign_in_failed(actor=actor, username=username, reason=api_error.code, counted=False)
         return None, _error_from(api_error)
     if user is None:
-        services.sign_in_failed(request=request, username=username, reason="invalid_credentials", counted=True)
+        services.sign_in_failed(actor=actor, username=username, reason="invalid_credentials", counted=True)
         log.info("sign-in failed reason=invalid_credentials")
         return None, invalid_credentials()
     login(request, user)  # rotates the session key; accounts.signals stores the tokens

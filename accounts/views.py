@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts import external_auth
 from accounts.forms import LoginForm
 from accounts.signin import incomplete, sign_in
+from tasks.audit import Actor
 from tool_ocr.errors import AppError
 
 
@@ -102,7 +103,7 @@ def tokens_view(request):
                             form_name=name, form_expiry="")
     try:
         token, plain = api_token_create(user=request.user, name=name,
-                                        expires_in_days=int(expiry) if expiry else None, request=request)
+                                        expires_in_days=int(expiry) if expiry else None, actor=Actor.of(request))
     except AppError as exc:
         return _tokens_page(request, status=exc.status, error=exc.message, form_name=name, form_expiry=expiry)
     return _tokens_page(request, status=201, created=token, plain_token=plain)
@@ -123,6 +124,6 @@ def token_revoke_view(request, token_id):
         raise Http404("No such token.")
     if request.method == "GET":
         return render(request, "accounts/token_revoke.html", {"token": token})
-    api_token_revoke(token=token, request=request)
+    api_token_revoke(token=token, actor=Actor.of(request))
     messages.success(request, f"The token “{token.name}” is revoked: scripts using it are refused from now on.")
     return HttpResponseRedirect(reverse("account-tokens"))

@@ -15,6 +15,7 @@ from django.db.models import F, FloatField, Func, Value
 from django.template.defaultfilters import filesizeformat
 
 from tasks import services
+from tasks.audit import Actor
 from tasks.models import AuditLog, Task, TaskFile
 from tool_ocr.admin_tools import FastListMixin, UserEmailFilter
 from tool_ocr.errors import AppError
@@ -162,18 +163,18 @@ class TaskAdmin(FastListMixin, admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed or cancelled tasks", permissions=["change"])
     def retry_tasks(self, request, queryset):
-        self._apply(request, queryset, partial(services.task_retry, request=request, allow_completed=False), "retried",
-                    "admin.task.retry")
+        self._apply(request, queryset, partial(services.task_retry, allow_completed=False), "retried")
 
     @admin.action(description="Cancel selected pending or processing tasks", permissions=["change"])
     def cancel_tasks(self, request, queryset):
-        self._apply(request, queryset, services.task_cancel, "cancelled", "admin.task.cancel")
+        self._apply(request, queryset, services.task_cancel, "cancelled")
 
-    def _apply(self, request, queryset, service, verb, action):
+    def _apply(self, request, queryset, service, verb):
         done, skipped = 0, []
+        actor = Actor.of(request, via="admin")
         for task in queryset.select_related("user"):
             try:
-                service(task=task, request=request, audit_action=action, owner=task.user.email)
+                service(task=task, actor=actor)
             except AppError as exc:
                 skipped.append(f"{task.filename}: {exc}")
                 continue
@@ -197,7 +198,7 @@ class TaskAdmin(FastListMixin, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         """Through the service: the rows, then every file under the task's folder."""
-        services.task_delete(task=obj, request=request, audit_action="admin.task.delete", owner=obj.user.email)
+        services.task_delete(task=obj, actor=Actor.of(request, via="admin"))
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():

@@ -15,6 +15,7 @@ from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 
 from tasks import search, selectors, services
+from tasks.audit import Actor
 from tasks.ocr import engines
 from tasks.downloads import serve_task_file
 from tasks.export import export_response
@@ -224,7 +225,7 @@ def get_task(request, task_id: UUID):
 @tasks_router.delete("/{uuid:task_id}", response={204: None, **ERRORS}, summary="Delete a task and its files")
 def delete_task(request, task_id: UUID):
     task = _task_or_404(request, task_id)
-    services.task_delete(task=task, request=request, via="api")
+    services.task_delete(task=task, actor=Actor.of(request, via="api"))
     return 204, None
 
 
@@ -256,7 +257,7 @@ def _retry_choices(request) -> dict:
 def retry_task(request, task_id: UUID):
     """The earlier results stay downloadable until the new run completes and replaces them."""
     task = _task_or_404(request, task_id)
-    task = services.task_retry(task=task, request=request, via="api", **_retry_choices(request))
+    task = services.task_retry(task=task, actor=Actor.of(request, via="api"), **_retry_choices(request))
     return 202, task_out(selectors.task_get(user=request.user, task_id=task.pk))
 
 
@@ -264,7 +265,7 @@ def retry_task(request, task_id: UUID):
                    summary="Cancel a pending or processing task")
 def cancel_task(request, task_id: UUID):
     task = _task_or_404(request, task_id)
-    services.task_cancel(task=task, request=request, via="api")
+    services.task_cancel(task=task, actor=Actor.of(request, via="api"))
     return 202, task_out(selectors.task_get(user=request.user, task_id=task.pk))
 
 

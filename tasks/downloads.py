@@ -7,9 +7,9 @@ import unicodedata
 from django.core.exceptions import SuspiciousFileOperation
 from django.http import FileResponse, Http404, HttpResponse
 
-from tasks.models import AuditLog, TaskFile
+from tasks.audit import Actor, audit, audit_denied
+from tasks.models import AuditAction, AuditLog, TaskFile
 from tasks.selectors import task_file_get
-from tasks.services import audit, audit_denied
 from tasks.storage import stream_task_file
 from tool_ocr.object_storage import bucket_errors
 
@@ -44,26 +44,27 @@ def safe_download_name(name: str) -> str:
 def serve_task_file(request, *, task_id, kind) -> FileResponse:
     """The user's file or 404 (also for another user's); denied attempts are audited too."""
     task_file = task_file_get(user=request.user, task_id=task_id, kind=kind)
+    actor = Actor.of(request)
     if task_file is None:
-        audit_denied(request=request, action="file.download", task_id=str(task_id), kind=str(kind))
+        audit_denied(actor=actor, action=AuditAction.FILE_DOWNLOAD, task_id=str(task_id), kind=str(kind))
         raise Http404("No such file.")
     try:
         fh = stream_task_file(task_file)
     except SuspiciousFileOperation:  # a stored name outside the owner's folder: a tampered row
         log.error("refused a task file outside its owner's folder", extra={"task_id": str(task_id)})
-        audit(request=request, action="file.download", obj=task_file.task, outcome=AuditLog.Outcome.DENIED,
+        audit(actor=actor, action=AuditAction.FILE_DOWNLOAD, obj=task_file.task, outcome=AuditLog.Outcome.DENIED,
               kind=str(kind), reason="storage name outside the owner's folder")
         raise Http404("No such file.") from None
     except OSError:
-        audit(request=request, action="file.download", obj=task_file.task, outcome=AuditLog.Outcome.FAILED,
+        audit(actor=actor, action=AuditAction.FILE_DOWNLOAD, obj=task_file.task, outcome=AuditLog.Outcome.FAILED,
               kind=str(kind), reason="missing from storage")
         raise Http404("The file is no longer in storage.") from None
     except bucket_errors() as exc:
         log.error("download failed: the bucket is unavailable (%s)", type(exc).__name__, extra={"task_id": str(task_id)})
-        audit(request=request, action="file.download", obj=task_file.task, outcome=AuditLog.Outcome.FAILED,
+        audit(actor=actor, action=AuditAction.FILE_DOWNLOAD, obj=task_file.task, outcome=AuditLog.Outcome.FAILED,
               kind=str(kind), reason="storage unavailable")
         return storage_unavailable_response()
-    audit(request=request, action="file.download", obj=task_file.task, kind=str(kind))
+    audit(actor=actor, action=AuditAction.FILE_DOWNLOAD, obj=task_file.task, kind=str(kind))
     # Streamed through the app, chunk by chunk, after the access check and the audit row (docs/scaling.md
     # says why this and not a presigned redirect): the bucket need not be reachable from browsers.
     response = FileResponse(fh, as_attachment=True,

@@ -12,7 +12,9 @@ from datetime import datetime
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from tasks.audit import Actor, audit
 from tasks.history_params import TaskFilters
+from tasks.models import AuditAction
 from tasks.selectors import task_iter
 
 COLUMNS = ("id", "filename", "status", "engine", "language", "created_at", "started_at", "completed_at",
@@ -97,8 +99,6 @@ def iter_json(*, user, filters: dict):
 
 def export_response(*, request, filters: TaskFilters, fmt: str) -> StreamingHttpResponse:
     """The download; one audit row says who exported which filters."""
-    from tasks.services import audit
-
     user = request.user
     rows = iter_csv if fmt == "csv" else iter_json
     content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/json; charset=utf-8"
@@ -106,7 +106,7 @@ def export_response(*, request, filters: TaskFilters, fmt: str) -> StreamingHttp
     response["Content-Disposition"] = f'attachment; filename="{export_filename(filters, fmt)}"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"
-    audit(request=request, action="history.export", format=fmt,
+    audit(actor=Actor.of(request), action=AuditAction.HISTORY_EXPORT, format=fmt,
           filters={k: (str(v) if v is not None and not isinstance(v, (list, str)) else v)
                    for k, v in filters.as_dict().items()})
     return response

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from tasks import search, selectors, services
+from tasks.audit import Actor
 from tasks.charts import daily_chart
 from tasks.context_processors import badge_context
 from tasks.export import export_response
@@ -179,13 +180,14 @@ def _task_or_404(request, task_id) -> Task:
 
 def _apply(request, task: Task, action: str) -> str | None:
     """Run one action; None when done, else why not (wrong state, limit)."""
+    actor = Actor.of(request, via="history")
     try:
         if action == "retry":
-            services.task_retry(task=task, request=request, allow_completed=False, via="history")
+            services.task_retry(task=task, actor=actor, allow_completed=False)
         elif action == "cancel":
-            services.task_cancel(task=task, request=request, via="history")
+            services.task_cancel(task=task, actor=actor)
         elif action == "delete":
-            services.task_delete(task=task, request=request, via="history")
+            services.task_delete(task=task, actor=actor)
     except AppError as exc:  # wrong state, limit reached, storage down
         return exc.message
     return None

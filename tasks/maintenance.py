@@ -20,7 +20,8 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from tasks import staging
-from tasks.models import AuditLog, Task, TaskFile
+from tasks.audit import SYSTEM, Actor, audit, with_user
+from tasks.models import AuditAction, AuditLog, Task, TaskFile
 from tasks.storage import delete_task_folder, task_folder
 
 log = logging.getLogger("tool_ocr.maintenance")
@@ -107,10 +108,9 @@ def cleanup_tasks(*, days: int, batch_size: int = 500, dry_run: bool = False, pr
     _delete_tasks_in_batches(queryset, outcome, batch_size, progress)
     outcome.queue_rows = _delete_old_queue_rows(days, now, batch_size)
     if outcome.tasks or outcome.queue_rows:
-        AuditLog.objects.create(action="maintenance.cleanup_tasks", object_type="task",
-                                details={"tasks": outcome.tasks, "files": outcome.files, "bytes": outcome.bytes,
-                                         "queue_rows": outcome.queue_rows, "retention_days": days,
-                                         "errors": len(outcome.errors)})
+        audit(actor=SYSTEM, action=AuditAction.MAINTENANCE_CLEANUP_TASKS, object_type="task", tasks=outcome.tasks,
+              files=outcome.files, bytes=outcome.bytes, queue_rows=outcome.queue_rows, retention_days=days,
+              errors=len(outcome.errors))
     log.info("cleanup_tasks done", extra={"tasks": outcome.tasks, "files": outcome.files,
                                           "queue_rows": outcome.queue_rows, "errors": len(outcome.errors)})
     return outcome
@@ -139,17 +139,18 @@ def user_find(email: str):
 
 
 def user_was_purged(email: str) -> bool:
-    return AuditLog.objects.filter(action="maintenance.purge_user", user_email=email, details__account="deleted").exists()
+    return AuditLog.objects.filter(action=AuditAction.MAINTENANCE_PURGE_USER, user_email=email,
+                                   details__account="deleted").exists()
 
 
 def purge_user(*, user, dry_run: bool = False, keep_account: bool = False, batch_size: int = 500,
-               progress=None, request=None) -> Outcome:
+               progress=None, actor: Actor = SYSTEM) -> Outcome:
     """Delete a person's tasks, files and sessions (and the account unless kept); audit rows stay.
 
     The audit rows keep ``user_email``; their user link is cleared when the account goes.
     Tasks go in batches (each its own transaction, files after it); the sessions, the
-    account and the ``maintenance.purge_user`` audit row (with the operator, given
-    ``request``) go in one last transaction.
+    account and the ``maintenance.purge_user`` audit row (filed under the person's email, naming
+    the operator who did it, or "command") go in one last transaction.
     """
     from accounts.maintenance import user_sessions_delete
 
@@ -170,16 +171,10 @@ def purge_user(*, user, dry_run: bool = False, keep_account: bool = False, batch
             type(user).objects.filter(pk=user_id).update(is_active=False)
         else:
             user.delete()
-        operator = getattr(request, "user", None) if request is not None else None
-        from accounts.client_ip import client_ip
-
-        AuditLog.objects.create(action="maintenance.purge_user", object_type="user", object_id=str(user_id),
-                                user_email=email, ip_address=client_ip(request),
-                                user_agent=(request.META.get("HTTP_USER_AGENT", "")[:512] if request else ""),
-                                details={"tasks": outcome.tasks, "files": outcome.files, "sessions": outcome.sessions,
-                                         "account": "deactivated" if keep_account else "deleted",
-                                         "errors": len(outcome.errors),
-                                         "by": getattr(operator, "email", "") or "command"})
+        audit(actor=with_user(actor, None), action=AuditAction.MAINTENANCE_PURGE_USER, object_type="user",
+              object_id=str(user_id), user_email=email, tasks=outcome.tasks, files=outcome.files,
+              sessions=outcome.sessions, account="deactivated" if keep_account else "deleted",
+              errors=len(outcome.errors), by=getattr(actor.user, "email", "") or "command")
     log.info("user purged", extra={"user_id": user_id, "tasks": outcome.tasks, "files": outcome.files})
     return outcome
 

@@ -7,7 +7,7 @@ tasks.downloads (allowed and denied); reads of pages are not (a poll of a just-d
 no attempt at anything).
 """
 
-from tasks.services import audit_denied
+from tasks.audit import Actor, audit_denied
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 ACTIONS = ("retry", "cancel", "delete")
@@ -16,7 +16,7 @@ ACTIONS = ("retry", "cancel", "delete")
 def _action(request, kwargs) -> str:
     verb = "delete" if request.method == "DELETE" else (kwargs.get("action")
                                                         or request.path.rstrip("/").rsplit("/", 1)[-1])
-    return f"task.{verb if verb in ACTIONS else 'change'}"
+    return f"task.{verb if verb in ACTIONS else 'change'}"  # an AuditAction value: audit() checks it
 
 
 class DeniedAttemptAuditMiddleware:
@@ -30,6 +30,6 @@ class DeniedAttemptAuditMiddleware:
         match = getattr(request, "resolver_match", None)
         user = getattr(request, "user", None)
         if match is not None and "task_id" in match.kwargs and user is not None and user.is_authenticated:
-            audit_denied(request=request, action=_action(request, match.kwargs),
+            audit_denied(actor=Actor.of(request), action=_action(request, match.kwargs),
                          task_id=str(match.kwargs["task_id"]), method=request.method, path=request.path[:300])
         return response

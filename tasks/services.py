@@ -1,14 +1,15 @@
 """Writes for tasks: create, queue, the state changes the worker makes, retry, cancel, delete.
 
 Every refusal is a ``tool_ocr.errors.AppError`` (code, message, status), which the pages
-show as a message and the API turns into its JSON error.
+show as a message and the API turns into its JSON error. Each change a person makes takes the
+``actor`` (tasks.audit.Actor: who, from where, via which door) and writes its audit row in the
+same transaction as the change.
 """
 
 import logging
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -19,9 +20,9 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from accounts.client_ip import client_ip
 from tasks import documents, search, staging
-from tasks.models import AuditLog, Task, TaskFile, TaskText, UploadKey
+from tasks.audit import Actor, audit
+from tasks.models import AuditAction, Task, TaskFile, TaskText, UploadKey
 from tasks.storage import (ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of,
                            task_folder)
 from tool_ocr.errors import AppError
@@ -465,43 +466,21 @@ def task_fail(*, task: Task, code: str, message: str) -> bool:
                                    error_message=message, processing_seconds=seconds))
 
 
-def audit(*, request=None, user=None, action: str, obj=None, outcome=AuditLog.Outcome.ALLOWED, **details) -> AuditLog:
-    """Write one audit row; request gives the user, IP and user agent."""
-    if request is not None and user is None and getattr(request, "user", None) and request.user.is_authenticated:
-        user = request.user
-    return AuditLog.objects.create(
-        user=user, user_email=getattr(user, "email", "") or "", action=action,
-        object_type=type(obj).__name__.lower() if obj is not None else "",
-        object_id=str(getattr(obj, "pk", "") or ""), outcome=outcome,
-        ip_address=client_ip(request),
-        user_agent=(request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else ""),
-        details=details,
-    )
-
-
-# A person's refused attempts (another user's task or file) are audited, but at most this many rows a
-# minute per user: past it they are only logged, so nobody can fill the audit table by repeating one.
-DENIED_AUDIT_PER_MINUTE = 30
-
-
-def audit_denied(*, request, action: str, obj=None, **details) -> AuditLog | None:
-    """A 'denied' audit row for the signed-in user, rate-limited per user (None when over the limit)."""
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        recent = AuditLog.objects.filter(user=user, outcome=AuditLog.Outcome.DENIED,
-                                         created_at__gte=timezone.now() - timedelta(minutes=1))[:DENIED_AUDIT_PER_MINUTE]
-        if recent.count() >= DENIED_AUDIT_PER_MINUTE:
-            log.warning("denied attempt not audited: over %d a minute action=%s user_id=%s",
-                        DENIED_AUDIT_PER_MINUTE, action, user.pk)
-            return None
-    return audit(request=request, action=action, obj=obj, outcome=AuditLog.Outcome.DENIED, **details)
-
-
 RERUN_STATUSES = (Task.Status.COMPLETED, Task.Status.FAILED, Task.Status.CANCELLED)
 
 
-def task_retry(*, task: Task, engine: str | None = None, language: str | None = None, request=None,
-               allow_completed: bool = True, audit_action: str = "task.retry", **audit_details) -> Task:
+def _task_action(actor: Actor, verb: str) -> AuditAction:
+    """task.<verb>, or admin.task.<verb> when an operator does it in the admin."""
+    return AuditAction(f"admin.task.{verb}" if actor.is_operator else f"task.{verb}")
+
+
+def _owner(actor: Actor, task: Task) -> dict:
+    """An operator's row also names whose task it was."""
+    return {"owner": task.user.email} if actor.is_operator else {}
+
+
+def task_retry(*, task: Task, actor: Actor, engine: str | None = None, language: str | None = None,
+               allow_completed: bool = True) -> Task:
     """Run a finished task again, optionally with another engine and/or language; queued after commit.
 
     completed, failed or cancelled -> pending, retry_count + 1. The earlier run's results stay
@@ -540,15 +519,15 @@ def task_retry(*, task: Task, engine: str | None = None, language: str | None = 
             task.refresh_from_db()
             raise InvalidTransition(task, "retried")
         task.refresh_from_db()
-        audit(request=request, user=None if request is not None else task.user, action=audit_action, obj=task,
-              previous_status=status, engine=task.engine, language=task.language, previous_engine=old_engine,
-              previous_language=old_language, **audit_details)
+        audit(actor=actor, action=_task_action(actor, "retry"), obj=task, previous_status=status,
+              engine=task.engine, language=task.language, previous_engine=old_engine,
+              previous_language=old_language, **_owner(actor, task))
         transaction.on_commit(lambda: task_enqueue(task))
     log.info("task retried", extra={"task_id": str(task.id), "user_id": task.user_id})
     return task
 
 
-def task_cancel(*, task: Task, request=None, audit_action: str = "task.cancel", **audit_details) -> Task:
+def task_cancel(*, task: Task, actor: Actor) -> Task:
     """pending -> cancelled at once; processing -> cancelled, and the worker stops before its next page.
 
     The audit row is written in the same transaction as the change.
@@ -560,14 +539,14 @@ def task_cancel(*, task: Task, request=None, audit_action: str = "task.cancel", 
             error_message="Cancelled by the user.")
         task.refresh_from_db()
         if updated:
-            audit(request=request, action=audit_action, obj=task, **audit_details)
+            audit(actor=actor, action=_task_action(actor, "cancel"), obj=task, **_owner(actor, task))
     if not updated:
         raise InvalidTransition(task, "cancelled")
     log.info("task cancelled", extra={"task_id": str(task.id), "user_id": task.user_id})
     return task
 
 
-def task_delete(*, task: Task, request=None, audit_action: str = "task.delete", **audit_details) -> None:
+def task_delete(*, task: Task, actor: Actor) -> None:
     """Delete the task's rows, then (once that committed) every file under its folder.
 
     Allowed in any state: a worker still on it finds the row gone and stops before the next page.
@@ -577,7 +556,8 @@ def task_delete(*, task: Task, request=None, audit_action: str = "task.delete", 
         Task.objects.select_for_update().filter(pk=task.pk).first()  # waits for a task_complete in flight
         files = list(TaskFile.objects.filter(task_id=task.pk))
         Task.objects.filter(pk=task.pk).delete()
-        audit(request=request, action=audit_action, obj=task, filename=task.filename, **audit_details)
+        audit(actor=actor, action=_task_action(actor, "delete"), obj=task, filename=task.filename,
+              **_owner(actor, task))
         staged = staging.stage([task_folder(task)], "delete")  # a crash before the files go: the cleanup finishes
         transaction.on_commit(lambda: (_delete_then_release(files, staged), delete_task_folder(task)))
     log.info("task deleted", extra={"task_id": str(task.pk), "user_id": task.user_id})

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tasks import selectors, services
+from tasks.audit import Actor
 from tasks.downloads import KIND_BY_SUFFIX
 from tasks.services import TaskLimitReached
 from tasks.file_links import file_url
@@ -247,8 +248,8 @@ def task_retry(request, task_id):
     if request.method == "GET" or not form.is_valid():
         return _confirm(request, task, "retry", form=form, status=200 if request.method == "GET" else 400)
     try:
-        task = services.task_retry(task=task, engine=form.cleaned_data["engine"],
-                                   language=form.cleaned_data["language"] or None, request=request)
+        task = services.task_retry(task=task, actor=Actor.of(request), engine=form.cleaned_data["engine"],
+                                   language=form.cleaned_data["language"] or None)
     except AppError as exc:
         messages.error(request, exc.message)
         return redirect("tasks:detail", task_id=task.id)
@@ -264,7 +265,7 @@ def task_cancel(request, task_id):
     if request.method == "GET":
         return _confirm(request, task, "cancel")
     try:
-        services.task_cancel(task=task, request=request)
+        services.task_cancel(task=task, actor=Actor.of(request))
     except AppError as exc:
         messages.error(request, exc.message)
     else:
@@ -278,6 +279,6 @@ def task_delete(request, task_id):
     task = _task_or_404(request, task_id)
     if request.method == "GET":
         return _confirm(request, task, "delete")
-    services.task_delete(task=task, request=request)
+    services.task_delete(task=task, actor=Actor.of(request))
     messages.success(request, f"“{task.filename}” and its files are deleted.")
     return redirect("tasks:home")

@@ -12,8 +12,8 @@ from django.http import FileResponse
 from django.utils import timezone
 
 from tasks.downloads import safe_download_name, storage_unavailable_response
-from tasks.models import TaskFile
-from tasks.services import audit
+from tasks.audit import Actor, audit
+from tasks.models import AuditAction, TaskFile
 from tasks.storage import stream_task_file
 from tool_ocr.object_storage import bucket_errors
 
@@ -41,7 +41,7 @@ def results_zip_response(request, tasks) -> FileResponse | None:
 
 
 def _build(request, tasks, spool) -> FileResponse | None:
-    added = 0
+    added, actor = 0, Actor.of(request, via="zip")
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for task in tasks:
             results = [f for f in task.files.all() if f.kind != TaskFile.Kind.ORIGINAL]
@@ -53,7 +53,7 @@ def _build(request, tasks, spool) -> FileResponse | None:
                 entry.compress_type = zipfile.ZIP_DEFLATED
                 with stream_task_file(task_file) as source, archive.open(entry, "w") as target:
                     shutil.copyfileobj(source, target, 1024 * 1024)
-                audit(request=request, action="file.download", obj=task, kind=str(task_file.kind), via="zip")
+                audit(actor=actor, action=AuditAction.FILE_DOWNLOAD, obj=task, kind=str(task_file.kind))
                 added += 1
     if not added:
         spool.close()

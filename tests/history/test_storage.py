@@ -7,6 +7,7 @@ from django.db.models import Sum
 from history.models import TaskStorage
 from history.services import task_storage_rebuild
 from tasks import selectors, services
+from tasks.audit import SYSTEM
 from tasks.maintenance import Outcome, missing_file_rows_delete
 from tasks.models import Task, TaskFile
 from tests.tasks.history_helpers import png_bytes, png_upload
@@ -41,11 +42,11 @@ def test_storage_follows_create_complete_retry_and_delete(user_a, django_capture
     task = _complete(task)
     assert _stored(task.id) == _files_sum(task.id) == len(png_bytes()) + 120 + 13
 
-    services.task_cancel(task=services.task_create(user=user_a, uploaded_file=png_upload("other.png")))
+    services.task_cancel(actor=SYSTEM, task=services.task_create(user=user_a, uploaded_file=png_upload("other.png")))
     failed = Task.objects.filter(pk=task.pk)
     failed.update(status="failed")
     with django_capture_on_commit_callbacks(execute=False):
-        services.task_retry(task=Task.objects.get(pk=task.pk))
+        services.task_retry(actor=SYSTEM, task=Task.objects.get(pk=task.pk))
     # the earlier run's results stay until the new run completes, then the new ones replace them
     assert _stored(task.id) == _files_sum(task.id) == len(png_bytes()) + 120 + 13
     with django_capture_on_commit_callbacks(execute=True):
@@ -55,7 +56,7 @@ def test_storage_follows_create_complete_retry_and_delete(user_a, django_capture
     assert _stored(task.id) == _files_sum(task.id) == len(png_bytes()) + 6
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.task_delete(task=Task.objects.get(pk=task.pk))
+        services.task_delete(actor=SYSTEM, task=Task.objects.get(pk=task.pk))
     assert not TaskStorage.objects.filter(task_id=task.pk).exists()
     assert selectors.task_storage_bytes(user=user_a) == len(png_bytes())  # the other task's original
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from history.models import TaskSummary
 from history.services import task_summary_rebuild
 from tasks import maintenance, selectors, services
+from tasks.audit import SYSTEM
 from tasks.models import Task
 from tests.history.test_storage import _complete
 from tests.tasks.history_helpers import make_task, png_upload
@@ -39,8 +40,8 @@ def test_summary_follows_every_write(user_a, user_b, django_capture_on_commit_ca
     with django_capture_on_commit_callbacks(execute=False):
         done = _complete(services.task_create(user=user_a, uploaded_file=png_upload()))
         waiting = services.task_create(user=user_a, uploaded_file=png_upload("b.png"))
-        services.task_cancel(task=waiting)
-        services.task_retry(task=Task.objects.get(pk=waiting.pk))
+        services.task_cancel(actor=SYSTEM, task=waiting)
+        services.task_retry(actor=SYSTEM, task=Task.objects.get(pk=waiting.pk))
         running = services.task_start(task_id=waiting.pk, worker_id="w")
         services.task_heartbeat(task=running, pages_done=1)
         services.task_fail(task=running, code="ocr_failed", message="stopped")
@@ -54,7 +55,7 @@ def test_summary_follows_every_write(user_a, user_b, django_capture_on_commit_ca
     maintenance.cleanup_tasks(days=30)
     assert not Task.objects.filter(pk=old.pk).exists() and _summary() == _grouped()
     with django_capture_on_commit_callbacks(execute=True):
-        services.task_delete(task=Task.objects.get(pk=done.pk))
+        services.task_delete(actor=SYSTEM, task=Task.objects.get(pk=done.pk))
     assert _summary() == _grouped()
     grouped, kept = _storage_sums()
     assert grouped == kept and grouped

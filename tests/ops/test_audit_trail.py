@@ -7,7 +7,8 @@ import pytest
 
 from accounts.models import TokenSession, User
 from tasks import services
-from tasks.models import AuditLog, Task
+from tasks.audit import SYSTEM, Actor, audit
+from tasks.models import AuditAction, AuditLog, Task
 from tests.accounts.conftest import ADA, sign_in
 from tests.ops.conftest import exists, file_names, signed_in
 
@@ -83,10 +84,10 @@ def test_no_change_without_its_audit_row(user_a, make_task, monkeypatch):
 
     monkeypatch.setattr(services, "audit", broken)
     with pytest.raises(RuntimeError):
-        services.task_cancel(task=pending)
+        services.task_cancel(actor=SYSTEM, task=pending)
     assert Task.objects.get(pk=pending.pk).status == "pending"
     with pytest.raises(RuntimeError):
-        services.task_delete(task=done)
+        services.task_delete(actor=SYSTEM, task=done)
     assert Task.objects.filter(pk=done.pk).exists() and all(exists(n) for n in names)
 
 
@@ -119,3 +120,38 @@ def test_bulk_delete_of_users_in_the_admin_purges_too(staff_client, user_a, user
     assert not User.objects.filter(pk__in=[user_a.pk, user_b.pk]).exists()
     assert not any(exists(n) for n in names)
     assert len(_rows("maintenance.purge_user")) == 2
+
+
+def test_only_the_listed_actions_are_written(user_a, make_task):
+    """AuditAction is the closed list: a free string is refused and leaves no row; the values are the stored ones."""
+    task = make_task(user_a)
+    with pytest.raises(ValueError):
+        audit(actor=Actor(user=user_a), action="task.deleted", obj=task)
+    assert not AuditLog.objects.exists()
+    row = audit(actor=Actor(user=user_a, ip="192.0.2.7", via="api"), action=AuditAction.TASK_DELETE, obj=task)
+    row.refresh_from_db()
+    assert (row.action, row.user_email, row.ip_address, row.object_id, row.details) == \
+        ("task.delete", user_a.email, "192.0.2.7", str(task.pk), {"via": "api"})
+
+
+def test_the_action_choices_change_nothing_in_the_database():
+    """Declaring the choices is a state-only migration: no SQL, so database_schema.sql stays as it is."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("sqlmigrate", "tasks", "0011", stdout=out)
+    statements = [line for line in out.getvalue().splitlines() if line.strip() and not line.startswith("--")]
+    assert statements in ([], ["BEGIN;", "COMMIT;"])
+
+
+def test_an_operators_task_actions_are_named_as_such(user_a, staff_user, make_task):
+    """The service picks the name from the actor: an operator's delete is admin.task.delete with the owner."""
+    mine, theirs = make_task(user_a), make_task(user_a)
+    services.task_delete(task=mine, actor=Actor(user=user_a))
+    services.task_delete(task=theirs, actor=Actor(user=staff_user, via="admin"))
+    own, operator = _rows("task.delete"), _rows("admin.task.delete")
+    assert [(r.user_id, r.details) for r in own] == [(user_a.pk, {"filename": mine.filename})]
+    assert [(r.user_id, r.details) for r in operator] == [
+        (staff_user.pk, {"filename": theirs.filename, "owner": user_a.email})]

@@ -87,12 +87,12 @@ def test_cleanup_tasks_reports_file_errors_with_nonzero_exit(user_a, make_task, 
 
 # --- purge_user -------------------------------------------------------------------
 def test_purge_user_removes_tasks_files_sessions_and_keeps_audit(file_storage, client, user_a, user_b, make_task):
-    from tasks.services import audit
+    from tasks.audit import Actor, audit
 
     mine = [make_task(user_a), make_task(user_a, status="pending")]
     theirs = make_task(user_b)
     key = signed_in(client, user_a).session.session_key
-    audit(user=user_a, action="file.download", obj=mine[0])
+    audit(actor=Actor(user=user_a), action="file.download", obj=mine[0])
     names = [n for t in mine for n in file_names(t)]
 
     out, _ = run("purge_user", "ALICE@example.com", "--dry-run")

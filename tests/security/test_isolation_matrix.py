@@ -228,9 +228,9 @@ def test_a_visitor_who_is_not_signed_in_gets_nothing_anywhere(world, user_a):
 def test_every_refused_change_of_another_users_task_is_audited(world, user_b, monkeypatch):
     """Retry, cancel and delete of A's tasks by B, on pages, partials and the API: one 'denied' row each
     (below the per-user cap on denied rows, tested in test_round_two.py)."""
-    from tasks import services
+    from tasks import audit
 
-    monkeypatch.setattr(services, "DENIED_AUDIT_PER_MINUTE", 10_000)
+    monkeypatch.setattr(audit, "DENIED_AUDIT_PER_MINUTE", 10_000)
     a_tasks, _b, client = world
     expected = []
     for route, requests in _cases(a_tasks).items():

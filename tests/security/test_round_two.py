@@ -10,7 +10,7 @@ from html import unescape
 import pytest
 
 from tasks.models import AuditLog
-from tasks.services import DENIED_AUDIT_PER_MINUTE
+from tasks.audit import DENIED_AUDIT_PER_MINUTE
 from tests.tasks.history_helpers import make_task, signed_in
 
 pytestmark = pytest.mark.django_db

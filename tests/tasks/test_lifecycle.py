@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from tasks import processing, services
+from tasks.audit import SYSTEM
 from tasks.models import AuditLog, Task
 from tests.tasks.pipeline import fake_engine, queued_jobs, run_worker, sample_inputs, signed_in, stored_names  # noqa: F401
 
@@ -29,7 +30,7 @@ class CancelAfterFirstPage:
     def recognize(self, image):
         self.pages += 1
         if self.pages == 1:
-            services.task_cancel(task=Task.objects.get(pk=self.task_id))
+            services.task_cancel(actor=SYSTEM, task=Task.objects.get(pk=self.task_id))
         return []
 
 
@@ -65,7 +66,7 @@ def test_processing_failed(user_a, monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_pending_cancelled_at_once_and_its_job_then_does_nothing(user_a, fake_engine):
     task = _create(user_a)
-    services.task_cancel(task=task)
+    services.task_cancel(actor=SYSTEM, task=task)
     assert (task.status, task.error_code, task.error_message) == ("cancelled", "cancelled", "Cancelled by the user.")
     run_worker()
     task.refresh_from_db()
@@ -92,7 +93,7 @@ def test_retry_queues_again_with_count_and_optionally_the_other_engine(file_stor
     Task.objects.filter(pk=task.pk).update(status=how, error_code="x", error_message="y", requeue_count=1)
     jobs_before = queued_jobs()
     other = next((n for n in services.engine_names() if n != "easyocr"), "easyocr")
-    services.task_retry(task=task, engine=other)
+    services.task_retry(actor=SYSTEM, task=task, engine=other)
     task.refresh_from_db()
     assert (task.status, task.retry_count, task.engine, task.error_message, task.requeue_count) == (
         "pending", 1, other, "", 0)
@@ -112,7 +113,7 @@ def test_retry_is_refused_while_waiting_or_running(user_a, status):
     task = _create(user_a)
     Task.objects.filter(pk=task.pk).update(status=status)
     with pytest.raises(services.InvalidTransition) as err:
-        services.task_retry(task=task)
+        services.task_retry(actor=SYSTEM, task=task)
     assert (err.value.status, err.value.code) == (409, "invalid_state")
     assert err.value.message == f"A {status} task cannot be retried."
 
@@ -123,7 +124,7 @@ def test_cancel_is_refused_once_finished(user_a, status):
     task = _create(user_a)
     Task.objects.filter(pk=task.pk).update(status=status)
     with pytest.raises(services.InvalidTransition) as err:
-        services.task_cancel(task=task)
+        services.task_cancel(actor=SYSTEM, task=task)
     assert err.value.status == 409 and err.value.message == f"A {status} task cannot be cancelled."
 
 
@@ -134,7 +135,7 @@ def test_retry_respects_the_active_task_limit(user_a, settings):
     Task.objects.filter(pk=failed.pk).update(status="failed")
     _create(user_a)
     with pytest.raises(services.TaskLimitReached) as err:
-        services.task_retry(task=failed)
+        services.task_retry(actor=SYSTEM, task=failed)
     assert err.value.status == 429
     assert Task.objects.get(pk=failed.pk).status == "failed"
 
@@ -147,7 +148,7 @@ def test_delete_removes_rows_and_every_file(file_storage, user_a, fake_engine, s
         run_worker()
         Task.objects.filter(pk=task.pk).update(status=status)
     default_storage.save(f"{user_a.id}/{task.id}/leftover.tmp", SimpleUploadedFile("x", b"x"))
-    services.task_delete(task=task)
+    services.task_delete(actor=SYSTEM, task=task)
     assert not Task.objects.filter(pk=task.pk).exists()
     assert stored_names() == []
 
@@ -158,7 +159,7 @@ def test_delete_while_processing_stops_the_worker_and_leaves_nothing(file_storag
 
     class DeleteDuringPage:
         def recognize(self, image):
-            services.task_delete(task=Task.objects.get(pk=task.pk))
+            services.task_delete(actor=SYSTEM, task=Task.objects.get(pk=task.pk))
             return []
 
     monkeypatch.setattr("tasks.processing.get_engine", lambda name: DeleteDuringPage())

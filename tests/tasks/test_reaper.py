@@ -20,6 +20,7 @@ from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
 from tasks import jobs, services
+from tasks.audit import SYSTEM
 from tasks.models import Task
 from tasks.reaper import reap_stuck_tasks
 from tests.tasks.pipeline import PAGES, encode, fake_engine, run_worker, sample_inputs  # noqa: F401
@@ -69,7 +70,7 @@ def test_a_silent_task_is_requeued_once_then_failed_with_a_reason(user_a, fake_e
                                          "10 minutes), for the second time")
     assert reap_stuck_tasks().failed == []  # nothing left to do
 
-    services.task_retry(task=task)  # a retry by the user gives it a fresh chance
+    services.task_retry(actor=SYSTEM, task=task)  # a retry by the user gives it a fresh chance
     task.refresh_from_db()
     assert (task.status, task.requeue_count) == ("pending", 0)
     run_worker()

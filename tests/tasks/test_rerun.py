@@ -9,6 +9,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tasks import processing, selectors, services
+from tasks.audit import SYSTEM
 from tasks.models import AuditLog, Task
 from tests.tasks.pipeline import PAGES, fake_engine, run_worker, sample_inputs, signed_in, stored_names  # noqa: F401
 
@@ -68,7 +69,7 @@ def test_new_results_that_cannot_be_stored_leave_the_earlier_ones(client, user_a
         "OPTIONS": {"location": str(tmp_path / "f")}}}
     task = _completed(user_a)
     old_rows = sorted(task.files.values_list("kind", "file", "sha256"))
-    services.task_retry(task=task, engine="tesseract")
+    services.task_retry(actor=SYSTEM, task=task, engine="tesseract")
     assert processing.run_task(str(task.pk)) == "failed"
     task.refresh_from_db()
     assert (task.status, task.error_code) == ("failed", "storage_unavailable")  # a disk fault says so (issue 16)
@@ -97,7 +98,7 @@ def test_bad_choices_are_400_and_change_nothing(client, user_a, fake_engine):
 
 def test_run_again_is_409_while_the_task_waits_or_runs(client, user_a, fake_engine):
     task = _completed(user_a)
-    services.task_retry(task=task)
+    services.task_retry(actor=SYSTEM, task=task)
     signed_in(client, user_a)
     response = client.post(f"/api/v1/tasks/{task.id}/retry")
     assert response.status_code == 409 and response.json()["error"]["message"] == "A pending task cannot be retried."
@@ -122,7 +123,7 @@ def test_task_page_offers_run_again_with_engine_and_language(client, user_a, fak
 def test_bulk_retry_in_the_history_still_leaves_completed_tasks_alone(client, user_a, fake_engine):
     task = _completed(user_a)
     with pytest.raises(services.InvalidTransition):
-        services.task_retry(task=task, allow_completed=False)
+        services.task_retry(actor=SYSTEM, task=task, allow_completed=False)
     assert Task.objects.get(pk=task.pk).status == "completed"
 
 
@@ -137,7 +138,7 @@ def test_real_engines_run_again_with_the_other_engine_and_the_search_follows(cli
     first = task.text_index.text
     assert "definitions" in first.lower()
     assert [t.pk for t in selectors.task_page(user=user_a, filters={"q": "definitions"}).rows] == [task.pk]
-    services.task_retry(task=task, engine="easyocr")
+    services.task_retry(actor=SYSTEM, task=task, engine="easyocr")
     run_worker()
     task.refresh_from_db()
     assert task.status == "completed" and task.engine == "easyocr"

@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tasks import search, selectors, services
+from tasks.audit import SYSTEM
 from tasks.maintenance import Outcome, cleanup_tasks, purge_user, tasks_delete_batch
 from tasks.models import Task, TaskFile, TaskText
 from tests.tasks.history_helpers import make_task, signed_in
@@ -165,7 +166,7 @@ def test_a_deleted_task_leaves_nothing_in_the_index(user_a, user_b, how):
     user_id = user_a.pk
     assert _index_hits(user_id, "zephyrine") == 1
     if how == "service":
-        services.task_delete(task=task)
+        services.task_delete(actor=SYSTEM, task=task)
     elif how == "cleanup_tasks":
         assert cleanup_tasks(days=30).tasks == 1
     elif how == "batch":
@@ -180,7 +181,7 @@ def test_a_deleted_task_leaves_nothing_in_the_index(user_a, user_b, how):
 
 def test_a_new_run_replaces_the_indexed_text(user_a):
     task = completed(user_a, "First reading: Zephyrine")
-    services.task_retry(task=task, language="en")
+    services.task_retry(actor=SYSTEM, task=task, language="en")
     assert found(user_a, "zephyrine") == [task.pk]  # the earlier results stay until the new run completes
     Task.objects.filter(pk=task.pk).update(status="processing", worker_id="second-run")
     task.refresh_from_db()

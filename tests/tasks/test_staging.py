@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from tasks import services, staging, worker_temp
+from tasks.audit import SYSTEM
 from tasks.models import StagedFolder, Task, TaskFile
 from tests.tasks.history_helpers import png_upload, signed_in
 
@@ -109,7 +110,7 @@ def test_the_upload_page_sent_twice_with_its_key_makes_the_tasks_once(client, us
 
 def test_deleting_a_task_leaves_no_staging_record_and_no_file(user_a, settings):
     task = services.task_create(user=user_a, uploaded_file=png_upload("a.png"))
-    services.task_delete(task=task)
+    services.task_delete(actor=SYSTEM, task=task)
     assert StagedFolder.objects.count() == 0 and _all_names(settings.MEDIA_ROOT) == []
 
 
