@@ -456,7 +456,7 @@ def _transient_answer(response, req: _Request):
 
 def _attempt(req: _Request, deadline: float, attempt: list):
     breaker = get_breaker()
-    trial = breaker.before_call()  # BreakerOpen: fail fast, no retry
+    breaker.before_call()  # BreakerOpen: fail fast, no retry
     attempt[0] += 1
     timeout = max(0.05, min(settings.EXTERNAL_AUTH_TIMEOUT, deadline - time.monotonic()))
     started = time.monotonic()
@@ -466,7 +466,7 @@ def _attempt(req: _Request, deadline: float, attempt: list):
     except _Transient as exc:
         failure = exc
     except BadResponse:
-        breaker.record_success(trial)  # it answered: not an outage, and not worth a retry
+        breaker.record_success()  # it answered: not an outage, and not worth a retry
         raise
     else:
         failure = _transient_answer(response, req)
@@ -477,9 +477,9 @@ def _attempt(req: _Request, deadline: float, attempt: list):
              extra={"operation": req.operation, "attempt": attempt[0], "outcome": outcome,
                     "latency_ms": round(latency_ms, 1)})
     if failure is not None and failure.breaker_failure:
-        breaker.record_failure(failure, trial)
+        breaker.record_failure(failure)
     else:
-        breaker.record_success(trial)
+        breaker.record_success()
     if failure is not None:
         raise failure
     return response

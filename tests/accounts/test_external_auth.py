@@ -226,6 +226,32 @@ def test_a_failed_trial_call_reopens_the_breaker(dev_auth_api, settings):
     assert get_breaker().state == "open" and "Try again in 1 second" in info.value.message
 
 
+def test_one_trial_call_at_a_time_in_pybreakers_half_open_state():
+    """Past the reset timeout the first caller is the trial (pybreaker's half-open); the others fail fast."""
+    from accounts.breaker import ApiBreaker, BreakerOpen
+
+    breaker = ApiBreaker(fail_max=2, reset_timeout=0.2)
+    for _ in range(2):
+        breaker.before_call()
+        breaker.record_failure(RuntimeError("down"))
+    assert breaker.state == "open" and 0 < breaker.retry_in() <= 0.2
+    with pytest.raises(BreakerOpen):
+        breaker.before_call()
+    time.sleep(0.25)
+    breaker.before_call()  # the trial
+    assert breaker.state == "half-open" and breaker.retry_in() == 0
+    with pytest.raises(BreakerOpen) as other:
+        breaker.before_call()
+    assert other.value.retry_in == 1.0
+    breaker.record_failure(RuntimeError("still down"))  # a failed trial opens it again, for a full timeout
+    assert breaker.state == "open" and breaker.retry_in() > 0.15
+    time.sleep(0.25)
+    breaker.before_call()
+    breaker.record_success()
+    assert (breaker.state, breaker.fail_counter) == ("closed", 0)
+    breaker.before_call()  # closed: every call goes through
+
+
 def test_wrong_passwords_and_429_do_not_open_the_breaker(dev_auth_api, settings):
     settings.EXTERNAL_AUTH_BREAKER_FAIL_MAX = 2
     for _ in range(4):

@@ -82,7 +82,7 @@ def test_readyz_reports_open_breaker(client):
     b = breaker.get_breaker()
     try:
         for _ in range(b.fail_max):
-            b.record_failure(RuntimeError("down"), False)
+            b.record_failure(RuntimeError("down"))
         body = client.get("/readyz").json()
     finally:
         breaker.reset_breaker()

@@ -126,7 +126,7 @@ def test_breaker_state_gauge(client):
     assert value(scrape(client), "tool_ocr_auth_breaker_state", name="external_auth") == 0
     try:
         for _ in range(b.fail_max):
-            b.record_failure(RuntimeError("down"), False)
+            b.record_failure(RuntimeError("down"))
         v = scrape(client)
         assert value(v, "tool_ocr_auth_breaker_state", name="external_auth") == 2
         assert metrics.breaker_state() == "open"
