@@ -337,7 +337,7 @@ def _retry_after(response) -> float | None:
 # --- Transport: one attempt -------------------------------------------------
 @dataclass(frozen=True)
 class _Request:
-    operation: str  # login | refresh | me: what the logs and metrics say
+    operation: str  # login | refresh: what the logs and metrics say
     method: str
     path: str
     payload: dict | None = field(default=None, repr=False)
@@ -581,28 +581,6 @@ def refresh_token(refresh: str) -> AuthResult:
     if not isinstance(body, dict) or body.get("success") is False:
         raise BadResponse()
     return parse_token_data(body.get("data"))
-
-
-@sensitive_variables()
-def get_user_info(access_token: str) -> UserInfo:
-    """The user's current info; InvalidToken when the API no longer accepts the token."""
-    response = _call(_Request("me", "GET", settings.EXTERNAL_AUTH_ME_ENDPOINT,
-                              headers={"Authorization": f"Bearer {access_token}"}))
-    if response.status_code != 200:
-        raise _error_for(response, credential_call=False)
-    body = _json(response)
-    data = body.get("data") if isinstance(body, dict) else None
-    return parse_user_info(data.get("userInfo") if isinstance(data, dict) else None)
-
-
-@sensitive_variables()
-def validate_token(access_token: str) -> bool:
-    """True while the API accepts the access token (other failures raise)."""
-    try:
-        get_user_info(access_token)
-    except InvalidToken:
-        return False
-    return True
 
 
 def breaker_state() -> dict:

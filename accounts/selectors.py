@@ -19,12 +19,6 @@ def token_session_get(*, user, session_key: str) -> TokenSession | None:
     return TokenSession.objects.filter(user=user, session_key=session_key).first()
 
 
-def token_session_list(*, user) -> QuerySet:
-    """The user's signed-in browser sessions, newest first (never with token values)."""
-    return (TokenSession.objects.filter(user=user)
-            .defer(*TokenSession.SECRET_FIELDS).order_by("-created_at"))
-
-
 def token_sessions_due_for_refresh(*, now=None) -> QuerySet:
     """Live sessions whose access token expires within TOKEN_REFRESH_BUFFER (the periodic job).
 

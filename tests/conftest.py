@@ -2,6 +2,7 @@
 
 import json
 import threading
+import urllib.error
 import urllib.request
 
 import pytest
@@ -22,6 +23,17 @@ class DevAuthAPI:
 
     def reset(self):
         return self._post("/_dev/config", {"reset": True})
+
+    def accepts(self, access_token: str) -> bool:
+        """Whether the API still takes this access token (its /api/auth/me answers 200)."""
+        req = urllib.request.Request(self.url + "/api/auth/me", headers={"Authorization": f"Bearer {access_token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status == 200
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:
+                return False
+            raise
 
     def calls(self, path):
         with urllib.request.urlopen(self.url + "/_dev/stats", timeout=5) as r:

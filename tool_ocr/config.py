@@ -23,10 +23,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 class Config:
-    """Typed accessors over an environ.Env that raise ConfigError on bad input."""
-
-    def __init__(self, env: environ.Env):
-        self.env = env
+    """Typed accessors over the environment (os.environ, after .env is read) that raise ConfigError on bad input."""
 
     def _raw(self, name, default):
         """The variable's text; unset or empty (``NAME=`` in .env) means the default."""

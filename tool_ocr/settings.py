@@ -11,11 +11,10 @@ from tool_ocr.config import Config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-_env = environ.Env()
 _env_file = os.environ.get("TOOL_OCR_ENV_FILE", str(BASE_DIR / ".env"))
 if os.path.exists(_env_file):
     environ.Env.read_env(_env_file, overwrite=False)
-cfg = Config(_env)
+cfg = Config()
 
 # --- Core -------------------------------------------------------------------
 DEBUG = cfg.bool("DEBUG", "false")
@@ -71,7 +70,6 @@ SILENCED_SYSTEM_CHECKS = ["fields.W163", "models.W046"]
 EXTERNAL_AUTH_API_URL = cfg.url("EXTERNAL_AUTH_API_URL", "http://127.0.0.1:8765")
 EXTERNAL_AUTH_ENDPOINT = cfg.str("EXTERNAL_AUTH_ENDPOINT", "/api/auth/login")
 EXTERNAL_AUTH_REFRESH_ENDPOINT = cfg.str("EXTERNAL_AUTH_REFRESH_ENDPOINT", "/api/auth/refresh")
-EXTERNAL_AUTH_ME_ENDPOINT = cfg.str("EXTERNAL_AUTH_ME_ENDPOINT", "/api/auth/me")
 EXTERNAL_AUTH_TIMEOUT = cfg.float("EXTERNAL_AUTH_TIMEOUT", "5", minimum=0.1, maximum=120)
 TOKEN_REFRESH_BUFFER = cfg.int("TOKEN_REFRESH_BUFFER", "300", minimum=0, maximum=86400)
 # Fernet keys for tokens at rest, newest first (comma-separated); see README "Key rotation".

@@ -35,10 +35,10 @@ def test_the_proxy_header_is_believed_only_from_a_trusted_proxy(settings):
 def test_bad_settings_stop_the_start_with_a_clear_message(monkeypatch):
     monkeypatch.setenv("TRUSTED_PROXIES", "127.0.0.1,nonsense")
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES has 'nonsense'"):
-        Config(None).networks("TRUSTED_PROXIES", "")
+        Config().networks("TRUSTED_PROXIES", "")
     monkeypatch.setenv("CLIENT_IP_HEADER", "X-Forwarded-For: 1.2.3.4")
     with pytest.raises(ConfigError, match="CLIENT_IP_HEADER=.*use a header name such as X-Forwarded-For"):
-        Config(None).header_name("CLIENT_IP_HEADER", "")
+        Config().header_name("CLIENT_IP_HEADER", "")
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """No cold start: a worker loads its OCR engines (OCR_PRELOAD_ENGINES) before it takes work."""
 
-import environ
 import pytest
 
 from tasks.ocr import easyocr_engine
@@ -12,7 +11,7 @@ from tool_ocr.config import Config, ConfigError
 def _cfg(monkeypatch, **env):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    return Config(environ.Env())
+    return Config()
 
 
 @pytest.mark.parametrize("raw, expected", [("all", ["easyocr", "tesseract"]), ("none", []),

@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 
-import environ
 import pytest
 from django.conf import settings
 
@@ -12,7 +11,7 @@ from tool_ocr.config import Config, ConfigError
 
 
 def _cfg(**env):
-    return Config(environ.Env()), env
+    return Config(), env
 
 
 @pytest.fixture
@@ -20,7 +19,7 @@ def cfg(monkeypatch):
     def make(**env):
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        return Config(environ.Env())
+        return Config()
     return make
 
 
