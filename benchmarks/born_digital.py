@@ -62,7 +62,7 @@ def main():
     from tasks import documents, services
     from tasks.ocr.engines import get_engine
     from tasks.ocr.layout import page_text
-    from tasks.ocr.quality import cer
+    from tests.quality import cer
     from tasks.pdf_text import TextLayerPage
     from tasks.processing import run_task
 

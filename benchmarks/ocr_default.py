@@ -189,7 +189,7 @@ def main():
     from django.conf import settings
 
     from tasks.ocr import engines as engine_registry
-    from tasks.ocr.quality import cer
+    from tests.quality import cer
 
     cases = build_cases(real=not args.no_real)
     if args.cases:

@@ -158,7 +158,7 @@ def main():
     from tasks.ocr import easyocr_engine
     from tasks.ocr.engines import get_engine
     from tasks.ocr.layout import page_text
-    from tasks.ocr.quality import cer
+    from tests.quality import cer
 
     logging.disable(logging.INFO)
     warnings.simplefilter("ignore")  # torch's deprecation and pin_memory notices

@@ -15,8 +15,8 @@ from PIL import Image
 from tasks.ocr.base import Line
 from tasks.ocr.engines import ENGINE_CHOICES, ENGINES, get_engine
 from tasks.ocr.layout import page_text
-from tasks.ocr.quality import cer
 from tasks.ocr.tesseract_engine import parse_tsv
+from tests.quality import cer
 
 SHARED = Path(__file__).resolve().parents[1] / "data"
 PAGES = ["libtasn1_p13.png", "libtasn1_p13_scan.jpg"]

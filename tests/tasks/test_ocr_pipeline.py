@@ -25,10 +25,10 @@ from tasks import services
 from tasks.models import Task, TaskFile
 from tasks.ocr.base import PageResult
 from tasks.ocr.layout import page_text
-from tasks.ocr.quality import cer
 from tasks.ocr.tesseract_engine import parse_tsv
 from tasks.processing import result_text
 from tasks.searchable_pdf import SearchablePdfWriter
+from tests.quality import cer
 from tests.tasks.pipeline import PAGES, PDFS, mixed_pdf, pdf_truth, run_worker, sample_inputs
 
 pytestmark = [pytest.mark.ocr, pytest.mark.django_db(transaction=True)]

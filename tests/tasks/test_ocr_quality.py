@@ -1,8 +1,8 @@
-"""Text normalisation and character error rate (tasks/ocr/quality.py)."""
+"""Text normalisation and character error rate (tests/quality.py)."""
 
 import pytest
 
-from tasks.ocr.quality import cer, normalize
+from tests.quality import cer, normalize
 
 
 @pytest.mark.parametrize("raw, expected", [

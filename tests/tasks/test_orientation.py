@@ -21,9 +21,9 @@ from tasks.models import Task, TaskFile
 from tasks.ocr import languages, orientation
 from tasks.ocr.engines import get_engine
 from tasks.ocr.layout import page_text
-from tasks.ocr.quality import cer
 from tasks.processing import read_page
 from tests import pagegen
+from tests.quality import cer
 from tests.tasks.pipeline import PAGES, run_worker
 from tests.tasks.history_helpers import signed_in
 

@@ -19,9 +19,9 @@ from PIL import Image, ImageDraw
 
 from tasks import documents, services
 from tasks.ocr.base import Line
-from tasks.ocr.quality import cer
 from tasks.pdf_text import MIN_TEXT_CHARS, TextLayerPage
 from tasks.searchable_pdf import SearchablePdfWriter
+from tests.quality import cer
 from tests.tasks.pipeline import PDFS, fake_engine, mixed_pdf, pdf_truth, run_worker  # noqa: F401 (fixture)
 
 BORN_DIGITAL = PDFS / "mime_spec_p8-9.pdf"

@@ -7,7 +7,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 
 from tasks.models import Task, TaskFile
-from tasks.ocr.quality import cer
+from tests.quality import cer
 from tests.tasks.pipeline import signed_in
 
 SHARED = Path(__file__).resolve().parents[1] / "data"
