@@ -36,6 +36,12 @@ class _CsrfFailed(Exception):
     pass
 
 
+# The check below replaces CsrfViewMiddleware._reject (private) to learn the reason instead of a 403 page,
+# and calls process_request/process_view itself. It was read against this Django; an upgrade fails
+# tests/tool_ocr/test_csrf_patch.py until someone re-reads the middleware and updates the pin.
+CSRF_PATCH_READ_AGAINST = (5, 2)
+
+
 def _csrf_failure_reason(request) -> str | None:
     """Django's own CSRF check (cookie ``csrftoken`` + header ``X-CSRFToken``); None when it passes."""
     reasons = []
