@@ -9,7 +9,7 @@ same transaction as the change.
 import logging
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from django.conf import settings
@@ -145,9 +145,12 @@ def _lock_user(user_id) -> None:
     get_user_model().objects.select_for_update().filter(pk=user_id).first()
 
 
+def _active_count(user_id) -> int:
+    return Task.objects.filter(user_id=user_id, status__in=Task.ACTIVE_STATUSES).count()
+
+
 def _check_task_limit(user_id) -> None:
-    active = Task.objects.filter(user_id=user_id, status__in=Task.ACTIVE_STATUSES).count()
-    if active >= settings.MAX_TASKS_PER_USER:
+    if _active_count(user_id) >= settings.MAX_TASKS_PER_USER:
         raise TaskLimitReached(settings.MAX_TASKS_PER_USER)
 
 
@@ -173,10 +176,12 @@ class IdempotencyConflict(AppError):
 
 @dataclass
 class Created:
-    """What an upload created; ``replayed``: the key was seen before and these are the tasks made then."""
+    """What an upload created. ``replayed``: the key was seen before and these are the tasks made then;
+    ``left_out``: the names of the files past MAX_TASKS_PER_USER (``fit_to_cap=True`` only), in order."""
 
     tasks: list
     replayed: bool = False
+    left_out: list = field(default_factory=list)
 
 
 def _check_upload_key(key: str | None) -> str:
@@ -210,18 +215,30 @@ def _refusal_for(exc: AppError, upload, index: int, count: int, name_files: bool
 
 
 def tasks_create(*, user, uploaded_files, engine: str | None = None, language: str | None = None,
-                 upload_key: str | None = None, name_files: bool = True) -> Created:
-    """One task per file, all or nothing, queued after commit; a refusal names the file.
+                 upload_key: str | None = None, fit_to_cap: bool = False, name_files: bool = True) -> Created:
+    """One task per file, queued after commit in the order given: the upload page and the API both come here.
+
+    The policy for a batch, one rule for both: a file we cannot take (type, size, pages, damage)
+    refuses the whole upload, and the refusal names every such file (``details["refused"]``, the
+    error itself is the first one's): nothing of the upload is kept, so a caller never holds tasks
+    it was not told about. Files past MAX_TASKS_PER_USER are refused the same way (429), unless
+    ``fit_to_cap=True`` (the upload page, where a person chose a folder of files): then the files
+    that fit are queued and the others are named in ``Created.left_out``.
 
     The files are written under a staging record (tasks.staging) committed first and adopted in
     the transaction that saves every row, so a process killed at any moment leaves either the
     whole upload or nothing that the cleanup does not remove. ``upload_key`` (the client's
     idempotency key): the same key again returns the tasks created the first time, unchanged.
     """
-    files = list(uploaded_files)
+    files, left_out = list(uploaded_files), []
     language = _check_language(language)
     engine, key = _choose_engine(engine, language), _check_upload_key(upload_key)
     if not key or not UploadKey.objects.filter(user_id=user.pk, key=key).exists():
+        if fit_to_cap:  # checked again, file by file, under the lock below
+            room = max(0, settings.MAX_TASKS_PER_USER - _active_count(user.pk))
+            files, left_out = files[:room], [f.name for f in files[room:]]
+            if not files:
+                return Created([], left_out=left_out)
         try:
             _check_task_limit(user.pk)  # before the costly inspection; checked again under the lock below
         except AppError as exc:
@@ -292,7 +309,7 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
         raise
     for _u, _i, task in prepared:
         log.info("task created", extra={"task_id": str(task.id), "user_id": user.pk})
-    return Created([t for _u, _i, t in prepared])
+    return Created([t for _u, _i, t in prepared], left_out=left_out)
 
 
 class _Replay(Exception):

@@ -67,16 +67,14 @@ def _after_upload(request, *, accepted, refused, over_cap, chosen, status, repla
     return redirect(target)
 
 
-def _split_at_cap(request, files) -> tuple[list, dict | None]:
-    """Queue what fits under MAX_TASKS_PER_USER (the abuse cap); the rest is named in one message."""
-    room = max(0, settings.MAX_TASKS_PER_USER - selectors.task_active_count(user=request.user))
-    if len(files) <= room:
-        return files, None
-    over = [f.name for f in files[room:]]
+def _over_cap(left_out: list[str]) -> dict | None:
+    """The files past MAX_TASKS_PER_USER (the abuse cap), named in one message."""
+    if not left_out:
+        return None
     message = (f"You may have at most {settings.MAX_TASKS_PER_USER} tasks waiting or running, so "
-               f"{len(over)} file{'s were' if len(over) != 1 else ' was'} not uploaded. "
+               f"{len(left_out)} file{'s were' if len(left_out) != 1 else ' was'} not uploaded. "
                "Choose them again once some of your tasks have finished.")
-    return files[:room], {"names": over, "message": message}
+    return {"names": left_out, "message": message}
 
 
 @login_required
@@ -84,10 +82,12 @@ def _split_at_cap(request, files) -> tuple[list, dict | None]:
 def home(request):
     """Upload one or more files: one task per file, queued in the order chosen; each refusal is named.
 
-    All or nothing (services.tasks_create): one refused file and no file of the upload is kept; a
-    server killed half-way keeps none either. Files past MAX_TASKS_PER_USER are left out and named
-    (_split_at_cap). The form carries an idempotency key (``upload_key``): the same form sent twice
-    (a reload after a lost connection) shows the tasks of the first send instead of making new ones.
+    The batch policy is services.tasks_create's, as for the API: one refused file and no file of the
+    upload is kept (each refused file is named); a server killed half-way keeps none either. Unlike
+    the API, files past MAX_TASKS_PER_USER do not refuse the rest (``fit_to_cap``): the ones that fit
+    are queued and the others named, so a person who chose a big folder keeps what fits. The form
+    carries an idempotency key (``upload_key``): the same form sent twice (a reload after a lost
+    connection) shows the tasks of the first send instead of making new ones.
     """
     last_language = selectors.last_language(user=request.user)
     if request.method == "GET":
@@ -110,17 +110,16 @@ def home(request):
     if not files and not refused:
         form.add_error("files", "Choose at least one file to read.")
         return _upload_form_error(request, form)
-    files, over_cap = _split_at_cap(request, files)
-    accepted, replayed = [], False
+    accepted, replayed, over_cap = [], False, None
     if refused:  # cut off while streaming (too large): the whole upload is refused
         refused = [(name, _not_kept(exc)) for name, exc in refused]
-    elif files:
+    else:
         try:
             created = services.tasks_create(user=request.user, uploaded_files=files,
                                             engine=form.cleaned_data["engine"] or None,
                                             language=form.cleaned_data["language"] or None,
-                                            upload_key=request.POST.get("upload_key"))
-            accepted, replayed = created.tasks, created.replayed
+                                            upload_key=request.POST.get("upload_key"), fit_to_cap=True)
+            accepted, replayed, over_cap = created.tasks, created.replayed, _over_cap(created.left_out)
         except AppError as exc:
             refused = [(r["file"], _Refusal(r["message"], exc.status)) for r in exc.details.get("refused", ())] or [
                 (exc.details.get("file") or files[0].name, exc)]

@@ -90,3 +90,42 @@ def test_only_the_run_that_started_a_task_may_beat_complete_or_fail_it(user_a):
     assert TaskFile.objects.filter(task=task).count() == 1 and len(stored_names()) == 1  # stale result removed
     services.task_heartbeat(task=new_run, pages_done=1)
     assert Task.objects.get(pk=task.pk).pages_done == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_batch_rule_and_the_cap_as_its_one_switch(user_a, settings):
+    """A bad file refuses the whole batch, named; past the cap the API's call refuses it too (429), the
+    page's (fit_to_cap) queues what fits and names the rest. Nothing refused is half-written."""
+    settings.MAX_TASKS_PER_USER = 3
+    _create(user_a)
+    png, gif = SAMPLES["png"][1], b"GIF89a" + b"\0" * 20
+
+    def files(*contents):
+        return [SimpleUploadedFile(f"{i}.{'gif' if c == gif else 'png'}", c) for i, c in enumerate(contents)]
+
+    with pytest.raises(AppError) as err:
+        services.tasks_create(user=user_a, uploaded_files=files(png, png, png))
+    assert (err.value.status, err.value.code, err.value.details["file"]) == (429, "task_limit_reached", "2.png")
+    assert err.value.message.startswith("“2.png”: You already have 3 tasks") and "No file of this upload was kept" \
+        in err.value.message
+    assert Task.objects.count() == 1 and len(stored_names()) == 1
+
+    with pytest.raises(AppError) as err:  # within the room, a bad file still refuses the batch
+        services.tasks_create(user=user_a, uploaded_files=files(png, gif, png), fit_to_cap=True)
+    assert (err.value.status, err.value.code, err.value.details["file"]) == (415, "unsupported_type", "1.gif")
+    assert Task.objects.count() == 1 and len(stored_names()) == 1
+
+    created = services.tasks_create(user=user_a, uploaded_files=files(png, png, png, png), fit_to_cap=True)
+    assert [t.filename for t in created.tasks] == ["0.png", "1.png"] and created.left_out == ["2.png", "3.png"]
+    assert Task.objects.count() == 3 and len(stored_names()) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_page_upload_sent_again_at_the_cap_shows_the_first_tasks(user_a, settings):
+    """The key is looked up before the cap: a resend of a batch that filled the cap is its replay, not a 409."""
+    settings.MAX_TASKS_PER_USER = 2
+    batch = [SimpleUploadedFile(f"{i}.png", SAMPLES["png"][1]) for i in range(2)]
+    first = services.tasks_create(user=user_a, uploaded_files=batch, upload_key="k1", fit_to_cap=True)
+    again = services.tasks_create(user=user_a, uploaded_files=batch, upload_key="k1", fit_to_cap=True)
+    assert again.replayed and [t.pk for t in again.tasks] == [t.pk for t in first.tasks] and not again.left_out
+    assert Task.objects.count() == 2
