@@ -9,7 +9,7 @@ shared (compare the ratios, not the seconds):
                 and boxes (open, decide, read; no rendering)
   ocr           iter_pages on the scanned PDF (render at OCR_PDF_DPI) + the engine's recognize
   task text     run_task on the born-digital PDF (storage, database, result files, original pages kept);
-                the upload (task_create) is made before the clock starts
+                the upload (tasks_create) is made before the clock starts
   task ocr      run_task on the scanned PDF, the same way
 Character error rate against the ground truth beside the PDFs. Output also goes to
 benchmarks/results/born_digital_<engine>.txt.
@@ -90,8 +90,8 @@ def main():
 
     def task(content, name):
         def run():
-            created = services.task_create(user=user, uploaded_file=SimpleUploadedFile(name, content),
-                                           engine=args.engine)
+            created = services.tasks_create(user=user, uploaded_files=[SimpleUploadedFile(name, content)],
+                                            engine=args.engine).tasks[0]
             start = time.perf_counter()
             if run_task(str(created.id)) != "completed":
                 raise RuntimeError(f"run_task {name} did not complete")

@@ -127,7 +127,7 @@ def make_task(user, name: str, png: bytes, engine: str):
 
     from tasks import services
 
-    return services.task_create(user=user, uploaded_file=SimpleUploadedFile(name, png), engine=engine)
+    return services.tasks_create(user=user, uploaded_files=[SimpleUploadedFile(name, png)], engine=engine).tasks[0]
 
 
 def main():

@@ -168,7 +168,8 @@ pages = {pages!r}
 result = []
 for n in range({count}):
     with open(pages[n % len(pages)], "rb") as fh:
-        result.append(str(services.task_create(user=user, uploaded_file=File(fh, name="page.png"), engine={engine!r}).id))
+        upload = File(fh, name="page.png")
+        result.append(str(services.tasks_create(user=user, uploaded_files=[upload], engine={engine!r}).tasks[0].id))
 """)
 
     def start_workers(self, count: int, tag: str, *, interval: float = 1.0, threads: int = 0, extra=()) -> list:

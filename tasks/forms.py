@@ -1,4 +1,4 @@
-"""Forms of the task pages. The files themselves are checked one by one in services.task_create."""
+"""Forms of the task pages. The files themselves are checked in services.tasks_create."""
 
 from django import forms
 from django.conf import settings

@@ -154,15 +154,6 @@ def _check_task_limit(user_id) -> None:
         raise TaskLimitReached(settings.MAX_TASKS_PER_USER)
 
 
-def task_create(*, user, uploaded_file, engine: str | None = None, language: str | None = None) -> Task:
-    """Check the upload, save the task and its original file, and queue it after commit.
-
-    Either both the row and the file exist afterwards, or neither does (see tasks_create).
-    """
-    return tasks_create(user=user, uploaded_files=[uploaded_file], engine=engine, language=language,
-                        name_files=False).tasks[0]
-
-
 UPLOAD_KEY = re.compile(r"^[\x21-\x7e]{1,64}$")
 
 
@@ -204,9 +195,7 @@ def _earlier_upload(user_id, key: str, digests: list[str]) -> list | None:
     return earlier
 
 
-def _refusal_for(exc: AppError, upload, index: int, count: int, name_files: bool = True) -> AppError:
-    if not name_files:
-        return exc
+def _refusal_for(exc: AppError, upload, index: int, count: int) -> AppError:
     refused = [{"file": upload.name, "index": index, "code": exc.code, "message": exc.message}]
     exc.details = {**exc.details, "file": upload.name, "index": index, "files_in_request": count, "refused": refused}
     if count > 1:
@@ -215,7 +204,7 @@ def _refusal_for(exc: AppError, upload, index: int, count: int, name_files: bool
 
 
 def tasks_create(*, user, uploaded_files, engine: str | None = None, language: str | None = None,
-                 upload_key: str | None = None, fit_to_cap: bool = False, name_files: bool = True) -> Created:
+                 upload_key: str | None = None, fit_to_cap: bool = False) -> Created:
     """One task per file, queued after commit in the order given: the upload page and the API both come here.
 
     The policy for a batch, one rule for both: a file we cannot take (type, size, pages, damage)
@@ -242,7 +231,7 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
         try:
             _check_task_limit(user.pk)  # before the costly inspection; checked again under the lock below
         except AppError as exc:
-            raise _refusal_for(exc, files[0], 0, len(files), name_files) from None
+            raise _refusal_for(exc, files[0], 0, len(files)) from None
     prepared, refusals = [], []
     for index, upload in enumerate(files):
         try:
@@ -259,9 +248,8 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
         prepared.append((upload, info, task))
     if refusals:  # every bad file is named (details["refused"]); the error itself is the first one's
         first = refusals[0]
-        exc = _refusal_for(first["_exc"], first["_upload"], first["index"], len(files), name_files)
-        if name_files:
-            exc.details["refused"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in refusals]
+        exc = _refusal_for(first["_exc"], first["_upload"], first["index"], len(files))
+        exc.details["refused"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in refusals]
         raise exc
     earlier = _earlier_upload(user.pk, key, [t.sha256 for _u, _i, t in prepared])
     if earlier is not None:
@@ -281,7 +269,7 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
                 try:
                     _check_task_limit(user.pk)
                 except AppError as exc:
-                    raise _refusal_for(exc, upload, index, len(files), name_files) from None
+                    raise _refusal_for(exc, upload, index, len(files)) from None
                 task.save(force_insert=True)
                 if key:
                     UploadKey.objects.create(user_id=user.pk, key=key, task=task)

@@ -11,6 +11,7 @@ from tasks.audit import SYSTEM
 from tasks.maintenance import Outcome, missing_file_rows_delete
 from tasks.models import Task, TaskFile
 from tests.tasks.history_helpers import png_bytes, png_upload
+from tests.tasks.pipeline import task_create
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def _complete(task):
 
 
 def test_storage_follows_create_complete_retry_and_delete(user_a, django_capture_on_commit_callbacks):
-    task = services.task_create(user=user_a, uploaded_file=png_upload())
+    task = task_create(user=user_a, uploaded_file=png_upload())
     row = TaskStorage.objects.get(task=task)
     assert row.user_id == user_a.id and row.created_at == task.created_at
     assert row.bytes == len(png_bytes()) == _files_sum(task.id)
@@ -42,7 +43,7 @@ def test_storage_follows_create_complete_retry_and_delete(user_a, django_capture
     task = _complete(task)
     assert _stored(task.id) == _files_sum(task.id) == len(png_bytes()) + 120 + 13
 
-    services.task_cancel(actor=SYSTEM, task=services.task_create(user=user_a, uploaded_file=png_upload("other.png")))
+    services.task_cancel(actor=SYSTEM, task=task_create(user=user_a, uploaded_file=png_upload("other.png")))
     failed = Task.objects.filter(pk=task.pk)
     failed.update(status="failed")
     with django_capture_on_commit_callbacks(execute=False):
@@ -62,23 +63,23 @@ def test_storage_follows_create_complete_retry_and_delete(user_a, django_capture
 
 
 def test_removing_file_rows_from_operations_updates_storage(user_a):
-    task = _complete(services.task_create(user=user_a, uploaded_file=png_upload()))
+    task = _complete(task_create(user=user_a, uploaded_file=png_upload()))
     json_row = task.files.get(kind="result_json")
     missing_file_rows_delete([json_row.pk], Outcome())
     assert _stored(task.id) == _files_sum(task.id) == len(png_bytes()) + 120
 
 
 def test_deleting_a_user_removes_their_rows(user_a, user_b):
-    services.task_create(user=user_a, uploaded_file=png_upload())
-    kept = services.task_create(user=user_b, uploaded_file=png_upload())
+    task_create(user=user_a, uploaded_file=png_upload())
+    kept = task_create(user=user_b, uploaded_file=png_upload())
     user_a.delete()
     assert list(TaskStorage.objects.values_list("task_id", flat=True)) == [kept.pk]
 
 
 def test_rebuild_gives_the_same_rows_as_the_signals(user_a, user_b):
     for user in (user_a, user_b, user_a):
-        _complete(services.task_create(user=user, uploaded_file=png_upload()))
-    services.task_create(user=user_b, uploaded_file=png_upload())
+        _complete(task_create(user=user, uploaded_file=png_upload()))
+    task_create(user=user_b, uploaded_file=png_upload())
     before = sorted(TaskStorage.objects.values_list("task_id", "user_id", "created_at", "bytes"))
     TaskStorage.objects.update(bytes=0)
     assert task_storage_rebuild() == 4

@@ -13,6 +13,7 @@ from tasks.audit import SYSTEM
 from tasks.models import Task
 from tests.history.test_storage import _complete
 from tests.tasks.history_helpers import make_task, png_upload
+from tests.tasks.pipeline import task_create
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +39,8 @@ def _summary():
 
 def test_summary_follows_every_write(user_a, user_b, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        done = _complete(services.task_create(user=user_a, uploaded_file=png_upload()))
-        waiting = services.task_create(user=user_a, uploaded_file=png_upload("b.png"))
+        done = _complete(task_create(user=user_a, uploaded_file=png_upload()))
+        waiting = task_create(user=user_a, uploaded_file=png_upload("b.png"))
         services.task_cancel(actor=SYSTEM, task=waiting)
         services.task_retry(actor=SYSTEM, task=Task.objects.get(pk=waiting.pk))
         running = services.task_start(task_id=waiting.pk, worker_id="w")

@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from tasks import services
 from tasks.models import Task, TaskFile
 from tests.tasks.history_helpers import png_bytes, signed_in
-from tests.tasks.pipeline import CORPUS, PAGES, run_worker, stored_names
+from tests.tasks.pipeline import CORPUS, PAGES, run_worker, stored_names, task_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
@@ -82,12 +82,12 @@ def test_the_worker_keeps_serving_after_the_corpus_and_files_that_turn_hostile_i
     # Behind the door: good uploads whose stored originals are then replaced by hostile content.
     swapped = {}
     for corpus_name in ("bomb-50000x50000.png", "truncated.png", "javascript-open-action.pdf"):
-        task = services.task_create(user=user_a, uploaded_file=SimpleUploadedFile("fine.png", png_bytes((200, 100))),
+        task = task_create(user=user_a, uploaded_file=SimpleUploadedFile("fine.png", png_bytes((200, 100))),
                                     engine="tesseract")
         with open(default_storage.path(task.files.get().file.name), "wb") as fh:
             fh.write((CORPUS / corpus_name).read_bytes())
         swapped[corpus_name] = task
-    good = services.task_create(user=user_a, uploaded_file=SimpleUploadedFile(
+    good = task_create(user=user_a, uploaded_file=SimpleUploadedFile(
         "libtasn1_p13.png", (PAGES / "libtasn1_p13.png").read_bytes()), engine="tesseract")
     run_worker()
 

@@ -7,12 +7,12 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tasks import processing, services
+from tasks import processing
 from tasks.models import Task
 from tasks.pdf_render import PageRenderer, RenderFailed, RenderTimeout
 from tests.security import pdfs
 from tests.tasks.history_helpers import signed_in
-from tests.tasks.pipeline import stored_names
+from tests.tasks.pipeline import stored_names, task_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,7 +96,7 @@ def _stored_task(user, data, settings):
     settings.PDF_MAX_PAGE_CONTENT_MB = 1024
     settings.PDF_MAX_CONTENT_MB = 16384
     settings.MAX_IMAGE_PIXELS = 1_000_000_000
-    return services.task_create(user=user, uploaded_file=SimpleUploadedFile("heavy.pdf", data, "application/pdf"),
+    return task_create(user=user, uploaded_file=SimpleUploadedFile("heavy.pdf", data, "application/pdf"),
                                 engine="tesseract")
 
 

@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from PIL import Image
 
+from tasks import services
 from tasks.ocr.base import Line
 from tests.signin import signed_in  # noqa: F401  (re-exported for the tests that import it from here)
 
@@ -20,6 +21,11 @@ SHARED = Path(__file__).resolve().parents[1] / "data"
 PAGES = SHARED / "pages"
 PDFS = SHARED / "pdf"
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
+def task_create(*, user, uploaded_file, engine: str | None = None, language: str | None = None):
+    """One file through the upload service (services.tasks_create, as the page and the API); its task."""
+    return services.tasks_create(user=user, uploaded_files=[uploaded_file], engine=engine, language=language).tasks[0]
 
 
 def truth(path: Path) -> str:

@@ -5,10 +5,9 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tasks import services
 from tasks.documents import DocumentError
 from tasks.models import Task, TaskFile
-from tests.tasks.pipeline import CORPUS, queued_jobs, signed_in, stored_names
+from tests.tasks.pipeline import CORPUS, queued_jobs, signed_in, stored_names, task_create
 
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
 CASES = MANIFEST["files"]
@@ -67,7 +66,7 @@ def test_bad_file_through_the_api(client, user_a, name):
 def test_bad_file_through_the_service(user_a, name):
     expected = CASES[name]
     with pytest.raises(DocumentError) as err:
-        services.task_create(user=user_a, uploaded_file=_upload(name))
+        task_create(user=user_a, uploaded_file=_upload(name))
     assert (err.value.status, err.value.code) == (expected["status"], expected["code"])
     assert expected["message"] in err.value.message
     _nothing_written()
@@ -78,8 +77,8 @@ def test_a_png_named_pdf_and_a_pdf_named_png_are_taken_for_what_they_are(user_a)
     from tests.tasks.pipeline import sample_inputs
 
     samples = sample_inputs()
-    as_pdf = services.task_create(user=user_a, uploaded_file=SimpleUploadedFile("scan.pdf", samples["png"][1]))
-    as_png = services.task_create(user=user_a, uploaded_file=SimpleUploadedFile("scan.png", samples["pdf"][1]))
+    as_pdf = task_create(user=user_a, uploaded_file=SimpleUploadedFile("scan.pdf", samples["png"][1]))
+    as_png = task_create(user=user_a, uploaded_file=SimpleUploadedFile("scan.png", samples["pdf"][1]))
     assert (as_pdf.mime_type, as_pdf.files.get().file.name.rsplit("/", 1)[1]) == ("image/png", "original.png")
     assert (as_png.mime_type, as_png.page_count, as_png.files.get().file.name.rsplit("/", 1)[1]) == (
         "application/pdf", 2, "original.pdf")

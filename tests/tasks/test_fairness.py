@@ -4,9 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from tasks import services
 from tasks.models import Task
-from tests.tasks.pipeline import encode, run_worker
+from tests.tasks.pipeline import encode, run_worker, task_create
 
 
 class OrderRecorder:
@@ -36,8 +35,8 @@ def _png(name):
 @pytest.mark.django_db(transaction=True)
 def test_one_task_of_b_runs_before_most_of_the_ten_a_queued_first(user_a, user_b, recorder):
     for n in range(10):
-        services.task_create(user=user_a, uploaded_file=_png(f"a{n}.png"))
-    services.task_create(user=user_b, uploaded_file=_png("b.png"))
+        task_create(user=user_a, uploaded_file=_png(f"a{n}.png"))
+    task_create(user=user_b, uploaded_file=_png("b.png"))
     run_worker()
     assert Task.objects.filter(status="completed").count() == 11
     position = recorder.order.index("b.png")
@@ -50,7 +49,7 @@ def test_one_task_of_b_runs_before_most_of_the_ten_a_queued_first(user_a, user_b
 def test_a_single_page_goes_before_another_users_big_document_queued_first(user_a, user_b, recorder):
     pages = [Image.new("L", (40, 20), 255)] * 40
     big = SimpleUploadedFile("big.tiff", encode(pages[0], "TIFF", save_all=True, append_images=pages[1:]))
-    services.task_create(user=user_a, uploaded_file=big)
-    services.task_create(user=user_b, uploaded_file=_png("b.png"))
+    task_create(user=user_a, uploaded_file=big)
+    task_create(user=user_b, uploaded_file=_png("b.png"))
     run_worker()
     assert recorder.order == ["b.png", "big.tiff"]

@@ -11,14 +11,14 @@ from django.test import Client
 from tasks import processing, services
 from tasks.audit import SYSTEM
 from tasks.models import AuditLog, Task
-from tests.tasks.pipeline import fake_engine, queued_jobs, run_worker, sample_inputs, signed_in, stored_names  # noqa: F401
+from tests.tasks.pipeline import fake_engine, queued_jobs, run_worker, sample_inputs, signed_in, stored_names, task_create  # noqa: F401
 
 SAMPLES = sample_inputs()
 
 
 def _create(user, label="png", **kwargs):
     name, content, _mime, _pages = SAMPLES[label]
-    return services.task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), **kwargs)
+    return task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), **kwargs)
 
 
 class CancelAfterFirstPage:

@@ -17,10 +17,9 @@ import pytest
 import requests
 from django.core.exceptions import ImproperlyConfigured
 
-from tasks import services
 from tasks.models import AuditLog, Task, TaskFile
 from tests.s3 import storage_settings
-from tests.tasks.pipeline import PAGES, fake_engine, run_worker, signed_in, upload  # noqa: F401 (a fixture)
+from tests.tasks.pipeline import PAGES, fake_engine, run_worker, signed_in, task_create, upload  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +28,7 @@ PNG = (PAGES / "libtasn1_p13.png").read_bytes()
 
 
 def _create(user, name="scan.png", content=PNG):
-    return services.task_create(user=user, uploaded_file=upload(name, content), engine="tesseract")
+    return task_create(user=user, uploaded_file=upload(name, content), engine="tesseract")
 
 
 def test_upload_work_download_and_delete_keep_every_file_in_the_storage(file_storage, client, user_a, fake_engine,

@@ -29,7 +29,7 @@ from tasks.ocr.tesseract_engine import parse_tsv
 from tasks.processing import result_text
 from tasks.searchable_pdf import SearchablePdfWriter
 from tests.quality import cer
-from tests.tasks.pipeline import PAGES, PDFS, mixed_pdf, pdf_truth, run_worker, sample_inputs
+from tests.tasks.pipeline import PAGES, PDFS, mixed_pdf, pdf_truth, run_worker, sample_inputs, task_create
 
 pytestmark = [pytest.mark.ocr, pytest.mark.django_db(transaction=True)]
 
@@ -49,7 +49,7 @@ def _read(task, kind) -> bytes:
 
 
 def _run(user, name, content, engine, language=None) -> Task:
-    task = services.task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), engine=engine,
+    task = task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), engine=engine,
                                 language=language)
     run_worker()
     task.refresh_from_db()

@@ -16,7 +16,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from tasks import documents, services
+from tasks import documents
 from tasks.models import Task, TaskFile
 from tasks.ocr import languages, orientation
 from tasks.ocr.engines import get_engine
@@ -24,7 +24,7 @@ from tasks.ocr.layout import page_text
 from tasks.processing import read_page
 from tests import pagegen
 from tests.quality import cer
-from tests.tasks.pipeline import PAGES, run_worker
+from tests.tasks.pipeline import PAGES, run_worker, task_create
 from tests.tasks.history_helpers import signed_in
 
 CHINESE_CER = 0.03  # measured 0.000 (Tesseract 5.3, chi_tra, Noto Sans CJK TC at 34 px)
@@ -150,7 +150,7 @@ def test_a_chinese_memo_is_read_without_stray_spaces():
 def test_an_exif_photo_is_read_upright_and_the_original_is_kept(client, user_a, letter):
     image, truth = letter
     content = pagegen.exif_jpeg(image, 6)
-    task = services.task_create(user=user_a, uploaded_file=SimpleUploadedFile("phone.jpg", content),
+    task = task_create(user=user_a, uploaded_file=SimpleUploadedFile("phone.jpg", content),
                                 engine="tesseract")
     run_worker()
     task.refresh_from_db()

@@ -12,12 +12,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
-from tasks import services
 from tasks.models import TaskFile
 from tasks.page_view import LOW_CONFIDENCE, page_view
 from tests import pagegen
 from tests.tasks.history_helpers import make_task, signed_in
-from tests.tasks.pipeline import run_worker
+from tests.tasks.pipeline import run_worker, task_create
 
 
 def _result(task) -> dict:
@@ -36,7 +35,7 @@ def turned_task(db, user_a, letter, django_db_blocker):
     image, _truth = letter
     buf = io.BytesIO()
     pagegen.turned(image, 90).save(buf, "PNG")
-    task = services.task_create(user=user_a, uploaded_file=SimpleUploadedFile("sideways.png", buf.getvalue()),
+    task = task_create(user=user_a, uploaded_file=SimpleUploadedFile("sideways.png", buf.getvalue()),
                                 engine="tesseract")
     run_worker()
     task.refresh_from_db()

@@ -9,12 +9,11 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tasks import services
 from tasks.models import TaskFile
 from tasks.page_view import LOW_CONFIDENCE
 from tests import pagegen
 from tests.browser_support import ARTIFACTS, axe_violations, new_page, serious, sign_in_through_the_login_page
-from tests.tasks.pipeline import PAGES, run_worker
+from tests.tasks.pipeline import PAGES, run_worker, task_create
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
@@ -47,7 +46,7 @@ def test_page_overlay_toggle_hover_and_copy(browser, live_server, settings):
     try:
         sign_in_through_the_login_page(page, live_server.url)
         ada = User.objects.get(email="ada.lin@example.com")
-        task = services.task_create(user=ada, uploaded_file=SimpleUploadedFile("two-pages.tiff", _two_page_tiff()),
+        task = task_create(user=ada, uploaded_file=SimpleUploadedFile("two-pages.tiff", _two_page_tiff()),
                                     engine="tesseract")
         run_worker()
         task.refresh_from_db()

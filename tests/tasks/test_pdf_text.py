@@ -17,12 +17,12 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageDraw
 
-from tasks import documents, services
+from tasks import documents
 from tasks.ocr.base import Line
 from tasks.pdf_text import MIN_TEXT_CHARS, TextLayerPage
 from tasks.searchable_pdf import SearchablePdfWriter
 from tests.quality import cer
-from tests.tasks.pipeline import PDFS, fake_engine, mixed_pdf, pdf_truth, run_worker  # noqa: F401 (fixture)
+from tests.tasks.pipeline import PDFS, fake_engine, mixed_pdf, pdf_truth, run_worker, task_create  # noqa: F401 (fixture)
 
 BORN_DIGITAL = PDFS / "mime_spec_p8-9.pdf"
 SCANNED = PDFS / "mime_spec_p8-9_scanned.pdf"
@@ -184,7 +184,7 @@ def test_a_wide_gap_on_one_baseline_makes_two_lines():
 # --- Through the worker ----------------------------------------------------------------------
 
 def _run(user, name: str, content: bytes, **kwargs):
-    task = services.task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), **kwargs)
+    task = task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), **kwargs)
     run_worker()
     task.refresh_from_db()
     assert task.status == "completed", task.error_message
@@ -313,7 +313,7 @@ def test_a_scanned_pdf_is_ocrd_page_by_page(user_a, fake_engine, client, setting
 
 @pytest.mark.django_db(transaction=True)
 def test_a_task_not_yet_read_says_nothing_about_how(user_a, client):
-    task = services.task_create(user=user_a, uploaded_file=SimpleUploadedFile("a.pdf", BORN_DIGITAL.read_bytes()))
+    task = task_create(user=user_a, uploaded_file=SimpleUploadedFile("a.pdf", BORN_DIGITAL.read_bytes()))
     client.force_login(user_a)
     assert client.get(f"/api/v1/tasks/{task.id}").json()["pages_read"] is None
 

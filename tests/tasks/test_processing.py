@@ -10,16 +10,16 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tasks import processing, services
+from tasks import processing
 from tasks.models import Task
-from tests.tasks.pipeline import fake_engine, run_worker, sample_inputs  # noqa: F401 (fixture)
+from tests.tasks.pipeline import fake_engine, run_worker, sample_inputs, task_create  # noqa: F401 (fixture)
 
 SAMPLES = sample_inputs()
 
 
 def _create(user, label, **kwargs):
     name, content, _mime, _pages = SAMPLES[label]
-    return services.task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), **kwargs)
+    return task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), **kwargs)
 
 
 def _read(task, kind) -> bytes:

@@ -23,7 +23,7 @@ from tasks import jobs, services
 from tasks.audit import SYSTEM
 from tasks.models import Task
 from tasks.reaper import reap_stuck_tasks
-from tests.tasks.pipeline import PAGES, encode, fake_engine, run_worker, sample_inputs  # noqa: F401
+from tests.tasks.pipeline import PAGES, encode, fake_engine, run_worker, sample_inputs, task_create  # noqa: F401
 from tests.tasks.worker_processes import WorkerDatabase, create_tasks, tasks_state
 
 SAMPLES = sample_inputs()
@@ -31,7 +31,7 @@ SAMPLES = sample_inputs()
 
 def _create(user, label="png"):
     name, content, _mime, _pages = SAMPLES[label]
-    return services.task_create(user=user, uploaded_file=SimpleUploadedFile(name, content))
+    return task_create(user=user, uploaded_file=SimpleUploadedFile(name, content))
 
 
 def _stuck(task, minutes_ago=30, worker="deadhost:123:abc"):

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from tasks import processing, selectors, services
 from tasks.audit import SYSTEM
 from tasks.models import AuditLog, Task
-from tests.tasks.pipeline import PAGES, fake_engine, run_worker, sample_inputs, signed_in, stored_names  # noqa: F401
+from tests.tasks.pipeline import PAGES, fake_engine, run_worker, sample_inputs, signed_in, stored_names, task_create  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,7 +20,7 @@ SAMPLES = sample_inputs()
 
 def _completed(user):
     name, content, _mime, _pages = SAMPLES["png"]
-    task = services.task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), engine="easyocr")
+    task = task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), engine="easyocr")
     run_worker()
     task.refresh_from_db()
     assert task.status == "completed"
@@ -131,7 +131,7 @@ def test_bulk_retry_in_the_history_still_leaves_completed_tasks_alone(client, us
 def test_real_engines_run_again_with_the_other_engine_and_the_search_follows(client, user_a):
     """Real twin: Tesseract reads the page, then EasyOCR reads it again; the index follows the new text."""
     name, content, _mime, _pages = SAMPLES["png"]
-    task = services.task_create(user=user_a, uploaded_file=SimpleUploadedFile(name, content), engine="tesseract")
+    task = task_create(user=user_a, uploaded_file=SimpleUploadedFile(name, content), engine="tesseract")
     run_worker()
     task.refresh_from_db()
     assert task.status == "completed"

@@ -7,7 +7,7 @@ from django_tasks_db.models import DBTaskResult
 
 from tasks import services
 from tasks.models import Task, TaskFile
-from tests.tasks.pipeline import sample_inputs, stored_names
+from tests.tasks.pipeline import sample_inputs, stored_names, task_create
 from tool_ocr.errors import AppError
 
 SAMPLES = sample_inputs()
@@ -15,7 +15,7 @@ SAMPLES = sample_inputs()
 
 def _create(user, label="png", **kwargs):
     name, content, _mime, _pages = SAMPLES[label]
-    return services.task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), **kwargs)
+    return task_create(user=user, uploaded_file=SimpleUploadedFile(name, content), **kwargs)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -42,10 +42,12 @@ def test_every_refusal_is_a_service_error_with_code_message_status(user_a, setti
     with pytest.raises(AppError) as err:
         _create(user_a)
     assert isinstance(err.value, services.TaskLimitReached)
-    assert (err.value.code, err.value.status, err.value.details) == ("task_limit_reached", 429, {"max_tasks_per_user": 1})
+    assert (err.value.code, err.value.status, err.value.details["max_tasks_per_user"]) == ("task_limit_reached", 429, 1)
+    assert err.value.details["refused"] == [{"file": "libtasn1_p13.png", "index": 0, "code": "task_limit_reached",
+                                             "message": err.value.message}]
     settings.MAX_TASKS_PER_USER = 5  # at the limit, the limit is checked first (before the costly inspection)
     with pytest.raises(AppError) as err:
-        services.task_create(user=user_a, uploaded_file=SimpleUploadedFile("x.gif", b"GIF89a" + b"\0" * 20))
+        task_create(user=user_a, uploaded_file=SimpleUploadedFile("x.gif", b"GIF89a" + b"\0" * 20))
     assert (err.value.code, err.value.status) == ("unsupported_type", 415)
 
 

@@ -18,6 +18,7 @@ from tasks import services, staging, worker_temp
 from tasks.audit import SYSTEM
 from tasks.models import StagedFolder, Task, TaskFile
 from tests.tasks.history_helpers import png_upload, signed_in
+from tests.tasks.pipeline import task_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,13 +31,13 @@ def _all_names(root):
 
 
 def test_an_upload_leaves_no_staging_record(user_a, settings):
-    task = services.task_create(user=user_a, uploaded_file=png_upload("a.png"))
+    task = task_create(user=user_a, uploaded_file=png_upload("a.png"))
     assert StagedFolder.objects.count() == 0
     assert _all_names(settings.MEDIA_ROOT) == [f"{user_a.id}/{task.id}/original.png"]
 
 
 def test_files_a_killed_upload_left_are_removed_after_the_grace_and_rows_kept_files_stay(user_a, settings):
-    kept = services.task_create(user=user_a, uploaded_file=png_upload("kept.png"))
+    kept = task_create(user=user_a, uploaded_file=png_upload("kept.png"))
     # What a process killed between writing and committing leaves: a staging record, files, no rows.
     folder = f"{user_a.id}/0123456789abcdef0123456789abcdef"
     staging.stage([folder], "upload")
@@ -73,7 +74,7 @@ def test_an_adoption_after_the_cleanup_took_its_record_fails_and_keeps_nothing(u
 
     monkeypatch.setattr(staging, "adopt", cleanup_first)
     with pytest.raises(services.StorageUnavailable):
-        services.task_create(user=user_a, uploaded_file=png_upload("slow.png"))
+        task_create(user=user_a, uploaded_file=png_upload("slow.png"))
     assert not Task.objects.exists() and not TaskFile.objects.exists()
 
 
@@ -109,7 +110,7 @@ def test_the_upload_page_sent_twice_with_its_key_makes_the_tasks_once(client, us
 
 
 def test_deleting_a_task_leaves_no_staging_record_and_no_file(user_a, settings):
-    task = services.task_create(user=user_a, uploaded_file=png_upload("a.png"))
+    task = task_create(user=user_a, uploaded_file=png_upload("a.png"))
     services.task_delete(actor=SYSTEM, task=task)
     assert StagedFolder.objects.count() == 0 and _all_names(settings.MEDIA_ROOT) == []
 
@@ -117,7 +118,7 @@ def test_deleting_a_task_leaves_no_staging_record_and_no_file(user_a, settings):
 def test_cleanup_and_purge_leave_no_staging_record_and_no_file(user_a, settings):
     from tasks import maintenance
 
-    task = services.task_create(user=user_a, uploaded_file=png_upload("old.png"))
+    task = task_create(user=user_a, uploaded_file=png_upload("old.png"))
     Task.objects.filter(pk=task.pk).update(status="completed", created_at=timezone.now() - timedelta(days=400))
     outcome = maintenance.cleanup_tasks(days=30)
     assert (outcome.tasks, outcome.files, outcome.errors) == (1, 1, [])
@@ -129,7 +130,7 @@ def test_files_a_maintenance_run_could_not_delete_are_finished_by_the_staging_cl
     record; the staging cleanup then removes the files no row names."""
     from tasks import maintenance
 
-    task = services.task_create(user=user_a, uploaded_file=png_upload("old.png"))
+    task = task_create(user=user_a, uploaded_file=png_upload("old.png"))
     Task.objects.filter(pk=task.pk).update(status="completed", created_at=timezone.now() - timedelta(days=400))
     from unittest import mock
 
@@ -167,7 +168,7 @@ def test_the_reapers_message_says_the_configured_timeout(user_a, settings):
     from tasks.reaper import reap_stuck_tasks
 
     settings.TASK_HEARTBEAT_TIMEOUT = 30
-    task = services.task_create(user=user_a, uploaded_file=png_upload("a.png"))
+    task = task_create(user=user_a, uploaded_file=png_upload("a.png"))
     old = timezone.now() - timedelta(seconds=31)
     Task.objects.filter(pk=task.pk).update(status="processing", worker_id="h:1:x", started_at=old, heartbeat_at=old,
                                            requeue_count=1)
@@ -179,7 +180,7 @@ def test_the_reapers_message_says_the_configured_timeout(user_a, settings):
 def test_a_task_interrupted_by_a_database_outage_is_requeued_without_using_its_requeue(user_a):
     from tasks.reaper import requeue_after_outage
 
-    task = services.task_create(user=user_a, uploaded_file=png_upload("a.png"))
+    task = task_create(user=user_a, uploaded_file=png_upload("a.png"))
     Task.objects.filter(pk=task.pk).update(status="processing", worker_id="h:1:x", heartbeat_at=timezone.now())
     assert not requeue_after_outage(task_id=str(task.pk), worker_run_id="other:2:y")
     assert requeue_after_outage(task_id=str(task.pk), worker_run_id="h:1:x")

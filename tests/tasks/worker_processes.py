@@ -133,8 +133,8 @@ user, _ = User.objects.get_or_create(email={email!r}, defaults={{"display_name":
 result = []
 for path in {paths!r}:
     with open(path, "rb") as fh:
-        result.append(str(services.task_create(user=user, uploaded_file=File(fh, name=path.rsplit("/", 1)[-1]),
-                                               engine={engine!r}).id))
+        upload = File(fh, name=path.rsplit("/", 1)[-1])
+        result.append(str(services.tasks_create(user=user, uploaded_files=[upload], engine={engine!r}).tasks[0].id))
 """
 
 
