@@ -10,7 +10,7 @@ from accounts import selectors, services
 from tasks.audit import Actor
 from tasks.selectors import task_active_count
 from tool_ocr.api import SessionOnlyAuth
-from tool_ocr.errors import AppError
+from tool_ocr.errors import NotFound
 
 router = Router(tags=["account"])
 tokens_router = Router(tags=["tokens"], auth=SessionOnlyAuth())
@@ -71,6 +71,6 @@ def tokens_create(request, payload: TokenIn):
 def tokens_revoke(request, token_id: UUID):
     token = selectors.api_token_get(user=request.user, token_id=token_id)
     if token is None:
-        raise AppError("No such token.", code="not_found", status=404)
+        raise NotFound("No such token.")
     services.api_token_revoke(token=token, actor=Actor.of(request))
     return 204, None

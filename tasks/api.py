@@ -23,7 +23,7 @@ from tasks.file_links import file_url, sorted_files
 from tasks.history_params import PageParams, TaskFilters, parse_filters
 from tasks.models import Task, TaskFile
 from tasks.uploads import files_from_request
-from tool_ocr.errors import AppError
+from tool_ocr.errors import AppError, NotFound
 
 
 class ProgressOut(Schema):
@@ -147,16 +147,9 @@ def task_out(task: Task) -> dict:
     }
 
 
-def _task_or_404(request, task_id) -> Task:
-    task = selectors.task_get(user=request.user, task_id=task_id)
-    if task is None:
-        raise AppError("No such task.", code="not_found", status=404)
-    return task
-
-
 def _require_history():
     if not settings.ENABLE_TASK_HISTORY:
-        raise AppError("Task history is turned off on this server.", code="not_found", status=404)
+        raise NotFound("Task history is turned off on this server.")
 
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 503: ErrorOut}
@@ -219,12 +212,12 @@ def list_tasks(request, filters: Query[TaskFilters], paging: Query[PageParams]):
 
 @tasks_router.get("/{uuid:task_id}", response={200: TaskOut, **ERRORS}, summary="One task with files and progress")
 def get_task(request, task_id: UUID):
-    return task_out(_task_or_404(request, task_id))
+    return task_out(selectors.task_get_or_404(user=request.user, task_id=task_id))
 
 
 @tasks_router.delete("/{uuid:task_id}", response={204: None, **ERRORS}, summary="Delete a task and its files")
 def delete_task(request, task_id: UUID):
-    task = _task_or_404(request, task_id)
+    task = selectors.task_get_or_404(user=request.user, task_id=task_id)
     services.task_delete(task=task, actor=Actor.of(request, via="api"))
     return 204, None
 
@@ -256,7 +249,7 @@ def _retry_choices(request) -> dict:
                    summary="Run a finished task again (optional body: {\"engine\": ..., \"language\": ...})")
 def retry_task(request, task_id: UUID):
     """The earlier results stay downloadable until the new run completes and replaces them."""
-    task = _task_or_404(request, task_id)
+    task = selectors.task_get_or_404(user=request.user, task_id=task_id)
     task = services.task_retry(task=task, actor=Actor.of(request, via="api"), **_retry_choices(request))
     return 202, task_out(selectors.task_get(user=request.user, task_id=task.pk))
 
@@ -264,7 +257,7 @@ def retry_task(request, task_id: UUID):
 @tasks_router.post("/{uuid:task_id}/cancel", response={202: TaskOut, 409: ErrorOut, **ERRORS},
                    summary="Cancel a pending or processing task")
 def cancel_task(request, task_id: UUID):
-    task = _task_or_404(request, task_id)
+    task = selectors.task_get_or_404(user=request.user, task_id=task_id)
     services.task_cancel(task=task, actor=Actor.of(request, via="api"))
     return 202, task_out(selectors.task_get(user=request.user, task_id=task.pk))
 

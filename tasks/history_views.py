@@ -171,13 +171,6 @@ def history_page(request):
     return render(request, "history/list.html", context)
 
 
-def _task_or_404(request, task_id) -> Task:
-    task = selectors.task_get(user=request.user, task_id=task_id)
-    if task is None:
-        raise Http404("No such task.")
-    return task
-
-
 def _apply(request, task: Task, action: str) -> str | None:
     """Run one action; None when done, else why not (wrong state, limit)."""
     actor = Actor.of(request, via="history")
@@ -213,7 +206,7 @@ def _after_action(request, notice: str, error: bool):
 def task_action(request, task_id, action):
     if action not in ACTIONS:
         raise Http404("No such action.")
-    task = _task_or_404(request, task_id)
+    task = selectors.task_get_or_404(user=request.user, task_id=task_id)
     problem = _apply(request, task, action)
     if problem:
         return _after_action(request, problem, True)
@@ -265,7 +258,7 @@ def bulk_action(request):
 @vary_on_headers("HX-Request")
 def task_modal(request, task_id):
     """The details partial for the modal; without HTMX, the task's own page."""
-    task = _task_or_404(request, task_id)
+    task = selectors.task_get_or_404(user=request.user, task_id=task_id)
     if not request.htmx:
         return HttpResponseRedirect(reverse("tasks:detail", args=[task.id]))
     return render(request, "history/_task_detail.html", {"task": task, "view_query": request.GET.urlencode()})
@@ -276,7 +269,7 @@ def task_modal(request, task_id):
 @require_GET
 def task_row(request, task_id):
     """One row, polled while the task runs (the rest of the table, and its checkboxes, stay put)."""
-    task = _task_or_404(request, task_id)
+    task = selectors.task_get_or_404(user=request.user, task_id=task_id)
     return render(request, "history/_row.html", {"task": task, "view_suffix": _suffix(request)})
 
 

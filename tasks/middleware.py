@@ -8,8 +8,8 @@ no attempt at anything).
 """
 
 from tasks.audit import Actor, audit_denied
+from tool_ocr.http import SAFE_METHODS
 
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 ACTIONS = ("retry", "cancel", "delete")
 
 

@@ -21,6 +21,7 @@ from history.models import TaskStorage, TaskSummary, UserStorage
 from tasks.history_params import DEFAULT_ORDERING, ORDERINGS
 from tasks import search
 from tasks.models import Task, TaskFile, TaskText
+from tool_ocr.errors import NotFound
 
 # For each sort key, the key list that one index walks forward (the reverse ordering walks it
 # backwards): ties are broken by the newest first, then the id, as the index stores them.
@@ -53,6 +54,15 @@ def day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
 
+def in_date_range(qs: QuerySet, filters: dict) -> QuerySet:
+    """Rows created from ``created_from`` to ``created_to``, both whole days in TIME_ZONE, each bound optional."""
+    if filters.get("created_from"):
+        qs = qs.filter(created_at__gte=day_start(filters["created_from"]))
+    if filters.get("created_to"):
+        qs = qs.filter(created_at__lt=day_start(filters["created_to"] + timedelta(days=1)))
+    return qs
+
+
 def _filtered(*, user, filters: dict) -> QuerySet[Task]:
     qs = Task.objects.filter(user=user)
     if filters.get("status"):
@@ -63,11 +73,7 @@ def _filtered(*, user, filters: dict) -> QuerySet[Task]:
             # matches; and SQLite's LIKE would stop at a NUL and match everything.
             return qs.none()
         qs = qs.filter(Q(filename__icontains=filters["q"]) | Q(pk__in=task_text_matches(user=user, q=filters["q"])))
-    if filters.get("created_from"):
-        qs = qs.filter(created_at__gte=day_start(filters["created_from"]))
-    if filters.get("created_to"):
-        qs = qs.filter(created_at__lt=day_start(filters["created_to"] + timedelta(days=1)))
-    return qs
+    return in_date_range(qs, filters)
 
 
 def task_text_matches(*, user, q: str) -> QuerySet:
@@ -327,6 +333,14 @@ def task_get(*, user, task_id) -> Task | None:
     return Task.objects.filter(user=user, pk=task_id).prefetch_related("files").first()
 
 
+def task_get_or_404(*, user, task_id) -> Task:
+    """One of the user's tasks; another user's task is NotFound exactly like an unknown id (pages and API)."""
+    task = task_get(user=user, task_id=task_id)
+    if task is None:
+        raise NotFound("No such task.")
+    return task
+
+
 def task_get_many(*, user, task_ids) -> list[Task]:
     """The user's tasks among ``task_ids`` (others' ids and unknown ids are left out), newest first."""
     return list(Task.objects.filter(user=user, pk__in=list(task_ids)).prefetch_related("files").order_by("-created_at"))
@@ -399,12 +413,7 @@ def task_storage_bytes(*, user, filters: dict | None = None) -> int:
     filters = filters or {}
     if not filters.get("created_from") and not filters.get("created_to"):  # all time: one maintained row
         return UserStorage.objects.filter(user=user).values_list("bytes", flat=True).first() or 0
-    qs = TaskStorage.objects.filter(user=user)
-    if filters.get("created_from"):
-        qs = qs.filter(created_at__gte=day_start(filters["created_from"]))
-    if filters.get("created_to"):
-        qs = qs.filter(created_at__lt=day_start(filters["created_to"] + timedelta(days=1)))
-    return qs.aggregate(n=Sum("bytes"))["n"] or 0
+    return in_date_range(TaskStorage.objects.filter(user=user), filters).aggregate(n=Sum("bytes"))["n"] or 0
 
 
 def task_daily(*, user, end: date, start: date | None = None, days: int = 30) -> list[dict]:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import TooManyFilesSent
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -152,13 +152,6 @@ def _upload_form_error(request, form):
     return _home(request, form, status=400)
 
 
-def _task_or_404(request, task_id) -> Task:
-    task = selectors.task_get(user=request.user, task_id=task_id)
-    if task is None:
-        raise Http404("No such task.")
-    return task
-
-
 def _result_pages(task: Task) -> list[dict] | None:
     """[{number, text}] from result.json, or None before there is a result."""
     tf = next((f for f in task.files.all() if f.kind == TaskFile.Kind.RESULT_JSON), None)
@@ -227,7 +220,7 @@ def _detail_context(task: Task) -> dict:
 @require_GET
 def task_detail(request, task_id):
     """The task page; HTMX polls the status part of it while the task is waiting or running."""
-    task = _task_or_404(request, task_id)
+    task = selectors.task_get_or_404(user=request.user, task_id=task_id)
     context = _detail_context(task)
     if request.htmx:
         return render(request, "tasks/_task_status.html", context)
@@ -242,7 +235,7 @@ def _confirm(request, task, action, *, form=None, status=200):
 @require_http_methods(["GET", "POST"])
 def task_retry(request, task_id):
     """GET asks for the engine and language of the new run; POST queues the task again ("Run again with…")."""
-    task = _task_or_404(request, task_id)
+    task = selectors.task_get_or_404(user=request.user, task_id=task_id)
     form = RetryForm(request.POST or None, task=task)
     if request.method == "GET" or not form.is_valid():
         return _confirm(request, task, "retry", form=form, status=200 if request.method == "GET" else 400)
@@ -260,7 +253,7 @@ def task_retry(request, task_id):
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_cancel(request, task_id):
-    task = _task_or_404(request, task_id)
+    task = selectors.task_get_or_404(user=request.user, task_id=task_id)
     if request.method == "GET":
         return _confirm(request, task, "cancel")
     try:
@@ -275,7 +268,7 @@ def task_cancel(request, task_id):
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_delete(request, task_id):
-    task = _task_or_404(request, task_id)
+    task = selectors.task_get_or_404(user=request.user, task_id=task_id)
     if request.method == "GET":
         return _confirm(request, task, "delete")
     services.task_delete(task=task, actor=Actor.of(request))

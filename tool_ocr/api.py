@@ -22,11 +22,11 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie
 
 from tool_ocr.errors import AppError, error_response
+from tool_ocr.http import SAFE_METHODS
 from tool_ocr.validation_messages import details_of
 
 log = logging.getLogger("tool_ocr.api")
 
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 _CODES = {400: "invalid_input", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 409: "invalid_state", 413: "too_large", 415: "unsupported_type",
           429: "limit_reached", 500: "internal_error", 503: "service_unavailable"}

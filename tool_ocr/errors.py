@@ -7,7 +7,7 @@ the API renders it as ``{"error": {"code", "message", "details"}}`` with its sta
 the message) where a caller needs its own ``except`` clause.
 """
 
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 
 
 class AppError(Exception):
@@ -28,6 +28,12 @@ class AppError(Exception):
     def response(self) -> JsonResponse:
         """The API's answer: the contract's error body with this error's status."""
         return error_response(self.status, self.code, self.message, self.details)
+
+
+class NotFound(AppError, Http404):
+    """404: the API answers it in the error shape with its message, a page with the branded 404 page."""
+
+    code, status, message = "not_found", 404, "Not found."
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None) -> JsonResponse:

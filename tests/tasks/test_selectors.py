@@ -187,3 +187,23 @@ def test_get_many_leaves_out_other_users_tasks(user_a, user_b):
     theirs = make_task(user_b, filename="theirs.png")
     got = selectors.task_get_many(user=user_a, task_ids=[mine.id, theirs.id])
     assert [t.id for t in got] == [mine.id]
+
+
+def test_another_users_task_is_not_found_like_an_unknown_id(user_a, user_b, client):
+    """One selector for "this user's task or 404": the API says so in its error shape, a page is the 404 page."""
+    import uuid
+
+    from tool_ocr.errors import NotFound
+
+    mine, theirs = make_task(user_a), make_task(user_b)
+    assert selectors.task_get_or_404(user=user_a, task_id=mine.id) == mine
+    for task_id in (theirs.id, uuid.uuid4()):
+        with pytest.raises(NotFound) as err:
+            selectors.task_get_or_404(user=user_a, task_id=task_id)
+        assert (err.value.status, err.value.code, err.value.message) == (404, "not_found", "No such task.")
+    client.force_login(user_a)
+    api = client.get(f"/api/v1/tasks/{theirs.id}")
+    assert api.status_code == 404 and api.json()["error"] == {"code": "not_found", "message": "No such task.",
+                                                             "details": {}}
+    page = client.get(f"/tasks/{theirs.id}/")
+    assert page.status_code == 404 and "There is nothing here." in page.content.decode()
