@@ -4,15 +4,15 @@ Thin: reads go through tasks.selectors with the signed-in user, writes through
 tasks.services; another user's task is answered exactly like an unknown id (404).
 """
 
-import json
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from django.conf import settings
 from django.http import HttpResponse
 from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
+from pydantic import Field, StrictStr
 
 from tasks import search, selectors, services
 from tasks.audit import Actor
@@ -20,10 +20,11 @@ from tasks.ocr import engines
 from tasks.downloads import serve_task_file
 from tasks.export import export_response
 from tasks.file_links import file_url, sorted_files
-from tasks.history_params import PageParams, TaskFilters, parse_filters
+from tasks.history_params import PageParams, TaskFilters
 from tasks.models import Task, TaskFile
 from tasks.uploads import files_from_request
 from tool_ocr.errors import AppError, NotFound
+from tool_ocr.http import BodyOrQuery
 
 
 class ProgressOut(Schema):
@@ -100,8 +101,14 @@ class OcrOptionsOut(Schema):
 
 
 class RetryIn(Schema):
-    engine: str | None = None
-    language: str | None = None
+    """The retry body (JSON or form) or query string; both optional."""
+
+    engine: StrictStr | None = None
+    language: StrictStr | None = None
+
+
+class ExportIn(TaskFilters):
+    format: Literal["csv", "json"] = Field("csv", description="csv or json")
 
 
 class DailyOut(Schema):
@@ -222,35 +229,14 @@ def delete_task(request, task_id: UUID):
     return 204, None
 
 
-def _retry_choices(request) -> dict:
-    """``engine`` and ``language`` from a JSON body, a form body or the query string; all optional."""
-    body = {}
-    if request.content_type == "application/json" and request.body:  # a form body may be read already
-        try:
-            body = json.loads(request.body)
-        except (ValueError, RecursionError):
-            raise AppError("The body is not valid JSON.", code="invalid_json", status=400) from None
-        if not isinstance(body, dict):
-            body = {}
-    choices = {}
-    for name in ("engine", "language"):
-        value = request.GET.get(name)
-        if body.get(name):
-            value = body[name]
-        elif request.POST.get(name):
-            value = request.POST[name]
-        if value is not None and not isinstance(value, str):
-            raise AppError(f"The {name} must be a string.", code="invalid_input", status=400, details={name: "a string"})
-        choices[name] = value or None
-    return choices
-
-
 @tasks_router.post("/{uuid:task_id}/retry", response={202: TaskOut, 409: ErrorOut, 429: ErrorOut, **ERRORS},
-                   summary="Run a finished task again (optional body: {\"engine\": ..., \"language\": ...})")
-def retry_task(request, task_id: UUID):
+                   summary="Run a finished task again (optional body: {\"engine\": ..., \"language\": ...})",
+                   openapi_extra=BodyOrQuery.OPENAPI)
+def retry_task(request, task_id: UUID, choices: Annotated[RetryIn, BodyOrQuery(...)]):
     """The earlier results stay downloadable until the new run completes and replaces them."""
     task = selectors.task_get_or_404(user=request.user, task_id=task_id)
-    task = services.task_retry(task=task, actor=Actor.of(request, via="api"), **_retry_choices(request))
+    task = services.task_retry(task=task, actor=Actor.of(request, via="api"), engine=choices.engine,
+                               language=choices.language)
     return 202, task_out(selectors.task_get(user=request.user, task_id=task.pk))
 
 
@@ -286,33 +272,10 @@ def history_stats(request, filters: Query[TaskFilters]):
 
 
 @history_router.post("/export", response={200: None, **ERRORS},
-                     summary="Download exactly the filtered rows as CSV or JSON (streamed)")
-def history_export(request):
+                     summary="Download exactly the filtered rows as CSV or JSON (streamed)",
+                     openapi_extra=BodyOrQuery.OPENAPI)
+def history_export(request, params: Annotated[ExportIn, BodyOrQuery(...)]):
     """Body (form or JSON) or query string: ``format`` = csv | json, plus the list's filters."""
     _require_history()
-    data = _export_params(request)
-    fmt = data.get("format") or "csv"
-    if isinstance(fmt, list):
-        fmt = fmt[-1]
-    if fmt not in ("csv", "json"):
-        raise AppError("Use format=csv or format=json.", code="invalid_input", status=400, details={"format": "csv or json"})
-    try:
-        filters = parse_filters(data)
-    except AppError as exc:
-        raise AppError(f"Some parameters are not valid: {exc.message}", code="invalid_input", details=exc.details) from None
-    return export_response(request=request, filters=filters, fmt=fmt)
+    return export_response(request=request, filters=params, fmt=params.format)
 
-
-def _export_params(request) -> dict:
-    data = {key: request.GET.getlist(key) for key in request.GET}
-    if request.content_type == "application/json" and request.body:
-        try:
-            body = json.loads(request.body)
-        except (ValueError, RecursionError):
-            raise AppError("The body is not valid JSON.", code="invalid_json", status=400) from None
-        if not isinstance(body, dict):
-            raise AppError("The body must be a JSON object.", code="invalid_json", status=400)
-        data.update({k: (v if isinstance(v, list) else [v]) for k, v in body.items() if v is not None})
-    else:
-        data.update({key: request.POST.getlist(key) for key in request.POST})
-    return {k: (v if k == "status" else (v[-1] if v else None)) for k, v in data.items()}

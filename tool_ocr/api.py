@@ -163,9 +163,9 @@ def _csrf_failed(request, exc):
 
 @_handler(NinjaValidationError)
 def _invalid_input(request, exc):
+    """Each parameter's message names it in words (tool_ocr.validation_messages), as the pages show them."""
     details = details_of(exc.errors)
-    return error_response(400, "invalid_input", "Some parameters are not valid. " +
-                          " ".join(f"{k}: {v}" for k, v in details.items()), details)
+    return AppError(" ".join(details.values()), code="invalid_input", details=details).response()
 
 
 @_handler(HttpError)

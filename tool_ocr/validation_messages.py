@@ -40,6 +40,8 @@ def describe(err: dict) -> tuple[str, str]:
         message = f"{label} must be at most {ctx.get('le')}."
     elif kind == "string_too_long":
         message = f"{label} can have at most {ctx.get('max_length')} characters."
+    elif kind == "string_type":
+        message = f"{label} must be a string."
     elif kind == "missing":
         message = f"{label} is required."
     else:

@@ -186,6 +186,7 @@ def test_list_treats_empty_parameters_as_absent(api, user_a):
 def test_list_rejects_bad_parameters_with_400(api, query, field):
     error = assert_error(api.get(f"/api/v1/tasks?{query}"), 400, "invalid_input")
     assert field in error["details"], error
+    assert error["message"] == " ".join(error["details"].values())  # in words, as the history page says it
 
 
 # --- one task ---------------------------------------------------------------------------------

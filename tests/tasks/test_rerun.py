@@ -91,6 +91,10 @@ def test_bad_choices_are_400_and_change_nothing(client, user_a, fake_engine):
         assert error["code"] == code and "choose one of" in error["message"] and error["details"][field] == body[field]
     response = client.post(f"/api/v1/tasks/{task.id}/retry", {"language": 5}, content_type="application/json")
     assert response.status_code == 400 and response.json()["error"]["message"] == "The language must be a string."
+    for body, message in (("[]", "The body must be a JSON object."), ("{no", "The body is not valid JSON.")):
+        response = client.post(f"/api/v1/tasks/{task.id}/retry", body, content_type="application/json")
+        assert response.status_code == 400 and response.json()["error"] == {
+            "code": "invalid_json", "message": message, "details": {}}
     task.refresh_from_db()
     assert (task.status, task.retry_count, task.engine) == ("completed", 0, "easyocr") and task.files.count() == 4
     assert not AuditLog.objects.filter(action="task.retry").exists()
