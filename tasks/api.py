@@ -19,9 +19,9 @@ from tasks.audit import Actor
 from tasks.ocr import engines
 from tasks.downloads import serve_task_file
 from tasks.export import export_response
-from tasks.file_links import file_url, sorted_files
+from tasks.file_links import KINDS, file_url, sorted_files
 from tasks.history_params import PageParams, TaskFilters
-from tasks.models import Task, TaskFile
+from tasks.models import Task
 from tasks.uploads import files_from_request
 from tool_ocr.errors import AppError, NotFound
 from tool_ocr.http import BodyOrQuery
@@ -254,12 +254,12 @@ def _download(kind):
     return view
 
 
-for _suffix, _kind in (("result.txt", TaskFile.Kind.RESULT_TXT), ("result.json", TaskFile.Kind.RESULT_JSON),
-                       ("result.pdf", TaskFile.Kind.RESULT_PDF), ("original", TaskFile.Kind.ORIGINAL)):
-    _view = _download(_kind)
-    _view.__name__ = f"download_{_suffix.replace('.', '_')}"
-    tasks_router.get(f"/{{uuid:task_id}}/{_suffix}", response={200: None, **ERRORS},
-                     summary=f"Download {_suffix} as an attachment", url_name=f"task-{_suffix}")(_view)
+for _file_kind in KINDS:
+    _view = _download(_file_kind.kind)
+    _view.__name__ = f"download_{_file_kind.suffix.replace('.', '_')}"
+    tasks_router.get(f"/{{uuid:task_id}}/{_file_kind.suffix}", response={200: None, **ERRORS},
+                     summary=f"Download {_file_kind.suffix} as an attachment",
+                     url_name=f"task-{_file_kind.suffix}")(_view)
 
 
 @history_router.get("/stats", response={200: StatsOut, **ERRORS}, summary="Your figures for a date range")

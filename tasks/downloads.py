@@ -8,16 +8,12 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.http import FileResponse, Http404, HttpResponse
 
 from tasks.audit import Actor, audit, audit_denied
-from tasks.models import AuditAction, AuditLog, TaskFile
+from tasks.models import AuditAction, AuditLog
 from tasks.selectors import task_file_get
 from tasks.storage import stream_task_file
 from tool_ocr.object_storage import bucket_errors
 
 log = logging.getLogger("tool_ocr.tasks")
-
-KIND_BY_SUFFIX = {"original": TaskFile.Kind.ORIGINAL, "result.txt": TaskFile.Kind.RESULT_TXT,
-                  "result.json": TaskFile.Kind.RESULT_JSON, "result.pdf": TaskFile.Kind.RESULT_PDF}
-
 
 MAX_DOWNLOAD_NAME = 150
 

@@ -1,19 +1,47 @@
-"""Where each kind of task file is downloaded (the JSON API's URLs, which the pages link too)."""
+"""Each kind of task file in one table: stored kind, download URL, storage name, labels, content type.
+
+The pages, the history, the API's task body and download routes, the storage and the worker all read
+it here, so a kind is named, ordered and linked the same way everywhere. The downloads are the JSON
+API's URLs, which the pages link to too (owner check and audit there).
+"""
+
+from dataclasses import dataclass
 
 from tasks.models import TaskFile
 
-SUFFIX_BY_KIND = {TaskFile.Kind.ORIGINAL: "original", TaskFile.Kind.RESULT_TXT: "result.txt",
-                  TaskFile.Kind.RESULT_JSON: "result.json", TaskFile.Kind.RESULT_PDF: "result.pdf"}
-LABEL_BY_KIND = {TaskFile.Kind.ORIGINAL: "Original", TaskFile.Kind.RESULT_TXT: "TXT",
-                 TaskFile.Kind.RESULT_JSON: "JSON", TaskFile.Kind.RESULT_PDF: "PDF"}
-_ORDER = list(SUFFIX_BY_KIND)
+
+@dataclass(frozen=True)
+class FileKind:
+    kind: str               # TaskFile.Kind, as stored
+    suffix: str             # the download URL's last part: /api/v1/tasks/<id>/<suffix>
+    storage_name: str       # the file's name in the task's folder (the original's depends on its type)
+    label: str              # the task page's download link
+    short_label: str        # the history's compact link
+    content_type: str = ""  # a result's type (the original keeps the upload's)
+    name_ending: str = ""   # a result's download name: the upload's name without its extension, then this
+
+
+RESULT_TXT = FileKind(TaskFile.Kind.RESULT_TXT, "result.txt", "result.txt", "Text", "TXT",
+                      "text/plain; charset=utf-8", ".txt")
+RESULT_JSON = FileKind(TaskFile.Kind.RESULT_JSON, "result.json", "result.json", "JSON with boxes", "JSON",
+                       "application/json", ".json")
+RESULT_PDF = FileKind(TaskFile.Kind.RESULT_PDF, "result.pdf", "result.pdf", "Searchable PDF", "PDF",
+                      "application/pdf", ".ocr.pdf")
+ORIGINAL = FileKind(TaskFile.Kind.ORIGINAL, "original", "original", "Original", "Original")
+
+KINDS = (RESULT_TXT, RESULT_JSON, RESULT_PDF, ORIGINAL)  # the order every list shows them in: results first
+BY_KIND = {k.kind: k for k in KINDS}
+
+# The original's storage name by the type the upload check found (tasks.documents).
+ORIGINAL_NAMES = {"image/png": "original.png", "image/jpeg": "original.jpg", "image/tiff": "original.tif",
+                  "image/bmp": "original.bmp", "image/webp": "original.webp", "application/pdf": "original.pdf"}
 
 
 def file_url(task_id, kind: str) -> str:
-    return f"/api/v1/tasks/{task_id}/{SUFFIX_BY_KIND.get(kind, kind)}"
+    return f"/api/v1/tasks/{task_id}/{BY_KIND[kind].suffix}"
 
 
 def sorted_files(files):
     """Results first in a fixed order (txt, json, pdf), the original last."""
-    order = _ORDER[1:] + _ORDER[:1]
+    order = [k.kind for k in KINDS]
     return sorted(files, key=lambda f: order.index(f.kind) if f.kind in order else len(order))

@@ -18,6 +18,7 @@ from django.db import InterfaceError, OperationalError
 
 from tasks import documents, services, worker_temp
 from tasks.documents import DocumentError
+from tasks.file_links import RESULT_JSON, RESULT_PDF, RESULT_TXT
 from tasks.models import Task, TaskFile
 from tasks.ocr.base import PageResult
 from tasks.ocr import languages, orientation
@@ -329,12 +330,11 @@ def _recognise_and_store(task: Task) -> None:
             pdf_fh = merged_fh
         task.text_layer_pages = sorted(text_layer_pages)  # saved with the results by task_complete
         stem = task.filename.rsplit(".", 1)[0] or "result"
-        results = {
-            TaskFile.Kind.RESULT_TXT: (f"{stem}.txt", "text/plain; charset=utf-8",
-                                       ContentFile(result_text(pages).encode("utf-8"))),
-            TaskFile.Kind.RESULT_JSON: (f"{stem}.json", "application/json",
-                                        ContentFile(json.dumps(result_json(task, pages, text_layer_pages),
-                                                               ensure_ascii=False).encode())),
-            TaskFile.Kind.RESULT_PDF: (f"{stem}.ocr.pdf", "application/pdf", File(pdf_fh)),
+        contents = {
+            RESULT_TXT: ContentFile(result_text(pages).encode("utf-8")),
+            RESULT_JSON: ContentFile(json.dumps(result_json(task, pages, text_layer_pages),
+                                                ensure_ascii=False).encode()),
+            RESULT_PDF: File(pdf_fh),
         }
+        results = {k.kind: (f"{stem}{k.name_ending}", k.content_type, content) for k, content in contents.items()}
         db.run(lambda: services.task_complete(task=task, results=results), "storing the results")

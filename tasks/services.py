@@ -23,8 +23,8 @@ from django.utils import timezone
 from tasks import documents, search, staging
 from tasks.audit import Actor, audit
 from tasks.models import AuditAction, Task, TaskFile, TaskText, UploadKey
-from tasks.storage import (ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of,
-                           task_folder)
+from tasks.file_links import BY_KIND, ORIGINAL_NAMES
+from tasks.storage import delete_task_files, delete_task_folder, sha256_of, task_folder
 from tool_ocr.errors import AppError
 from tool_ocr.object_storage import storage_errors
 
@@ -385,7 +385,7 @@ def task_complete(*, task: Task, results: dict) -> None:
                 tf = TaskFile(task=task, kind=kind, name=name, mime_type=mime, size_bytes=content.size,
                               sha256=sha256_of(content))
                 target = default_storage.get_available_name(
-                    f"{task_folder(task)}/{_run_file_name(task, RESULT_NAMES[kind])}")
+                    f"{task_folder(task)}/{_run_file_name(task, BY_KIND[kind].storage_name)}")
                 attempted.append(target)  # a write cut short (disk full) leaves a partial file under this name
                 try:
                     tf.file.name = default_storage.save(target, content)

@@ -21,10 +21,6 @@ from tool_ocr.object_storage import is_missing_object, on_bucket, storage_errors
 
 log = logging.getLogger("tool_ocr.tasks")
 
-ORIGINAL_NAMES = {"image/png": "original.png", "image/jpeg": "original.jpg", "image/tiff": "original.tif",
-                  "image/bmp": "original.bmp", "image/webp": "original.webp", "application/pdf": "original.pdf"}
-RESULT_NAMES = {TaskFile.Kind.RESULT_TXT: "result.txt", TaskFile.Kind.RESULT_JSON: "result.json",
-                TaskFile.Kind.RESULT_PDF: "result.pdf"}
 
 
 def sha256_of(fh) -> str:

@@ -14,9 +14,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from tasks import selectors, services
 from tasks.audit import Actor
-from tasks.downloads import KIND_BY_SUFFIX
 from tasks.services import TaskLimitReached
-from tasks.file_links import file_url
+from tasks.file_links import KINDS, file_url
 from tasks.forms import RetryForm, UploadForm
 from tasks.models import Task, TaskFile
 from tasks.ocr.engines import ENGINE_CHOICES
@@ -24,11 +23,6 @@ from tasks.page_view import LOW_CONFIDENCE, page_view
 from tasks.storage import open_task_file
 from tasks.uploads import files_from_request
 from tool_ocr.errors import AppError
-
-# What the task page offers to download, in this order: (url suffix, label).
-DOWNLOADS = [("result.txt", "Text"), ("result.json", "JSON with boxes"), ("result.pdf", "Searchable PDF"),
-             ("original", "Original")]
-
 
 UPLOAD_RESULT_KEY = "tool_ocr_upload_result"
 
@@ -169,11 +163,10 @@ def _result_pages(task: Task) -> list[dict] | None:
 
 
 def _downloads(task: Task) -> list[dict]:
-    """The task's files in DOWNLOADS order, linked to the JSON API's download URLs (owner check and audit there)."""
-    kinds = {f.kind: f for f in task.files.all()}
-    return [{"url": file_url(task.id, KIND_BY_SUFFIX[suffix]), "label": label,
-             "name": kinds[KIND_BY_SUFFIX[suffix]].name, "size_bytes": kinds[KIND_BY_SUFFIX[suffix]].size_bytes}
-            for suffix, label in DOWNLOADS if KIND_BY_SUFFIX[suffix] in kinds]
+    """The task's files in the file kinds' order, linked to the JSON API's download URLs."""
+    files = {f.kind: f for f in task.files.all()}
+    return [{"url": file_url(task.id, k.kind), "label": k.label, "name": files[k.kind].name,
+             "size_bytes": files[k.kind].size_bytes} for k in KINDS if k.kind in files]
 
 
 ENGINE_LABELS = {name: label for name, label, _help in ENGINE_CHOICES}

@@ -2,7 +2,7 @@
 
 from django import template
 
-from tasks.file_links import LABEL_BY_KIND, file_url, sorted_files
+from tasks.file_links import BY_KIND, ORIGINAL, file_url, sorted_files
 from tool_ocr.timespan import clock_text
 
 register = template.Library()
@@ -17,5 +17,5 @@ def percent(fraction):
 @register.simple_tag
 def download_links(task, include_original=False):
     """[(label, url, name)] of the task's files (prefetched), results first."""
-    return [(LABEL_BY_KIND.get(f.kind, f.kind), file_url(task.id, f.kind), f.name)
-            for f in sorted_files(task.files.all()) if include_original or f.kind != "original"]
+    return [(BY_KIND[f.kind].short_label, file_url(task.id, f.kind), f.name)
+            for f in sorted_files(task.files.all()) if include_original or f.kind != ORIGINAL.kind]

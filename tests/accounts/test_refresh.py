@@ -11,7 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from accounts import crypto, external_auth
+from accounts import crypto
 from accounts.models import TokenSession
 from accounts.services import RefreshOutcome, token_session_refresh
 from tests.accounts.conftest import sign_in

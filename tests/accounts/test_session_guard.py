@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts import crypto, external_auth
+from accounts import crypto
 from accounts.breaker import get_breaker
 from accounts.models import TokenSession
 from accounts.services import token_session_revoke

@@ -144,7 +144,7 @@ def served_files(base: str, email: str, expected: dict, session=None) -> dict:
     """Sign in as ``email`` and fetch each of its tasks and every file: {task id: {kind: sha256}}."""
     import hashlib
 
-    from tasks.file_links import SUFFIX_BY_KIND
+    from tasks.file_links import BY_KIND
 
     session = session or requests.Session()
     session.trust_env = False
@@ -158,7 +158,7 @@ def served_files(base: str, email: str, expected: dict, session=None) -> dict:
         assert task.json()["status"] == info["status"]
         found[task_id] = {}
         for kind in info["files"]:
-            response = session.get(f"{base}/api/v1/tasks/{task_id}/{SUFFIX_BY_KIND[kind]}")
+            response = session.get(f"{base}/api/v1/tasks/{task_id}/{BY_KIND[kind].suffix}")
             assert response.status_code == 200, (task_id, kind, response.status_code)
             found[task_id][kind] = hashlib.sha256(response.content).hexdigest()
     return found

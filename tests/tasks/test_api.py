@@ -308,6 +308,16 @@ def test_history_endpoints_404_when_history_is_off(api, user_a, settings):
     assert api.get(f"/api/v1/tasks/{created.json()['tasks'][0]['id']}").status_code == 200
 
 
+def test_every_stored_file_kind_has_one_row_in_the_table():
+    """tasks.file_links.KINDS is the one table of kinds: a new TaskFile.Kind without its row fails here."""
+    from tasks.file_links import KINDS
+    from tasks.models import TaskFile
+
+    assert sorted(k.kind for k in KINDS) == sorted(TaskFile.Kind.values)
+    for field in ("suffix", "storage_name", "label", "short_label"):
+        assert len({getattr(k, field) for k in KINDS}) == len(KINDS), field
+
+
 def test_openapi_describes_every_endpoint(client):
     spec = client.get("/api/v1/openapi.json").json()
     paths = spec["paths"]
