@@ -92,7 +92,7 @@ def home(request):
         chosen = (result or {}).get("chosen") or {}
         return _home(request, UploadForm(initial=chosen, last_language=last_language), result=result)
     try:
-        files, refused = files_from_request(request, "files")
+        files, oversized = files_from_request(request, "files")
     except TooManyFilesSent:
         form = UploadForm(request.POST, last_language=last_language)
         form.add_error("files", f"At most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files per upload: "
@@ -101,12 +101,13 @@ def home(request):
     form = UploadForm(request.POST, last_language=last_language)
     if not form.is_valid():
         return _upload_form_error(request, form)
-    if not files and not refused:
+    if not files and not oversized:
         form.add_error("files", "Choose at least one file to read.")
         return _upload_form_error(request, form)
-    accepted, replayed, over_cap = [], False, None
-    if refused:  # cut off while streaming (too large): the whole upload is refused
-        refused = [(name, _not_kept(exc)) for name, exc in refused]
+    accepted, replayed, over_cap, refused, refusal_status = [], False, None, [], None
+    if oversized:  # cut off while streaming (too large): the whole upload is refused
+        refused = [(name, f"{exc.message} No file of this upload was kept.") for name, exc in oversized]
+        refusal_status = oversized[0][1].status
     else:
         try:
             created = services.tasks_create(user=request.user, uploaded_files=files,
@@ -115,29 +116,18 @@ def home(request):
                                             upload_key=request.POST.get("upload_key"), fit_to_cap=True)
             accepted, replayed, over_cap = created.tasks, created.replayed, _over_cap(created.left_out)
         except AppError as exc:
-            refused = [(r["file"], _Refusal(r["message"], exc.status)) for r in exc.details.get("refused", ())] or [
-                (exc.details.get("file") or files[0].name, exc)]
+            refused = [(r["file"], r["message"]) for r in exc.details.get("refused", ())] or [
+                (exc.details.get("file") or files[0].name, exc.message)]
+            refusal_status = exc.status
     chosen = {k: form.cleaned_data[k] for k in ("engine", "language") if form.cleaned_data[k]}
+    # The refusal's own status (415 for a type we do not take, 429 at the limit, 503 when storage is down).
+    status = refusal_status or (TaskLimitReached.status if over_cap else 200)
     if not accepted and not _is_xhr_upload(request):
-        # Nothing was created, so a reload cannot duplicate anything: answer with the refusal's own
-        # status (415 for a type we do not take, 429 at the limit, 503 when storage is down).
-        status = refused[0][1].status if refused else TaskLimitReached.status
+        # Nothing was created, so a reload cannot duplicate anything: answer with the page itself.
         return _home(request, UploadForm(initial=chosen, last_language=last_language), status=status,
-                     result={"refused": [(name, exc.message) for name, exc in refused], "over_cap": over_cap})
-    status = refused[0][1].status if refused else (TaskLimitReached.status if over_cap else 200)
-    return _after_upload(request, accepted=accepted, refused=[(name, exc.message) for name, exc in refused],
-                         over_cap=over_cap, chosen=chosen, status=status, replayed=replayed)
-
-
-class _Refusal:
-    """One named refusal of an all-or-nothing upload: its message and the upload's status."""
-
-    def __init__(self, message: str, status: int):
-        self.message, self.status = message, status
-
-
-def _not_kept(exc) -> _Refusal:
-    return _Refusal(f"{exc.message} No file of this upload was kept.", exc.status)
+                     result={"refused": refused, "over_cap": over_cap})
+    return _after_upload(request, accepted=accepted, refused=refused, over_cap=over_cap, chosen=chosen,
+                         status=status, replayed=replayed)
 
 
 def _upload_form_error(request, form):
