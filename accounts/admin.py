@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import maintenance
 from accounts.models import ApiToken, TokenSession, User
-from tool_ocr.admin_tools import FastChangeList, FastListMixin, UserEmailFilter
+from core.admin_tools import FastChangeList, FastListMixin, UserEmailFilter
 
 
 class UserChangeList(FastChangeList):

@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tool_ocr.mysql_admin import MySQLServer  # noqa: E402
+from ops.mysql_admin import MySQLServer  # noqa: E402
 
 DB_NAME = "toolocr_bench_history"
 WORDS = ("invoice", "contract", "letter", "receipt", "scan", "statement", "report", "memo", "delivery-note",

@@ -1,7 +1,7 @@
 """Triggers that keep history.TaskSummary equal to GROUP BY user, status over the tasks table.
 
 One definition for the migration (MariaDB/MySQL and SQLite) and for database_schema.sql
-(tool_ocr/schema.py), so they cannot differ. A row of the summary only moves when a task
+(ops/schema.py), so they cannot differ. A row of the summary only moves when a task
 appears, disappears, or changes user, status, page count or processing time; heartbeats and
 progress updates do not touch it.
 """

@@ -3,7 +3,7 @@
 Lists are built for a million rows: owners come in one extra query for the page
 (prefetch_related, not a JOIN: with ``tasks JOIN users ORDER BY created_at LIMIT 100`` MariaDB
 drives the join from the small users table and sorts every task, 25+ s at a million rows),
-no column runs a query per row, counts are bounded (tool_ocr.admin_tools), and no filter
+no column runs a query per row, counts are bounded (core.admin_tools), and no filter
 lists every user or every distinct value of a big column. benchmarks/admin_scale.py measures it.
 """
 
@@ -16,7 +16,7 @@ from django.template.defaultfilters import filesizeformat
 
 from tasks import services
 from tasks.models import AuditLog, Task, TaskFile
-from tool_ocr.admin_tools import FastListMixin, UserEmailFilter
+from core.admin_tools import FastListMixin, UserEmailFilter
 
 
 class EngineFilter(admin.SimpleListFilter):

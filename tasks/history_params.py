@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from tasks.models import Task
-from tool_ocr.validation_messages import details_of
+from core.validation_messages import details_of
 
 ORDER_FIELDS = ("created_at", "filename", "status", "processing_seconds")
 ORDERINGS = tuple(f for name in ORDER_FIELDS for f in (name, f"-{name}"))

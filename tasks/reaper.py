@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from tasks import services
 from tasks.models import Task
-from tool_ocr.timespan import duration_text
+from core.timespan import duration_text
 
 log = logging.getLogger("tool_ocr.reaper")
 

@@ -21,7 +21,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie
 
-from tool_ocr.validation_messages import details_of
+from core.validation_messages import details_of
 
 log = logging.getLogger("tool_ocr.api")
 

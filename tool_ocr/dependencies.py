@@ -133,7 +133,7 @@ class ProbeMiddleware:
 
     def __call__(self, request):
         if request.path in PROBE_PATHS and request.method in ("GET", "HEAD"):
-            from tool_ocr import health
+            from ops import health
 
             return (health.healthz if request.path == "/healthz" else health.readyz)(request)
         return self.get_response(request)

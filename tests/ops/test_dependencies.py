@@ -67,7 +67,7 @@ def test_probes_skip_the_session_so_a_cookie_does_not_make_them_touch_the_databa
 
 
 def test_probes_answer_within_their_deadline_while_a_check_hangs(client, settings, monkeypatch):
-    from tool_ocr import health
+    from ops import health
 
     settings.HEALTH_CHECK_TIMEOUT = 0.5
     release = []

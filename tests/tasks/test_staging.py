@@ -163,7 +163,7 @@ def test_a_killed_workers_temporary_folder_is_removed_by_the_next_worker(tmp_pat
 
 
 def test_time_spans_are_printed_from_the_setting():
-    from tool_ocr.timespan import duration_text
+    from core.timespan import duration_text
 
     assert duration_text(30) == "30 seconds"
     assert duration_text(90) == "90 seconds"

@@ -132,7 +132,7 @@ def test_403_and_csrf_failure_are_branded(user_a, settings):
 
 
 def test_500_page_renders_without_a_request_or_database():
-    from tool_ocr.error_views import server_error
+    from ops.error_views import server_error
     from django.test import RequestFactory
 
     request = RequestFactory().get("/")  # no user, no session: the header shows only the brand

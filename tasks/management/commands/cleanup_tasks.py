@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from tasks import maintenance
-from tool_ocr.ops_command import OpsCommand, human_bytes
+from core.ops_command import OpsCommand, human_bytes
 
 
 class Command(OpsCommand):

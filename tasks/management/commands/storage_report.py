@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.core.management.base import CommandError
 
 from tasks import maintenance, reports
-from tool_ocr.ops_command import OpsCommand, human_bytes
+from core.ops_command import OpsCommand, human_bytes
 
 
 class Command(OpsCommand):

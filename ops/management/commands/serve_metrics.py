@@ -14,7 +14,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tool_ocr.metrics import host_metrics_app
+from ops.metrics import host_metrics_app
 
 
 class _Server(ThreadingMixIn, WSGIServer):

@@ -6,14 +6,14 @@ from django.apps import AppConfig
 _CHECK_STORAGE_FOR = {"db_worker", "runserver"}
 
 
-class ToolOcrConfig(AppConfig):
-    """The project package as an app: observability signal hooks and operator commands."""
+class OpsConfig(AppConfig):
+    """Operating the site: observability signal hooks, probes, metrics, the schema tools and their commands."""
 
-    name = "tool_ocr"
+    name = "ops"
     verbose_name = "Operations"
 
     def ready(self):
-        from tool_ocr import signals
+        from ops import signals
 
         signals.connect()
         if len(sys.argv) > 1 and sys.argv[1] in _CHECK_STORAGE_FOR:

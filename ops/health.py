@@ -125,7 +125,7 @@ def _worker():
     from django.db.models import Count, Min
 
     from tasks.models import Task
-    from tool_ocr.metrics import worker_last_seen
+    from ops.metrics import worker_last_seen
 
     try:
         now = timezone.now()
@@ -142,7 +142,7 @@ def _worker():
 
 
 def _auth_api():
-    from tool_ocr.metrics import breaker_state
+    from ops.metrics import breaker_state
 
     state = breaker_state()
     return {"status": "ok" if state in ("closed", "unknown") else "degraded", "breaker": state}
@@ -177,6 +177,6 @@ def readyz(request):
 def _may_see_details(request) -> bool:
     """Who may read /readyz's checks: the addresses and token that may read /metrics."""
     from accounts.client_ip import client_ip
-    from tool_ocr.metrics import _client_allowed, _token_ok
+    from ops.metrics import _client_allowed, _token_ok
 
     return _token_ok(request) or _client_allowed(client_ip(request) or "")

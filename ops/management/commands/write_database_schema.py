@@ -5,8 +5,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from tool_ocr.mysql_admin import MySQLServer
-from tool_ocr.schema import build_schema
+from ops.mysql_admin import MySQLServer
+from ops.schema import build_schema
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from tool_ocr.schema_doc import build_database_doc
+from ops.schema_doc import build_database_doc
 
 
 class Command(BaseCommand):

@@ -1,5 +1,5 @@
 -- Views for common queries ---------------------------------------------------
--- Each object's "-- doc:" lines above it are its description in docs/database.md (tool_ocr/schema_doc.py).
+-- Each object's "-- doc:" lines above it are its description in docs/database.md (manage.py describe_schema).
 
 -- doc: One row per user: tasks per status, pages read and bytes stored, and the time of the newest task.
 -- doc: For reports and ad-hoc SQL; the app's own statistics read the tables through indexes instead.

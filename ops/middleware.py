@@ -2,7 +2,7 @@
 
 Placed first in MIDDLEWARE so that every log line of a request, including those of
 other middleware, carries the id; the user id is added once authentication has run
-(``process_view``) or at sign-in (tool_ocr.signals).
+(``process_view``) or at sign-in (ops.signals).
 """
 
 import logging
@@ -12,8 +12,8 @@ import uuid
 
 
 from accounts.client_ip import client_ip
-from tool_ocr import metrics
-from tool_ocr.logging import request_id_var, user_id_var
+from ops import metrics
+from core.log_context import request_id_var, user_id_var
 
 log = logging.getLogger("tool_ocr.request")
 

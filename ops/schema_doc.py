@@ -104,10 +104,10 @@ def _er_diagram(our_models, prefix) -> list[str]:
 
 
 def views_and_procedures(prefix: str = "tool_ocr_") -> list[tuple[str, str, str]]:
-    """[(kind, name, description)] from tool_ocr/sql/views_procedures.sql, its "-- doc:" lines."""
+    """[(kind, name, description)] from ops/sql/views_procedures.sql, its "-- doc:" lines."""
     import re
 
-    from tool_ocr.schema import VIEWS_AND_PROCEDURES
+    from ops.schema import VIEWS_AND_PROCEDURES
 
     found, doc = [], []
     for line in VIEWS_AND_PROCEDURES.read_text().replace("{p}", prefix).splitlines():
@@ -123,7 +123,7 @@ def views_and_procedures(prefix: str = "tool_ocr_") -> list[tuple[str, str, str]
 
 def _views_section(prefix: str) -> list[str]:
     out = ["## Views and maintenance procedures", "",
-           "Created by `database_schema.sql` (from `tool_ocr/sql/views_procedures.sql`); `manage.py migrate` "
+           "Created by `database_schema.sql` (from `ops/sql/views_procedures.sql`); `manage.py migrate` "
            "does not make them. The management commands are the supported way to clean up: they also remove "
            "files, which SQL cannot.", ""]
     for kind, name, description in views_and_procedures(prefix):

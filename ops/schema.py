@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
-from tool_ocr.mysql_admin import MySQLServer
+from ops.mysql_admin import MySQLServer
 
 COLLATION = "utf8mb4_unicode_ci"
 VIEWS_AND_PROCEDURES = Path(__file__).with_name("sql") / "views_procedures.sql"

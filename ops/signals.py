@@ -1,6 +1,6 @@
 """Observability hooks on Django and django-tasks signals: log lines and metrics, no behaviour.
 
-Connected from tool_ocr.apps so that neither the sign-in code nor the OCR pipeline carry
+Connected from ops.apps so that neither the sign-in code nor the OCR pipeline carry
 metrics or audit-log plumbing of their own.
 """
 
@@ -10,8 +10,8 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db import transaction
 from django.db.models.signals import post_save
 
-from tool_ocr import metrics
-from tool_ocr.logging import task_id_var, user_id_var
+from ops import metrics
+from core.log_context import task_id_var, user_id_var
 
 auth_log = logging.getLogger("tool_ocr.auth")
 audit_log = logging.getLogger("tool_ocr.audit")
