@@ -311,18 +311,13 @@ def worker_last_seen():
 
 
 def _storage_metrics():
-    from django.apps import apps
     from django.db.models import Sum
 
+    from tasks.models import TaskStorage
+
     stored = GaugeMetricFamily("tool_ocr_storage_bytes", "Bytes of task files recorded in the database")
-    if apps.is_installed("history"):  # one row per task, (user, created_at, bytes) covering index
-        from history.models import TaskStorage
-
-        total = TaskStorage.objects.aggregate(b=Sum("bytes"))["b"]
-    else:
-        from tasks.models import TaskFile
-
-        total = TaskFile.objects.aggregate(b=Sum("size_bytes"))["b"]
+    # one row per task, (user, created_at, bytes) covering index
+    total = TaskStorage.objects.aggregate(b=Sum("bytes"))["b"]
     stored.add_metric([], total or 0)
     yield stored
 

@@ -32,16 +32,11 @@ def user_usage(user_ids) -> dict:
 
 
 def _stored_bytes(user_ids):
-    """(user id, bytes) from history's per-task storage table (one index range per user), else from the files."""
-    from django.apps import apps
+    """(user id, bytes) from the per-task storage table (one index range per user)."""
+    from tasks.models import TaskStorage
 
-    if apps.is_installed("history"):
-        from history.models import TaskStorage
-
-        return (TaskStorage.objects.filter(user_id__in=user_ids).order_by().values("user_id")
-                .annotate(b=Sum("bytes")).values_list("user_id", "b"))
-    return (TaskFile.objects.filter(task__user_id__in=user_ids).order_by().values("task__user_id")
-            .annotate(b=Sum("size_bytes")).values_list("task__user_id", "b"))
+    return (TaskStorage.objects.filter(user_id__in=user_ids).order_by().values("user_id")
+            .annotate(b=Sum("bytes")).values_list("user_id", "b"))
 
 
 def storage_by_user():

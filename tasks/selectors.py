@@ -17,7 +17,7 @@ from django.db.models import Case, Count, F, IntegerField, Lookup, Q, QuerySet, 
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from history.models import TaskStorage, TaskSummary, UserStorage
+from tasks.models import TaskStorage, TaskSummary, UserStorage
 from tasks.history_params import DEFAULT_ORDERING, ORDERINGS
 from tasks import search
 from tasks.models import Task, TaskFile, TaskText
@@ -168,7 +168,7 @@ def _page_ids(qs, page: int, page_size: int) -> list:
 
 
 def task_summary(*, user) -> dict:
-    """{status: {n, pages, seconds, timed}} of all the user's tasks, from history.TaskSummary (five rows)."""
+    """{status: {n, pages, seconds, timed}} of all the user's tasks, from TaskSummary (five rows)."""
     rows = TaskSummary.objects.filter(user=user).values_list("status", "tasks", "pages", "seconds", "timed")
     return {status: {"n": n, "pages": pages, "seconds": seconds if timed else None, "timed": timed}
             for status, n, pages, seconds, timed in rows if n}
@@ -395,7 +395,7 @@ def task_stats(*, user, filters: dict | None = None, today: date | None = None, 
 
 
 def task_storage_bytes(*, user, filters: dict | None = None) -> int:
-    """Bytes of every file of the user's tasks created in the date range (history.models.TaskStorage)."""
+    """Bytes of every file of the user's tasks created in the date range (tasks.models.TaskStorage)."""
     filters = filters or {}
     if not filters.get("created_from") and not filters.get("created_to"):  # all time: one maintained row
         return UserStorage.objects.filter(user=user).values_list("bytes", flat=True).first() or 0

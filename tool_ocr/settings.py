@@ -194,7 +194,6 @@ INSTALLED_APPS = [
     "core",  # the bottom layer (docs/architecture.md): apps import downwards only
     "accounts",
     "tasks",
-    "history",  # derived storage figures for the statistics (history.models)
     "ops",  # probes, metrics, security headers, error pages, schema tools; reads every app
 ]
 

@@ -4,8 +4,8 @@ import pytest
 from django.core.files.base import ContentFile
 from django.db.models import Sum
 
-from history.models import TaskStorage
-from history.services import task_storage_rebuild
+from tasks.models import TaskStorage
+from tasks.history.summaries import task_storage_rebuild
 from tasks import selectors, services
 from tasks.maintenance import Outcome, missing_file_rows_delete
 from tasks.models import Task, TaskFile

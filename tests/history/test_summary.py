@@ -6,8 +6,8 @@ import pytest
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from history.models import TaskSummary
-from history.services import task_summary_rebuild
+from tasks.models import TaskSummary
+from tasks.history.summaries import task_summary_rebuild
 from tasks import maintenance, selectors, services
 from tasks.models import Task
 from tests.history.test_storage import _complete
@@ -23,7 +23,7 @@ def _grouped():
 
 
 def _storage_sums():
-    from history.models import TaskStorage, UserStorage
+    from tasks.models import TaskStorage, UserStorage
 
     grouped = {r["user_id"]: r["b"] for r in TaskStorage.objects.order_by().values("user_id").annotate(b=Sum("bytes"))}
     kept = {r.user_id: r.bytes for r in UserStorage.objects.all() if r.bytes}

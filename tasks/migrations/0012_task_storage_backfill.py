@@ -1,4 +1,4 @@
-"""Rows for tasks that had files before history.signals kept the table (a separate step: on MySQL a
+"""Rows for tasks that had files before tasks.history.signals kept the table (a separate step: on MySQL a
 failed data step must not leave the table created but the migration unrecorded)."""
 
 from django.db import migrations
@@ -6,7 +6,7 @@ from django.db import migrations
 
 def backfill(apps, schema_editor):
     """One row per task that already has files: the same sum the signals keep afterwards."""
-    storage = apps.get_model("history", "TaskStorage")._meta.db_table
+    storage = apps.get_model("tasks", "TaskStorage")._meta.db_table
     tasks = apps.get_model("tasks", "Task")._meta.db_table
     files = apps.get_model("tasks", "TaskFile")._meta.db_table
     q = schema_editor.quote_name
@@ -19,6 +19,10 @@ def backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
 
-    dependencies = [("history", "0001_task_storage")]
+    # Was history.0002_task_storage_backfill while these tables had an app of their own (tables keep their
+    # names); a database that ran it counts this one as applied.
+    replaces = [("history", "0002_task_storage_backfill")]
+
+    dependencies = [('tasks', '0011_task_storage')]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]

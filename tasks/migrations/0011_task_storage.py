@@ -7,10 +7,12 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    initial = True
+    # Was history.0001_task_storage while these tables had an app of their own (tables keep their
+    # names); a database that ran it counts this one as applied.
+    replaces = [("history", "0001_task_storage")]
 
     dependencies = [
-        ('tasks', '0003_history_indexes'),
+        ('tasks', '0010_i11_task_user_completed_idx'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -2,12 +2,12 @@
 
 from django.db import migrations
 
-from history.triggers import STORAGE_NAMES, drop_sql, storage_rebuild_sql, storage_trigger_sql
+from tasks.history.triggers import STORAGE_NAMES, drop_sql, storage_rebuild_sql, storage_trigger_sql
 
 
 def _names(apps, schema_editor):
-    storage = apps.get_model("history", "TaskStorage")._meta.db_table
-    user_storage = apps.get_model("history", "UserStorage")._meta.db_table
+    storage = apps.get_model("tasks", "TaskStorage")._meta.db_table
+    user_storage = apps.get_model("tasks", "UserStorage")._meta.db_table
     prefix = storage[: -len("task_storage")] if storage.endswith("task_storage") else ""
     q = schema_editor.quote_name
     return q(storage), q(user_storage), prefix
@@ -31,6 +31,10 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
 
-    dependencies = [("history", "0005_i11_user_storage")]
+    # Was history.0006_i11_user_storage_triggers while these tables had an app of their own (tables keep their
+    # names); a database that ran it counts this one as applied.
+    replaces = [("history", "0006_i11_user_storage_triggers")]
+
+    dependencies = [('tasks', '0015_i11_user_storage')]
 
     operations = [migrations.RunPython(create, drop)]

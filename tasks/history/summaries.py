@@ -1,9 +1,9 @@
-"""Writes of the derived storage table (history.models.TaskStorage)."""
+"""Writes of the derived storage table (tasks.models.TaskStorage)."""
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
-from history.models import TaskStorage
+from tasks.models import TaskStorage
 
 
 def task_storage_refresh(*, task_id, create: bool = True) -> None:
@@ -46,16 +46,16 @@ def task_storage_rebuild() -> int:
 
 
 def task_summary_rebuild() -> int:
-    """Recount history.TaskSummary and UserStorage from their tables (after loading rows with the triggers off)."""
+    """Recount TaskSummary and UserStorage from their tables (after loading rows with the triggers off)."""
     from django.db import connection
 
-    from history.models import TaskSummary
-    from history.triggers import rebuild_sql
+    from tasks.models import TaskSummary
+    from tasks.history.triggers import rebuild_sql
     from tasks.models import Task
 
     q = connection.ops.quote_name
-    from history.models import TaskStorage, UserStorage
-    from history.triggers import storage_rebuild_sql
+    from tasks.models import TaskStorage, UserStorage
+    from tasks.history.triggers import storage_rebuild_sql
 
     with transaction.atomic(), connection.cursor() as cursor:
         for sql in rebuild_sql(q(Task._meta.db_table), q(TaskSummary._meta.db_table)):

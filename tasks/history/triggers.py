@@ -1,4 +1,4 @@
-"""Triggers that keep history.TaskSummary equal to GROUP BY user, status over the tasks table.
+"""Triggers that keep TaskSummary equal to GROUP BY user, status over the tasks table.
 
 One definition for the migration (MariaDB/MySQL and SQLite) and for database_schema.sql
 (ops/schema.py), so they cannot differ. A row of the summary only moves when a task
@@ -53,7 +53,7 @@ def drop_sql(vendor: str, prefix: str = "", names=NAMES) -> list[str]:
 
 
 def storage_trigger_sql(vendor: str, storage: str, user_storage: str, prefix: str = "") -> list[str]:
-    """Keep history.UserStorage = SUM(task_storage.bytes) per user."""
+    """Keep UserStorage = SUM(task_storage.bytes) per user."""
     insert = f"INSERT INTO {user_storage} (user_id, bytes) VALUES (NEW.user_id, NEW.bytes)"
     subtract = f"UPDATE {user_storage} SET bytes = bytes - OLD.bytes WHERE user_id = OLD.user_id"
     ai, au, ad = (f"{prefix}{name}" for name in STORAGE_NAMES)

@@ -7,8 +7,12 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
+    # Was history.0003_i11_task_summary while these tables had an app of their own (tables keep their
+    # names); a database that ran it counts this one as applied.
+    replaces = [("history", "0003_i11_task_summary")]
+
     dependencies = [
-        ('history', '0002_task_storage_backfill'),
+        ('tasks', '0012_task_storage_backfill'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
