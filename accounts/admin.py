@@ -18,7 +18,7 @@ class UserChangeList(FastChangeList):
 
     def get_results(self, request):
         super().get_results(request)
-        from tasks.reports import user_usage
+        from tasks.maintenance.reports import user_usage
 
         rows = list(self.result_list)
         usage = user_usage(u.pk for u in rows)
@@ -61,7 +61,7 @@ class UserAdmin(FastListMixin, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         """Through the purge service: the person's tasks, files and sessions go too, audited."""
-        from tasks.maintenance import purge_user
+        from tasks.maintenance.cleanup import purge_user
 
         purge_user(user=obj, request=request)
 
@@ -77,7 +77,7 @@ class UserAdmin(FastListMixin, admin.ModelAdmin):
         """
         from django.template.defaultfilters import pluralize
 
-        from tasks.maintenance import purge_user
+        from tasks.maintenance.cleanup import purge_user
 
         summary, counts = [], {"users": 0, "tasks": 0, "files": 0, "sessions": 0}
         for user in objs:

@@ -18,7 +18,7 @@ requests and the EXPLAIN of each of its queries.
 
 Every completed task also gets a page of text (search_text.py: ~230 words of business
 prose from a 6,000-word vocabulary, names, numbers, dates; one task in 20 a Chinese page;
-100,000 distinct pages dealt out in turn, so no user has the same page twice) in task_texts, indexed as tasks/search.py does, so the search cases (issue 10) measure a
+100,000 distinct pages dealt out in turn, so no user has the same page twice) in task_texts, indexed as tasks/history/search.py does, so the search cases (issue 10) measure a
 word, a word prefix, a very common word, a name and Chinese substrings of 2 and 3 characters,
 each with ten different queries, on the history page and the JSON list.
 
@@ -171,7 +171,7 @@ def _user_sizes(rng, users: int, total: int, heavy: int) -> list[int]:
 def fill(server: MySQLServer | None, database: str, users: int, total: int, heavy: int, seed: int = 1):
     """server None: the SQLite database of settings (``--sqlite``)."""
     from accounts.models import User
-    from tasks import search
+    from tasks.history import search
     from tasks.models import Task, TaskFile, TaskText
 
     from search_text import PageWriter
@@ -311,7 +311,7 @@ def fill_sql(users: int, total: int, heavy: int, seed: int = 1, steps=("tasks", 
 
     from accounts.models import User
     from tasks.models import TaskStorage
-    from tasks import search
+    from tasks.history import search
     from tasks.models import Task, TaskFile, TaskText
 
     from search_text import PageWriter
@@ -414,7 +414,7 @@ def _fill_files_sql(run, tasks_t, files_t, path, concat, stem):
 def _fill_texts_sql(run, seed, mysql, q, tasks_t, texts_t):
     from django.db import connection
 
-    from tasks import search
+    from tasks.history import search
 
     from search_text import PageWriter
 

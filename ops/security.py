@@ -71,7 +71,7 @@ class StrictSessionCookieMiddleware:
 class RequestSizeLimitMiddleware:
     """A request whose Content-Length is over MAX_REQUEST_MB gets 413 before any of its body is read.
 
-    The per-file limit (MAX_UPLOAD_MB, tasks.uploads) cuts a file off while it streams; this one
+    The per-file limit (MAX_UPLOAD_MB, tasks.intake.uploads) cuts a file off while it streams; this one
     stops a client that announces gigabytes from keeping a server thread busy reading them.
     """
 

@@ -14,14 +14,15 @@ from django.http import HttpResponse
 from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 
-from tasks import search, selectors, services
+from tasks import selectors, services
+from tasks.history import search
 from tasks.ocr import engines
-from tasks.downloads import serve_task_file
-from tasks.export import export_response
-from tasks.file_links import file_url, sorted_files
-from tasks.history_params import PageParams, ParamsError, TaskFilters, parse_filters
+from tasks.web.downloads import serve_task_file
+from tasks.web.export import export_response
+from tasks.files.file_links import file_url, sorted_files
+from tasks.history.params import PageParams, ParamsError, TaskFilters, parse_filters
 from tasks.models import Task, TaskFile
-from tasks.uploads import files_from_request
+from tasks.intake.uploads import files_from_request
 from tool_ocr.api import ApiError
 
 

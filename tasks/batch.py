@@ -3,7 +3,7 @@
 A request with five files where the fourth is refused must not leave three tasks
 behind that the caller never got ids for: the rows roll back together and the files
 already written are removed; a process killed half-way leaves staging records that the
-cleanup follows (tasks.staging). Nothing is queued unless every file was taken.
+cleanup follows (tasks.files.staging). Nothing is queued unless every file was taken.
 """
 
 from tasks import services

@@ -51,7 +51,7 @@ JOBS = {job.name: job for job in PERIODIC_JOBS}
 
 @task()
 def process_task(task_id: str) -> str:
-    from tasks.processing import run_task
+    from tasks.pipeline.processing import run_task
 
     ensure_periodic_scheduled()
     return run_task(task_id)

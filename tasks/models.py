@@ -186,7 +186,7 @@ class StagedFolder(models.Model):
     Committed before a file is written (upload, results) or together with the rows a deletion
     removes, and deleted in the transaction that adopts the files (or once the files are gone).
     A row still here after STAGING_GRACE_SECONDS belongs to a process that died: the reaper then
-    deletes every file of that folder that no TaskFile row names (tasks.staging).
+    deletes every file of that folder that no TaskFile row names (tasks.files.staging).
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -229,7 +229,7 @@ class WorkerPresence(models.Model):
 
 
 class TaskText(models.Model):
-    """The recognised text of a task, and its search terms (tasks.search): one row per completed task.
+    """The recognised text of a task, and its search terms (tasks.history.search): one row per completed task.
 
     ``terms`` holds every word (folded) and every two-character piece of Chinese/Japanese text,
     each prefixed with the owner's tag, so the full-text index (FULLTEXT on MariaDB, FTS5 on

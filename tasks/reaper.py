@@ -38,7 +38,7 @@ class ReapReport:
     requeued: list = field(default_factory=list)
     failed: list = field(default_factory=list)
     resent: list = field(default_factory=list)
-    staged: dict = field(default_factory=dict)  # tasks.staging.cleanup_stale: folders and files removed
+    staged: dict = field(default_factory=dict)  # tasks.files.staging.cleanup_stale: folders and files removed
     dry_run: bool = False
 
     def __str__(self):
@@ -66,7 +66,7 @@ def reap_stuck_tasks(*, now=None, timeout: int | None = None, dry_run: bool = Fa
         if _queue_job_lost(task, cutoff) and (dry_run or _resend(task)):
             report.resent.append(str(task.pk))
     if not dry_run:
-        from tasks.staging import cleanup_stale
+        from tasks.files.staging import cleanup_stale
 
         report.staged = cleanup_stale(now=now)
     if not dry_run and (report.requeued or report.failed or report.resent):

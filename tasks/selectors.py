@@ -18,8 +18,8 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from tasks.models import TaskStorage, TaskSummary, UserStorage
-from tasks.history_params import DEFAULT_ORDERING, ORDERINGS
-from tasks import search
+from tasks.history.params import DEFAULT_ORDERING, ORDERINGS
+from tasks.history import search
 from tasks.models import Task, TaskFile, TaskText
 
 # For each sort key, the key list that one index walks forward (the reverse ordering walks it
@@ -71,7 +71,7 @@ def _filtered(*, user, filters: dict) -> QuerySet[Task]:
 
 
 def task_text_matches(*, user, q: str) -> QuerySet:
-    """Ids of the user's tasks whose recognised text matches ``q`` (tasks.search): a subquery.
+    """Ids of the user's tasks whose recognised text matches ``q`` (tasks.history.search): a subquery.
 
     Words match as prefixes, Chinese/Japanese as substrings. The full-text index finds the
     candidates by term (terms carry the owner, so only the user's rows are looked at); the
@@ -109,7 +109,7 @@ class _FulltextMatch(Lookup):
 
 
 def task_snippets(*, user, task_ids, q: str) -> dict:
-    """{task id: snippet parts} (tasks.search.snippet_parts) for the user's tasks whose text matches ``q``."""
+    """{task id: snippet parts} (tasks.history.search.snippet_parts) for the user's tasks whose text matches ``q``."""
     if not q or not task_ids:
         return {}
     texts = TaskText.objects.filter(user=user, task_id__in=list(task_ids)).values_list("task_id", "text")
@@ -121,7 +121,7 @@ def task_list(*, user, filters: dict | None = None) -> QuerySet[Task]:
     """The user's tasks, filtered and ordered (newest first unless ``filters['ordering']`` says otherwise).
 
     filters: ``status`` (list), ``q`` (file name contains, or the recognised text matches), ``created_from`` / ``created_to``
-    (dates, inclusive, in TIME_ZONE), ``ordering`` (see tasks.history_params.ORDERINGS).
+    (dates, inclusive, in TIME_ZONE), ``ordering`` (see tasks.history.params.ORDERINGS).
     """
     filters = filters or {}
     keys = order_keys(filters.get("ordering") or DEFAULT_ORDERING)

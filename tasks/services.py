@@ -20,10 +20,12 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.client_ip import client_ip
-from tasks import documents, search, staging
+from tasks.files import staging
+from tasks.history import search
+from tasks.intake import documents
 from tasks.errors import ServiceError
 from tasks.models import AuditLog, Task, TaskFile, TaskText, UploadKey
-from tasks.storage import (ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of,
+from tasks.files.storage import (ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of,
                            task_folder)
 from tool_ocr.object_storage import storage_errors
 
@@ -212,7 +214,7 @@ def tasks_create(*, user, uploaded_files, engine: str | None = None, language: s
                  upload_key: str | None = None, name_files: bool = True) -> Created:
     """One task per file, all or nothing, queued after commit; a refusal names the file.
 
-    The files are written under a staging record (tasks.staging) committed first and adopted in
+    The files are written under a staging record (tasks.files.staging) committed first and adopted in
     the transaction that saves every row, so a process killed at any moment leaves either the
     whole upload or nothing that the cleanup does not remove. ``upload_key`` (the client's
     idempotency key): the same key again returns the tasks created the first time, unchanged.
@@ -360,7 +362,7 @@ def task_complete(*, task: Task, results: dict) -> None:
     until here and are swapped for the new ones in the same transaction: a reader sees the
     old set or the new one, never none or a mix; their files go once that has committed.
 
-    The files are written under a staging record (tasks.staging): a worker killed or a disk
+    The files are written under a staging record (tasks.files.staging): a worker killed or a disk
     filling up half-way leaves no file without its row for long. Raises StorageUnavailable
     when the storage refuses the files (full, read-only, the bucket down).
     """

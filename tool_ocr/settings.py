@@ -116,7 +116,7 @@ MAX_UPLOAD_MB = cfg.int("MAX_UPLOAD_MB", "50", minimum=1, maximum=2048)
 MAX_PAGES = cfg.int("MAX_PAGES", "300", minimum=1, maximum=100000)
 # Largest page in pixels (width x height; PDF pages at OCR_PDF_DPI): stops decompression bombs.
 MAX_IMAGE_PIXELS = cfg.int("MAX_IMAGE_PIXELS", "60000000", minimum=100000, maximum=1000000000)
-# Bounded PDF parsing (tasks/documents.py, tasks/pdf_render.py): the upload check's time budget,
+# Bounded PDF parsing (tasks/intake/documents.py, tasks/intake/pdf_render.py): the upload check's time budget,
 # the drawing operations (decoded content streams) allowed per page and per document, and the
 # worker's per-page render deadline and memory cap (the page is drawn in a child process).
 PDF_INSPECT_SECONDS = cfg.int("PDF_INSPECT_SECONDS", "10", minimum=1, maximum=600)
@@ -134,7 +134,7 @@ CLEANUP_SESSIONS_INTERVAL = cfg.int("CLEANUP_SESSIONS_INTERVAL", "3600", minimum
 CLEANUP_TASKS_INTERVAL = cfg.int("CLEANUP_TASKS_INTERVAL", "86400", minimum=0, maximum=2592000)
 STORAGE_REPORT_INTERVAL = cfg.int("STORAGE_REPORT_INTERVAL", "604800", minimum=0, maximum=2592000)
 # Uploads are streamed to temporary files on disk, never held in memory; one past MAX_UPLOAD_MB is cut off.
-FILE_UPLOAD_HANDLERS = ["tasks.uploads.LimitedTemporaryFileUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["tasks.intake.uploads.LimitedTemporaryFileUploadHandler"]
 # Streamed into TMPDIR itself: Python would silently fall back to another folder if TMPDIR cannot take a
 # file when first used; an unwritable TMPDIR is a fault to report (503, /readyz), not to hide.
 FILE_UPLOAD_TEMP_DIR = os.environ.get("TMPDIR") or None
@@ -223,7 +223,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "tasks.context_processors.navigation",
+                "tasks.web.context_processors.navigation",
             ],
         },
     },
@@ -325,7 +325,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 MAX_REQUEST_MB = cfg.int("MAX_REQUEST_MB", str(4 * MAX_UPLOAD_MB), minimum=MAX_UPLOAD_MB + 1, maximum=100000)
 MIDDLEWARE.insert(2, "ops.security.RequestSizeLimitMiddleware")  # before anything reads the body
 # Refused retries, cancels and deletes of tasks (another user's: 404) leave a 'denied' audit row.
-MIDDLEWARE.append("tasks.middleware.DeniedAttemptAuditMiddleware")
+MIDDLEWARE.append("tasks.web.middleware.DeniedAttemptAuditMiddleware")
 # Where to report a security issue (an email address or URL); published at /.well-known/security.txt.
 SECURITY_CONTACT = cfg.str("SECURITY_CONTACT", "")
 # Session cookies must be exactly a key Django made (MariaDB would match "ABC…" to "abc…").
@@ -342,7 +342,7 @@ MIDDLEWARE.insert(min(MIDDLEWARE.index(m) for m in ("ops.security.StrictSessionC
 # ...and answer within this many seconds, whatever a check waits on.
 HEALTH_CHECK_TIMEOUT = cfg.float("HEALTH_CHECK_TIMEOUT", "3", minimum=0.5, maximum=60)
 # Files written but not yet adopted by their rows are removed this long after a process that wrote them
-# died (tasks/staging.py); longer than any upload or result write takes.
+# died (tasks/files/staging.py); longer than any upload or result write takes.
 STAGING_GRACE_SECONDS = cfg.int("STAGING_GRACE_SECONDS", "3600", minimum=1, maximum=604800)
 # A worker that lost the database waits and tries again, doubling the wait up to this many seconds.
 WORKER_DB_RETRY_MAX_WAIT = cfg.float("WORKER_DB_RETRY_MAX_WAIT", "30", minimum=0.5, maximum=3600)

@@ -12,9 +12,9 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path(".well-known/security.txt", security.security_txt, name="security-txt"),
     path("", include("accounts.urls")),
-    path("", include("tasks.urls")),
+    path("", include("tasks.web.urls")),
     path("api/v1/", include("tool_ocr.api")),
-    path("", include("tasks.history_urls")),
+    path("", include("tasks.web.history_urls")),
 ]
 
 # Branded error pages with the header and a way back (ops/error_views.py).

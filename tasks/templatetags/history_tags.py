@@ -2,7 +2,7 @@
 
 from django import template
 
-from tasks.file_links import LABEL_BY_KIND, file_url, sorted_files
+from tasks.files.file_links import LABEL_BY_KIND, file_url, sorted_files
 
 register = template.Library()
 

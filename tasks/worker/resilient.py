@@ -11,7 +11,7 @@ REAPER_INTERVAL.
 
 It also shows life every few seconds, busy or idle (WorkerPresence.last_seen_at), so
 /readyz tells a live worker from a dead one whatever stopped it, and it removes the
-temporary files that killed workers left on this host (tasks.worker_temp).
+temporary files that killed workers left on this host (tasks.pipeline.worker_temp).
 """
 
 import logging
@@ -26,7 +26,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 
-from tasks import worker_temp
+from tasks.pipeline import worker_temp
 
 log = logging.getLogger("tool_ocr.worker")
 
@@ -172,7 +172,7 @@ class ResilientWorker(Worker):
 
 
 def _interrupted(clear: bool = False) -> list:
-    from tasks import processing
+    from tasks.pipeline import processing
 
     found = list(processing.INTERRUPTED)
     if clear:

@@ -7,7 +7,7 @@ from django.db.models import Sum
 from tasks.models import TaskStorage
 from tasks.history.summaries import task_storage_rebuild
 from tasks import selectors, services
-from tasks.maintenance import Outcome, missing_file_rows_delete
+from tasks.maintenance.cleanup import Outcome, missing_file_rows_delete
 from tasks.models import Task, TaskFile
 from tests.tasks.history_helpers import png_bytes, png_upload
 

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from tasks.models import TaskSummary
 from tasks.history.summaries import task_summary_rebuild
-from tasks import maintenance, selectors, services
+from tasks import selectors, services
+from tasks.maintenance import cleanup
 from tasks.models import Task
 from tests.history.test_storage import _complete
 from tests.tasks.history_helpers import make_task, png_upload
@@ -51,14 +52,14 @@ def test_summary_follows_every_write(user_a, user_b, django_capture_on_commit_ca
         Task.objects.bulk_create([Task(user=user_b, filename=f"bulk{i}.png", status="failed", page_count=2)
                                   for i in range(5)])
     assert _summary() == _grouped()
-    maintenance.cleanup_tasks(days=30)
+    cleanup.cleanup_tasks(days=30)
     assert not Task.objects.filter(pk=old.pk).exists() and _summary() == _grouped()
     with django_capture_on_commit_callbacks(execute=True):
         services.task_delete(task=Task.objects.get(pk=done.pk))
     assert _summary() == _grouped()
     grouped, kept = _storage_sums()
     assert grouped == kept and grouped
-    maintenance.purge_user(user=user_b)
+    cleanup.purge_user(user=user_b)
     assert _summary() == _grouped() and not TaskSummary.objects.filter(user_id=user_b.pk, tasks__gt=0).exists()
     grouped, kept = _storage_sums()
     assert grouped == kept

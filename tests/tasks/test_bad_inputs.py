@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tasks import services
-from tasks.documents import DocumentError
+from tasks.intake.documents import DocumentError
 from tasks.models import Task, TaskFile
 from tests.tasks.pipeline import CORPUS, queued_jobs, signed_in, stored_names
 

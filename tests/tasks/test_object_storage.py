@@ -202,7 +202,7 @@ def test_results_that_cannot_be_written_leave_no_row_and_no_object(settings, mot
     bucket = moto_s3.new_bucket()
     storage_settings(settings, moto_s3, bucket)
     task = _create(user_a)
-    from tasks import storage as storage_module
+    from tasks.files import storage as storage_module
 
     real_copy = storage_module.copy_to_local
 

@@ -16,13 +16,14 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from tasks import documents, services
+from tasks import services
+from tasks.intake import documents
 from tasks.models import Task, TaskFile
 from tasks.ocr import languages, orientation
 from tasks.ocr.engines import get_engine
 from tasks.ocr.layout import page_text
 from tasks.ocr.quality import cer
-from tasks.processing import read_page
+from tasks.pipeline.processing import read_page
 from tests import pagegen
 from tests.tasks.pipeline import PAGES, run_worker
 from tests.tasks.history_helpers import signed_in

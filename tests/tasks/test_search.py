@@ -12,8 +12,9 @@ from django.core.files.base import ContentFile
 from django.db import connection
 from django.utils import timezone
 
-from tasks import search, selectors, services
-from tasks.maintenance import Outcome, cleanup_tasks, purge_user, tasks_delete_batch
+from tasks import selectors, services
+from tasks.history import search
+from tasks.maintenance.cleanup import Outcome, cleanup_tasks, purge_user, tasks_delete_batch
 from tasks.models import Task, TaskFile, TaskText
 from tests.tasks.history_helpers import make_task, signed_in
 

@@ -3,7 +3,7 @@
 Another user's task answers 404 exactly like an unknown one (pages, partials and the API), so
 the refusal is recognised here, in one place for every route: an unsafe request (POST, DELETE,
 ...) by a signed-in user, to a URL naming a task, answered 404. Downloads are audited by
-tasks.downloads (allowed and denied); reads of pages are not (a poll of a just-deleted task is
+tasks.web.downloads (allowed and denied); reads of pages are not (a poll of a just-deleted task is
 no attempt at anything).
 """
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from tasks import page_view, views
+from tasks.web import page_view
+from tasks.web import views
 
 app_name = "tasks"
 

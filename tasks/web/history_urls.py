@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks import history_views as views
+from tasks.web import history_views as views
 
 app_name = "history"
 

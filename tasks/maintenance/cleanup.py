@@ -3,7 +3,7 @@
 The management commands and the admin call these; each function is idempotent (a second
 run finds nothing to do) and works in bounded batches so a million rows never sit in
 memory or in one transaction. Rows go first, in a transaction that also commits a staging
-record per task folder (tasks.staging); files go after it committed, the same order as
+record per task folder (tasks.files.staging); files go after it committed, the same order as
 tasks.services.task_delete. A process killed in between leaves the staging records, and the
 reaper's staging cleanup removes the files no row names: never a row without its file, and
 no file without its row for longer than STAGING_GRACE_SECONDS.
@@ -19,9 +19,9 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from tasks import staging
+from tasks.files import staging
 from tasks.models import AuditLog, Task, TaskFile
-from tasks.storage import delete_task_folder, task_folder
+from tasks.files.storage import delete_task_folder, task_folder
 
 log = logging.getLogger("tool_ocr.maintenance")
 

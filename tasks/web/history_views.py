@@ -20,15 +20,16 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from tasks import search, selectors, services
-from tasks.charts import daily_chart
-from tasks.context_processors import badge_context
+from tasks import selectors, services
+from tasks.history import search
+from tasks.web.charts import daily_chart
+from tasks.web.context_processors import badge_context
 from tasks.errors import ServiceError
-from tasks.export import export_response
-from tasks.history_params import (DEFAULT_ORDERING, DEFAULT_PAGE_SIZE, PAGE_SIZES, ParamsError, TaskFilters,
+from tasks.web.export import export_response
+from tasks.history.params import (DEFAULT_ORDERING, DEFAULT_PAGE_SIZE, PAGE_SIZES, ParamsError, TaskFilters,
                                   parse_filters)
 from tasks.models import Task
-from tasks.zip_download import results_zip_response
+from tasks.web.zip_download import results_zip_response
 
 COLUMNS = (("filename", "File"), ("status", "Status"), (None, "Engine"), (None, "Pages"),
            ("created_at", "Created"), ("processing_seconds", "Duration"))

@@ -532,9 +532,9 @@ def _render_error(code: str, number: int, why: str) -> DocumentError:
 
 
 def _iter_pdf_pages(fh, text_layers: bool = False):
-    """Pages read (text layer) or drawn one at a time in a child process (tasks/pdf_render.py),
+    """Pages read (text layer) or drawn one at a time in a child process (tasks/intake/pdf_render.py),
     each under a deadline and a memory cap: a page's content is never parsed in the worker itself."""
-    from tasks.pdf_render import PageRenderer, RenderFailed, RenderTimeout
+    from tasks.intake.pdf_render import PageRenderer, RenderFailed, RenderTimeout
 
     dpi = settings.OCR_PDF_DPI
     data = fh.read()

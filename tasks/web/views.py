@@ -13,16 +13,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tasks import selectors, services
-from tasks.downloads import KIND_BY_SUFFIX
+from tasks.web.downloads import KIND_BY_SUFFIX
 from tasks.errors import ServiceError
 from tasks.services import TaskLimitReached
-from tasks.file_links import file_url
-from tasks.forms import RetryForm, UploadForm
+from tasks.files.file_links import file_url
+from tasks.web.forms import RetryForm, UploadForm
 from tasks.models import Task, TaskFile
 from tasks.ocr.engines import ENGINE_CHOICES
-from tasks.page_view import LOW_CONFIDENCE, page_view
-from tasks.storage import open_task_file
-from tasks.uploads import files_from_request
+from tasks.web.page_view import LOW_CONFIDENCE, page_view
+from tasks.files.storage import open_task_file
+from tasks.intake.uploads import files_from_request
 
 # What the task page offers to download, in this order: (url suffix, label).
 DOWNLOADS = [("result.txt", "Text"), ("result.json", "JSON with boxes"), ("result.pdf", "Searchable PDF"),
@@ -169,7 +169,7 @@ def _result_pages(task: Task) -> list[dict] | None:
             data = json.load(fh)
         return [{"number": p.get("number"), "text": p.get("text", ""), "from_text_layer": p.get("read_from") == "text_layer",
                  "turned": p.get("turned") or [], "engine": p.get("engine", ""),
-                 "view": page_view(p, p.get("number"))}  # the page beside its text (tasks/page_view.py)
+                 "view": page_view(p, p.get("number"))}  # the page beside its text (tasks/web/page_view.py)
                 for p in data.get("pages", [])]
     except (OSError, ValueError, AttributeError):
         return None

@@ -2,7 +2,7 @@
 
 The PDF is hand-written and streamed to a file as pages arrive, so a 300-page document
 never sits in memory. The text layer works as Tesseract's own PDF renderer does: a glyph-less
-TrueType font (tasks/glyphless_font.py) as a Type 0 font with Identity-H encoding, so each
+TrueType font (tasks/pipeline/glyphless_font.py) as a Type 0 font with Identity-H encoding, so each
 character is a two-byte code, and a ToUnicode map from codes back to Unicode. So any script
 the engine returns (CJK, Greek, Cyrillic, accents) is found, selected and copied in a viewer.
 Codes are the characters' own UTF-16 values; characters beyond U+FFFF get a code from the
@@ -17,7 +17,7 @@ import zlib
 
 from PIL import Image
 
-from tasks.glyphless_font import ADVANCE, glyphless_ttf
+from tasks.pipeline.glyphless_font import ADVANCE, glyphless_ttf
 from tasks.ocr.base import Line
 from tasks.ocr.layout import group_rows
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from tasks.history_params import TaskFilters
+from tasks.history.params import TaskFilters
 from tasks.selectors import task_iter
 
 COLUMNS = ("id", "filename", "status", "engine", "language", "created_at", "started_at", "completed_at",

@@ -10,7 +10,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from tasks.models import AuditLog, TaskFile
 from tasks.selectors import task_file_get
 from tasks.services import audit, audit_denied
-from tasks.storage import stream_task_file
+from tasks.files.storage import stream_task_file
 from tool_ocr.object_storage import bucket_errors
 
 log = logging.getLogger("tool_ocr.tasks")

@@ -51,7 +51,7 @@ def _child(dpi: int, memory_bytes: int) -> None:
                 import math
                 import pickle
 
-                from tasks.pdf_text import text_layer_page
+                from tasks.intake.pdf_text import text_layer_page
 
                 width, height = page.get_size()
                 read = text_layer_page(page, math.ceil(width * dpi / 72 - 1e-6), math.ceil(height * dpi / 72 - 1e-6))
@@ -179,5 +179,5 @@ class PageRenderer:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tasks.pdf_text, no Django
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tasks.intake.pdf_text, no Django
     _child(int(sys.argv[1]), int(sys.argv[2]))

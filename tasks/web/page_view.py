@@ -1,7 +1,7 @@
 """The page beside its text on the task page: the page image, the recognised lines drawn over it, the text.
 
 The boxes in result.json refer to the upright page as it was read (turned and straightened,
-tasks/processing.py), which is not stored as an image; the searchable PDF is: each of its OCR'd
+tasks/pipeline/processing.py), which is not stored as an image; the searchable PDF is: each of its OCR'd
 pages is that very upright image, and a page read from a PDF's own text is the original page,
 whose boxes were measured on it. So the page image is the searchable PDF's page, drawn (in a
 child process under a deadline and a memory cap, as the worker draws PDFs) at screen resolution.
@@ -20,7 +20,7 @@ from tasks import selectors
 from tasks.models import TaskFile
 from tasks.ocr.base import Line
 from tasks.ocr.layout import group_rows, paragraph_starts
-from tasks.storage import open_task_file
+from tasks.files.storage import open_task_file
 
 log = logging.getLogger("tool_ocr.tasks")
 
@@ -64,8 +64,8 @@ def page_view(page: dict, number: int) -> dict:
 
 def _render(data: bytes, index: int):
     """The page drawn at screen resolution (child process, deadline, memory cap), as a PIL image."""
-    from tasks.documents import _pdf_open
-    from tasks.pdf_render import PageRenderer
+    from tasks.intake.documents import _pdf_open
+    from tasks.intake.pdf_render import PageRenderer
 
     pdf = _pdf_open(io.BytesIO(data))
     try:
@@ -85,8 +85,8 @@ def _render(data: bytes, index: int):
 @require_GET
 def page_image(request, task_id, number: int):
     """Page ``number`` of the user's task as the lines' boxes refer to it (JPEG); 404 for another user's task."""
-    from tasks.documents import DocumentError
-    from tasks.pdf_render import RenderFailed, RenderTimeout
+    from tasks.intake.documents import DocumentError
+    from tasks.intake.pdf_render import RenderFailed, RenderTimeout
 
     task_file = selectors.task_file_get(user=request.user, task_id=task_id, kind=TaskFile.Kind.RESULT_PDF)
     if task_file is None or number < 1 or number > max(task_file.task.page_count, 1):

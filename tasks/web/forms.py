@@ -3,7 +3,8 @@
 from django import forms
 from django.conf import settings
 
-from tasks import documents, services
+from tasks import services
+from tasks.intake import documents
 
 def engine_choices():
     """Each engine with its one-line trade-off (tasks.ocr.engines.ENGINE_CHOICES says it)."""
@@ -30,7 +31,7 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class UploadForm(forms.Form):
-    # Rendered for the page; the view reads the files itself (tasks.uploads), so that one bad
+    # Rendered for the page; the view reads the files itself (tasks.intake.uploads), so that one bad
     # file gets its own message while the good ones are still taken.
     files = forms.FileField(
         label="Files to read", required=False,

@@ -9,7 +9,7 @@ so the page or the API can say which file was too large.
 from django.conf import settings
 from django.core.files.uploadhandler import SkipFile, TemporaryFileUploadHandler
 
-from tasks.documents import DocumentError, file_too_large
+from tasks.intake.documents import DocumentError, file_too_large
 from tool_ocr.dependencies import TempFolderUnavailable
 
 _OVERSIZED_ATTR = "_tool_ocr_oversized_uploads"

@@ -16,16 +16,18 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import InterfaceError, OperationalError
 
-from tasks import documents, services, worker_temp
-from tasks.documents import DocumentError
+from tasks import services
+from tasks.intake import documents
+from tasks.pipeline import worker_temp
+from tasks.intake.documents import DocumentError
 from tasks.models import Task, TaskFile
 from tasks.ocr.base import PageResult
 from tasks.ocr import languages, orientation
 from tasks.ocr.engines import get_engine
 from tasks.ocr.layout import page_text
-from tasks.pdf_text import TextLayerPage
-from tasks.searchable_pdf import OriginalPagesUnreadable, SearchablePdfWriter, keep_original_pages
-from tasks.storage import local_copy
+from tasks.intake.pdf_text import TextLayerPage
+from tasks.pipeline.searchable_pdf import OriginalPagesUnreadable, SearchablePdfWriter, keep_original_pages
+from tasks.files.storage import local_copy
 from tool_ocr.dependencies import dependency_of
 from tool_ocr.object_storage import bucket_errors
 
@@ -273,7 +275,7 @@ def _heartbeat(task: Task, pages_done: int, db: _DatabaseWait) -> None:
 
 
 def _temp_file():
-    """A temporary file in this worker's own folder (tasks.worker_temp); a worker killed half-way leaves
+    """A temporary file in this worker's own folder (tasks.pipeline.worker_temp); a worker killed half-way leaves
     it there, and the next worker that starts on the host removes it."""
     try:
         return tempfile.NamedTemporaryFile(prefix="tool-ocr-", suffix=".pdf", dir=worker_temp.folder())
