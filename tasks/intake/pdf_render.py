@@ -179,5 +179,6 @@ class PageRenderer:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tasks.intake.pdf_text, no Django
+    # The project folder (three up: tasks/intake/pdf_render.py), for tasks.intake.pdf_text; no Django.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     _child(int(sys.argv[1]), int(sys.argv[2]))
