@@ -1,9 +1,4 @@
-import sys
-
 from django.apps import AppConfig
-
-# Long-running processes that must not start on a bucket they cannot use (gunicorn: tool_ocr/wsgi.py).
-_CHECK_STORAGE_FOR = {"db_worker", "runserver"}
 
 
 class OpsConfig(AppConfig):
@@ -16,7 +11,3 @@ class OpsConfig(AppConfig):
         from ops import signals
 
         signals.connect()
-        if len(sys.argv) > 1 and sys.argv[1] in _CHECK_STORAGE_FOR:
-            from tool_ocr.object_storage import verify_at_start_up
-
-            verify_at_start_up()

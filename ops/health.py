@@ -81,7 +81,7 @@ def _database():
 
 def _storage_check():
     """{"status"}, and on a bucket that fails also the reason in plain words (logged in full)."""
-    from tool_ocr.object_storage import READYZ_DETAILS, check_bucket
+    from tasks.files.object_storage import READYZ_DETAILS, check_bucket
 
     problem = check_bucket()
     if problem:
@@ -180,3 +180,19 @@ def _may_see_details(request) -> bool:
     from ops.metrics import _client_allowed, _token_ok
 
     return _token_ok(request) or _client_allowed(client_ip(request) or "")
+
+
+PROBE_PATHS = ("/healthz", "/readyz")
+
+
+class ProbeMiddleware:
+    """Answers the health probes before the session and sign-in run: a probe sent with a cookie
+    must not wait on (or fail with) the database through the session lookup."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path in PROBE_PATHS and request.method in ("GET", "HEAD"):
+            return (healthz if request.path == "/healthz" else readyz)(request)
+        return self.get_response(request)

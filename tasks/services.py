@@ -27,7 +27,7 @@ from tasks.errors import ServiceError
 from tasks.models import AuditLog, Task, TaskFile, TaskText, UploadKey
 from tasks.files.storage import (ORIGINAL_NAMES, RESULT_NAMES, delete_task_files, delete_task_folder, sha256_of,
                            task_folder)
-from tool_ocr.object_storage import storage_errors
+from tasks.files.object_storage import storage_errors
 
 log = logging.getLogger("tool_ocr.tasks")
 

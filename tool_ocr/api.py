@@ -228,7 +228,7 @@ def _database_error(request, exc):
 
 @_handler(Exception)
 def _unexpected(request, exc):
-    from tool_ocr.dependencies import dependency_of, unavailable_response
+    from core.dependencies import dependency_of, unavailable_response
 
     dependency = dependency_of(exc)  # storage or temporary folder unwritable, sign-in API down: 503
     if dependency:

@@ -269,7 +269,7 @@ if FILE_STORAGE == "s3":
     if bool(AWS_ACCESS_KEY_ID) != bool(AWS_SECRET_ACCESS_KEY):
         raise ConfigError("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or neither "
                           "(then boto3 finds credentials itself, e.g. an instance role).")
-    from tool_ocr.object_storage import s3_storage_options  # noqa: E402
+    from tasks.files.object_storage import s3_storage_options  # noqa: E402
 
     STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage",
                            "OPTIONS": s3_storage_options(bucket_name=AWS_STORAGE_BUCKET_NAME,
@@ -332,13 +332,13 @@ SECURITY_CONTACT = cfg.str("SECURITY_CONTACT", "")
 MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
                   "ops.security.StrictSessionCookieMiddleware")
 
-# --- Faults (issue 16; tool_ocr/dependencies.py) ------------------------------
+# --- Faults (issue 16; core/dependencies.py) ------------------------------
 # A dependency down (database, storage, temporary folder, sign-in API) is a 503 on every page and endpoint.
-MIDDLEWARE.insert(1, "tool_ocr.dependencies.DependencyDownMiddleware")
+MIDDLEWARE.insert(1, "core.dependencies.DependencyDownMiddleware")
 # /healthz and /readyz skip sessions and sign-in (a cookie must not make a probe wait on the database)...
 MIDDLEWARE.insert(min(MIDDLEWARE.index(m) for m in ("ops.security.StrictSessionCookieMiddleware",
                                                      "django.contrib.sessions.middleware.SessionMiddleware")
-                      if m in MIDDLEWARE), "tool_ocr.dependencies.ProbeMiddleware")
+                      if m in MIDDLEWARE), "ops.health.ProbeMiddleware")
 # ...and answer within this many seconds, whatever a check waits on.
 HEALTH_CHECK_TIMEOUT = cfg.float("HEALTH_CHECK_TIMEOUT", "3", minimum=0.5, maximum=60)
 # Files written but not yet adopted by their rows are removed this long after a process that wrote them

@@ -17,7 +17,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
 
 from tasks.models import TaskFile
-from tool_ocr.object_storage import is_missing_object, on_bucket, storage_errors
+from tasks.files.object_storage import is_missing_object, on_bucket, storage_errors
 
 log = logging.getLogger("tool_ocr.tasks")
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import SkipFile, TemporaryFileUploadHandler
 
 from tasks.intake.documents import DocumentError, file_too_large
-from tool_ocr.dependencies import TempFolderUnavailable
+from core.dependencies import TempFolderUnavailable
 
 _OVERSIZED_ATTR = "_tool_ocr_oversized_uploads"
 

@@ -68,7 +68,7 @@ _bucket_meta: dict = {}
 
 
 def _listdir(path):
-    from tool_ocr.object_storage import on_bucket
+    from tasks.files.object_storage import on_bucket
 
     if on_bucket():
         return _bucket_listdir(path)
@@ -176,7 +176,7 @@ def rows_without_file(*, batch_size: int = 1000, progress=None):
 
 def _exists_in_batch(names):
     """exists(name) for these names: on a bucket one LIST per task folder instead of one HEAD per file."""
-    from tool_ocr.object_storage import on_bucket
+    from tasks.files.object_storage import on_bucket
 
     if not on_bucket():
         return default_storage.exists

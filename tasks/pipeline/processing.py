@@ -28,8 +28,8 @@ from tasks.ocr.layout import page_text
 from tasks.intake.pdf_text import TextLayerPage
 from tasks.pipeline.searchable_pdf import OriginalPagesUnreadable, SearchablePdfWriter, keep_original_pages
 from tasks.files.storage import local_copy
-from tool_ocr.dependencies import dependency_of
-from tool_ocr.object_storage import bucket_errors
+from core.dependencies import dependency_of
+from tasks.files.object_storage import bucket_errors
 
 log = logging.getLogger("tool_ocr.worker")
 OCR, TEXT_LAYER = "ocr", "text_layer"  # how a page was read

@@ -11,7 +11,7 @@ from tasks.models import AuditLog, TaskFile
 from tasks.selectors import task_file_get
 from tasks.services import audit, audit_denied
 from tasks.files.storage import stream_task_file
-from tool_ocr.object_storage import bucket_errors
+from tasks.files.object_storage import bucket_errors
 
 log = logging.getLogger("tool_ocr.tasks")
 

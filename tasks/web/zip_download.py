@@ -15,7 +15,7 @@ from tasks.web.downloads import safe_download_name, storage_unavailable_response
 from tasks.models import TaskFile
 from tasks.services import audit
 from tasks.files.storage import stream_task_file
-from tool_ocr.object_storage import bucket_errors
+from tasks.files.object_storage import bucket_errors
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 

@@ -104,7 +104,7 @@ def test_readyz_and_start_up_name_a_missing_bucket_in_one_line(client, settings,
     assert client.get("/readyz").status_code == 503
     assert body["checks"]["storage"] == {"status": "unavailable", "reason": "bucket_missing",
                                          "detail": "the bucket does not exist"}
-    from tool_ocr.object_storage import verify_at_start_up
+    from tasks.files.object_storage import verify_at_start_up
 
     with pytest.raises(ImproperlyConfigured) as caught:
         verify_at_start_up()
@@ -120,7 +120,7 @@ def test_readyz_and_start_up_name_refused_credentials(client, settings, moto_s3)
     assert response.status_code == 503
     assert response.json()["checks"]["storage"]["reason"] == "credentials_refused"
     assert "not-the-secret" not in response.content.decode()
-    from tool_ocr.object_storage import verify_at_start_up
+    from tasks.files.object_storage import verify_at_start_up
 
     with pytest.raises(ImproperlyConfigured, match=r"^FILE_STORAGE=s3: the credentials were refused for bucket "):
         verify_at_start_up()

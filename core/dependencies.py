@@ -51,8 +51,8 @@ def dependency_of(exc: BaseException | None) -> str | None:
             return "database"
         if isinstance(exc, TempFolderUnavailable):
             return "temp"
-        if _is_auth_unavailable(exc):
-            return "auth_api"
+        if _registered(exc):
+            return _registered(exc)
         if getattr(exc, "code", None) == "storage_unavailable":  # tasks.services.StorageUnavailable
             return "storage"
         if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
@@ -61,13 +61,19 @@ def dependency_of(exc: BaseException | None) -> str | None:
     return None
 
 
-def _is_auth_unavailable(exc) -> bool:
-    try:
-        from accounts.breaker import BreakerOpen
-        from accounts.external_auth import ServiceUnavailable
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, (ServiceUnavailable, BreakerOpen))
+# Exception types that mean "this dependency is down", registered by the app that raises them
+# (accounts: the sign-in API), so that this bottom layer names no app above it.
+_UNAVAILABLE: dict[type, str] = {}
+
+
+def register_unavailable(dependency: str, *exc_types: type) -> None:
+    """Count these exceptions (and their subclasses) as ``dependency`` being down."""
+    for exc_type in exc_types:
+        _UNAVAILABLE[exc_type] = dependency
+
+
+def _registered(exc) -> str | None:
+    return next((name for exc_type, name in _UNAVAILABLE.items() if isinstance(exc, exc_type)), None)
 
 
 def unavailable_response(request, dependency: str) -> HttpResponse:
@@ -94,7 +100,7 @@ def _note_exception(sender, request=None, **kwargs):
         request._dependency_down = dependency
 
 
-got_request_exception.connect(_note_exception, dispatch_uid="tool_ocr.dependencies")
+got_request_exception.connect(_note_exception, dispatch_uid="core.dependencies")
 
 
 class DependencyDownMiddleware:
@@ -119,21 +125,3 @@ class DependencyDownMiddleware:
         log.warning("dependency down: %s (%s: %s); answered 503", dependency, type(exception).__name__, exception,
                     extra={"path": request.path, "dependency": dependency})
         return unavailable_response(request, dependency)
-
-
-PROBE_PATHS = ("/healthz", "/readyz")
-
-
-class ProbeMiddleware:
-    """Answers the health probes before the session and sign-in run: a probe sent with a cookie
-    must not wait on (or fail with) the database through the session lookup."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        if request.path in PROBE_PATHS and request.method in ("GET", "HEAD"):
-            from ops import health
-
-            return (health.healthz if request.path == "/healthz" else health.readyz)(request)
-        return self.get_response(request)
