@@ -7,7 +7,7 @@ the document itself may be what kills workers. A "pending" task whose queue job 
 (or whose job was claimed by a worker that died before starting it) is queued again too.
 
 Run by ``manage.py reap_stuck_tasks`` and every REAPER_INTERVAL seconds by the periodic
-job ``tasks.jobs.reap_stuck_tasks_job``. Every change is a conditional update, so two
+job ``periodic_job("reap_stuck_tasks")`` (tasks.jobs). Every change is a conditional update, so two
 reapers at once (or a worker waking up late) cannot both act on the same task.
 """
 

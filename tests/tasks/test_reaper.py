@@ -145,6 +145,16 @@ def test_the_periodic_job_reaps_and_queues_its_next_run(user_a, settings):
     assert nxt.priority == 100
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_reaper_job_queued_by_the_previous_release_still_reaps(user_a, settings):
+    settings.REAPER_INTERVAL = 120
+    task = _stuck(_create(user_a))
+    assert jobs.reap_stuck_tasks_job.call().startswith("re-queued 1 stuck task(s)")
+    assert Task.objects.get(pk=task.pk).status == "pending"
+    waiting = DBTaskResult.objects.filter(task_path="tasks.jobs.periodic_job", status=TaskResultStatus.READY)
+    assert sorted(r.args_kwargs["args"][0] for r in waiting) == sorted(j.name for j in jobs.PERIODIC_JOBS)
+
+
 # --- real worker processes, really killed ----------------------------------------------------------
 
 def _document(tmp_path: Path, engine: str) -> Path:
