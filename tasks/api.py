@@ -161,9 +161,26 @@ def _require_history():
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 503: ErrorOut}
 
+account_router = Router(tags=["account"])  # /me: the person and their active tasks
 tasks_router = Router(tags=["tasks"])
 history_router = Router(tags=["history"])
 ocr_router = Router(tags=["ocr"])
+
+
+class MeOut(Schema):
+    email: str
+    name: str
+    job_title: str
+    office_location: str
+    active_tasks: int
+
+
+# operation_id: the name it had while accounts.api served it; the OpenAPI document does not change.
+@account_router.get("/me", response=MeOut, summary="The signed-in user", operation_id="accounts_api_me")
+def me(request):
+    user = request.user
+    return {"email": user.email, "name": user.name, "job_title": user.job_title,
+            "office_location": user.office_location, "active_tasks": selectors.task_active_count(user=user)}
 
 
 @ocr_router.get("/options", response={200: OcrOptionsOut, **ERRORS},

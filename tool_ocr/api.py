@@ -251,11 +251,10 @@ _register_service_errors()
 
 
 def _register_routers():
-    from accounts.api import router as accounts_router
     from accounts.api import tokens_router
-    from tasks.api import history_router, ocr_router, tasks_router
+    from tasks.api import account_router, history_router, ocr_router, tasks_router
 
-    api.add_router("", accounts_router)
+    api.add_router("", account_router)
     api.add_router("/tasks", tasks_router)
     api.add_router("/history", history_router)
     api.add_router("/ocr", ocr_router)
