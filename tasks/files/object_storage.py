@@ -8,7 +8,7 @@ private by default, applies) and any URL the backend makes carries a short-lived
 import logging
 
 from django.conf import settings
-from tool_ocr.config import ConfigError
+from core.errors import ConfigError
 
 log = logging.getLogger("tool_ocr.storage")
 
