@@ -53,7 +53,7 @@ def dependency_of(exc: BaseException | None) -> str | None:
             return "temp"
         if _registered(exc):
             return _registered(exc)
-        if getattr(exc, "code", None) == "storage_unavailable":  # tasks.services.StorageUnavailable
+        if getattr(exc, "code", None) == "storage_unavailable":  # tasks.files.storage.StorageUnavailable
             return "storage"
         if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
             return "storage"

@@ -21,6 +21,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from tasks.files.storage import delete_task_files
 from tasks.models import StagedFolder, TaskFile
 
 log = logging.getLogger("tool_ocr.tasks")
@@ -126,3 +127,14 @@ def cleanup_stale(*, now=None, grace: int | None = None) -> dict:
             log.warning("staging cleanup: removed %d file(s) a stopped process left without a row", len(names),
                         extra={"folder": folder, "files": names})
     return report
+
+
+def delete_then_release(files, staged) -> None:
+    """Delete the files; the staging record goes only once none is left (else the cleanup finishes)."""
+    delete_task_files(files)
+    try:
+        if any(f.file.name and default_storage.exists(f.file.name) for f in files):
+            return
+    except Exception:  # the storage cannot even say: leave it to the cleanup
+        return
+    release(staged)

@@ -16,6 +16,7 @@ import tempfile
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
 
+from tasks.errors import ServiceError
 from tasks.models import TaskFile
 from tasks.files.object_storage import is_missing_object, on_bucket, storage_errors
 
@@ -25,6 +26,13 @@ ORIGINAL_NAMES = {"image/png": "original.png", "image/jpeg": "original.jpg", "im
                   "image/bmp": "original.bmp", "image/webp": "original.webp", "application/pdf": "original.pdf"}
 RESULT_NAMES = {TaskFile.Kind.RESULT_TXT: "result.txt", TaskFile.Kind.RESULT_JSON: "result.json",
                 TaskFile.Kind.RESULT_PDF: "result.pdf"}
+
+
+class StorageUnavailable(ServiceError):
+    code, status = "storage_unavailable", 503
+
+    def __init__(self):
+        super().__init__("The file could not be stored just now, so nothing was saved. Try again in a moment.")
 
 
 def sha256_of(fh) -> str:

@@ -16,20 +16,19 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import InterfaceError, OperationalError
 
-from tasks import services
-from tasks.intake import documents
-from tasks.pipeline import worker_temp
-from tasks.intake.documents import DocumentError
-from tasks.models import Task, TaskFile
-from tasks.ocr.base import PageResult
-from tasks.ocr import languages, orientation
-from tasks.ocr.engines import get_engine
-from tasks.ocr.layout import page_text
-from tasks.intake.pdf_text import TextLayerPage
-from tasks.pipeline.searchable_pdf import OriginalPagesUnreadable, SearchablePdfWriter, keep_original_pages
-from tasks.files.storage import local_copy
 from core.dependencies import dependency_of
 from tasks.files.object_storage import bucket_errors
+from tasks.files.storage import StorageUnavailable, local_copy
+from tasks.intake import documents
+from tasks.intake.documents import DocumentError
+from tasks.intake.pdf_text import TextLayerPage
+from tasks.models import Task, TaskFile
+from tasks.ocr import languages, orientation
+from tasks.ocr.base import PageResult
+from tasks.ocr.engines import get_engine
+from tasks.ocr.layout import page_text
+from tasks.pipeline import transitions, worker_temp
+from tasks.pipeline.searchable_pdf import OriginalPagesUnreadable, SearchablePdfWriter, keep_original_pages
 
 log = logging.getLogger("tool_ocr.worker")
 OCR, TEXT_LAYER = "ocr", "text_layer"  # how a page was read
@@ -208,7 +207,7 @@ def run_task(task_id: str) -> str:
     not come back in time, the worker (or else the reaper) puts the task back in the queue.
     Storage and temporary-folder faults fail it with a message that says so (retry later).
     """
-    task = services.task_start(task_id=task_id, worker_id=worker_run_id())
+    task = transitions.task_start(task_id=task_id, worker_id=worker_run_id())
     if task is None:
         return "skipped"
     try:
@@ -218,37 +217,37 @@ def run_task(task_id: str) -> str:
                     extra={"task_id": str(task.id)})
         INTERRUPTED.append((str(task.id), task.worker_id))  # the worker re-queues it once the database is back
         raise
-    except services.StorageUnavailable:
+    except StorageUnavailable:
         log.error("task failed: the storage refused its results", extra={"task_id": str(task.id)})
-        services.task_fail(task=task, code="storage_unavailable", message=STORAGE_MESSAGE)
+        transitions.task_fail(task=task, code="storage_unavailable", message=STORAGE_MESSAGE)
         return "failed"
     except TempFolderFull:
         log.error("task failed: the worker's temporary folder refused a file", extra={"task_id": str(task.id)})
-        services.task_fail(task=task, code="temp_folder_unavailable", message=TEMP_MESSAGE)
+        transitions.task_fail(task=task, code="temp_folder_unavailable", message=TEMP_MESSAGE)
         return "failed"
-    except services.TaskNoLongerProcessing:
+    except transitions.TaskNoLongerProcessing:
         log.info("task stopped: no longer processing", extra={"task_id": str(task.id)})
         return "stopped"
     except (TaskFile.DoesNotExist, FileNotFoundError):
         log.error("task failed: its original file is missing", extra={"task_id": str(task.id)})
-        services.task_fail(task=task, code="original_missing",
+        transitions.task_fail(task=task, code="original_missing",
                            message="The uploaded file is no longer in storage; upload it again.")
         return "failed"
     except bucket_errors() as exc:  # the bucket failed: nothing was stored, the task can be retried
         log.error("task failed: storage unavailable (%s)", type(exc).__name__, extra={"task_id": str(task.id)})
-        services.task_fail(task=task, code="storage_unavailable",
+        transitions.task_fail(task=task, code="storage_unavailable",
                            message="The file storage could not be reached while this task ran; "
                                    "nothing was saved. Retry the task in a moment.")
         return "failed"
     except DocumentError as exc:  # e.g. a page that the upload check passed but cannot be rendered
         log.warning("task failed: %s", exc.message, extra={"task_id": str(task.id)})
-        services.task_fail(task=task, code=exc.code, message=exc.message)
+        transitions.task_fail(task=task, code=exc.code, message=exc.message)
         return "failed"
     except OSError as exc:
         if dependency_of(exc) is None:
             return _failed_unexpectedly(task, exc)
         log.error("task failed: storage read failed: %s", exc, extra={"task_id": str(task.id)})
-        services.task_fail(task=task, code="storage_unavailable", message=READ_MESSAGE)
+        transitions.task_fail(task=task, code="storage_unavailable", message=READ_MESSAGE)
         return "failed"
     except Exception as exc:  # the task fails with a reason; the worker goes on
         return _failed_unexpectedly(task, exc)
@@ -259,7 +258,7 @@ def run_task(task_id: str) -> str:
 def _failed_unexpectedly(task, exc) -> str:
     """Anything else fails the task with a reason; the worker goes on."""
     log.exception("task failed", extra={"task_id": str(task.id)})
-    services.task_fail(task=task, code="processing_error",
+    transitions.task_fail(task=task, code="processing_error",
                        message=f"OCR failed ({type(exc).__name__}). Retry the task, or try the other engine.")
     return "failed"
 
@@ -267,7 +266,7 @@ def _failed_unexpectedly(task, exc) -> str:
 def _heartbeat(task: Task, pages_done: int, db: _DatabaseWait) -> None:
     """Progress; skipped (not fatal) while the database is unreachable, so OCR goes on meanwhile."""
     try:
-        services.task_heartbeat(task=task, pages_done=pages_done)
+        transitions.task_heartbeat(task=task, pages_done=pages_done)
         db.ok()
     except (OperationalError, InterfaceError) as exc:
         log.warning("heartbeat skipped: database unavailable: %s", exc, extra={"task_id": str(task.id)})
@@ -339,4 +338,4 @@ def _recognise_and_store(task: Task) -> None:
                                                                ensure_ascii=False).encode())),
             TaskFile.Kind.RESULT_PDF: (f"{stem}.ocr.pdf", "application/pdf", File(pdf_fh)),
         }
-        db.run(lambda: services.task_complete(task=task, results=results), "storing the results")
+        db.run(lambda: transitions.task_complete(task=task, results=results), "storing the results")

@@ -9,6 +9,7 @@ from django.utils import timezone
 from tasks.models import TaskSummary
 from tasks.history.summaries import task_summary_rebuild
 from tasks import selectors, services
+from tasks.pipeline import transitions
 from tasks.maintenance import cleanup
 from tasks.models import Task
 from tests.history.test_storage import _complete
@@ -42,9 +43,9 @@ def test_summary_follows_every_write(user_a, user_b, django_capture_on_commit_ca
         waiting = services.task_create(user=user_a, uploaded_file=png_upload("b.png"))
         services.task_cancel(task=waiting)
         services.task_retry(task=Task.objects.get(pk=waiting.pk))
-        running = services.task_start(task_id=waiting.pk, worker_id="w")
-        services.task_heartbeat(task=running, pages_done=1)
-        services.task_fail(task=running, code="ocr_failed", message="stopped")
+        running = transitions.task_start(task_id=waiting.pk, worker_id="w")
+        transitions.task_heartbeat(task=running, pages_done=1)
+        transitions.task_fail(task=running, code="ocr_failed", message="stopped")
         Task.objects.filter(pk=done.pk).update(page_count=7, processing_seconds=3.5)  # SQL an operator might run
         old = make_task(user_b, status="completed", processing_seconds=2.25,
                         created_at=timezone.now() - timedelta(days=90))

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from tasks import services
+from tasks.pipeline import transitions
 from tasks.pipeline import processing
 from tasks.models import AuditLog, Task
 from tests.tasks.pipeline import fake_engine, queued_jobs, run_worker, sample_inputs, signed_in, stored_names  # noqa: F401
@@ -40,9 +41,9 @@ class CancelAfterFirstPage:
 def test_pending_processing_completed(user_a, fake_engine):
     task = _create(user_a)
     assert task.status == "pending"
-    started = services.task_start(task_id=task.pk, worker_id="w1")
+    started = transitions.task_start(task_id=task.pk, worker_id="w1")
     assert started.status == "processing" and started.started_at and started.heartbeat_at
-    assert services.task_start(task_id=task.pk, worker_id="w2") is None  # only once
+    assert transitions.task_start(task_id=task.pk, worker_id="w2") is None  # only once
     Task.objects.filter(pk=task.pk).update(status="pending")
     assert processing.run_task(str(task.pk)) == "completed"
     task.refresh_from_db()

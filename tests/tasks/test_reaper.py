@@ -20,6 +20,7 @@ from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
 from tasks import jobs, services
+from tasks.pipeline import transitions
 from tasks.models import Task
 from tasks.reaper import reap_stuck_tasks
 from tests.tasks.pipeline import PAGES, encode, fake_engine, run_worker, sample_inputs  # noqa: F401
@@ -88,8 +89,8 @@ def test_a_task_with_a_recent_heartbeat_is_left_alone(user_a, settings):
 def test_a_worker_that_wakes_up_after_the_reaper_cannot_finish_the_task(user_a, settings):
     task = _stuck(_create(user_a))
     reap_stuck_tasks()
-    with pytest.raises(services.TaskNoLongerProcessing):
-        services.task_heartbeat(task=task, pages_done=2)  # the old run's view of the task
+    with pytest.raises(transitions.TaskNoLongerProcessing):
+        transitions.task_heartbeat(task=task, pages_done=2)  # the old run's view of the task
     assert Task.objects.get(pk=task.pk).status == "pending"
 
 

@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from tasks import services
+from tasks.files.storage import StorageUnavailable
 from tasks.files import staging
 from tasks.pipeline import worker_temp
 from tasks.models import StagedFolder, Task, TaskFile
@@ -73,7 +74,7 @@ def test_an_adoption_after_the_cleanup_took_its_record_fails_and_keeps_nothing(u
         return original_adopt(ids, names)
 
     monkeypatch.setattr(staging, "adopt", cleanup_first)
-    with pytest.raises(services.StorageUnavailable):
+    with pytest.raises(StorageUnavailable):
         services.task_create(user=user_a, uploaded_file=png_upload("slow.png"))
     assert not Task.objects.exists() and not TaskFile.objects.exists()
 
