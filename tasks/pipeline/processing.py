@@ -180,12 +180,12 @@ class _DatabaseWait:
                 if time.monotonic() + wait > self.last_ok + settings.TASK_HEARTBEAT_TIMEOUT:
                     raise
                 log.warning("database unavailable while %s; trying again in %.1f s: %s", what, wait, exc)
-                _drop_connections()
+                drop_connections()
                 time.sleep(wait)
                 wait = min(wait * 2, settings.WORKER_DB_RETRY_MAX_WAIT)
 
 
-def _drop_connections() -> None:
+def drop_connections() -> None:
     from django.db import connections
 
     for conn in connections.all(initialized_only=True):
@@ -270,7 +270,7 @@ def _heartbeat(task: Task, pages_done: int, db: _DatabaseWait) -> None:
         db.ok()
     except (OperationalError, InterfaceError) as exc:
         log.warning("heartbeat skipped: database unavailable: %s", exc, extra={"task_id": str(task.id)})
-        _drop_connections()
+        drop_connections()
 
 
 def _temp_file():
