@@ -387,10 +387,11 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('tasks', '0007_i10c_task_texts', UTC_TIMESTAMP(6)),
   ('tasks', '0008_i11_task_filename_fulltext', UTC_TIMESTAMP(6)),
   ('tasks', '0009_i16_faults', UTC_TIMESTAMP(6)),
-  ('tasks', '0010_i11_task_user_completed_idx', UTC_TIMESTAMP(6));
+  ('tasks', '0010_i11_task_user_completed_idx', UTC_TIMESTAMP(6)),
+  ('tasks', '0017_history_content_types', UTC_TIMESTAMP(6));
 
 -- Views for common queries ---------------------------------------------------
--- Each object's "-- doc:" lines above it are its description in docs/database.md (tool_ocr/schema_doc.py).
+-- Each object's "-- doc:" lines above it are its description in docs/database.md (manage.py describe_schema).
 
 -- doc: One row per user: tasks per status, pages read and bytes stored, and the time of the newest task.
 -- doc: For reports and ad-hoc SQL; the app's own statistics read the tables through indexes instead.
@@ -475,7 +476,7 @@ END //
 
 DELIMITER ;
 
--- Triggers: history.TaskSummary follows the tasks table (history/triggers.py) --------
+-- Triggers: tasks.TaskSummary follows the tasks table (tasks/history/triggers.py) --------
 DELIMITER //
 CREATE TRIGGER `tool_ocr_tasks_summary_ai` AFTER INSERT ON `tool_ocr_tasks` FOR EACH ROW INSERT INTO `tool_ocr_task_summary` (user_id, status, tasks, pages, seconds, timed) VALUES (NEW.user_id, NEW.status, 1, NEW.page_count, COALESCE(NEW.processing_seconds, 0), CASE WHEN NEW.processing_seconds IS NULL THEN 0 ELSE 1 END) ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed) //
 CREATE TRIGGER `tool_ocr_tasks_summary_au` AFTER UPDATE ON `tool_ocr_tasks` FOR EACH ROW BEGIN IF NOT (OLD.user_id <=> NEW.user_id AND OLD.status <=> NEW.status AND OLD.page_count <=> NEW.page_count AND OLD.processing_seconds <=> NEW.processing_seconds) THEN UPDATE `tool_ocr_task_summary` SET tasks = tasks - 1, pages = pages - OLD.page_count, seconds = seconds - COALESCE(OLD.processing_seconds, 0), timed = timed - (CASE WHEN OLD.processing_seconds IS NULL THEN 0 ELSE 1 END) WHERE user_id = OLD.user_id AND status = OLD.status; INSERT INTO `tool_ocr_task_summary` (user_id, status, tasks, pages, seconds, timed) VALUES (NEW.user_id, NEW.status, 1, NEW.page_count, COALESCE(NEW.processing_seconds, 0), CASE WHEN NEW.processing_seconds IS NULL THEN 0 ELSE 1 END) ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed); END IF; END //

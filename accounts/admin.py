@@ -1,36 +1,24 @@
-"""Admin for operators: people (active tasks, storage, deactivate) and their sessions (revoke).
+"""Admin for operators: people (deactivate) and their sessions (revoke).
+
+tasks.admin registers the people's page again with their tasks: active tasks, storage, and a
+delete that purges their files too.
 
 Token values never reach the admin: the session admin whitelists its fields, and the
 Django session key (a bearer credential for the browser) is not shown either.
 """
 
 from django.contrib import admin, messages
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from accounts import maintenance
 from accounts.models import ApiToken, TokenSession, User
+from core.admin_tools import FastListMixin, UserEmailFilter
 from tasks.audit import Actor
-from tool_ocr.admin_tools import FastChangeList, FastListMixin, UserEmailFilter
-
-
-class UserChangeList(FastChangeList):
-    """Adds each listed user's active tasks and stored bytes with two grouped queries for the page."""
-
-    def get_results(self, request):
-        super().get_results(request)
-        from tasks.reports import user_usage
-
-        rows = list(self.result_list)
-        usage = user_usage(u.pk for u in rows)
-        for user in rows:
-            user.usage = usage.get(user.pk, {})
 
 
 @admin.register(User)
 class UserAdmin(FastListMixin, admin.ModelAdmin):
-    list_display = ("email", "display_name", "auth_source", "is_active", "is_staff", "active_tasks", "storage_used",
-                    "last_seen_at")
+    list_display = ("email", "display_name", "auth_source", "is_active", "is_staff", "last_seen_at")
     list_filter = ("is_active", "is_staff", "auth_source")
     search_fields = ("email", "display_name")
     search_help_text = "Email or name contains."
@@ -54,51 +42,8 @@ class UserAdmin(FastListMixin, admin.ModelAdmin):
             return tuple(f for f in fields if f not in ("email", "external_id"))
         return fields
 
-    def get_changelist(self, request, **kwargs):
-        return UserChangeList
-
     def has_add_permission(self, request):
         return False  # people appear at their first sign-in; operators use createsuperuser
-
-    def delete_model(self, request, obj):
-        """Through the purge service: the person's tasks, files and sessions go too, audited."""
-        from tasks.maintenance import purge_user
-
-        purge_user(user=obj, actor=Actor.of(request, via="admin"))
-
-    def delete_queryset(self, request, queryset):
-        for user in list(queryset):
-            self.delete_model(request, user)
-
-    def get_deleted_objects(self, objs, request):
-        """A summary per person (the purge's own dry-run count), not every task listed one by one.
-
-        The tasks, files and sessions go through the purge service, so no per-model delete
-        permission is asked for them (sessions and files cannot be deleted on their own here).
-        """
-        from django.template.defaultfilters import pluralize
-
-        from tasks.maintenance import purge_user
-
-        summary, counts = [], {"users": 0, "tasks": 0, "files": 0, "sessions": 0}
-        for user in objs:
-            outcome = purge_user(user=user, dry_run=True)
-            summary.append(f"{user.email}: {outcome.tasks} task{pluralize(outcome.tasks)}, {outcome.files} "
-                           f"file{pluralize(outcome.files)} ({filesizeformat(outcome.bytes)}), {outcome.sessions} "
-                           f"session{pluralize(outcome.sessions)}; audit rows stay")
-            counts["users"] += 1
-            for key in ("tasks", "files", "sessions"):
-                counts[key] += getattr(outcome, key)
-        perms_needed = set() if self.has_delete_permission(request) else {"user"}
-        return summary, counts, perms_needed, []
-
-    @admin.display(description="active tasks")
-    def active_tasks(self, user):
-        return getattr(user, "usage", {}).get("active_tasks", 0)
-
-    @admin.display(description="storage")
-    def storage_used(self, user):
-        return filesizeformat(getattr(user, "usage", {}).get("storage_bytes", 0))
 
     @admin.action(description="Deactivate selected users and sign them out", permissions=["change"])
     def deactivate_users(self, request, queryset):

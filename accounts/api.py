@@ -1,4 +1,4 @@
-"""GET /api/v1/me, and the personal API token endpoints (session only: a token cannot mint tokens)."""
+"""The personal API token endpoints (session only: a token cannot mint tokens); GET /api/v1/me is in tasks.api."""
 
 from datetime import datetime
 from uuid import UUID
@@ -8,27 +8,10 @@ from pydantic import StrictInt
 
 from accounts import selectors, services
 from tasks.audit import Actor
-from tasks.selectors import task_active_count
 from tool_ocr.api import SessionOnlyAuth
 from tool_ocr.errors import NotFound
 
-router = Router(tags=["account"])
 tokens_router = Router(tags=["tokens"], auth=SessionOnlyAuth())
-
-
-class MeOut(Schema):
-    email: str
-    name: str
-    job_title: str
-    office_location: str
-    active_tasks: int
-
-
-@router.get("/me", response=MeOut, summary="The signed-in user")
-def me(request):
-    user = request.user
-    return {"email": user.email, "name": user.name, "job_title": user.job_title,
-            "office_location": user.office_location, "active_tasks": task_active_count(user=user)}
 
 
 class TokenOut(Schema):

@@ -41,7 +41,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.breaker import BreakerOpen, get_breaker
 from tool_ocr.errors import AppError
-from tool_ocr.timespan import retry_in_text
+from core.timespan import retry_in_text
 
 log = logging.getLogger("tool_ocr.external_auth")
 

@@ -27,7 +27,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts import selectors, services
 from accounts.models import TokenSession
 from accounts.services import RefreshOutcome
-from tool_ocr.timespan import duration_text
+from core.timespan import duration_text
 
 log = logging.getLogger("tool_ocr.auth")
 

@@ -10,7 +10,7 @@ from accounts.backends import AUTH_ERROR_ATTR
 from accounts.models import LoginFailure
 from tasks.audit import Actor
 from tool_ocr.errors import AppError
-from tool_ocr.timespan import wait_text
+from core.timespan import wait_text
 
 log = logging.getLogger("tool_ocr.auth")
 

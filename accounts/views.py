@@ -47,7 +47,7 @@ def login_view(request):
     context = {"form": form, "error": error, "next": request.GET.get("next", ""),
                "auth_mode": settings.AUTH_MODE, "worst_case_seconds": round(external_auth.worst_case_seconds())}
     status = error.status if error else 200
-    request.sign_in_result = ("failure", error.code) if error else None  # counted by tool_ocr.middleware
+    request.sign_in_result = ("failure", error.code) if error else None  # counted by ops.middleware
     if request.htmx:
         return render(request, "accounts/_login_feedback.html", context, status=status)
     return render(request, "accounts/login.html", context, status=status)

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tool_ocr.mysql_admin import MySQLServer  # noqa: E402
+from ops.mysql_admin import MySQLServer  # noqa: E402
 
 GOAL_MS = 300.0
 STAFF = "admin-scale-bench@example.com"
@@ -122,7 +122,7 @@ def main():
             p95 = percentile(timings, 95)
             worst = max(worst, p95)
             print(f"{name:<26} {percentile(timings, 50):>8.1f} {p95:>8.1f} {len(queries):>8}")
-        from tool_ocr import metrics
+        from ops import metrics
 
         timings = []
         for _ in range(args.repeat):

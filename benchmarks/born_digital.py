@@ -59,12 +59,13 @@ def main():
     from django.core.management import call_command
 
     from accounts.models import User
-    from tasks import documents, services
+    from tasks import services
+    from tasks.intake import documents
     from tasks.ocr.engines import get_engine
     from tasks.ocr.layout import page_text
+    from tasks.intake.pdf_text import TextLayerPage
+    from tasks.pipeline.processing import run_task
     from tests.quality import cer
-    from tasks.pdf_text import TextLayerPage
-    from tasks.processing import run_task
 
     logging.disable(logging.INFO)
     call_command("migrate", verbosity=0)

@@ -18,7 +18,7 @@ requests and the EXPLAIN of each of its queries.
 
 Every completed task also gets a page of text (search_text.py: ~230 words of business
 prose from a 6,000-word vocabulary, names, numbers, dates; one task in 20 a Chinese page;
-100,000 distinct pages dealt out in turn, so no user has the same page twice) in task_texts, indexed as tasks/search.py does, so the search cases (issue 10) measure a
+100,000 distinct pages dealt out in turn, so no user has the same page twice) in task_texts, indexed as tasks/history/search.py does, so the search cases (issue 10) measure a
 word, a word prefix, a very common word, a name and Chinese substrings of 2 and 3 characters,
 each with ten different queries, on the history page and the JSON list.
 
@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tool_ocr.mysql_admin import MySQLServer  # noqa: E402
+from ops.mysql_admin import MySQLServer  # noqa: E402
 
 DB_NAME = "toolocr_bench_history"
 WORDS = ("invoice", "contract", "letter", "receipt", "scan", "statement", "report", "memo", "delivery-note",
@@ -171,7 +171,7 @@ def _user_sizes(rng, users: int, total: int, heavy: int) -> list[int]:
 def fill(server: MySQLServer | None, database: str, users: int, total: int, heavy: int, seed: int = 1):
     """server None: the SQLite database of settings (``--sqlite``)."""
     from accounts.models import User
-    from tasks import search
+    from tasks.history import search
     from tasks.models import Task, TaskFile, TaskText
 
     from search_text import PageWriter
@@ -274,8 +274,8 @@ def fill(server: MySQLServer | None, database: str, users: int, total: int, heav
               flush=True)
     os.rmdir(workdir)
     connection.close()
-    from history.models import TaskStorage
-    from history.services import task_storage_rebuild
+    from tasks.models import TaskStorage
+    from tasks.history.summaries import task_storage_rebuild
 
     print(f"  {TaskStorage._meta.db_table}: {task_storage_rebuild():,} rows derived from the files", flush=True)
     if server is None:
@@ -310,8 +310,8 @@ def fill_sql(users: int, total: int, heavy: int, seed: int = 1, steps=("tasks", 
     from django.db import connection
 
     from accounts.models import User
-    from history.models import TaskStorage
-    from tasks import search
+    from tasks.models import TaskStorage
+    from tasks.history import search
     from tasks.models import Task, TaskFile, TaskText
 
     from search_text import PageWriter
@@ -393,7 +393,7 @@ def fill_sql(users: int, total: int, heavy: int, seed: int = 1, steps=("tasks", 
 
 
 def _fill_files_sql(run, tasks_t, files_t, path, concat, stem):
-    from history.services import task_storage_rebuild
+    from tasks.history.summaries import task_storage_rebuild
 
     run("originals", f"""
         INSERT INTO {files_t} (task_id, kind, file, name, mime_type, size_bytes, sha256, created_at)
@@ -414,7 +414,7 @@ def _fill_files_sql(run, tasks_t, files_t, path, concat, stem):
 def _fill_texts_sql(run, seed, mysql, q, tasks_t, texts_t):
     from django.db import connection
 
-    from tasks import search
+    from tasks.history import search
 
     from search_text import PageWriter
 

@@ -13,7 +13,7 @@ shared real sample page (tests/data/pages/libtasn1_p13*, pdftotext ground truth)
   skew6       the clean page turned 6° (as a page laid crooked on a scanner)
   chinese     a Traditional Chinese memo (zh-Hant; Noto Sans CJK TC), Tesseract only (EasyOCR's offline
               weights read English)
-Each page goes through the app's own path: tasks.documents.iter_pages (EXIF) -> tasks.processing.read_page
+Each page goes through the app's own path: tasks.intake.documents.iter_pages (EXIF) -> tasks.pipeline.processing.read_page
 (straightening, orientation check, the engine) -> layout.page_text, as a worker reads it. "default" is the
 engine new tasks get (OCR_ENGINE, resolved per language). The machine is shared (2 cores, other jobs
 running): compare engines within one run, not across runs. Also prints what Tesseract's orientation
@@ -84,10 +84,10 @@ def build_cases(real: bool) -> dict:
 
 def read(data: bytes, mime: str, engine: str, language: str):
     """(text, seconds, PageRead) of a one-page document through the worker's own path."""
-    from tasks import documents
+    from tasks.intake import documents
     from tasks.ocr import languages
     from tasks.ocr.layout import page_text
-    from tasks.processing import read_page
+    from tasks.pipeline.processing import read_page
 
     t0, c0 = time.perf_counter(), cpu_seconds()
     page = next(documents.iter_pages(io.BytesIO(data), mime))
@@ -106,7 +106,7 @@ def cpu_seconds() -> float:
 
 
 def osd_cost(cases) -> list[float]:
-    from tasks import documents
+    from tasks.intake import documents
     from tasks.ocr.orientation import detect_rotation
 
     seconds = []
@@ -230,7 +230,7 @@ def main():
     costs = osd_cost(cases) if "clean" in cases and "rot90" in cases and "chinese" in cases else []
     if costs:
         say(f"  OSD median {statistics.median(costs):.2f} s/page (min {min(costs):.2f}, max {max(costs):.2f});"
-            " paid only when the first reading is unsure (see tasks/processing.py)")
+            " paid only when the first reading is unsure (see tasks/pipeline/processing.py)")
     if args.worker_start:
         worker_start()
     if args.first_task:

@@ -8,7 +8,7 @@ variants are interleaved page by page, because the CPU is shared: compare the ra
 Paths measured per page:
   easyocr raw   Reader(...).readtext(rgb_array) with EasyOCR's defaults (the baseline)
   easyocr app   get_engine("easyocr").recognize(page) + layout.page_text (our settings)
-  easyocr e2e   tasks.processing.run_task on a one-page PNG task (storage, DB, searchable PDF too)
+  easyocr e2e   tasks.pipeline.processing.run_task on a one-page PNG task (storage, DB, searchable PDF too)
   tesseract raw `tesseract page.png stdout` (OMP_THREAD_LIMIT=1)
   tesseract app get_engine("tesseract").recognize(page) + layout.page_text
   tesseract e2e run_task as above
@@ -206,7 +206,7 @@ def main():
         from django.core.management import call_command
 
         from accounts.models import User
-        from tasks.processing import run_task
+        from tasks.pipeline.processing import run_task
 
         call_command("migrate", verbosity=0)
         user = User.objects.create_user(email="bench@example.com", display_name="Benchmark")

@@ -4,7 +4,7 @@
 Builds the same N pages (search_text.py, one in 20 Chinese) three ways in one scratch SQLite
 file and times the same queries against each, so the choice in the README rests on figures:
 
-- terms:   FTS5 (unicode61, detail=none) over tasks/search.py's terms: folded words and CJK pairs
+- terms:   FTS5 (unicode61, detail=none) over tasks/history/search.py's terms: folded words and CJK pairs
            (the design in use, also the one MariaDB's FULLTEXT runs);
 - trigram: FTS5's trigram tokenizer over the text itself (any substring of >= 3 characters;
            a 2-character query can only be a LIKE scan);
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from search_text import PageWriter  # noqa: E402
-from tasks import search  # noqa: E402
+from tasks.history import search  # noqa: E402
 
 
 def timed(db, sql, params, repeat=5) -> tuple[float, int]:

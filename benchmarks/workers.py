@@ -111,7 +111,7 @@ class Installation:
     """One scratch database, one bucket (or folder), and worker "hosts" with their own folders."""
 
     def __init__(self, args, scratch: Path):
-        from tool_ocr.mysql_admin import MySQLServer
+        from ops.mysql_admin import MySQLServer
 
         self.scratch = scratch
         if args.database_url:

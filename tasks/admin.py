@@ -1,9 +1,10 @@
-"""Admin for operators: tasks (retry, cancel, delete with files), task files and the audit log, read-only.
+"""Admin for operators: tasks (retry, cancel, delete with files), task files and the audit log, read-only,
+and the people's page again with their active tasks and storage, deleting through the purge.
 
 Lists are built for a million rows: owners come in one extra query for the page
 (prefetch_related, not a JOIN: with ``tasks JOIN users ORDER BY created_at LIMIT 100`` MariaDB
 drives the join from the small users table and sorts every task, 25+ s at a million rows),
-no column runs a query per row, counts are bounded (tool_ocr.admin_tools), and no filter
+no column runs a query per row, counts are bounded (core.admin_tools), and no filter
 lists every user or every distinct value of a big column. benchmarks/admin_scale.py measures it.
 """
 
@@ -14,10 +15,13 @@ from django.db import transaction
 from django.db.models import F, FloatField, Func, Value
 from django.template.defaultfilters import filesizeformat
 
+from accounts.admin import UserAdmin
+from accounts.models import User
+from core.admin_tools import FastChangeList, FastListMixin, UserEmailFilter
 from tasks import services
 from tasks.audit import Actor
+from tasks.maintenance import cleanup, reports
 from tasks.models import AuditLog, Task, TaskFile
-from tool_ocr.admin_tools import FastListMixin, UserEmailFilter
 from tool_ocr.errors import AppError
 
 
@@ -268,3 +272,64 @@ class AuditLogAdmin(FastListMixin, ReadOnlyMixin, admin.ModelAdmin):
               "user_agent", "details")
     readonly_fields = fields
     raw_id_fields = ("user",)
+
+# --- People, with their tasks ---------------------------------------------------------------------
+class UserWithTasksChangeList(FastChangeList):
+    """Adds each listed user's active tasks and stored bytes with two grouped queries for the page."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        rows = list(self.result_list)
+        usage = reports.user_usage(u.pk for u in rows)
+        for user in rows:
+            user.usage = usage.get(user.pk, {})
+
+
+class UserWithTasksAdmin(UserAdmin):
+    """accounts' people page with what only tasks knows: active tasks, storage, and a delete that purges."""
+
+    list_display = ("email", "display_name", "auth_source", "is_active", "is_staff", "active_tasks", "storage_used",
+                    "last_seen_at")
+
+    def get_changelist(self, request, **kwargs):
+        return UserWithTasksChangeList
+
+    def delete_model(self, request, obj):
+        """Through the purge service: the person's tasks, files and sessions go too, audited."""
+        cleanup.purge_user(user=obj, actor=Actor.of(request, via="admin"))
+
+    def delete_queryset(self, request, queryset):
+        for user in list(queryset):
+            self.delete_model(request, user)
+
+    def get_deleted_objects(self, objs, request):
+        """A summary per person (the purge's own dry-run count), not every task listed one by one.
+
+        The tasks, files and sessions go through the purge service, so no per-model delete
+        permission is asked for them (sessions and files cannot be deleted on their own here).
+        """
+        from django.template.defaultfilters import pluralize
+
+        summary, counts = [], {"users": 0, "tasks": 0, "files": 0, "sessions": 0}
+        for user in objs:
+            outcome = cleanup.purge_user(user=user, dry_run=True)
+            summary.append(f"{user.email}: {outcome.tasks} task{pluralize(outcome.tasks)}, {outcome.files} "
+                           f"file{pluralize(outcome.files)} ({filesizeformat(outcome.bytes)}), {outcome.sessions} "
+                           f"session{pluralize(outcome.sessions)}; audit rows stay")
+            counts["users"] += 1
+            for key in ("tasks", "files", "sessions"):
+                counts[key] += getattr(outcome, key)
+        perms_needed = set() if self.has_delete_permission(request) else {"user"}
+        return summary, counts, perms_needed, []
+
+    @admin.display(description="active tasks")
+    def active_tasks(self, user):
+        return getattr(user, "usage", {}).get("active_tasks", 0)
+
+    @admin.display(description="storage")
+    def storage_used(self, user):
+        return filesizeformat(getattr(user, "usage", {}).get("storage_bytes", 0))
+
+
+admin.site.unregister(User)
+admin.site.register(User, UserWithTasksAdmin)

@@ -14,15 +14,16 @@ from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from pydantic import Field, StrictStr
 
-from tasks import search, selectors, services
+from tasks import selectors, services
 from tasks.audit import Actor
-from tasks.ocr import engines
-from tasks.downloads import serve_task_file
-from tasks.export import export_response
-from tasks.file_links import KINDS, file_url, sorted_files
-from tasks.history_params import PageParams, TaskFilters
+from tasks.files.file_links import KINDS, file_url, sorted_files
+from tasks.history import search
+from tasks.history.params import PageParams, TaskFilters
+from tasks.intake.uploads import files_from_request
 from tasks.models import Task
-from tasks.uploads import files_from_request
+from tasks.ocr import engines
+from tasks.web.downloads import serve_task_file
+from tasks.web.export import export_response
 from tool_ocr.errors import AppError, NotFound
 from tool_ocr.http import BodyOrQuery
 
@@ -161,9 +162,26 @@ def _require_history():
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 503: ErrorOut}
 
+account_router = Router(tags=["account"])  # /me: the person and their active tasks
 tasks_router = Router(tags=["tasks"])
 history_router = Router(tags=["history"])
 ocr_router = Router(tags=["ocr"])
+
+
+class MeOut(Schema):
+    email: str
+    name: str
+    job_title: str
+    office_location: str
+    active_tasks: int
+
+
+# operation_id: the name it had while accounts.api served it; the OpenAPI document does not change.
+@account_router.get("/me", response=MeOut, summary="The signed-in user", operation_id="accounts_api_me")
+def me(request):
+    user = request.user
+    return {"email": user.email, "name": user.name, "job_title": user.job_title,
+            "office_location": user.office_location, "active_tasks": selectors.task_active_count(user=user)}
 
 
 @ocr_router.get("/options", response={200: OcrOptionsOut, **ERRORS},

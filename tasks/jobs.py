@@ -51,7 +51,7 @@ JOBS = {job.name: job for job in PERIODIC_JOBS}
 
 @task()
 def process_task(task_id: str) -> str:
-    from tasks.processing import run_task
+    from tasks.pipeline.processing import run_task
 
     ensure_periodic_scheduled()
     return run_task(task_id)
@@ -81,11 +81,13 @@ def periodic_job(name: str) -> str:
 
 @task(priority=PERIODIC_PRIORITY)
 def reap_stuck_tasks_job() -> str:
-    """Kept so that reaper runs queued by the previous release still run; new runs are periodic_job."""
-    from tasks.reaper import reap_stuck_tasks
+    """Kept so that reaper runs queued by the previous release still run: the periodic reaper job, now.
 
+    Through its management command, like every periodic job, so this module (which the reaper
+    imports to look up queue jobs) does not import the reaper back.
+    """
     try:
-        return str(reap_stuck_tasks())
+        return periodic_job.call("reap_stuck_tasks")
     finally:
         ensure_periodic_scheduled()
 

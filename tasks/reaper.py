@@ -7,7 +7,7 @@ the document itself may be what kills workers. A "pending" task whose queue job 
 (or whose job was claimed by a worker that died before starting it) is queued again too.
 
 Run by ``manage.py reap_stuck_tasks`` and every REAPER_INTERVAL seconds by the periodic
-job ``tasks.jobs.reap_stuck_tasks_job``. Every change is a conditional update, so two
+job ``periodic_job("reap_stuck_tasks")`` (tasks.jobs). Every change is a conditional update, so two
 reapers at once (or a worker waking up late) cannot both act on the same task.
 """
 
@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from tasks import services
 from tasks.models import Task
-from tool_ocr.timespan import duration_text
+from core.timespan import duration_text
 
 log = logging.getLogger("tool_ocr.reaper")
 
@@ -38,7 +38,7 @@ class ReapReport:
     requeued: list = field(default_factory=list)
     failed: list = field(default_factory=list)
     resent: list = field(default_factory=list)
-    staged: dict = field(default_factory=dict)  # tasks.staging.cleanup_stale: folders and files removed
+    staged: dict = field(default_factory=dict)  # tasks.files.staging.cleanup_stale: folders and files removed
     dry_run: bool = False
 
     def __str__(self):
@@ -66,7 +66,7 @@ def reap_stuck_tasks(*, now=None, timeout: int | None = None, dry_run: bool = Fa
         if _queue_job_lost(task, cutoff) and (dry_run or _resend(task)):
             report.resent.append(str(task.pk))
     if not dry_run:
-        from tasks.staging import cleanup_stale
+        from tasks.files.staging import cleanup_stale
 
         report.staged = cleanup_stale(now=now)
     if not dry_run and (report.requeued or report.failed or report.resent):

@@ -17,9 +17,9 @@ from django.db.models import Case, Count, F, IntegerField, Lookup, Q, QuerySet, 
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from history.models import TaskStorage, TaskSummary, UserStorage
-from tasks.history_params import DEFAULT_ORDERING, ORDERINGS
-from tasks import search
+from tasks.models import TaskStorage, TaskSummary, UserStorage
+from tasks.history.params import DEFAULT_ORDERING, ORDERINGS
+from tasks.history import search
 from tasks.models import Task, TaskFile, TaskText
 from tool_ocr.errors import NotFound
 
@@ -77,7 +77,7 @@ def _filtered(*, user, filters: dict) -> QuerySet[Task]:
 
 
 def task_text_matches(*, user, q: str) -> QuerySet:
-    """Ids of the user's tasks whose recognised text matches ``q`` (tasks.search): a subquery.
+    """Ids of the user's tasks whose recognised text matches ``q`` (tasks.history.search): a subquery.
 
     Words match as prefixes, Chinese/Japanese as substrings. The full-text index finds the
     candidates by term (terms carry the owner, so only the user's rows are looked at); the
@@ -115,7 +115,7 @@ class _FulltextMatch(Lookup):
 
 
 def task_snippets(*, user, task_ids, q: str) -> dict:
-    """{task id: snippet parts} (tasks.search.snippet_parts) for the user's tasks whose text matches ``q``."""
+    """{task id: snippet parts} (tasks.history.search.snippet_parts) for the user's tasks whose text matches ``q``."""
     if not q or not task_ids:
         return {}
     texts = TaskText.objects.filter(user=user, task_id__in=list(task_ids)).values_list("task_id", "text")
@@ -127,7 +127,7 @@ def task_list(*, user, filters: dict | None = None) -> QuerySet[Task]:
     """The user's tasks, filtered and ordered (newest first unless ``filters['ordering']`` says otherwise).
 
     filters: ``status`` (list), ``q`` (file name contains, or the recognised text matches), ``created_from`` / ``created_to``
-    (dates, inclusive, in TIME_ZONE), ``ordering`` (see tasks.history_params.ORDERINGS).
+    (dates, inclusive, in TIME_ZONE), ``ordering`` (see tasks.history.params.ORDERINGS).
     """
     filters = filters or {}
     keys = order_keys(filters.get("ordering") or DEFAULT_ORDERING)
@@ -174,7 +174,7 @@ def _page_ids(qs, page: int, page_size: int) -> list:
 
 
 def task_summary(*, user) -> dict:
-    """{status: {n, pages, seconds, timed}} of all the user's tasks, from history.TaskSummary (five rows)."""
+    """{status: {n, pages, seconds, timed}} of all the user's tasks, from TaskSummary (five rows)."""
     rows = TaskSummary.objects.filter(user=user).values_list("status", "tasks", "pages", "seconds", "timed")
     return {status: {"n": n, "pages": pages, "seconds": seconds if timed else None, "timed": timed}
             for status, n, pages, seconds, timed in rows if n}
@@ -409,7 +409,7 @@ def task_stats(*, user, filters: dict | None = None, today: date | None = None, 
 
 
 def task_storage_bytes(*, user, filters: dict | None = None) -> int:
-    """Bytes of every file of the user's tasks created in the date range (history.models.TaskStorage)."""
+    """Bytes of every file of the user's tasks created in the date range (tasks.models.TaskStorage)."""
     filters = filters or {}
     if not filters.get("created_from") and not filters.get("created_to"):  # all time: one maintained row
         return UserStorage.objects.filter(user=user).values_list("bytes", flat=True).first() or 0

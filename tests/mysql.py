@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tool_ocr.mysql_admin import MySQLServer
+from ops.mysql_admin import MySQLServer
 
 
 def mysql_server_or_skip() -> MySQLServer:

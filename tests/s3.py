@@ -87,7 +87,7 @@ class MotoS3:
 
 def storage_settings(settings, moto: MotoS3, bucket: str, **overrides) -> None:
     """Point this test process's settings (and so default_storage) at ``bucket``."""
-    from tool_ocr.object_storage import s3_storage_options
+    from tasks.files.object_storage import s3_storage_options
 
     env = moto.env(bucket)
     values = {"FILE_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": bucket, "AWS_S3_ENDPOINT_URL": moto.endpoint,

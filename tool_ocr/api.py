@@ -21,9 +21,9 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie
 
+from core.validation_messages import details_of
 from tool_ocr.errors import AppError, error_response
 from tool_ocr.http import SAFE_METHODS
-from tool_ocr.validation_messages import details_of
 
 log = logging.getLogger("tool_ocr.api")
 
@@ -163,7 +163,7 @@ def _csrf_failed(request, exc):
 
 @_handler(NinjaValidationError)
 def _invalid_input(request, exc):
-    """Each parameter's message names it in words (tool_ocr.validation_messages), as the pages show them."""
+    """Each parameter's message names it in words (core.validation_messages), as the pages show them."""
     details = details_of(exc.errors)
     return AppError(" ".join(details.values()), code="invalid_input", details=details).response()
 
@@ -224,7 +224,7 @@ def _database_error(request, exc):
 
 @_handler(Exception)
 def _unexpected(request, exc):
-    from tool_ocr.dependencies import dependency_of, unavailable_response
+    from core.dependencies import dependency_of, unavailable_response
 
     dependency = dependency_of(exc)  # storage or temporary folder unwritable, sign-in API down: 503
     if dependency:
@@ -235,11 +235,10 @@ def _unexpected(request, exc):
 
 
 def _register_routers():
-    from accounts.api import router as accounts_router
     from accounts.api import tokens_router
-    from tasks.api import history_router, ocr_router, tasks_router
+    from tasks.api import account_router, history_router, ocr_router, tasks_router
 
-    api.add_router("", accounts_router)
+    api.add_router("", account_router)
     api.add_router("/tasks", tasks_router)
     api.add_router("/history", history_router)
     api.add_router("/ocr", ocr_router)

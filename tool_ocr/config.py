@@ -10,11 +10,8 @@ import re
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
 
-
-class ConfigError(ImproperlyConfigured):
-    pass
+from core.errors import ConfigError  # raised here; manage.py and the settings import it from here too
 
 
 _IDENT_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")

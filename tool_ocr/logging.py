@@ -6,29 +6,10 @@ scrubs secrets as a last line of defence, so a careless ``extra={"password": ...
 token in a message never reaches the disk.
 """
 
-import contextvars
 import logging
 import re
 
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
-
-# --- Context ---------------------------------------------------------------
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-user_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("user_id", default=None)
-task_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("task_id", default=None)
-
-
-class ContextFilter(logging.Filter):
-    """Adds request_id, user_id and task_id from the current context unless the call set them."""
-
-    def filter(self, record):
-        for name, var in (("request_id", request_id_var), ("user_id", user_id_var), ("task_id", task_id_var)):
-            if getattr(record, name, None) is None:
-                value = var.get()
-                if value is not None:
-                    setattr(record, name, value)
-        return True
-
 
 # --- Redaction ---------------------------------------------------------------
 REDACTED = "[redacted]"
@@ -127,9 +108,9 @@ def build_logging(*, level: str = "INFO", fmt: str = "json") -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {
-            "context": {"()": "tool_ocr.logging.ContextFilter"},
+            "context": {"()": "core.log_context.ContextFilter"},
             "redact": {"()": "tool_ocr.logging.RedactionFilter"},
-            "auth_metrics": {"()": "tool_ocr.metrics.AuthCallMetricsFilter"},
+            "auth_metrics": {"()": "ops.metrics.AuthCallMetricsFilter"},
         },
         "formatters": {"default": formatter},
         "handlers": {

@@ -114,7 +114,7 @@ MAX_UPLOAD_MB = cfg.int("MAX_UPLOAD_MB", "50", minimum=1, maximum=2048)
 MAX_PAGES = cfg.int("MAX_PAGES", "300", minimum=1, maximum=100000)
 # Largest page in pixels (width x height; PDF pages at OCR_PDF_DPI): stops decompression bombs.
 MAX_IMAGE_PIXELS = cfg.int("MAX_IMAGE_PIXELS", "60000000", minimum=100000, maximum=1000000000)
-# Bounded PDF parsing (tasks/documents.py, tasks/pdf_render.py): the upload check's time budget,
+# Bounded PDF parsing (tasks/intake/documents.py, tasks/intake/pdf_render.py): the upload check's time budget,
 # the drawing operations (decoded content streams) allowed per page and per document, and the
 # worker's per-page render deadline and memory cap (the page is drawn in a child process).
 PDF_INSPECT_SECONDS = cfg.int("PDF_INSPECT_SECONDS", "10", minimum=1, maximum=600)
@@ -132,7 +132,7 @@ CLEANUP_SESSIONS_INTERVAL = cfg.int("CLEANUP_SESSIONS_INTERVAL", "3600", minimum
 CLEANUP_TASKS_INTERVAL = cfg.int("CLEANUP_TASKS_INTERVAL", "86400", minimum=0, maximum=2592000)
 STORAGE_REPORT_INTERVAL = cfg.int("STORAGE_REPORT_INTERVAL", "604800", minimum=0, maximum=2592000)
 # Uploads are streamed to temporary files on disk, never held in memory; one past MAX_UPLOAD_MB is cut off.
-FILE_UPLOAD_HANDLERS = ["tasks.uploads.LimitedTemporaryFileUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["tasks.intake.uploads.LimitedTemporaryFileUploadHandler"]
 # Streamed into TMPDIR itself: Python would silently fall back to another folder if TMPDIR cannot take a
 # file when first used; an unwritable TMPDIR is a fault to report (503, /readyz), not to hide.
 FILE_UPLOAD_TEMP_DIR = os.environ.get("TMPDIR") or None
@@ -189,14 +189,14 @@ INSTALLED_APPS = [
     "django_tasks",
     "tasks.worker",  # its db_worker (engines loaded before work) comes before django_tasks_db's
     "django_tasks_db",
+    "core",  # the bottom layer (docs/architecture.md): apps import downwards only
     "accounts",
     "tasks",
-    "history",  # derived storage figures for the statistics (history.models)
-    "tool_ocr.apps.ToolOcrConfig",
+    "ops",  # probes, metrics, security headers, error pages, schema tools; reads every app
 ]
 
 MIDDLEWARE = [
-    "tool_ocr.middleware.RequestContextMiddleware",  # first: request id on every log line, X-Request-ID
+    "ops.middleware.RequestContextMiddleware",  # first: request id on every log line, X-Request-ID
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -221,7 +221,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "tasks.context_processors.navigation",
+                "tasks.web.context_processors.navigation",
             ],
         },
     },
@@ -267,7 +267,7 @@ if FILE_STORAGE == "s3":
     if bool(AWS_ACCESS_KEY_ID) != bool(AWS_SECRET_ACCESS_KEY):
         raise ConfigError("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or neither "
                           "(then boto3 finds credentials itself, e.g. an instance role).")
-    from tool_ocr.object_storage import s3_storage_options  # noqa: E402
+    from tasks.files.object_storage import s3_storage_options  # noqa: E402
 
     STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage",
                            "OPTIONS": s3_storage_options(bucket_name=AWS_STORAGE_BUCKET_NAME,
@@ -299,10 +299,10 @@ LOGGING = build_logging(level=cfg.str("LOG_LEVEL", "INFO", choices=["DEBUG", "IN
                         fmt=LOG_FORMAT)
 
 # --- Web hardening (issue 6; docs/security.md) --------------------------------
-from tool_ocr.security import DEFAULT_CSP  # noqa: E402
+from ops.security import DEFAULT_CSP  # noqa: E402
 
 CONTENT_SECURITY_POLICY = DEFAULT_CSP
-MIDDLEWARE.insert(1, "tool_ocr.security.SecurityHeadersMiddleware")
+MIDDLEWARE.insert(1, "ops.security.SecurityHeadersMiddleware")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 CSRF_COOKIE_HTTPONLY = False  # the HTMX pages read the token from the page, the API from the cookie
@@ -319,32 +319,32 @@ SECURE_HSTS_PRELOAD = cfg.bool("SECURE_HSTS_PRELOAD", "true")
 # /healthz and /readyz answer plain HTTP probes from the load balancer.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 # Largest request body in MB (all files of one upload together): a larger Content-Length is answered
-# 413 before the body is read (tool_ocr.security.RequestSizeLimitMiddleware).
+# 413 before the body is read (ops.security.RequestSizeLimitMiddleware).
 MAX_REQUEST_MB = cfg.int("MAX_REQUEST_MB", str(4 * MAX_UPLOAD_MB), minimum=MAX_UPLOAD_MB + 1, maximum=100000)
-MIDDLEWARE.insert(2, "tool_ocr.security.RequestSizeLimitMiddleware")  # before anything reads the body
+MIDDLEWARE.insert(2, "ops.security.RequestSizeLimitMiddleware")  # before anything reads the body
 # Refused retries, cancels and deletes of tasks (another user's: 404) leave a 'denied' audit row.
-MIDDLEWARE.append("tasks.middleware.DeniedAttemptAuditMiddleware")
+MIDDLEWARE.append("tasks.web.middleware.DeniedAttemptAuditMiddleware")
 # Where to report a security issue (an email address or URL); published at /.well-known/security.txt.
 SECURITY_CONTACT = cfg.str("SECURITY_CONTACT", "")
 # Session cookies must be exactly a key Django made (MariaDB would match "ABC…" to "abc…").
 MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
-                  "tool_ocr.security.StrictSessionCookieMiddleware")
+                  "ops.security.StrictSessionCookieMiddleware")
 
-# --- Faults (issue 16; tool_ocr/dependencies.py) ------------------------------
+# --- Faults (issue 16; core/dependencies.py) ------------------------------
 # A dependency down (database, storage, temporary folder, sign-in API) is a 503 on every page and endpoint.
-MIDDLEWARE.insert(1, "tool_ocr.dependencies.DependencyDownMiddleware")
+MIDDLEWARE.insert(1, "core.dependencies.DependencyDownMiddleware")
 # /healthz and /readyz skip sessions and sign-in (a cookie must not make a probe wait on the database)...
-MIDDLEWARE.insert(min(MIDDLEWARE.index(m) for m in ("tool_ocr.security.StrictSessionCookieMiddleware",
+MIDDLEWARE.insert(min(MIDDLEWARE.index(m) for m in ("ops.security.StrictSessionCookieMiddleware",
                                                      "django.contrib.sessions.middleware.SessionMiddleware")
-                      if m in MIDDLEWARE), "tool_ocr.dependencies.ProbeMiddleware")
+                      if m in MIDDLEWARE), "ops.health.ProbeMiddleware")
 # ...and answer within this many seconds, whatever a check waits on.
 HEALTH_CHECK_TIMEOUT = cfg.float("HEALTH_CHECK_TIMEOUT", "3", minimum=0.5, maximum=60)
 # Files written but not yet adopted by their rows are removed this long after a process that wrote them
-# died (tasks/staging.py); longer than any upload or result write takes.
+# died (tasks/files/staging.py); longer than any upload or result write takes.
 STAGING_GRACE_SECONDS = cfg.int("STAGING_GRACE_SECONDS", "3600", minimum=1, maximum=604800)
 # A worker that lost the database waits and tries again, doubling the wait up to this many seconds.
 WORKER_DB_RETRY_MAX_WAIT = cfg.float("WORKER_DB_RETRY_MAX_WAIT", "30", minimum=0.5, maximum=3600)
-# --- Error pages (issue 14; tool_ocr/error_views.py) ----------------------------
+# --- Error pages (issue 14; ops/error_views.py) ----------------------------
 # Branded 400/403/404/500 pages; under DEBUG the expected 4xx answers look as in production.
-MIDDLEWARE.append("tool_ocr.error_views.DebugLikeProductionMiddleware")
-CSRF_FAILURE_VIEW = "tool_ocr.error_views.csrf_failure"
+MIDDLEWARE.append("ops.error_views.DebugLikeProductionMiddleware")
+CSRF_FAILURE_VIEW = "ops.error_views.csrf_failure"

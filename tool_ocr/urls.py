@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views import admin_login_redirect
-from tool_ocr import health, metrics, security
+from ops import health, metrics, security
 
 urlpatterns = [
     path("admin/login/", admin_login_redirect),  # one login page, with the brute-force limit
@@ -12,13 +12,13 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path(".well-known/security.txt", security.security_txt, name="security-txt"),
     path("", include("accounts.urls")),
-    path("", include("tasks.urls")),
+    path("", include("tasks.web.urls")),
     path("api/v1/", include("tool_ocr.api")),
-    path("", include("tasks.history_urls")),
+    path("", include("tasks.web.history_urls")),
 ]
 
-# Branded error pages with the header and a way back (tool_ocr/error_views.py).
-handler400 = "tool_ocr.error_views.bad_request"
-handler403 = "tool_ocr.error_views.permission_denied"
-handler404 = "tool_ocr.error_views.page_not_found"
-handler500 = "tool_ocr.error_views.server_error"
+# Branded error pages with the header and a way back (ops/error_views.py).
+handler400 = "ops.error_views.bad_request"
+handler403 = "ops.error_views.permission_denied"
+handler404 = "ops.error_views.page_not_found"
+handler500 = "ops.error_views.server_error"

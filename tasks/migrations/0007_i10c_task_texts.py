@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-# The full-text index over TaskText.terms (tasks/search.py explains the terms). SQLite: an FTS5
+# The full-text index over TaskText.terms (tasks/history/search.py explains the terms). SQLite: an FTS5
 # table over the rows (detail=none: terms and prefixes only, no positions), kept in step by
 # triggers, so every delete path (services, cleanup_tasks, purge_user, admin, cascades) also
 # empties the index. MariaDB: an InnoDB FULLTEXT index, maintained by InnoDB itself.

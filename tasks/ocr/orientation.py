@@ -1,11 +1,11 @@
 """Turn pages upright before OCR: EXIF orientation, pages scanned at 90/180/270 degrees, small skew.
 
 - EXIF (JPEG, TIFF, WebP): the camera's "turn me" tag is applied when the page is opened
-  (tasks.documents.iter_pages); the original file is kept as uploaded.
+  (tasks.intake.documents.iter_pages); the original file is kept as uploaded.
 - 90/180/270: Tesseract's orientation and script detection (``--psm 0``, ``osd.traineddata``
   from Debian's ``tesseract-ocr-osd``), trusted above OSD_MIN_CONFIDENCE. It costs about half a
   second per page (benchmarks/ocr_default.py measures it), so the Tesseract engine first reads
-  the page as it is and asks OSD only when that reading is unsure (tasks.processing).
+  the page as it is and asks OSD only when that reading is unsure (tasks.pipeline.processing).
 - Skew up to MAX_SKEW degrees: the angle at which the rows of dark pixels line up best
   (a projection profile on a small copy of the page), straightened when at least MIN_SKEW.
 Everything after (text, boxes, the searchable PDF) refers to the upright page.

@@ -2,8 +2,8 @@
 
 from django import template
 
-from tasks.file_links import BY_KIND, ORIGINAL, file_url, sorted_files
-from tool_ocr.timespan import clock_text
+from core.timespan import clock_text
+from tasks.files.file_links import BY_KIND, ORIGINAL, file_url, sorted_files
 
 register = template.Library()
 register.filter("duration", clock_text)  # 12.3 s, 4 min 05 s, 1 h 02 min; an em dash when unknown

@@ -11,7 +11,7 @@ REAPER_INTERVAL.
 
 It also shows life every few seconds, busy or idle (WorkerPresence.last_seen_at), so
 /readyz tells a live worker from a dead one whatever stopped it, and it removes the
-temporary files that killed workers left on this host (tasks.worker_temp).
+temporary files that killed workers left on this host (tasks.pipeline.worker_temp).
 """
 
 import logging
@@ -26,19 +26,12 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 
-from tasks import worker_temp
+from tasks.pipeline import processing, worker_temp
+from tasks.pipeline.processing import drop_connections
 
 log = logging.getLogger("tool_ocr.worker")
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)
-
-
-def _drop_connections() -> None:
-    for conn in connections.all(initialized_only=True):
-        try:
-            conn.close()
-        except Exception:  # already broken
-            pass
 
 
 def presence_interval() -> float:
@@ -64,7 +57,7 @@ class Presence(threading.Thread):
                                               pid=os.getpid(), started_at=now, last_seen_at=now)
             return True
         except DATABASE_ERRORS:
-            _drop_connections()
+            drop_connections()
             return False
         except Exception:  # never let the presence thread die
             log.exception("could not record the worker's presence")
@@ -89,7 +82,7 @@ class Presence(threading.Thread):
             while not self.stopping.wait(presence_interval()):
                 self.beat()
         finally:
-            _drop_connections()
+            drop_connections()
 
     def stop(self):
         self.stopping.set()
@@ -139,7 +132,7 @@ class ResilientWorker(Worker):
         log.warning("database unavailable (%s: %s); the worker waits for it", type(exc).__name__, exc,
                     extra={"worker_id": self.worker_id})
         while self.running:
-            _drop_connections()
+            drop_connections()
             try:
                 close_old_connections()
                 with connections["default"].cursor() as cursor:
@@ -166,14 +159,12 @@ class ResilientWorker(Worker):
                 if requeue_after_outage(task_id=task_id, worker_run_id=run_id):
                     log.warning("re-queued the task the database outage interrupted", extra={"task_id": task_id})
             except DATABASE_ERRORS:
-                _drop_connections()
+                drop_connections()
                 log.warning("could not re-queue an interrupted task yet; the reaper will",
                             extra={"task_id": task_id})
 
 
 def _interrupted(clear: bool = False) -> list:
-    from tasks import processing
-
     found = list(processing.INTERRUPTED)
     if clear:
         processing.INTERRUPTED.clear()

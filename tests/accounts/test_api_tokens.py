@@ -218,7 +218,7 @@ def test_a_token_dies_with_its_user(user_a):
 
 
 def test_purge_removes_tokens_even_when_the_account_is_kept(user_a):
-    from tasks.maintenance import purge_user
+    from tasks.maintenance.cleanup import purge_user
 
     _row, plain = api_token_create(user=user_a, name="script")
     purge_user(user=user_a, keep_account=True)

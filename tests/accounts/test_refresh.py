@@ -168,7 +168,10 @@ import os, time, django; django.setup()
 from accounts.models import TokenSession
 from accounts.services import token_session_refresh
 row = TokenSession.objects.select_related("user").get()   # every process reads version 0
-time.sleep(max(0.0, float(os.environ["START_AT"]) - time.time()))
+open(os.path.join(os.environ["SYNC_DIR"], f"ready-{os.getpid()}"), "w").close()
+go = os.path.join(os.environ["SYNC_DIR"], "go")
+while not os.path.exists(go):   # all start together, however slowly each one started up
+    time.sleep(0.01)
 print(token_session_refresh(session=row).value)
 """
 
@@ -196,9 +199,14 @@ def test_processes_on_a_sqlite_file_refresh_once(dev_auth_api, tmp_path):
     dev_auth_api.configure(expires_in=60)
     run("-c", _PREPARE)
     dev_auth_api.configure(expires_in=4999, delay_seconds=0.5)
-    start_at = str(time.time() + 6)
-    workers = [subprocess.Popen([sys.executable, "-c", _REFRESH_AT], cwd=root, env={**env, "START_AT": start_at},
+    sync = tmp_path / "sync"
+    sync.mkdir()
+    workers = [subprocess.Popen([sys.executable, "-c", _REFRESH_AT], cwd=root, env={**env, "SYNC_DIR": str(sync)},
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    deadline = time.monotonic() + 90
+    while len(list(sync.glob("ready-*"))) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (sync / "go").touch()
     outcomes = []
     for worker in workers:
         out, err = worker.communicate(timeout=120)

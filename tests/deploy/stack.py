@@ -144,7 +144,7 @@ def served_files(base: str, email: str, expected: dict, session=None) -> dict:
     """Sign in as ``email`` and fetch each of its tasks and every file: {task id: {kind: sha256}}."""
     import hashlib
 
-    from tasks.file_links import BY_KIND
+    from tasks.files.file_links import BY_KIND
 
     session = session or requests.Session()
     session.trust_env = False

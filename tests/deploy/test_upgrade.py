@@ -25,6 +25,8 @@ DATA_TABLES = ("users", "tasks", "task_files", "audit_log", "sessions", "task_st
 # Add an entry with the migration that does it; everything else must come through unchanged.
 EXPECTED_CHANGES = {
     ("tool_ocr_users", "external_id"): lambda old: "NULL" if old == "" else old,  # accounts 0003_i15: "" -> NULL
+    # tasks 0017: the history app's models (TaskStorage...) live in tasks, their content types with them
+    ("tool_ocr_django_content_type", "app_label"): lambda old: "tasks" if old == "history" else old,
 }
 
 

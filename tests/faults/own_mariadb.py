@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tool_ocr.mysql_admin import MySQLServer
+from ops.mysql_admin import MySQLServer
 
 USER, PASSWORD = "fault", "fault-pw"
 

@@ -4,11 +4,12 @@ import pytest
 from django.core.files.base import ContentFile
 from django.db.models import Sum
 
-from history.models import TaskStorage
-from history.services import task_storage_rebuild
+from tasks.models import TaskStorage
+from tasks.history.summaries import task_storage_rebuild
 from tasks import selectors, services
 from tasks.audit import SYSTEM
-from tasks.maintenance import Outcome, missing_file_rows_delete
+from tasks.maintenance.cleanup import Outcome, missing_file_rows_delete
+from tasks.pipeline import transitions
 from tasks.models import Task, TaskFile
 from tests.tasks.history_helpers import png_bytes, png_upload
 from tests.tasks.pipeline import task_create
@@ -26,8 +27,8 @@ def _stored(task_id):
 
 
 def _complete(task):
-    task = services.task_start(task_id=task.id, worker_id="test")
-    services.task_complete(task=task, results={
+    task = transitions.task_start(task_id=task.id, worker_id="test")
+    transitions.task_complete(task=task, results={
         "result_txt": ("scan.txt", "text/plain", ContentFile(b"hello world\n" * 10, name="r.txt")),
         "result_json": ("scan.json", "application/json", ContentFile(b'{"pages": []}', name="r.json")),
     })
@@ -51,8 +52,8 @@ def test_storage_follows_create_complete_retry_and_delete(user_a, django_capture
     # the earlier run's results stay until the new run completes, then the new ones replace them
     assert _stored(task.id) == _files_sum(task.id) == len(png_bytes()) + 120 + 13
     with django_capture_on_commit_callbacks(execute=True):
-        task = services.task_start(task_id=task.id, worker_id="test-2")
-        services.task_complete(task=task, results={
+        task = transitions.task_start(task_id=task.id, worker_id="test-2")
+        transitions.task_complete(task=task, results={
             "result_txt": ("scan.txt", "text/plain", ContentFile(b"hello\n", name="r.txt"))})
     assert _stored(task.id) == _files_sum(task.id) == len(png_bytes()) + 6
 

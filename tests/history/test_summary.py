@@ -6,10 +6,12 @@ import pytest
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from history.models import TaskSummary
-from history.services import task_summary_rebuild
-from tasks import maintenance, selectors, services
+from tasks import selectors, services
 from tasks.audit import SYSTEM
+from tasks.history.summaries import task_summary_rebuild
+from tasks.maintenance import cleanup
+from tasks.models import TaskSummary
+from tasks.pipeline import transitions
 from tasks.models import Task
 from tests.history.test_storage import _complete
 from tests.tasks.history_helpers import make_task, png_upload
@@ -25,7 +27,7 @@ def _grouped():
 
 
 def _storage_sums():
-    from history.models import TaskStorage, UserStorage
+    from tasks.models import TaskStorage, UserStorage
 
     grouped = {r["user_id"]: r["b"] for r in TaskStorage.objects.order_by().values("user_id").annotate(b=Sum("bytes"))}
     kept = {r.user_id: r.bytes for r in UserStorage.objects.all() if r.bytes}
@@ -43,9 +45,9 @@ def test_summary_follows_every_write(user_a, user_b, django_capture_on_commit_ca
         waiting = task_create(user=user_a, uploaded_file=png_upload("b.png"))
         services.task_cancel(actor=SYSTEM, task=waiting)
         services.task_retry(actor=SYSTEM, task=Task.objects.get(pk=waiting.pk))
-        running = services.task_start(task_id=waiting.pk, worker_id="w")
-        services.task_heartbeat(task=running, pages_done=1)
-        services.task_fail(task=running, code="ocr_failed", message="stopped")
+        running = transitions.task_start(task_id=waiting.pk, worker_id="w")
+        transitions.task_heartbeat(task=running, pages_done=1)
+        transitions.task_fail(task=running, code="ocr_failed", message="stopped")
         Task.objects.filter(pk=done.pk).update(page_count=7, processing_seconds=3.5)  # SQL an operator might run
         old = make_task(user_b, status="completed", processing_seconds=2.25,
                         created_at=timezone.now() - timedelta(days=90))
@@ -53,14 +55,14 @@ def test_summary_follows_every_write(user_a, user_b, django_capture_on_commit_ca
         Task.objects.bulk_create([Task(user=user_b, filename=f"bulk{i}.png", status="failed", page_count=2)
                                   for i in range(5)])
     assert _summary() == _grouped()
-    maintenance.cleanup_tasks(days=30)
+    cleanup.cleanup_tasks(days=30)
     assert not Task.objects.filter(pk=old.pk).exists() and _summary() == _grouped()
     with django_capture_on_commit_callbacks(execute=True):
         services.task_delete(actor=SYSTEM, task=Task.objects.get(pk=done.pk))
     assert _summary() == _grouped()
     grouped, kept = _storage_sums()
     assert grouped == kept and grouped
-    maintenance.purge_user(user=user_b)
+    cleanup.purge_user(user=user_b)
     assert _summary() == _grouped() and not TaskSummary.objects.filter(user_id=user_b.pk, tasks__gt=0).exists()
     grouped, kept = _storage_sums()
     assert grouped == kept

@@ -83,7 +83,7 @@ def test_other_lists_have_constant_queries(staff_client, user_a, user_b, make_ta
 
 
 def test_capped_count_says_more_than(staff_client, user_a, make_task, monkeypatch):
-    from tool_ocr.admin_tools import LargeTablePaginator
+    from core.admin_tools import LargeTablePaginator
 
     monkeypatch.setattr(LargeTablePaginator, "cap", 2)
     for _ in range(4):

@@ -37,7 +37,7 @@ def test_rules_use_only_exported_metrics(client):
     for family in text_string_to_metric_families(client.get("/metrics").content.decode()):
         exported.update(s.name for s in family.samples)
         exported.add(family.name)
-    from tool_ocr import metrics
+    from ops import metrics
 
     metrics.record_task_finished("probe", "completed", pages=1, seconds=1.0)  # histograms appear once observed
     for family in text_string_to_metric_families(client.get("/metrics").content.decode()):

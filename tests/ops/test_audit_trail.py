@@ -141,7 +141,7 @@ def test_the_action_choices_change_nothing_in_the_database():
     from django.core.management import call_command
 
     out = StringIO()
-    call_command("sqlmigrate", "tasks", "0011", stdout=out)
+    call_command("sqlmigrate", "tasks", "0018", stdout=out)
     statements = [line for line in out.getvalue().splitlines() if line.strip() and not line.startswith("--")]
     assert statements in ([], ["BEGIN;", "COMMIT;"])
 

@@ -119,7 +119,7 @@ def test_purge_user_removes_tasks_files_sessions_and_keeps_audit(file_storage, c
 
 
 def test_long_runs_report_progress(user_a, make_task, monkeypatch):
-    from tool_ocr.ops_command import OpsCommand
+    from core.ops_command import OpsCommand
 
     monkeypatch.setattr(OpsCommand, "progress_every", 0)
     for _ in range(3):

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from tool_ocr.schema_doc import build_database_doc
+from ops.schema_doc import build_database_doc
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "database.md"
 

@@ -67,7 +67,7 @@ def test_probes_skip_the_session_so_a_cookie_does_not_make_them_touch_the_databa
 
 
 def test_probes_answer_within_their_deadline_while_a_check_hangs(client, settings, monkeypatch):
-    from tool_ocr import health
+    from ops import health
 
     settings.HEALTH_CHECK_TIMEOUT = 0.5
     release = []
@@ -108,7 +108,7 @@ def test_temporary_folder_unwritable_makes_uploads_503_and_readyz_unavailable(cl
 def test_the_503_page_renders_without_the_database():
     from django.test import RequestFactory
 
-    from tool_ocr.dependencies import unavailable_response
+    from core.dependencies import unavailable_response
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("django.db.backends.base.base.BaseDatabaseWrapper.ensure_connection", _database_gone)
@@ -119,7 +119,7 @@ def test_the_503_page_renders_without_the_database():
 
 def test_dependency_of_tells_faults_from_bugs():
     from accounts.external_auth import ServiceUnavailable
-    from tool_ocr.dependencies import TempFolderUnavailable, dependency_of
+    from core.dependencies import TempFolderUnavailable, dependency_of
 
     assert dependency_of(OperationalError("gone")) == "database"
     assert dependency_of(OSError(errno.ENOSPC, "full")) == "storage"

@@ -104,7 +104,7 @@ def test_readyz_unavailable_when_storage_is_not_writable(client, settings, tmp_p
 
 
 def test_readyz_unavailable_when_database_fails(client, monkeypatch):
-    from tool_ocr import health
+    from ops import health
 
     monkeypatch.setattr(health, "_database", lambda: "unavailable")
     response = client.get("/readyz")

@@ -76,7 +76,7 @@ def test_sign_in_is_logged_without_password_or_tokens(client, log_lines):
 
 
 def test_file_access_logged_without_document_text(client, user_a, make_task, log_lines):
-    from tasks.file_links import file_url
+    from tasks.files.file_links import file_url
 
     task = make_task(user_a)
     signed_in(client, user_a)

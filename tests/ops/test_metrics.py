@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import TokenSession
-from tool_ocr import metrics
+from ops import metrics
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,7 +206,7 @@ SCRIPT = """
 import django, os, sys
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tool_ocr.settings")
 django.setup()
-from tool_ocr import metrics
+from ops import metrics
 if sys.argv[1] == "record":
     metrics.record_task_finished("easyocr", "completed", pages=3, seconds=6.0)
     metrics.record_sign_in("failure", "invalid_credentials")

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 TASK_ID = uuid.UUID("00000000-0000-4000-8000-0000000000f5")
 
-# Every name a page, form or the API reads (views, django-ninja schemas, tasks.history_params).
+# Every name a page, form or the API reads (views, django-ninja schemas, tasks.history.params).
 FIELDS = ["page", "page_size", "status", "q", "created_from", "created_to", "ordering", "format", "engine",
           "language", "next", "username", "password", "ids", "action", "strict", "kind", "files"]
 

@@ -7,9 +7,9 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tasks import processing
+from tasks.pipeline import processing
 from tasks.models import Task
-from tasks.pdf_render import PageRenderer, RenderFailed, RenderTimeout
+from tasks.intake.pdf_render import PageRenderer, RenderFailed, RenderTimeout
 from tests.security import pdfs
 from tests.tasks.history_helpers import signed_in
 from tests.tasks.pipeline import stored_names, task_create
@@ -53,7 +53,7 @@ def test_the_limit_is_checked_before_the_pdf_is_inspected(client, user_a, settin
     settings.MAX_TASKS_PER_USER = 1
     signed_in(client, user_a)
     assert _upload(client, pdfs.simple(), "first.pdf").status_code == 201
-    from tasks import documents
+    from tasks.intake import documents
 
     inspected = []
     monkeypatch.setattr(documents, "inspect", lambda fh: inspected.append(fh) or pytest.fail("inspected"))

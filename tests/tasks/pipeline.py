@@ -89,7 +89,7 @@ class FakeEngine:
 def fake_engine(monkeypatch):
     """Every task in this test is read by one FakeEngine, whatever engine it names."""
     engine = FakeEngine()
-    monkeypatch.setattr("tasks.processing.get_engine", lambda name: engine)
+    monkeypatch.setattr("tasks.pipeline.processing.get_engine", lambda name: engine)
     return engine
 
 

@@ -295,7 +295,7 @@ def test_database_down_is_503(api, monkeypatch):
     def down(**kwargs):
         raise OperationalError("server has gone away")
 
-    monkeypatch.setattr("accounts.api.task_active_count", down)
+    monkeypatch.setattr("tasks.selectors.task_active_count", down)
     assert_error(api.get("/api/v1/me"), 503, "service_unavailable")
 
 

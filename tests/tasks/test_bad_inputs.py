@@ -5,7 +5,7 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tasks.documents import DocumentError
+from tasks.intake.documents import DocumentError
 from tasks.models import Task, TaskFile
 from tests.tasks.pipeline import CORPUS, queued_jobs, signed_in, stored_names, task_create
 

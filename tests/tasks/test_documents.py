@@ -7,7 +7,7 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from tasks import documents
+from tasks.intake import documents
 from tests.tasks.pipeline import CORPUS, encode, sample_inputs
 
 SAMPLES = sample_inputs()

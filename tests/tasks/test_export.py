@@ -54,13 +54,13 @@ def _query(case):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: ",".join(c) or "none")
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_export_equals_the_filtered_list_row_for_row(client, history, user_a, case, fmt, monkeypatch):
-    monkeypatch.setattr("tasks.export.CHUNK_SIZE", 4)  # several keyset chunks
+    monkeypatch.setattr("tasks.web.export.CHUNK_SIZE", 4)  # several keyset chunks
     signed_in(client, user_a)
     params = {**_query(case), "format": fmt}
     response = client.get("/history/export/", params)
     assert response.status_code == 200
     rows = _csv_rows(response) if fmt == "csv" else _json_rows(response)
-    from tasks.history_params import parse_filters
+    from tasks.history.params import parse_filters
 
     listed = list(selectors.task_list(user=user_a, filters=parse_filters(params).as_dict()))
     assert [r["id"] for r in rows] == [str(t.id) for t in listed]

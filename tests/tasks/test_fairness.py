@@ -24,7 +24,7 @@ class OrderRecorder:
 @pytest.fixture
 def recorder(monkeypatch):
     engine = OrderRecorder()
-    monkeypatch.setattr("tasks.processing.get_engine", lambda name: engine)
+    monkeypatch.setattr("tasks.pipeline.processing.get_engine", lambda name: engine)
     return engine
 
 

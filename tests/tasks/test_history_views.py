@@ -80,7 +80,7 @@ def test_pages_and_page_size(page_client, user_a):
 
 
 def test_counts_stop_at_the_limit_on_big_histories(page_client, user_a, monkeypatch):
-    monkeypatch.setattr("tasks.history_views.COUNT_LIMIT", 12)
+    monkeypatch.setattr("tasks.web.history_views.COUNT_LIMIT", 12)
     now = timezone.now()
     tasks = [make_task(user_a, filename=f"t{i:02d}.png", created_at=now - timedelta(minutes=i)) for i in range(30)]
     html = page_client.get("/history/?page_size=10&page=2").content.decode()

@@ -8,8 +8,9 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from tasks import processing, services
+from tasks import services
 from tasks.audit import SYSTEM
+from tasks.pipeline import processing, transitions
 from tasks.models import AuditLog, Task
 from tests.tasks.pipeline import fake_engine, queued_jobs, run_worker, sample_inputs, signed_in, stored_names, task_create  # noqa: F401
 
@@ -40,9 +41,9 @@ class CancelAfterFirstPage:
 def test_pending_processing_completed(user_a, fake_engine):
     task = _create(user_a)
     assert task.status == "pending"
-    started = services.task_start(task_id=task.pk, worker_id="w1")
+    started = transitions.task_start(task_id=task.pk, worker_id="w1")
     assert started.status == "processing" and started.started_at and started.heartbeat_at
-    assert services.task_start(task_id=task.pk, worker_id="w2") is None  # only once
+    assert transitions.task_start(task_id=task.pk, worker_id="w2") is None  # only once
     Task.objects.filter(pk=task.pk).update(status="pending")
     assert processing.run_task(str(task.pk)) == "completed"
     task.refresh_from_db()
@@ -57,7 +58,7 @@ def test_processing_failed(user_a, monkeypatch):
         def recognize(self, image):
             raise ValueError("bad tensor")
 
-    monkeypatch.setattr("tasks.processing.get_engine", lambda name: Broken())
+    monkeypatch.setattr("tasks.pipeline.processing.get_engine", lambda name: Broken())
     assert processing.run_task(str(task.pk)) == "failed"
     task.refresh_from_db()
     assert (task.status, task.error_code) == ("failed", "processing_error") and task.completed_at
@@ -77,7 +78,7 @@ def test_pending_cancelled_at_once_and_its_job_then_does_nothing(user_a, fake_en
 def test_processing_cancelled_stops_before_the_next_page(file_storage, user_a, monkeypatch):
     task = _create(user_a, "tiff")  # two pages
     engine = CancelAfterFirstPage(task.pk)
-    monkeypatch.setattr("tasks.processing.get_engine", lambda name: engine)
+    monkeypatch.setattr("tasks.pipeline.processing.get_engine", lambda name: engine)
     assert processing.run_task(str(task.pk)) == "stopped"
     assert engine.pages == 1  # page 2 never started
     task.refresh_from_db()
@@ -162,7 +163,7 @@ def test_delete_while_processing_stops_the_worker_and_leaves_nothing(file_storag
             services.task_delete(actor=SYSTEM, task=Task.objects.get(pk=task.pk))
             return []
 
-    monkeypatch.setattr("tasks.processing.get_engine", lambda name: DeleteDuringPage())
+    monkeypatch.setattr("tasks.pipeline.processing.get_engine", lambda name: DeleteDuringPage())
     assert processing.run_task(str(task.pk)) == "stopped"
     assert not Task.objects.exists() and stored_names() == []
 

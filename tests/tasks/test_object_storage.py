@@ -103,7 +103,7 @@ def test_readyz_and_start_up_name_a_missing_bucket_in_one_line(client, settings,
     assert client.get("/readyz").status_code == 503
     assert body["checks"]["storage"] == {"status": "unavailable", "reason": "bucket_missing",
                                          "detail": "the bucket does not exist"}
-    from tool_ocr.object_storage import verify_at_start_up
+    from tasks.files.object_storage import verify_at_start_up
 
     with pytest.raises(ImproperlyConfigured) as caught:
         verify_at_start_up()
@@ -119,7 +119,7 @@ def test_readyz_and_start_up_name_refused_credentials(client, settings, moto_s3)
     assert response.status_code == 503
     assert response.json()["checks"]["storage"]["reason"] == "credentials_refused"
     assert "not-the-secret" not in response.content.decode()
-    from tool_ocr.object_storage import verify_at_start_up
+    from tasks.files.object_storage import verify_at_start_up
 
     with pytest.raises(ImproperlyConfigured, match=r"^FILE_STORAGE=s3: the credentials were refused for bucket "):
         verify_at_start_up()
@@ -201,7 +201,7 @@ def test_results_that_cannot_be_written_leave_no_row_and_no_object(settings, mot
     bucket = moto_s3.new_bucket()
     storage_settings(settings, moto_s3, bucket)
     task = _create(user_a)
-    from tasks import storage as storage_module
+    from tasks.files import storage as storage_module
 
     real_copy = storage_module.copy_to_local
 

@@ -26,8 +26,8 @@ from tasks.models import Task, TaskFile
 from tasks.ocr.base import PageResult
 from tasks.ocr.layout import page_text
 from tasks.ocr.tesseract_engine import parse_tsv
-from tasks.processing import result_text
-from tasks.searchable_pdf import SearchablePdfWriter
+from tasks.pipeline.processing import result_text
+from tasks.pipeline.searchable_pdf import SearchablePdfWriter
 from tests.quality import cer
 from tests.tasks.pipeline import PAGES, PDFS, mixed_pdf, pdf_truth, run_worker, sample_inputs, task_create
 

@@ -16,12 +16,12 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from tasks import documents
+from tasks.intake import documents
 from tasks.models import Task, TaskFile
 from tasks.ocr import languages, orientation
 from tasks.ocr.engines import get_engine
 from tasks.ocr.layout import page_text
-from tasks.processing import read_page
+from tasks.pipeline.processing import read_page
 from tests import pagegen
 from tests.quality import cer
 from tests.tasks.pipeline import PAGES, run_worker, task_create

@@ -13,7 +13,7 @@ from django.test import Client
 from PIL import Image
 
 from tasks.models import TaskFile
-from tasks.page_view import LOW_CONFIDENCE, page_view
+from tasks.web.page_view import LOW_CONFIDENCE, page_view
 from tests import pagegen
 from tests.tasks.history_helpers import make_task, signed_in
 from tests.tasks.pipeline import run_worker, task_create
@@ -114,7 +114,7 @@ def test_page_view_marks_low_confidence_and_keeps_the_reading_order():
 def test_a_page_image_is_drawn_once_per_result(client, user_a, user_b, turned_task, monkeypatch):
     from django.core.cache import cache
 
-    from tasks import page_view as pv
+    from tasks.web import page_view as pv
 
     cache.clear()
     drawn = []

@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tasks.models import TaskFile
-from tasks.page_view import LOW_CONFIDENCE
+from tasks.web.page_view import LOW_CONFIDENCE
 from tests import pagegen
 from tests.browser_support import ARTIFACTS, axe_violations, new_page, serious, sign_in_through_the_login_page
 from tests.tasks.pipeline import PAGES, run_worker, task_create

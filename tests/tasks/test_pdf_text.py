@@ -17,10 +17,10 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageDraw
 
-from tasks import documents
+from tasks.intake import documents
+from tasks.intake.pdf_text import MIN_TEXT_CHARS, TextLayerPage
 from tasks.ocr.base import Line
-from tasks.pdf_text import MIN_TEXT_CHARS, TextLayerPage
-from tasks.searchable_pdf import SearchablePdfWriter
+from tasks.pipeline.searchable_pdf import SearchablePdfWriter
 from tests.quality import cer
 from tests.tasks.pipeline import PDFS, fake_engine, mixed_pdf, pdf_truth, run_worker, task_create  # noqa: F401 (fixture)
 
@@ -319,7 +319,7 @@ def test_a_task_not_yet_read_says_nothing_about_how(user_a, client):
 
 
 def test_keeping_original_pages_sets_the_title_also_in_the_xmp_metadata_viewers_prefer():
-    from tasks.searchable_pdf import keep_original_pages
+    from tasks.pipeline.searchable_pdf import keep_original_pages
 
     pdf = pikepdf.open(io.BytesIO(text_pdf([["A born-digital page with a title of its own in XMP"]])))
     with pdf.open_metadata() as meta:

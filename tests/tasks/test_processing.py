@@ -10,7 +10,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tasks import processing
+from tasks.pipeline import processing
 from tasks.models import Task
 from tests.tasks.pipeline import fake_engine, run_worker, sample_inputs, task_create  # noqa: F401 (fixture)
 
@@ -82,7 +82,7 @@ def test_progress_and_heartbeat_are_written_after_each_page(user_a, monkeypatch)
             seen.append((row.status, row.pages_done, row.heartbeat_at))
             return []
 
-    monkeypatch.setattr("tasks.processing.get_engine", lambda name: Recorder())
+    monkeypatch.setattr("tasks.pipeline.processing.get_engine", lambda name: Recorder())
     assert processing.run_task(str(task.pk)) == "completed"
     assert [(s, done) for s, done, _beat in seen] == [("processing", 0), ("processing", 1)]
     assert seen[1][2] > seen[0][2]  # the heartbeat moved after page 1
@@ -106,7 +106,7 @@ def test_an_engine_error_fails_the_task_with_a_reason_and_keeps_no_results(user_
         def recognize(self, image):
             raise RuntimeError("out of memory in the detector")
 
-    monkeypatch.setattr("tasks.processing.get_engine", lambda name: Broken())
+    monkeypatch.setattr("tasks.pipeline.processing.get_engine", lambda name: Broken())
     run_worker()  # the worker itself carries on
     task.refresh_from_db()
     assert task.status == "failed" and task.error_code == "processing_error"

@@ -21,6 +21,7 @@ from PIL import Image
 
 from tasks import jobs, services
 from tasks.audit import SYSTEM
+from tasks.pipeline import transitions
 from tasks.models import Task
 from tasks.reaper import reap_stuck_tasks
 from tests.tasks.pipeline import PAGES, encode, fake_engine, run_worker, sample_inputs, task_create  # noqa: F401
@@ -89,8 +90,8 @@ def test_a_task_with_a_recent_heartbeat_is_left_alone(user_a, settings):
 def test_a_worker_that_wakes_up_after_the_reaper_cannot_finish_the_task(user_a, settings):
     task = _stuck(_create(user_a))
     reap_stuck_tasks()
-    with pytest.raises(services.TaskNoLongerProcessing):
-        services.task_heartbeat(task=task, pages_done=2)  # the old run's view of the task
+    with pytest.raises(transitions.TaskNoLongerProcessing):
+        transitions.task_heartbeat(task=task, pages_done=2)  # the old run's view of the task
     assert Task.objects.get(pk=task.pk).status == "pending"
 
 
@@ -144,6 +145,16 @@ def test_the_periodic_job_reaps_and_queues_its_next_run(user_a, settings):
     assert nxt.args_kwargs["args"] == ["reap_stuck_tasks"]
     assert before + timedelta(seconds=119) <= nxt.run_after <= timezone.now() + timedelta(seconds=121)
     assert nxt.priority == 100
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reaper_job_queued_by_the_previous_release_still_reaps(user_a, settings):
+    settings.REAPER_INTERVAL = 120
+    task = _stuck(_create(user_a))
+    assert jobs.reap_stuck_tasks_job.call().startswith("re-queued 1 stuck task(s)")
+    assert Task.objects.get(pk=task.pk).status == "pending"
+    waiting = DBTaskResult.objects.filter(task_path="tasks.jobs.periodic_job", status=TaskResultStatus.READY)
+    assert sorted(r.args_kwargs["args"][0] for r in waiting) == sorted(j.name for j in jobs.PERIODIC_JOBS)
 
 
 # --- real worker processes, really killed ----------------------------------------------------------

@@ -8,8 +8,9 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tasks import processing, selectors, services
+from tasks import selectors, services
 from tasks.audit import SYSTEM
+from tasks.pipeline import processing
 from tasks.models import AuditLog, Task
 from tests.tasks.pipeline import PAGES, fake_engine, run_worker, sample_inputs, signed_in, stored_names, task_create  # noqa: F401
 

@@ -1,6 +1,6 @@
 """Search inside the recognised text (issue 10 item 5), on SQLite (FTS5) and MariaDB (FULLTEXT).
 
-The texts go in the way a worker puts them there (services.task_complete), and come out
+The texts go in the way a worker puts them there (transitions.task_complete), and come out
 through the history page and the JSON API a user searches with. Transactional tests:
 InnoDB adds a text to its FULLTEXT index when the transaction commits, as task_complete's does.
 """
@@ -12,9 +12,11 @@ from django.core.files.base import ContentFile
 from django.db import connection
 from django.utils import timezone
 
-from tasks import search, selectors, services
+from tasks import selectors, services
 from tasks.audit import SYSTEM
-from tasks.maintenance import Outcome, cleanup_tasks, purge_user, tasks_delete_batch
+from tasks.history import search
+from tasks.maintenance.cleanup import Outcome, cleanup_tasks, purge_user, tasks_delete_batch
+from tasks.pipeline import transitions
 from tasks.models import Task, TaskFile, TaskText
 from tests.tasks.history_helpers import make_task, signed_in
 
@@ -30,7 +32,7 @@ def completed(user, text, filename="scan.png", created_at=None) -> Task:
     task = make_task(user, filename=filename, status="processing", worker_id="test-worker",
                      created_at=created_at or timezone.now())
     stem = filename.rsplit(".", 1)[0]
-    services.task_complete(task=task, results={
+    transitions.task_complete(task=task, results={
         TaskFile.Kind.RESULT_TXT: (f"{stem}.txt", "text/plain; charset=utf-8", ContentFile(text.encode())),
         TaskFile.Kind.RESULT_JSON: (f"{stem}.json", "application/json", ContentFile(b'{"pages": []}')),
     })
@@ -185,7 +187,7 @@ def test_a_new_run_replaces_the_indexed_text(user_a):
     assert found(user_a, "zephyrine") == [task.pk]  # the earlier results stay until the new run completes
     Task.objects.filter(pk=task.pk).update(status="processing", worker_id="second-run")
     task.refresh_from_db()
-    services.task_complete(task=task, results={
+    transitions.task_complete(task=task, results={
         TaskFile.Kind.RESULT_TXT: ("scan.txt", "text/plain", ContentFile("Second reading: Xylophone".encode()))})
     assert found(user_a, "zephyrine") == [] and found(user_a, "xylophone") == [task.pk]
     assert TaskText.objects.filter(task=task).count() == 1 and _index_hits(user_a.pk, "zephyrine") == 0

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from tasks import selectors
-from tasks.history_params import ORDERINGS
+from tasks.history.params import ORDERINGS
 from tests.tasks.history_helpers import generate_history, make_task
 
 pytestmark = pytest.mark.django_db

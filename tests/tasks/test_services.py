@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tasks_db.models import DBTaskResult
 
 from tasks import services
+from tasks.pipeline import transitions
 from tasks.models import Task, TaskFile
 from tests.tasks.pipeline import sample_inputs, stored_names, task_create
 from tool_ocr.errors import AppError
@@ -78,19 +79,19 @@ def test_priority_never_goes_below_the_queue_minimum(user_a):
 @pytest.mark.django_db(transaction=True)
 def test_only_the_run_that_started_a_task_may_beat_complete_or_fail_it(user_a):
     task = _create(user_a)
-    old_run = services.task_start(task_id=task.pk, worker_id="host:1:aaa")
+    old_run = transitions.task_start(task_id=task.pk, worker_id="host:1:aaa")
     # The reaper took it away and another worker run started it again.
     Task.objects.filter(pk=task.pk).update(status="pending")
-    new_run = services.task_start(task_id=task.pk, worker_id="host:2:bbb")
-    with pytest.raises(services.TaskNoLongerProcessing):
-        services.task_heartbeat(task=old_run, pages_done=1)
-    with pytest.raises(services.TaskNoLongerProcessing):
-        services.task_complete(task=old_run, results={
+    new_run = transitions.task_start(task_id=task.pk, worker_id="host:2:bbb")
+    with pytest.raises(transitions.TaskNoLongerProcessing):
+        transitions.task_heartbeat(task=old_run, pages_done=1)
+    with pytest.raises(transitions.TaskNoLongerProcessing):
+        transitions.task_complete(task=old_run, results={
             TaskFile.Kind.RESULT_TXT: ("a.txt", "text/plain", ContentFile(b"stale"))})
-    assert services.task_fail(task=old_run, code="x", message="stale") is False
+    assert transitions.task_fail(task=old_run, code="x", message="stale") is False
     assert Task.objects.get(pk=task.pk).status == "processing"
     assert TaskFile.objects.filter(task=task).count() == 1 and len(stored_names()) == 1  # stale result removed
-    services.task_heartbeat(task=new_run, pages_done=1)
+    transitions.task_heartbeat(task=new_run, pages_done=1)
     assert Task.objects.get(pk=task.pk).pages_done == 1
 
 

@@ -14,8 +14,11 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from tasks import services, staging, worker_temp
+from tasks import services
 from tasks.audit import SYSTEM
+from tasks.files import staging
+from tasks.files.storage import StorageUnavailable
+from tasks.pipeline import worker_temp
 from tasks.models import StagedFolder, Task, TaskFile
 from tests.tasks.history_helpers import png_upload, signed_in
 from tests.tasks.pipeline import task_create
@@ -73,7 +76,7 @@ def test_an_adoption_after_the_cleanup_took_its_record_fails_and_keeps_nothing(u
         return original_adopt(ids, names)
 
     monkeypatch.setattr(staging, "adopt", cleanup_first)
-    with pytest.raises(services.StorageUnavailable):
+    with pytest.raises(StorageUnavailable):
         task_create(user=user_a, uploaded_file=png_upload("slow.png"))
     assert not Task.objects.exists() and not TaskFile.objects.exists()
 
@@ -116,11 +119,11 @@ def test_deleting_a_task_leaves_no_staging_record_and_no_file(user_a, settings):
 
 
 def test_cleanup_and_purge_leave_no_staging_record_and_no_file(user_a, settings):
-    from tasks import maintenance
+    from tasks.maintenance import cleanup
 
     task = task_create(user=user_a, uploaded_file=png_upload("old.png"))
     Task.objects.filter(pk=task.pk).update(status="completed", created_at=timezone.now() - timedelta(days=400))
-    outcome = maintenance.cleanup_tasks(days=30)
+    outcome = cleanup.cleanup_tasks(days=30)
     assert (outcome.tasks, outcome.files, outcome.errors) == (1, 1, [])
     assert StagedFolder.objects.count() == 0 and _all_names(settings.MEDIA_ROOT) == []
 
@@ -128,7 +131,7 @@ def test_cleanup_and_purge_leave_no_staging_record_and_no_file(user_a, settings)
 def test_files_a_maintenance_run_could_not_delete_are_finished_by_the_staging_cleanup(user_a, settings):
     """A cleanup whose file deletion fails (or a process killed after the rows went) leaves its staging
     record; the staging cleanup then removes the files no row names."""
-    from tasks import maintenance
+    from tasks.maintenance import cleanup
 
     task = task_create(user=user_a, uploaded_file=png_upload("old.png"))
     Task.objects.filter(pk=task.pk).update(status="completed", created_at=timezone.now() - timedelta(days=400))
@@ -136,7 +139,7 @@ def test_files_a_maintenance_run_could_not_delete_are_finished_by_the_staging_cl
 
     default_storage.exists("x")  # set up the lazy storage, to patch its class
     with mock.patch.object(type(default_storage._wrapped), "delete", side_effect=OSError("disk gone")):
-        outcome = maintenance.cleanup_tasks(days=30)
+        outcome = cleanup.cleanup_tasks(days=30)
     assert outcome.tasks == 1 and outcome.errors and not Task.objects.exists()
     assert _all_names(settings.MEDIA_ROOT) == [f"{user_a.id}/{task.id}/original.png"]
     assert StagedFolder.objects.filter(reason="delete").count() == 1
@@ -147,7 +150,7 @@ def test_files_a_maintenance_run_could_not_delete_are_finished_by_the_staging_cl
 
 def test_a_killed_workers_temporary_folder_is_removed_by_the_next_worker(tmp_path):
     """Real processes: one takes a folder and is SIGKILLed; a live one's folder is never touched."""
-    code = ("import sys, time; sys.path.insert(0, %r); from tasks import worker_temp; "
+    code = ("import sys, time; sys.path.insert(0, %r); from tasks.pipeline import worker_temp; "
             "folder, _ = worker_temp.claim(%r); open(folder + '/tool-ocr-x.pdf', 'w').write('x'); "
             "print(folder, flush=True); time.sleep(60)") % (str(os.getcwd()), str(tmp_path))
     live = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from tasks import selectors
-from tasks.charts import daily_chart
+from tasks.web.charts import daily_chart
 from tests.tasks.history_helpers import add_file, make_task, signed_in
 
 pytestmark = pytest.mark.django_db

@@ -104,7 +104,7 @@ def test_a_file_over_the_size_limit_is_cut_off_while_streaming_and_refuses_the_u
 
 @pytest.mark.django_db(transaction=True)
 def test_uploads_are_streamed_to_disk_not_memory(client, user_a, settings):
-    from tasks.uploads import LimitedTemporaryFileUploadHandler
+    from tasks.intake.uploads import LimitedTemporaryFileUploadHandler
 
     seen = []
     original = LimitedTemporaryFileUploadHandler.file_complete

@@ -11,7 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
-from tasks.downloads import safe_download_name, shorten_middle
+from tasks.web.downloads import safe_download_name, shorten_middle
 from tasks.models import Task
 from tests.tasks.history_helpers import make_task, signed_in
 from tests.tasks.pipeline import queued_jobs, sample_inputs
@@ -132,7 +132,7 @@ def test_403_and_csrf_failure_are_branded(user_a, settings):
 
 
 def test_500_page_renders_without_a_request_or_database():
-    from tool_ocr.error_views import server_error
+    from ops.error_views import server_error
     from django.test import RequestFactory
 
     request = RequestFactory().get("/")  # no user, no session: the header shows only the brand

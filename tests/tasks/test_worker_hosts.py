@@ -178,7 +178,7 @@ def test_web_and_two_worker_hosts_share_only_the_database_and_the_bucket(tmp_pat
         # Nothing on any host's disk: no task files, and the temporary copies were removed (the
         # killed worker's copy of the long document is the one exception a SIGKILL leaves behind).
         assert web.leftovers() == [] and host2.leftovers() == []
-        # (in its own tool-ocr-worker-* folder: the next worker started on that host removes it, tasks/worker_temp.py)
+        # (in its own tool-ocr-worker-* folder: the next worker started on that host removes it, tasks/pipeline/worker_temp.py)
         assert [any(part.startswith("tool-ocr-") for part in Path(p).parts) for p in host1.leftovers()] == \
             [True] * len(host1.leftovers())
     finally:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CODE = ("tool_ocr", "accounts", "tasks", "history", "deploy")
+CODE = ("tool_ocr", "core", "accounts", "tasks", "ops", "deploy")
 
 
 def variables_read() -> set[str]:

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 
 from tests.mysql import columns, indexes, mysql_server_or_skip, scratch_name, tables
-from tool_ocr.schema import build_schema, migrate_database
+from ops.schema import build_schema, migrate_database
 
 pytestmark = pytest.mark.mariadb
 
@@ -108,7 +108,7 @@ def test_make_schema_runs_the_script_that_this_test_runs(tmp_path):
 
 
 def test_database_doc_describes_every_view_and_procedure():
-    from tool_ocr.schema_doc import views_and_procedures
+    from ops.schema_doc import views_and_procedures
 
     doc = (Path(settings.BASE_DIR) / "docs" / "database.md").read_text()
     found = views_and_procedures("tool_ocr_")

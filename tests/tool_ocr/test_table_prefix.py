@@ -3,7 +3,7 @@
 import pytest
 
 from tests.mysql import mysql_server_or_skip, scratch_name, tables
-from tool_ocr.schema import migrate_database
+from ops.schema import migrate_database
 
 pytestmark = pytest.mark.mariadb
 

@@ -1,8 +1,8 @@
-"""tool_ocr.timespan: the one module that writes time spans for people, one rounding per reader."""
+"""core.timespan: the one module that writes time spans for people, one rounding per reader."""
 
 import pytest
 
-from tool_ocr.timespan import clock_text, duration_text, retry_in_text, wait_text
+from core.timespan import clock_text, duration_text, retry_in_text, wait_text
 
 
 @pytest.mark.parametrize("seconds, text", [(30, "30 seconds"), (90, "90 seconds"), (600, "10 minutes"),

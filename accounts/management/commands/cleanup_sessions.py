@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.core.management.base import CommandError
 
 from accounts import maintenance
-from tool_ocr.ops_command import OpsCommand
+from core.ops_command import OpsCommand
 
 
 class Command(OpsCommand):

@@ -3,8 +3,8 @@
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from tasks import maintenance
-from tool_ocr.ops_command import OpsCommand, human_bytes
+from tasks.maintenance import cleanup
+from core.ops_command import OpsCommand, human_bytes
 
 
 class Command(OpsCommand):
@@ -20,7 +20,7 @@ class Command(OpsCommand):
         days = settings.TASK_RETENTION_DAYS if days is None else days
         if days < 1 or batch_size < 1:
             raise CommandError("--days and --batch-size must be at least 1.")
-        outcome = maintenance.cleanup_tasks(
+        outcome = cleanup.cleanup_tasks(
             days=days, batch_size=batch_size, dry_run=dry_run,
             progress=lambda o: self.progress(f"{o.tasks} tasks, {o.files} files deleted"))
         verb = "would delete" if dry_run else "deleted"

@@ -2,8 +2,8 @@
 
 from django.core.management.base import CommandError
 
-from tasks import maintenance
-from tool_ocr.ops_command import OpsCommand, human_bytes
+from tasks.maintenance import cleanup
+from core.ops_command import OpsCommand, human_bytes
 
 
 class Command(OpsCommand):
@@ -16,14 +16,14 @@ class Command(OpsCommand):
         parser.add_argument("--keep-account", action="store_true", help="keep the account row, deactivated")
 
     def run(self, *, dry_run, email, keep_account, **options):
-        user = maintenance.user_find(email)
+        user = cleanup.user_find(email)
         if user is None:
             address = email.strip().lower()
-            if maintenance.user_was_purged(address):  # a second run: nothing left to do, and that is fine
+            if cleanup.user_was_purged(address):  # a second run: nothing left to do, and that is fine
                 self.summary(f"{address} was already purged; nothing left to delete", dry_run=dry_run)
                 return
             raise CommandError(f"No user with the email {address!r}.")
-        outcome = maintenance.purge_user(
+        outcome = cleanup.purge_user(
             user=user, dry_run=dry_run, keep_account=keep_account,
             progress=lambda o: self.progress(f"{o.tasks} tasks, {o.files} files deleted"))
         verb = "would delete" if dry_run else "deleted"

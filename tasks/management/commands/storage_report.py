@@ -4,8 +4,9 @@ from datetime import timedelta
 
 from django.core.management.base import CommandError
 
-from tasks import maintenance, reports
-from tool_ocr.ops_command import OpsCommand, human_bytes
+from tasks.maintenance import cleanup
+from tasks.maintenance import reports
+from core.ops_command import OpsCommand, human_bytes
 
 
 class Command(OpsCommand):
@@ -40,9 +41,9 @@ class Command(OpsCommand):
         apply = fix and not dry_run
         errors = []
         if apply:
-            done = maintenance.Outcome()
-            maintenance.orphan_files_delete([o.name for o in orphans], done)
-            maintenance.missing_file_rows_delete([pk for pk, _n, _t in missing], done)
+            done = cleanup.Outcome()
+            cleanup.orphan_files_delete([o.name for o in orphans], done)
+            cleanup.missing_file_rows_delete([pk for pk, _n, _t in missing], done)
             errors = done.errors
         orphan_bytes = sum(o.size for o in orphans)
         action = "removed" if apply else ("would remove with --fix" if fix or dry_run else "found")

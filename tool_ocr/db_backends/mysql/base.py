@@ -11,7 +11,7 @@ from django.db.backends.mysql import base, features
 
 # After a failed connection attempt, further attempts by the same thread within this many seconds fail at
 # once: a request (or a worker step) that already waited DATABASE_CONNECT_TIMEOUT for a dead or frozen
-# database must not wait again for each of the other queries it would make (tool_ocr/dependencies.py).
+# database must not wait again for each of the other queries it would make (core/dependencies.py).
 FAIL_FAST_SECONDS = 1.0
 
 
