@@ -350,6 +350,7 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('auth', '0012_alter_user_first_name_max_length', UTC_TIMESTAMP(6)),
   ('contenttypes', '0001_initial', UTC_TIMESTAMP(6)),
   ('contenttypes', '0002_remove_content_type_name', UTC_TIMESTAMP(6)),
+  ('core', '0001_initial', UTC_TIMESTAMP(6)),
   ('django_tasks_database', '0001_initial', UTC_TIMESTAMP(6)),
   ('django_tasks_database', '0002_alter_dbtaskresult_options', UTC_TIMESTAMP(6)),
   ('django_tasks_database', '0003_dbtaskresult_enqueued_at_dbtaskresult_finished_at', UTC_TIMESTAMP(6)),
@@ -388,7 +389,8 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('tasks', '0008_i11_task_filename_fulltext', UTC_TIMESTAMP(6)),
   ('tasks', '0009_i16_faults', UTC_TIMESTAMP(6)),
   ('tasks', '0010_i11_task_user_completed_idx', UTC_TIMESTAMP(6)),
-  ('tasks', '0017_history_content_types', UTC_TIMESTAMP(6));
+  ('tasks', '0017_history_content_types', UTC_TIMESTAMP(6)),
+  ('tasks', '0018_auditlog_to_core', UTC_TIMESTAMP(6));
 
 -- Views for common queries ---------------------------------------------------
 -- Each object's "-- doc:" lines above it are its description in docs/database.md (manage.py describe_schema).

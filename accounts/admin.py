@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts import maintenance
 from accounts.models import ApiToken, TokenSession, User
 from core.admin_tools import FastListMixin, UserEmailFilter
-from tasks.audit import Actor
+from core.audit import Actor
 
 
 @admin.register(User)

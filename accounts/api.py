@@ -7,9 +7,9 @@ from ninja import Router, Schema
 from pydantic import StrictInt
 
 from accounts import selectors, services
-from tasks.audit import Actor
-from tool_ocr.api import SessionOnlyAuth
-from tool_ocr.errors import NotFound
+from accounts.api_auth import SessionOnlyAuth
+from core.audit import Actor
+from core.errors import NotFound
 
 tokens_router = Router(tags=["tokens"], auth=SessionOnlyAuth())
 

@@ -13,7 +13,7 @@ from django.views.decorators.debug import sensitive_variables
 from accounts import auth_mode, external_auth
 from accounts.models import User, normalize_email
 from accounts.services import user_upsert_from_external
-from tasks.audit import SYSTEM, Actor
+from core.audit import SYSTEM, Actor
 
 log = logging.getLogger("tool_ocr.auth")
 

@@ -40,7 +40,7 @@ from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.breaker import BreakerOpen, get_breaker
-from tool_ocr.errors import AppError
+from core.errors import AppError
 from core.timespan import retry_in_text
 
 log = logging.getLogger("tool_ocr.external_auth")

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from accounts.models import TokenSession
 from accounts.services import token_session_revoke
-from tasks.audit import Actor, audit
-from tasks.models import AuditAction
+from core.audit import Actor, audit
+from core.models import AuditAction
 
 log = logging.getLogger("tool_ocr.maintenance")
 

@@ -15,9 +15,9 @@ from accounts import crypto, external_auth
 from accounts.external_auth import AuthResult, UserInfo
 from accounts.models import LoginFailure, TokenSession, User, normalize_email
 from accounts.selectors import login_keys, token_sessions_due_for_refresh
-from tasks.audit import SYSTEM, Actor, audit, with_user
-from tasks.models import AuditAction, AuditLog
-from tool_ocr.errors import AppError
+from core.audit import SYSTEM, Actor, audit, with_user
+from core.errors import AppError
+from core.models import AuditAction, AuditLog
 
 log = logging.getLogger("tool_ocr.auth")
 

@@ -13,7 +13,7 @@ from django.dispatch import receiver
 
 from accounts.breaker import reset_breaker
 from accounts.services import token_session_create, token_session_end
-from tasks.audit import Actor
+from core.audit import Actor
 
 log = logging.getLogger("tool_ocr.auth")
 

@@ -8,8 +8,8 @@ from django.views.decorators.debug import sensitive_variables
 from accounts import external_auth, selectors, services
 from accounts.backends import AUTH_ERROR_ATTR
 from accounts.models import LoginFailure
-from tasks.audit import Actor
-from tool_ocr.errors import AppError
+from core.audit import Actor
+from core.errors import AppError
 from core.timespan import wait_text
 
 log = logging.getLogger("tool_ocr.auth")

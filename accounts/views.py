@@ -16,8 +16,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts import external_auth
 from accounts.forms import LoginForm
 from accounts.signin import incomplete, sign_in
-from tasks.audit import Actor
-from tool_ocr.errors import AppError
+from core.audit import Actor
+from core.errors import AppError
 
 
 def _safe_next(request):

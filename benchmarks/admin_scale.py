@@ -103,7 +103,7 @@ def main():
             ("tasks, page 50", "/admin/tasks/task/?p=50"),
             ("tasks, oldest first", "/admin/tasks/task/?o=7"),
             ("task files", "/admin/tasks/taskfile/"),
-            ("audit log", "/admin/tasks/auditlog/"),
+            ("audit log", "/admin/core/auditlog/"),
             ("users (usage columns)", "/admin/accounts/user/"),
             ("users, search", "/admin/accounts/user/?q=bench00"),
             ("sessions", "/admin/accounts/tokensession/"),

@@ -135,3 +135,14 @@ class FastListMixin:
 
     def get_changelist(self, request, **kwargs):
         return FastChangeList
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

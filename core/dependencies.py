@@ -22,7 +22,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 
-from tool_ocr.errors import error_response
+from core.errors import error_response
 
 log = logging.getLogger("tool_ocr.dependencies")
 

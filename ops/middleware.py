@@ -11,9 +11,9 @@ import time
 import uuid
 
 
-from accounts.client_ip import client_ip
-from ops import metrics
+from core.client_ip import client_ip
 from core.log_context import request_id_var, user_id_var
+from ops import metrics
 
 log = logging.getLogger("tool_ocr.request")
 

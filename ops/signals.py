@@ -10,8 +10,8 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db import transaction
 from django.db.models.signals import post_save
 
-from ops import metrics
 from core.log_context import task_id_var, user_id_var
+from ops import metrics
 
 auth_log = logging.getLogger("tool_ocr.auth")
 audit_log = logging.getLogger("tool_ocr.audit")
@@ -21,7 +21,7 @@ worker_log = logging.getLogger("tool_ocr.worker")
 def _client(request):
     if request is None:
         return {}
-    from accounts.client_ip import client_ip
+    from core.client_ip import client_ip
 
     return {"ip": client_ip(request), "user_agent": request.META.get("HTTP_USER_AGENT", "")[:200]}
 
@@ -93,7 +93,8 @@ def on_job_finished(sender, task_result, **kwargs):
 def connect():
     from django_tasks.signals import task_finished, task_started
 
-    from tasks.models import AuditLog, Task
+    from core.models import AuditLog
+    from tasks.models import Task
 
     user_logged_in.connect(on_logged_in, dispatch_uid="tool_ocr.ops.logged_in")
     user_login_failed.connect(on_login_failed, dispatch_uid="tool_ocr.ops.login_failed")

@@ -1,4 +1,4 @@
-"""Admin for operators: tasks (retry, cancel, delete with files), task files and the audit log, read-only,
+"""Admin for operators: tasks (retry, cancel, delete with files), task files, read-only (the audit log: core.admin),
 and the people's page again with their active tasks and storage, deleting through the purge.
 
 Lists are built for a million rows: owners come in one extra query for the page
@@ -17,12 +17,12 @@ from django.template.defaultfilters import filesizeformat
 
 from accounts.admin import UserAdmin
 from accounts.models import User
-from core.admin_tools import FastChangeList, FastListMixin, UserEmailFilter
+from core.admin_tools import FastChangeList, FastListMixin, ReadOnlyMixin, UserEmailFilter
+from core.audit import Actor
+from core.errors import AppError
 from tasks import services
-from tasks.audit import Actor
 from tasks.maintenance import cleanup, reports
-from tasks.models import AuditLog, Task, TaskFile
-from tool_ocr.errors import AppError
+from tasks.models import Task, TaskFile
 
 
 class EngineFilter(admin.SimpleListFilter):
@@ -83,27 +83,6 @@ class FilenameMatch(Func):
 
 class TaskUserFilter(UserEmailFilter):
     user_field = "user"
-
-
-class AuditUserFilter(UserEmailFilter):
-    user_field = "user"
-
-    def queryset(self, request, queryset):
-        value = (self.value() or "").strip()
-        if value and not value.isdigit():  # audit rows keep the email after a purge
-            return queryset.filter(user_email=value.lower())
-        return super().queryset(request, queryset)
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Task)
@@ -245,33 +224,6 @@ class TaskFileAdmin(FastListMixin, ReadOnlyMixin, admin.ModelAdmin):
     def size(self, obj):
         return filesizeformat(obj.size_bytes)
 
-
-class ActionFilter(admin.SimpleListFilter):
-    """Distinct actions through the (action, created_at) index: a quick loose scan even on a big table."""
-
-    title = "action"
-    parameter_name = "action"
-
-    def lookups(self, request, model_admin):
-        actions = AuditLog.objects.order_by("action").values_list("action", flat=True).distinct()[:200]
-        return [(a, a) for a in actions]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(action=self.value()) if self.value() else queryset
-
-
-@admin.register(AuditLog)
-class AuditLogAdmin(FastListMixin, ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("created_at", "user_email", "action", "outcome", "object_type", "object_id", "ip_address")
-    list_filter = (ActionFilter, "outcome", "created_at", AuditUserFilter)
-    search_fields = ("=object_id",)
-    search_help_text = "Object id (exact), e.g. a task id."
-    ordering = ("-created_at",)
-    sortable_by = ("created_at",)
-    fields = ("created_at", "user", "user_email", "action", "outcome", "object_type", "object_id", "ip_address",
-              "user_agent", "details")
-    readonly_fields = fields
-    raw_id_fields = ("user",)
 
 # --- People, with their tasks ---------------------------------------------------------------------
 class UserWithTasksChangeList(FastChangeList):

@@ -14,8 +14,10 @@ from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from pydantic import Field, StrictStr
 
+from core.audit import Actor
+from core.errors import AppError, NotFound
+from core.http import BodyOrQuery
 from tasks import selectors, services
-from tasks.audit import Actor
 from tasks.files.file_links import KINDS, file_url, sorted_files
 from tasks.history import search
 from tasks.history.params import PageParams, TaskFilters
@@ -24,8 +26,6 @@ from tasks.models import Task
 from tasks.ocr import engines
 from tasks.web.downloads import serve_task_file
 from tasks.web.export import export_response
-from tool_ocr.errors import AppError, NotFound
-from tool_ocr.http import BodyOrQuery
 
 
 class ProgressOut(Schema):

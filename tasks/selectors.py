@@ -17,11 +17,10 @@ from django.db.models import Case, Count, F, IntegerField, Lookup, Q, QuerySet, 
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from tasks.models import TaskStorage, TaskSummary, UserStorage
-from tasks.history.params import DEFAULT_ORDERING, ORDERINGS
+from core.errors import NotFound
 from tasks.history import search
-from tasks.models import Task, TaskFile, TaskText
-from tool_ocr.errors import NotFound
+from tasks.history.params import DEFAULT_ORDERING, ORDERINGS
+from tasks.models import Task, TaskFile, TaskStorage, TaskSummary, TaskText, UserStorage
 
 # For each sort key, the key list that one index walks forward (the reverse ordering walks it
 # backwards): ties are broken by the newest first, then the id, as the index stores them.

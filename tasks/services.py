@@ -1,8 +1,8 @@
 """Writes for tasks: create, queue, retry, cancel, delete (the worker's own: tasks.pipeline.transitions).
 
-Every refusal is a ``tool_ocr.errors.AppError`` (code, message, status), which the pages
+Every refusal is a ``core.errors.AppError`` (code, message, status), which the pages
 show as a message and the API turns into its JSON error. Each change a person makes takes the
-``actor`` (tasks.audit.Actor: who, from where, via which door) and writes its audit row in the
+``actor`` (core.audit.Actor: who, from where, via which door) and writes its audit row in the
 same transaction as the change.
 """
 
@@ -19,14 +19,15 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from tasks.audit import Actor, audit
+from core.audit import Actor, audit
+from core.errors import AppError
+from core.models import AuditAction
 from tasks.files import staging
 from tasks.files.file_links import ORIGINAL_NAMES
 from tasks.files.object_storage import storage_errors
 from tasks.files.storage import StorageUnavailable, delete_task_folder, sha256_of, task_folder
 from tasks.intake import documents
-from tasks.models import AuditAction, Task, TaskFile, UploadKey
-from tool_ocr.errors import AppError
+from tasks.models import Task, TaskFile, UploadKey
 
 log = logging.getLogger("tool_ocr.tasks")
 

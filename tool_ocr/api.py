@@ -1,4 +1,4 @@
-"""The JSON API at /api/v1/ (django-ninja): session auth, CSRF, one error shape for everything.
+"""The JSON API at /api/v1/ (django-ninja): its routers, its authentication (accounts.api_auth), one error shape.
 
 Every error, whether raised by our code, by django-ninja (validation, auth), by Django
 (request too large) or by the URL resolver (unknown path, wrong method), leaves as
@@ -8,114 +8,25 @@ Every error, whether raised by our code, by django-ninja (validation, auth), by 
 import logging
 from functools import wraps
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.db import DatabaseError, OperationalError
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
-from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.security import APIKeyCookie
 
+from accounts.api_auth import SessionOrTokenAuth, bearer_token
+from core.errors import AppError, error_response
 from core.validation_messages import details_of
-from tool_ocr.errors import AppError, error_response
-from tool_ocr.http import SAFE_METHODS
 
 log = logging.getLogger("tool_ocr.api")
 
 _CODES = {400: "invalid_input", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 409: "invalid_state", 413: "too_large", 415: "unsupported_type",
           429: "limit_reached", 500: "internal_error", 503: "service_unavailable"}
-
-
-class _CsrfFailed(Exception):
-    pass
-
-
-# The check below replaces CsrfViewMiddleware._reject (private) to learn the reason instead of a 403 page,
-# and calls process_request/process_view itself. It was read against this Django; an upgrade fails
-# tests/tool_ocr/test_csrf_patch.py until someone re-reads the middleware and updates the pin.
-CSRF_PATCH_READ_AGAINST = (5, 2)
-
-
-def _csrf_failure_reason(request) -> str | None:
-    """Django's own CSRF check (cookie ``csrftoken`` + header ``X-CSRFToken``); None when it passes."""
-    reasons = []
-
-    def reject(_request, reason):
-        reasons.append(reason)
-        return error_response(403, "csrf_failed", reason)
-
-    middleware = CsrfViewMiddleware(lambda r: None)
-    middleware._reject = reject
-    request.csrf_processing_done = False
-    middleware.process_request(request)
-    middleware.process_view(request, None, (), {})
-    return reasons[0] if reasons else None
-
-
-class SessionAuth(APIKeyCookie):
-    """The browser session from /login/; 401 when absent, then CSRF for unsafe methods.
-
-    django-ninja's own cookie auth checks CSRF first, which would answer 403 to a caller who
-    is simply not signed in; the contract wants 401 there.
-    """
-
-    param_name = settings.SESSION_COOKIE_NAME
-
-    def __init__(self):
-        super().__init__(csrf=False)
-
-    def authenticate(self, request, key):
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
-            return None
-        if request.method not in SAFE_METHODS and not getattr(request, "_ninja_csrf_exempt", False):
-            reason = _csrf_failure_reason(request)
-            if reason:
-                raise _CsrfFailed(reason)
-        return user
-
-
-def bearer_token(request) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header, or None when there is no such header."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else None
-
-
-class SessionOrTokenAuth(SessionAuth):
-    """A personal API token (``Authorization: Bearer``, no CSRF) or else the session.
-
-    A request that brings a token is judged by the token alone: revoked, expired or unknown is
-    401 even with a session cookie beside it. The token acts as its owner (``request.user``).
-    """
-
-    def __call__(self, request):
-        plain = bearer_token(request)
-        if plain is None:
-            return super().__call__(request)
-        from accounts.services import api_token_authenticate
-
-        token, why = api_token_authenticate(plain)
-        if token is None:
-            raise AppError(why, code="not_authenticated", status=401)
-        request.user = token.user
-        request.api_token = token
-        return token.user
-
-
-class SessionOnlyAuth(SessionAuth):
-    """The token endpoints: the browser session only; a token cannot make or revoke tokens."""
-
-    def __call__(self, request):
-        if bearer_token(request) is not None:
-            raise AppError("The token endpoints take the browser session only: manage tokens on /account/tokens/ "
-                           "or while signed in.", code="not_authenticated", status=401)
-        return super().__call__(request)
 
 
 api = NinjaAPI(
@@ -153,12 +64,6 @@ def _app_error(request, exc):
 def _not_signed_in(request, exc):
     return error_response(401, "not_authenticated", "Sign in first: the API uses the session from /login/ "
                           "or a personal API token (Authorization: Bearer).")
-
-
-@_handler(_CsrfFailed)
-def _csrf_failed(request, exc):
-    return error_response(403, "csrf_failed", "The CSRF check failed: send the csrftoken cookie's value in the "
-                          "X-CSRFToken header.", {"reason": str(exc)})
 
 
 @_handler(NinjaValidationError)

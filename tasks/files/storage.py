@@ -16,9 +16,9 @@ import tempfile
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
 
+from core.errors import AppError
 from tasks.files.object_storage import is_missing_object, on_bucket, storage_errors
 from tasks.models import TaskFile
-from tool_ocr.errors import AppError
 
 log = logging.getLogger("tool_ocr.tasks")
 

@@ -13,9 +13,9 @@ from ninja import Schema
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from tasks.models import Task
+from core.errors import AppError
 from core.validation_messages import details_of
-from tool_ocr.errors import AppError
+from tasks.models import Task
 
 ORDER_FIELDS = ("created_at", "filename", "status", "processing_seconds")
 ORDERINGS = tuple(f for name in ORDER_FIELDS for f in (name, f"-{name}"))

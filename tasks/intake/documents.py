@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
+from core.errors import AppError
 from tasks.ocr.orientation import EXIF_NOTES, transpose_for
 from tasks.ocr.orientation import exif_orientation as exif_orientation_of
-from tool_ocr.errors import AppError
 
 # Pillow's own guard, as a second line behind the explicit check in _check_pixels (Pillow only
 # raises at twice this value; below that it warns).

@@ -19,10 +19,11 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from tasks.audit import SYSTEM, Actor, audit, with_user
+from core.audit import SYSTEM, Actor, audit, with_user
+from core.models import AuditAction, AuditLog
 from tasks.files import staging
 from tasks.files.storage import delete_task_folder, task_folder
-from tasks.models import AuditAction, AuditLog, Task, TaskFile
+from tasks.models import Task, TaskFile
 
 log = logging.getLogger("tool_ocr.maintenance")
 

@@ -7,11 +7,11 @@ import unicodedata
 from django.core.exceptions import SuspiciousFileOperation
 from django.http import FileResponse, Http404, HttpResponse
 
-from tasks.audit import Actor, audit, audit_denied
-from tasks.models import AuditAction, AuditLog
-from tasks.selectors import task_file_get
+from core.audit import Actor, audit, audit_denied
+from core.models import AuditAction, AuditLog
 from tasks.files.object_storage import bucket_errors
 from tasks.files.storage import stream_task_file
+from tasks.selectors import task_file_get
 
 log = logging.getLogger("tool_ocr.tasks")
 

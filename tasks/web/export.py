@@ -12,9 +12,9 @@ from datetime import datetime
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from tasks.audit import Actor, audit
+from core.audit import Actor, audit
+from core.models import AuditAction
 from tasks.history.params import TaskFilters
-from tasks.models import AuditAction
 from tasks.selectors import task_iter
 
 COLUMNS = ("id", "filename", "status", "engine", "language", "created_at", "started_at", "completed_at",

@@ -20,8 +20,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from core.audit import Actor
+from core.errors import AppError
 from tasks import selectors, services
-from tasks.audit import Actor
 from tasks.history import search
 from tasks.history.params import DEFAULT_ORDERING, DEFAULT_PAGE_SIZE, PAGE_SIZES, TaskFilters, parse_filters
 from tasks.models import Task
@@ -29,7 +30,6 @@ from tasks.web.charts import daily_chart
 from tasks.web.context_processors import badge_context
 from tasks.web.export import export_response
 from tasks.web.zip_download import results_zip_response
-from tool_ocr.errors import AppError
 
 COLUMNS = (("filename", "File"), ("status", "Status"), (None, "Engine"), (None, "Pages"),
            ("created_at", "Created"), ("processing_seconds", "Duration"))

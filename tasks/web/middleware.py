@@ -7,8 +7,8 @@ tasks.web.downloads (allowed and denied); reads of pages are not (a poll of a ju
 no attempt at anything).
 """
 
-from tasks.audit import Actor, audit_denied
-from tool_ocr.http import SAFE_METHODS
+from core.audit import Actor, audit_denied
+from core.http import SAFE_METHODS
 
 ACTIONS = ("retry", "cancel", "delete")
 

@@ -12,8 +12,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.audit import Actor
+from core.errors import AppError
 from tasks import selectors, services
-from tasks.audit import Actor
 from tasks.files.file_links import KINDS, file_url
 from tasks.files.storage import open_task_file
 from tasks.intake.uploads import files_from_request
@@ -22,7 +23,6 @@ from tasks.ocr.engines import ENGINE_CHOICES
 from tasks.services import TaskLimitReached
 from tasks.web.forms import RetryForm, UploadForm
 from tasks.web.page_view import LOW_CONFIDENCE, page_view
-from tool_ocr.errors import AppError
 
 
 UPLOAD_RESULT_KEY = "tool_ocr_upload_result"

@@ -11,10 +11,11 @@ import zipfile
 from django.http import FileResponse
 from django.utils import timezone
 
-from tasks.audit import Actor, audit
+from core.audit import Actor, audit
+from core.models import AuditAction
 from tasks.files.object_storage import bucket_errors
 from tasks.files.storage import stream_task_file
-from tasks.models import AuditAction, TaskFile
+from tasks.models import TaskFile
 from tasks.web.downloads import safe_download_name, storage_unavailable_response
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from accounts.models import ApiToken
 from accounts.services import api_token_create, api_token_hash
-from tasks.models import AuditLog, Task
+from core.models import AuditLog
+from tasks.models import Task
 from tests.tasks.history_helpers import make_task, png_upload, signed_in
 
 pytestmark = pytest.mark.django_db

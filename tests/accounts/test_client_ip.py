@@ -1,4 +1,4 @@
-"""One client address (accounts/client_ip.py) for the audit log, log lines, metrics and sign-in limits."""
+"""One client address (core/client_ip.py) for the audit log, log lines, metrics and sign-in limits."""
 
 import io
 import json
@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from accounts.client_ip import client_ip, header_meta_key, resolve
+from core.client_ip import client_ip, header_meta_key, resolve
 from tests.accounts.conftest import sign_in
 from tool_ocr.config import Config, ConfigError
 
@@ -49,7 +49,7 @@ def behind_proxy(settings):
 
 @pytest.mark.django_db
 def test_download_audit_row_and_log_line_hold_the_client_address(client, user_a, behind_proxy):
-    from tasks.models import AuditLog
+    from core.models import AuditLog
     from tests.ops.conftest import signed_in
     from tests.tasks.history_helpers import make_task
 
@@ -73,7 +73,7 @@ def test_download_audit_row_and_log_line_hold_the_client_address(client, user_a,
 
 @pytest.mark.django_db
 def test_a_direct_client_cannot_spoof_its_address(client, user_a, behind_proxy):
-    from tasks.models import AuditLog
+    from core.models import AuditLog
     from tests.ops.conftest import signed_in
     from tests.tasks.history_helpers import make_task
 

@@ -24,7 +24,8 @@ from django.utils import timezone  # noqa: E402
 
 from accounts import crypto  # noqa: E402
 from accounts.models import TokenSession, User  # noqa: E402
-from tasks.models import AuditLog, Task, TaskFile  # noqa: E402
+from core.models import AuditLog
+from tasks.models import Task, TaskFile  # noqa: E402
 
 STATES = ("pending", "processing", "completed", "failed", "cancelled")
 

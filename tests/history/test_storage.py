@@ -4,13 +4,12 @@ import pytest
 from django.core.files.base import ContentFile
 from django.db.models import Sum
 
-from tasks.models import TaskStorage
-from tasks.history.summaries import task_storage_rebuild
+from core.audit import SYSTEM
 from tasks import selectors, services
-from tasks.audit import SYSTEM
+from tasks.history.summaries import task_storage_rebuild
 from tasks.maintenance.cleanup import Outcome, missing_file_rows_delete
+from tasks.models import Task, TaskFile, TaskStorage
 from tasks.pipeline import transitions
-from tasks.models import Task, TaskFile
 from tests.tasks.history_helpers import png_bytes, png_upload
 from tests.tasks.pipeline import task_create
 

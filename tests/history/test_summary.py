@@ -6,13 +6,12 @@ import pytest
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from core.audit import SYSTEM
 from tasks import selectors, services
-from tasks.audit import SYSTEM
 from tasks.history.summaries import task_summary_rebuild
 from tasks.maintenance import cleanup
-from tasks.models import TaskSummary
+from tasks.models import Task, TaskSummary
 from tasks.pipeline import transitions
-from tasks.models import Task
 from tests.history.test_storage import _complete
 from tests.tasks.history_helpers import make_task, png_upload
 from tests.tasks.pipeline import task_create

@@ -8,7 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import TokenSession
-from tasks.models import AuditLog, Task, TaskFile
+from core.models import AuditLog
+from tasks.models import Task, TaskFile
 from tests.ops.conftest import exists, file_names, signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,7 +19,7 @@ def _post_action(client, url, action, pks, **extra):
     return client.post(url, {"action": action, "_selected_action": [str(pk) for pk in pks], **extra}, follow=True)
 
 
-@pytest.mark.parametrize("url", ["/admin/", "/admin/tasks/task/", "/admin/tasks/taskfile/", "/admin/tasks/auditlog/",
+@pytest.mark.parametrize("url", ["/admin/", "/admin/tasks/task/", "/admin/tasks/taskfile/", "/admin/core/auditlog/",
                                  "/admin/accounts/user/", "/admin/accounts/tokensession/"])
 def test_non_staff_is_refused(client, user_a, url):
     signed_in(client, user_a)
@@ -62,10 +63,10 @@ def test_task_list_queries_do_not_grow_with_rows(staff_client, user_a, user_b, m
     assert page and not any(" JOIN " in q for q in page)  # owners come by prefetch, not a JOIN (MariaDB plan)
 
 
-@pytest.mark.parametrize("url", ["/admin/tasks/taskfile/", "/admin/tasks/auditlog/", "/admin/accounts/user/",
+@pytest.mark.parametrize("url", ["/admin/tasks/taskfile/", "/admin/core/auditlog/", "/admin/accounts/user/",
                                  "/admin/accounts/tokensession/"])
 def test_other_lists_have_constant_queries(staff_client, user_a, user_b, make_task, url):
-    from tasks.audit import Actor, audit
+    from core.audit import Actor, audit
 
     def add(user):
         task = make_task(user)
@@ -127,7 +128,7 @@ def test_delete_action_removes_rows_and_files(staff_client, user_a, make_task):
 
 
 def test_task_files_and_audit_are_read_only(staff_client, user_a, make_task):
-    from tasks.audit import Actor, audit
+    from core.audit import Actor, audit
 
     task = make_task(user_a)
     tf = task.files.first()
@@ -136,11 +137,13 @@ def test_task_files_and_audit_are_read_only(staff_client, user_a, make_task):
     assert staff_client.get(f"/admin/tasks/taskfile/{tf.pk}/change/").status_code == 200  # view only
     assert staff_client.get("/admin/tasks/taskfile/add/").status_code == 403
     assert staff_client.post(f"/admin/tasks/taskfile/{tf.pk}/delete/", {"post": "yes"}).status_code == 403
-    assert staff_client.get("/admin/tasks/auditlog/add/").status_code == 403
-    assert staff_client.post(f"/admin/tasks/auditlog/{row.pk}/change/", {"action": "x"}).status_code == 403
-    assert staff_client.post(f"/admin/tasks/auditlog/{row.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert staff_client.get("/admin/core/auditlog/add/").status_code == 403
+    assert staff_client.post(f"/admin/core/auditlog/{row.pk}/change/", {"action": "x"}).status_code == 403
+    assert staff_client.post(f"/admin/core/auditlog/{row.pk}/delete/", {"post": "yes"}).status_code == 403
     assert TaskFile.objects.filter(pk=tf.pk).exists() and AuditLog.objects.get(pk=row.pk).action == "file.download"
-    page = staff_client.get("/admin/tasks/auditlog/?action=file.download&user=alice@example.com").content.decode()
+    old_link = staff_client.get("/admin/tasks/auditlog/?action=file.download")  # the page's address before core
+    assert (old_link.status_code, old_link["Location"]) == (302, "/admin/core/auditlog/?action=file.download")
+    page = staff_client.get("/admin/core/auditlog/?action=file.download&user=alice@example.com").content.decode()
     assert "file.download" in page and str(task.pk) in page
 
 

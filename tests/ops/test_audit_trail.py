@@ -6,9 +6,10 @@ import json
 import pytest
 
 from accounts.models import TokenSession, User
+from core.audit import SYSTEM, Actor, audit
+from core.models import AuditAction, AuditLog
 from tasks import services
-from tasks.audit import SYSTEM, Actor, audit
-from tasks.models import AuditAction, AuditLog, Task
+from tasks.models import Task
 from tests.accounts.conftest import ADA, sign_in
 from tests.ops.conftest import exists, file_names, signed_in
 

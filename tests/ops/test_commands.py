@@ -12,7 +12,8 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from accounts.models import TokenSession, User
-from tasks.models import AuditLog, Task, TaskFile
+from core.models import AuditLog
+from tasks.models import Task, TaskFile
 from tests.ops.conftest import exists, file_names, signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)  # files go after commit: let commits happen
@@ -87,7 +88,7 @@ def test_cleanup_tasks_reports_file_errors_with_nonzero_exit(user_a, make_task, 
 
 # --- purge_user -------------------------------------------------------------------
 def test_purge_user_removes_tasks_files_sessions_and_keeps_audit(file_storage, client, user_a, user_b, make_task):
-    from tasks.audit import Actor, audit
+    from core.audit import Actor, audit
 
     mine = [make_task(user_a), make_task(user_a, status="pending")]
     theirs = make_task(user_b)

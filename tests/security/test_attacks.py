@@ -302,7 +302,7 @@ def test_tokens_are_never_in_the_database_the_logs_or_any_response(live_server, 
         User.objects.filter(email="ada.lin@example.com").update(is_staff=True, is_superuser=True)
         row = TokenSession.objects.get(session_key=key)
         for path in ("/admin/accounts/tokensession/", f"/admin/accounts/tokensession/{row.pk}/change/",
-                     f"/admin/accounts/user/{row.user_id}/change/", "/admin/tasks/auditlog/"):
+                     f"/admin/accounts/user/{row.user_id}/change/", "/admin/core/auditlog/"):
             responses.append(session.get(url + path, timeout=30))
             assert responses[-1].status_code == 200, path
         # A refresh in a request (the token is due), then one by the scheduled command.

@@ -5,7 +5,8 @@ import os
 import pytest
 from django.core.files.storage import default_storage
 
-from tasks.models import AuditLog, TaskFile
+from core.models import AuditLog
+from tasks.models import TaskFile
 from tests.tasks.history_helpers import make_task, signed_in
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,8 @@ import pytest
 from django.db import connection
 
 from accounts.models import User, normalize_email
-from tasks.models import AuditLog, Task
+from core.models import AuditLog
+from tasks.models import Task
 from tests.accounts.conftest import ADA, sign_in
 
 ADA_ID = "42cf0b98-f598-47dd-ae2a-f33803f87d41"

@@ -13,7 +13,8 @@ from django.core.files.storage import default_storage
 from django.test import Client
 
 from accounts.models import ApiToken
-from tasks.models import AuditLog, Task, TaskFile
+from core.models import AuditLog
+from tasks.models import Task, TaskFile
 from tests.security.routes import all_routes
 from tests.tasks.history_helpers import make_task, signed_in
 
@@ -228,7 +229,7 @@ def test_a_visitor_who_is_not_signed_in_gets_nothing_anywhere(world, user_a):
 def test_every_refused_change_of_another_users_task_is_audited(world, user_b, monkeypatch):
     """Retry, cancel and delete of A's tasks by B, on pages, partials and the API: one 'denied' row each
     (below the per-user cap on denied rows, tested in test_round_two.py)."""
-    from tasks import audit
+    from core import audit
 
     monkeypatch.setattr(audit, "DENIED_AUDIT_PER_MINUTE", 10_000)
     a_tasks, _b, client = world

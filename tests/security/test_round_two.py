@@ -9,8 +9,8 @@ from html import unescape
 
 import pytest
 
-from tasks.models import AuditLog
-from tasks.audit import DENIED_AUDIT_PER_MINUTE
+from core.audit import DENIED_AUDIT_PER_MINUTE
+from core.models import AuditLog
 from tests.tasks.history_helpers import make_task, signed_in
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError
 from django.test import Client
 
-from tasks.models import AuditLog, Task, TaskFile
+from core.models import AuditLog
+from tasks.models import Task, TaskFile
 from tests.tasks.history_helpers import make_task, png_bytes, png_upload, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -309,8 +310,8 @@ def test_history_endpoints_404_when_history_is_off(api, user_a, settings):
 
 
 def test_every_stored_file_kind_has_one_row_in_the_table():
-    """tasks.file_links.KINDS is the one table of kinds: a new TaskFile.Kind without its row fails here."""
-    from tasks.file_links import KINDS
+    """tasks.files.file_links.KINDS is the one table of kinds: a new TaskFile.Kind without its row fails here."""
+    from tasks.files.file_links import KINDS
     from tasks.models import TaskFile
 
     assert sorted(k.kind for k in KINDS) == sorted(TaskFile.Kind.values)

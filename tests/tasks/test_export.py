@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.models import AuditLog
 from tasks import selectors
-from tasks.models import AuditLog, Task
+from tasks.models import Task
 from tests.tasks.history_helpers import generate_history, make_task, signed_in
 
 pytestmark = pytest.mark.django_db

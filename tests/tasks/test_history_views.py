@@ -9,7 +9,8 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from tasks.models import AuditLog, Task
+from core.models import AuditLog
+from tasks.models import Task
 from tests.tasks.history_helpers import make_task, png_upload, signed_in
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,11 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from core.audit import SYSTEM
+from core.models import AuditLog
 from tasks import services
-from tasks.audit import SYSTEM
+from tasks.models import Task
 from tasks.pipeline import processing, transitions
-from tasks.models import AuditLog, Task
 from tests.tasks.pipeline import fake_engine, queued_jobs, run_worker, sample_inputs, signed_in, stored_names, task_create  # noqa: F401
 
 SAMPLES = sample_inputs()

@@ -17,7 +17,8 @@ import pytest
 import requests
 from django.core.exceptions import ImproperlyConfigured
 
-from tasks.models import AuditLog, Task, TaskFile
+from core.models import AuditLog
+from tasks.models import Task, TaskFile
 from tests.s3 import storage_settings
 from tests.tasks.pipeline import PAGES, fake_engine, run_worker, signed_in, task_create, upload  # noqa: F401 (a fixture)
 

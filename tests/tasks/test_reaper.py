@@ -19,10 +19,10 @@ from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
+from core.audit import SYSTEM
 from tasks import jobs, services
-from tasks.audit import SYSTEM
-from tasks.pipeline import transitions
 from tasks.models import Task
+from tasks.pipeline import transitions
 from tasks.reaper import reap_stuck_tasks
 from tests.tasks.pipeline import PAGES, encode, fake_engine, run_worker, sample_inputs, task_create  # noqa: F401
 from tests.tasks.worker_processes import WorkerDatabase, create_tasks, tasks_state

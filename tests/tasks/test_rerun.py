@@ -8,10 +8,11 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from core.audit import SYSTEM
+from core.models import AuditLog
 from tasks import selectors, services
-from tasks.audit import SYSTEM
+from tasks.models import Task
 from tasks.pipeline import processing
-from tasks.models import AuditLog, Task
 from tests.tasks.pipeline import PAGES, fake_engine, run_worker, sample_inputs, signed_in, stored_names, task_create  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)

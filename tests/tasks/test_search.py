@@ -12,12 +12,12 @@ from django.core.files.base import ContentFile
 from django.db import connection
 from django.utils import timezone
 
+from core.audit import SYSTEM
 from tasks import selectors, services
-from tasks.audit import SYSTEM
 from tasks.history import search
 from tasks.maintenance.cleanup import Outcome, cleanup_tasks, purge_user, tasks_delete_batch
-from tasks.pipeline import transitions
 from tasks.models import Task, TaskFile, TaskText
+from tasks.pipeline import transitions
 from tests.tasks.history_helpers import make_task, signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)

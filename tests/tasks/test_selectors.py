@@ -193,7 +193,7 @@ def test_another_users_task_is_not_found_like_an_unknown_id(user_a, user_b, clie
     """One selector for "this user's task or 404": the API says so in its error shape, a page is the 404 page."""
     import uuid
 
-    from tool_ocr.errors import NotFound
+    from core.errors import NotFound
 
     mine, theirs = make_task(user_a), make_task(user_b)
     assert selectors.task_get_or_404(user=user_a, task_id=mine.id) == mine

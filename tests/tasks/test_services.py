@@ -5,11 +5,11 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tasks_db.models import DBTaskResult
 
+from core.errors import AppError
 from tasks import services
-from tasks.pipeline import transitions
 from tasks.models import Task, TaskFile
+from tasks.pipeline import transitions
 from tests.tasks.pipeline import sample_inputs, stored_names, task_create
-from tool_ocr.errors import AppError
 
 SAMPLES = sample_inputs()
 

@@ -14,12 +14,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from core.audit import SYSTEM
 from tasks import services
-from tasks.audit import SYSTEM
 from tasks.files import staging
 from tasks.files.storage import StorageUnavailable
-from tasks.pipeline import worker_temp
 from tasks.models import StagedFolder, Task, TaskFile
+from tasks.pipeline import worker_temp
 from tests.tasks.history_helpers import png_upload, signed_in
 from tests.tasks.pipeline import task_create
 

@@ -4,7 +4,7 @@ import json
 
 from ninja.params.models import Form, FormModel
 
-from tool_ocr.errors import AppError
+from core.errors import AppError
 
 # RFC 9110 9.2.1: methods that change nothing, so they need no CSRF token and are no attempt at a change.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})

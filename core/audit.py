@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from accounts.client_ip import client_ip
-from tasks.models import AuditAction, AuditLog
+from core.client_ip import client_ip
+from core.models import AuditAction, AuditLog
 
 log = logging.getLogger("tool_ocr.tasks")
 
