@@ -24,8 +24,12 @@ from django.utils import timezone  # noqa: E402
 
 from accounts import crypto  # noqa: E402
 from accounts.models import TokenSession, User  # noqa: E402
-from core.models import AuditLog
 from tasks.models import Task, TaskFile  # noqa: E402
+
+try:  # the audit log's model lives in core since issue 12; a release before that has it in tasks
+    from core.models import AuditLog
+except ImportError:
+    from tasks.models import AuditLog
 
 STATES = ("pending", "processing", "completed", "failed", "cancelled")
 
