@@ -275,7 +275,7 @@ def fill(server: MySQLServer | None, database: str, users: int, total: int, heav
     os.rmdir(workdir)
     connection.close()
     from tasks.models import TaskStorage
-    from tasks.history.summaries import task_storage_rebuild
+    from tests.tasks.history_helpers import task_storage_rebuild
 
     print(f"  {TaskStorage._meta.db_table}: {task_storage_rebuild():,} rows derived from the files", flush=True)
     if server is None:
@@ -393,7 +393,7 @@ def fill_sql(users: int, total: int, heavy: int, seed: int = 1, steps=("tasks", 
 
 
 def _fill_files_sql(run, tasks_t, files_t, path, concat, stem):
-    from tasks.history.summaries import task_storage_rebuild
+    from tests.tasks.history_helpers import task_storage_rebuild
 
     run("originals", f"""
         INSERT INTO {files_t} (task_id, kind, file, name, mime_type, size_bytes, sha256, created_at)

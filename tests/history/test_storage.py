@@ -6,11 +6,10 @@ from django.db.models import Sum
 
 from core.audit import SYSTEM
 from tasks import selectors, services
-from tasks.history.summaries import task_storage_rebuild
 from tasks.maintenance.cleanup import Outcome, missing_file_rows_delete
 from tasks.models import Task, TaskFile, TaskStorage
 from tasks.pipeline import transitions
-from tests.tasks.history_helpers import png_bytes, png_upload
+from tests.tasks.history_helpers import png_bytes, png_upload, task_storage_rebuild
 from tests.tasks.pipeline import task_create
 
 pytestmark = pytest.mark.django_db

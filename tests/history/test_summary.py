@@ -8,12 +8,11 @@ from django.utils import timezone
 
 from core.audit import SYSTEM
 from tasks import selectors, services
-from tasks.history.summaries import task_summary_rebuild
 from tasks.maintenance import cleanup
 from tasks.models import Task, TaskSummary
 from tasks.pipeline import transitions
 from tests.history.test_storage import _complete
-from tests.tasks.history_helpers import make_task, png_upload
+from tests.tasks.history_helpers import make_task, png_upload, task_summary_rebuild
 from tests.tasks.pipeline import task_create
 
 pytestmark = pytest.mark.django_db

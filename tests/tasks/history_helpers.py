@@ -1,15 +1,18 @@
-"""Helpers for the history and API tests: signed-in clients and a generated history."""
+"""Helpers for the history and API tests: signed-in clients, a generated history, and the derived tables
+rebuilt from their sources (the benchmarks load rows in bulk, past the signals and triggers)."""
 
 import io
 import random
 from datetime import timedelta
 
 from django.core.files.base import ContentFile
+from django.db import connection, transaction
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
 
-from tasks.models import Task, TaskFile
+from tasks.history.triggers import rebuild_sql, storage_rebuild_sql
+from tasks.models import Task, TaskFile, TaskStorage, TaskSummary, UserStorage
 from tests.signin import signed_in  # noqa: F401  (re-exported for the tests that import it from here)
 
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
@@ -80,3 +83,27 @@ def generate_history(user, n=60, seed=7, days=40) -> list[Task]:
         tasks.append(make_task(user, filename=name, status=status, created_at=created,
                                page_count=rng.randrange(1, 12), processing_seconds=seconds))
     return tasks
+
+
+def task_storage_rebuild() -> int:
+    """Recompute every TaskStorage row from task_files in one statement (after a bulk load that skipped signals)."""
+    q = connection.ops.quote_name
+    with transaction.atomic():
+        TaskStorage.objects.all().delete()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {q(TaskStorage._meta.db_table)} (task_id, user_id, created_at, bytes) "
+                f"SELECT t.id, t.user_id, t.created_at, SUM(f.size_bytes) FROM {q(TaskFile._meta.db_table)} f "
+                f"JOIN {q(Task._meta.db_table)} t ON t.id = f.task_id GROUP BY t.id, t.user_id, t.created_at")
+    return TaskStorage.objects.count()
+
+
+def task_summary_rebuild() -> int:
+    """Recount TaskSummary and UserStorage from their tables (after loading rows with the triggers off)."""
+    q = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in rebuild_sql(q(Task._meta.db_table), q(TaskSummary._meta.db_table)):
+            cursor.execute(sql)
+        for sql in storage_rebuild_sql(q(TaskStorage._meta.db_table), q(UserStorage._meta.db_table)):
+            cursor.execute(sql)
+    return TaskSummary.objects.count()
