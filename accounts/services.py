@@ -316,7 +316,7 @@ def sign_in_failed(*, request, username: str, reason: str, counted: bool, refuse
     is sometimes their password) and never holds the password. ``refused``: stopped by the
     limit before any check (outcome "denied"), else "failed".
     """
-    from accounts.client_ip import client_ip
+    from core.client_ip import client_ip
     from tasks.models import AuditLog
 
     account = User.objects.filter(email=normalize_email(username)).first() if "@" in (username or "") else None

@@ -12,7 +12,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from accounts.breaker import reset_breaker
-from accounts.client_ip import client_ip
+from core.client_ip import client_ip
 from accounts.services import token_session_create, token_session_end
 
 log = logging.getLogger("tool_ocr.auth")

@@ -9,7 +9,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts import external_auth, selectors, services
 from accounts.backends import AUTH_ERROR_ATTR
-from accounts.client_ip import client_ip
+from core.client_ip import client_ip
 from accounts.models import LoginFailure
 
 log = logging.getLogger("tool_ocr.auth")

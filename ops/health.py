@@ -176,7 +176,7 @@ def readyz(request):
 
 def _may_see_details(request) -> bool:
     """Who may read /readyz's checks: the addresses and token that may read /metrics."""
-    from accounts.client_ip import client_ip
+    from core.client_ip import client_ip
     from ops.metrics import _client_allowed, _token_ok
 
     return _token_ok(request) or _client_allowed(client_ip(request) or "")

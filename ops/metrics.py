@@ -399,7 +399,7 @@ class _ProcessCollector:
 
 # --- Access ----------------------------------------------------------------
 def _client_allowed(remote_addr: str) -> bool:
-    """The client address (accounts.client_ip): behind a trusted proxy, the address the proxy saw."""
+    """The client address (core.client_ip): behind a trusted proxy, the address the proxy saw."""
     try:
         address = ipaddress.ip_address((remote_addr or "").split("%")[0])
     except ValueError:
@@ -423,7 +423,7 @@ def _token_ok(request) -> bool:
 
 def metrics_view(request):
     """Prometheus text format; 403 unless the caller's address is allowed or it sends the bearer token."""
-    from accounts.client_ip import client_ip
+    from core.client_ip import client_ip
 
     if not (_token_ok(request) or _client_allowed(client_ip(request) or "")):
         return HttpResponse("Forbidden\n", status=403, content_type="text/plain")

@@ -11,7 +11,7 @@ import time
 import uuid
 
 
-from accounts.client_ip import client_ip
+from core.client_ip import client_ip
 from ops import metrics
 from core.log_context import request_id_var, user_id_var
 

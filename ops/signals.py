@@ -21,7 +21,7 @@ worker_log = logging.getLogger("tool_ocr.worker")
 def _client(request):
     if request is None:
         return {}
-    from accounts.client_ip import client_ip
+    from core.client_ip import client_ip
 
     return {"ip": client_ip(request), "user_agent": request.META.get("HTTP_USER_AGENT", "")[:200]}
 

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from accounts.client_ip import client_ip
+from core.client_ip import client_ip
 from tasks.errors import ServiceError
 from tasks.files import staging
 from tasks.files.object_storage import storage_errors

@@ -103,7 +103,7 @@ LOGIN_ATTEMPT_WINDOW = cfg.int("LOGIN_ATTEMPT_WINDOW", "900", minimum=10, maximu
 LOGIN_ACCOUNT_SLOWDOWN_AFTER = cfg.int("LOGIN_ACCOUNT_SLOWDOWN_AFTER", "10", minimum=1, maximum=100000)
 LOGIN_ACCOUNT_DELAY_MAX = cfg.int("LOGIN_ACCOUNT_DELAY_MAX", "30", minimum=1, maximum=3600)
 # Behind a reverse proxy: the header it sets with the client address, written X-Forwarded-For or
-# HTTP_X_FORWARDED_FOR. Believed only from TRUSTED_PROXIES (accounts/client_ip.py). Empty: REMOTE_ADDR.
+# HTTP_X_FORWARDED_FOR. Believed only from TRUSTED_PROXIES (core/client_ip.py). Empty: REMOTE_ADDR.
 CLIENT_IP_HEADER = cfg.header_name("CLIENT_IP_HEADER", "")
 # Addresses or networks of the reverse proxies whose CLIENT_IP_HEADER is believed.
 TRUSTED_PROXIES = cfg.networks("TRUSTED_PROXIES", "127.0.0.1,::1")
@@ -311,7 +311,7 @@ CSRF_COOKIE_HTTPONLY = False  # the HTMX pages read the token from the page, the
 # Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER_NAME=HTTP_X_FORWARDED_PROTO.
 _proxy_header = cfg.header_name("SECURE_PROXY_SSL_HEADER_NAME", "")
 if _proxy_header:  # X-Forwarded-Proto or HTTP_X_FORWARDED_PROTO
-    from accounts.client_ip import header_meta_key as _header_meta_key
+    from core.client_ip import header_meta_key as _header_meta_key
 
     SECURE_PROXY_SSL_HEADER = (_header_meta_key(_proxy_header), "https")
 SECURE_SSL_REDIRECT = cfg.bool("SECURE_SSL_REDIRECT", "false" if DEBUG else "true")

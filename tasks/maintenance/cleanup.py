@@ -171,7 +171,7 @@ def purge_user(*, user, dry_run: bool = False, keep_account: bool = False, batch
         else:
             user.delete()
         operator = getattr(request, "user", None) if request is not None else None
-        from accounts.client_ip import client_ip
+        from core.client_ip import client_ip
 
         AuditLog.objects.create(action="maintenance.purge_user", object_type="user", object_id=str(user_id),
                                 user_email=email, ip_address=client_ip(request),

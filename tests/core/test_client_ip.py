@@ -1,4 +1,4 @@
-"""One client address (accounts/client_ip.py) for the audit log, log lines, metrics and sign-in limits."""
+"""One client address (core/client_ip.py) for the audit log, log lines, metrics and sign-in limits."""
 
 import io
 import json
@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from accounts.client_ip import client_ip, header_meta_key, resolve
+from core.client_ip import client_ip, header_meta_key, resolve
 from tests.accounts.conftest import sign_in
 from tool_ocr.config import Config, ConfigError
 
