@@ -60,6 +60,9 @@ def setup_django(server: MySQLServer, database: str):
         "DATABASE_URL": server.url(database), "DEBUG": "false", "SECRET_KEY": "benchmark-only-" + "x" * 40,
         "ALLOWED_HOSTS": "testserver,localhost", "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "tool_ocr.settings",
+        # A fill's INSERT ... SELECT runs for minutes: the app's 30 s read timeout would drop the
+        # connection while the server carries on outside the caller's lock.
+        "DATABASE_QUERY_TIMEOUT": "3600", "TOOL_OCR_ENV_FILE": "/nonexistent",
     })
     import django
 
@@ -496,8 +499,9 @@ def explain(client, method, url, data=None, headers=None) -> list[str]:
     lines = []
     for query in captured.captured_queries:
         sql = query["sql"]
-        if not sql.lstrip().upper().startswith("SELECT") or not any(t in sql for t in ("_tasks", "task_files",
-                                                                                        "task_storage")):
+        if not sql.lstrip().upper().startswith("SELECT") or not any(t in sql for t in (
+                "_tasks", "task_files", "task_storage", "task_summary", "task_hour_summary", "user_storage",
+                "task_texts", "task_terms")):
             continue
         lines.append(f"    {query['time']}s  {sql[:400]}{' …' if len(sql) > 400 else ''}")
         with connection.cursor() as cursor:
@@ -725,6 +729,8 @@ def main():
     parser.add_argument("--drop", action="store_true", help="drop the scratch database and exit")
     parser.add_argument("--sqlite", help="use this SQLite file instead of MariaDB (filled unless --reuse)")
     parser.add_argument("--search-only", action="store_true", help="measure the search cases only")
+    parser.add_argument("--fill-only", action="store_true",
+                        help="fill (or, with --reuse --fill sql --steps, add parts) and stop: long fills in steps")
     parser.add_argument("--steps", default="tasks,files,texts",
                         help="with --fill sql: which parts to make (e.g. 'texts' adds the texts to filled tasks)")
     parser.add_argument("--fill", choices=("python", "sql"), default="python",
@@ -758,6 +764,8 @@ def main():
             fill_sql(args.users, args.tasks, args.heavy, steps=args.steps.split(","))
         else:
             fill(server, args.database, args.users, args.tasks, args.heavy)
+    if args.fill_only:
+        return
     if not args.search_only:
         measure(args.repeat, show_plans=not args.no_plans)
     measure_search(args.repeat, show_plans=not args.no_plans)
