@@ -46,19 +46,18 @@ def task_storage_rebuild() -> int:
 
 
 def task_summary_rebuild() -> int:
-    """Recount TaskSummary and UserStorage from their tables (after loading rows with the triggers off)."""
+    """Recount TaskSummary, TaskHourSummary and UserStorage from their tables (after loading rows
+    with the triggers off)."""
     from django.db import connection
 
-    from tasks.models import TaskSummary
-    from tasks.history.triggers import rebuild_sql
-    from tasks.models import Task
+    from tasks.history.triggers import rebuild_sql, storage_rebuild_sql
+    from tasks.models import Task, TaskHourSummary, TaskStorage, TaskSummary, UserStorage
 
     q = connection.ops.quote_name
-    from tasks.models import TaskStorage, UserStorage
-    from tasks.history.triggers import storage_rebuild_sql
-
+    tasks = q(Task._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
-        for sql in rebuild_sql(q(Task._meta.db_table), q(TaskSummary._meta.db_table)):
+        for sql in (rebuild_sql(tasks, q(TaskSummary._meta.db_table))
+                    + rebuild_sql(tasks, q(TaskHourSummary._meta.db_table), connection.vendor, hourly=True)):
             cursor.execute(sql)
         for sql in storage_rebuild_sql(q(TaskStorage._meta.db_table), q(UserStorage._meta.db_table)):
             cursor.execute(sql)
