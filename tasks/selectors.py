@@ -237,7 +237,8 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     """One page of ``task_list``: the ids come from an index alone, then only those rows are read.
 
     count_limit: count at most this many rows (the HTML table: an exact count of 100,000 rows
-    costs more than the page itself); the JSON API counts exactly.
+    costs more than the page itself); the JSON API counts exactly. A list filtered by status
+    alone (or not at all) is counted exactly by history.TaskSummary either way.
     clamp: a page past the end shows the last page (the HTML table) instead of an empty one (the API).
     """
     filters = filters or {}
@@ -249,14 +250,14 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     summarised = _summary_count(user=user, filters=filters)
     if all_ids is not None:
         count, exact = len(all_ids), True
+    elif summarised is not None:  # unfiltered or by status only: the maintained summary counts exactly, for free
+        count, exact = summarised, True
     elif count_limit is None:
-        count, exact = (summarised, True) if summarised is not None else (qs.count(), True)
+        count, exact = qs.count(), True
     else:
         count = qs.order_by()[:count_limit + 1].count()
         exact = count <= count_limit
         count = min(count, count_limit)
-    if not exact and summarised is not None and (page - 1) * page_size >= count:
-        count, exact = summarised, True  # a page past the capped count: the summary knows where the end is
     if clamp and exact:
         page = min(page, max(1, math.ceil(count / page_size)))
     offset = (page - 1) * page_size
