@@ -353,6 +353,13 @@ def fill_sql(users: int, total: int, heavy: int, seed: int = 1, steps=("tasks", 
         path = "t.user_id || '/' || t.id || '/' || {leaf}"
         concat = "({a} || {b})"
 
+    if mysql:
+        with connection.cursor() as cursor:
+            # Sorts and derived tables in memory: the server's temporary files live in its tmpdir (/tmp
+            # here), which other work on a shared machine may clean up under a running fill.
+            cursor.execute("SET SESSION tmp_table_size = 2147483648, max_heap_table_size = 2147483648, "
+                           "sort_buffer_size = 268435456")
+
     def run(label, sql):
         step = time.perf_counter()
         with connection.cursor() as cursor:
