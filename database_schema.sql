@@ -185,6 +185,18 @@ CREATE TABLE `tool_ocr_task_files` (
   UNIQUE KEY `task_file_kind_uniq` (`task_id`,`kind`),
   CONSTRAINT `tool_ocr_task_files_task_id_730276ab_fk_tool_ocr_tasks_id` FOREIGN KEY (`task_id`) REFERENCES `tool_ocr_tasks` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Files of a task: the upload and its results';
+CREATE TABLE `tool_ocr_task_hour_summary` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
+  `hour` datetime(6) NOT NULL COMMENT 'tasks.created_at truncated to the hour (UTC)',
+  `status` varchar(16) NOT NULL COMMENT 'tasks.status',
+  `tasks` bigint(20) NOT NULL COMMENT 'COUNT(*) of the user''s tasks created in this hour',
+  `pages` bigint(20) NOT NULL COMMENT 'SUM(page_count)',
+  `seconds` double NOT NULL COMMENT 'SUM(processing_seconds)',
+  `timed` bigint(20) NOT NULL COMMENT 'COUNT(processing_seconds): tasks with a time',
+  `user_id` bigint(20) NOT NULL COMMENT 'tasks.user_id',
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `hour_summary_uniq` (`user_id`,`hour`,`status`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Tasks per user, hour of creation and status (kept by triggers on tasks), for the statistics of a date range and the chart';
 CREATE TABLE `tool_ocr_task_storage` (
   `task_id` char(32) NOT NULL COMMENT 'Task',
   `created_at` datetime(6) NOT NULL COMMENT 'Copy of tasks.created_at',
@@ -390,7 +402,9 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('tasks', '0009_i16_faults', UTC_TIMESTAMP(6)),
   ('tasks', '0010_i11_task_user_completed_idx', UTC_TIMESTAMP(6)),
   ('tasks', '0017_history_content_types', UTC_TIMESTAMP(6)),
-  ('tasks', '0018_auditlog_to_core', UTC_TIMESTAMP(6));
+  ('tasks', '0018_i11_task_hour_summary', UTC_TIMESTAMP(6)),
+  ('tasks', '0019_i11_task_hour_summary_triggers', UTC_TIMESTAMP(6)),
+  ('tasks', '0020_auditlog_to_core', UTC_TIMESTAMP(6));
 
 -- Views for common queries ---------------------------------------------------
 -- Each object's "-- doc:" lines above it are its description in docs/database.md (manage.py describe_schema).
@@ -478,11 +492,14 @@ END //
 
 DELIMITER ;
 
--- Triggers: tasks.TaskSummary follows the tasks table (tasks/history/triggers.py) --------
+-- Triggers: tasks.TaskSummary and TaskHourSummary follow the tasks table, UserStorage task_storage (tasks/history/triggers.py)
 DELIMITER //
 CREATE TRIGGER `tool_ocr_tasks_summary_ai` AFTER INSERT ON `tool_ocr_tasks` FOR EACH ROW INSERT INTO `tool_ocr_task_summary` (user_id, status, tasks, pages, seconds, timed) VALUES (NEW.user_id, NEW.status, 1, NEW.page_count, COALESCE(NEW.processing_seconds, 0), CASE WHEN NEW.processing_seconds IS NULL THEN 0 ELSE 1 END) ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed) //
 CREATE TRIGGER `tool_ocr_tasks_summary_au` AFTER UPDATE ON `tool_ocr_tasks` FOR EACH ROW BEGIN IF NOT (OLD.user_id <=> NEW.user_id AND OLD.status <=> NEW.status AND OLD.page_count <=> NEW.page_count AND OLD.processing_seconds <=> NEW.processing_seconds) THEN UPDATE `tool_ocr_task_summary` SET tasks = tasks - 1, pages = pages - OLD.page_count, seconds = seconds - COALESCE(OLD.processing_seconds, 0), timed = timed - (CASE WHEN OLD.processing_seconds IS NULL THEN 0 ELSE 1 END) WHERE user_id = OLD.user_id AND status = OLD.status; INSERT INTO `tool_ocr_task_summary` (user_id, status, tasks, pages, seconds, timed) VALUES (NEW.user_id, NEW.status, 1, NEW.page_count, COALESCE(NEW.processing_seconds, 0), CASE WHEN NEW.processing_seconds IS NULL THEN 0 ELSE 1 END) ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed); END IF; END //
 CREATE TRIGGER `tool_ocr_tasks_summary_ad` AFTER DELETE ON `tool_ocr_tasks` FOR EACH ROW UPDATE `tool_ocr_task_summary` SET tasks = tasks - 1, pages = pages - OLD.page_count, seconds = seconds - COALESCE(OLD.processing_seconds, 0), timed = timed - (CASE WHEN OLD.processing_seconds IS NULL THEN 0 ELSE 1 END) WHERE user_id = OLD.user_id AND status = OLD.status //
+CREATE TRIGGER `tool_ocr_tasks_hour_summary_ai` AFTER INSERT ON `tool_ocr_tasks` FOR EACH ROW INSERT INTO `tool_ocr_task_hour_summary` (user_id, hour, status, tasks, pages, seconds, timed) VALUES (NEW.user_id, TIMESTAMP(DATE(NEW.created_at), MAKETIME(HOUR(NEW.created_at), 0, 0)), NEW.status, 1, NEW.page_count, COALESCE(NEW.processing_seconds, 0), CASE WHEN NEW.processing_seconds IS NULL THEN 0 ELSE 1 END) ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed) //
+CREATE TRIGGER `tool_ocr_tasks_hour_summary_au` AFTER UPDATE ON `tool_ocr_tasks` FOR EACH ROW BEGIN IF NOT (OLD.user_id <=> NEW.user_id AND OLD.status <=> NEW.status AND OLD.page_count <=> NEW.page_count AND OLD.processing_seconds <=> NEW.processing_seconds AND OLD.created_at <=> NEW.created_at) THEN UPDATE `tool_ocr_task_hour_summary` SET tasks = tasks - 1, pages = pages - OLD.page_count, seconds = seconds - COALESCE(OLD.processing_seconds, 0), timed = timed - (CASE WHEN OLD.processing_seconds IS NULL THEN 0 ELSE 1 END) WHERE user_id = OLD.user_id AND hour = TIMESTAMP(DATE(OLD.created_at), MAKETIME(HOUR(OLD.created_at), 0, 0)) AND status = OLD.status; INSERT INTO `tool_ocr_task_hour_summary` (user_id, hour, status, tasks, pages, seconds, timed) VALUES (NEW.user_id, TIMESTAMP(DATE(NEW.created_at), MAKETIME(HOUR(NEW.created_at), 0, 0)), NEW.status, 1, NEW.page_count, COALESCE(NEW.processing_seconds, 0), CASE WHEN NEW.processing_seconds IS NULL THEN 0 ELSE 1 END) ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed); END IF; END //
+CREATE TRIGGER `tool_ocr_tasks_hour_summary_ad` AFTER DELETE ON `tool_ocr_tasks` FOR EACH ROW UPDATE `tool_ocr_task_hour_summary` SET tasks = tasks - 1, pages = pages - OLD.page_count, seconds = seconds - COALESCE(OLD.processing_seconds, 0), timed = timed - (CASE WHEN OLD.processing_seconds IS NULL THEN 0 ELSE 1 END) WHERE user_id = OLD.user_id AND hour = TIMESTAMP(DATE(OLD.created_at), MAKETIME(HOUR(OLD.created_at), 0, 0)) AND status = OLD.status //
 CREATE TRIGGER `tool_ocr_task_storage_sum_ai` AFTER INSERT ON `tool_ocr_task_storage` FOR EACH ROW INSERT INTO `tool_ocr_user_storage` (user_id, bytes) VALUES (NEW.user_id, NEW.bytes) ON DUPLICATE KEY UPDATE bytes = bytes + VALUES(bytes) //
 CREATE TRIGGER `tool_ocr_task_storage_sum_au` AFTER UPDATE ON `tool_ocr_task_storage` FOR EACH ROW BEGIN IF NOT (OLD.user_id <=> NEW.user_id AND OLD.bytes <=> NEW.bytes) THEN UPDATE `tool_ocr_user_storage` SET bytes = bytes - OLD.bytes WHERE user_id = OLD.user_id; INSERT INTO `tool_ocr_user_storage` (user_id, bytes) VALUES (NEW.user_id, NEW.bytes) ON DUPLICATE KEY UPDATE bytes = bytes + VALUES(bytes); END IF; END //
 CREATE TRIGGER `tool_ocr_task_storage_sum_ad` AFTER DELETE ON `tool_ocr_task_storage` FOR EACH ROW UPDATE `tool_ocr_user_storage` SET bytes = bytes - OLD.bytes WHERE user_id = OLD.user_id //

@@ -60,6 +60,9 @@ def setup_django(server: MySQLServer, database: str):
         "DATABASE_URL": server.url(database), "DEBUG": "false", "SECRET_KEY": "benchmark-only-" + "x" * 40,
         "ALLOWED_HOSTS": "testserver,localhost", "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "tool_ocr.settings",
+        # A fill's INSERT ... SELECT runs for minutes: the app's 30 s read timeout would drop the
+        # connection while the server carries on outside the caller's lock.
+        "DATABASE_QUERY_TIMEOUT": "3600", "TOOL_OCR_ENV_FILE": "/nonexistent",
     })
     import django
 
@@ -350,6 +353,13 @@ def fill_sql(users: int, total: int, heavy: int, seed: int = 1, steps=("tasks", 
         path = "t.user_id || '/' || t.id || '/' || {leaf}"
         concat = "({a} || {b})"
 
+    if mysql:
+        with connection.cursor() as cursor:
+            # Sorts and derived tables in memory: the server's temporary files live in its tmpdir (/tmp
+            # here), which other work on a shared machine may clean up under a running fill.
+            cursor.execute("SET SESSION tmp_table_size = 2147483648, max_heap_table_size = 2147483648, "
+                           "sort_buffer_size = 268435456")
+
     def run(label, sql):
         step = time.perf_counter()
         with connection.cursor() as cursor:
@@ -496,8 +506,9 @@ def explain(client, method, url, data=None, headers=None) -> list[str]:
     lines = []
     for query in captured.captured_queries:
         sql = query["sql"]
-        if not sql.lstrip().upper().startswith("SELECT") or not any(t in sql for t in ("_tasks", "task_files",
-                                                                                        "task_storage")):
+        if not sql.lstrip().upper().startswith("SELECT") or not any(t in sql for t in (
+                "_tasks", "task_files", "task_storage", "task_summary", "task_hour_summary", "user_storage",
+                "task_texts", "task_terms")):
             continue
         lines.append(f"    {query['time']}s  {sql[:400]}{' …' if len(sql) > 400 else ''}")
         with connection.cursor() as cursor:
@@ -725,6 +736,8 @@ def main():
     parser.add_argument("--drop", action="store_true", help="drop the scratch database and exit")
     parser.add_argument("--sqlite", help="use this SQLite file instead of MariaDB (filled unless --reuse)")
     parser.add_argument("--search-only", action="store_true", help="measure the search cases only")
+    parser.add_argument("--fill-only", action="store_true",
+                        help="fill (or, with --reuse --fill sql --steps, add parts) and stop: long fills in steps")
     parser.add_argument("--steps", default="tasks,files,texts",
                         help="with --fill sql: which parts to make (e.g. 'texts' adds the texts to filled tasks)")
     parser.add_argument("--fill", choices=("python", "sql"), default="python",
@@ -758,6 +771,8 @@ def main():
             fill_sql(args.users, args.tasks, args.heavy, steps=args.steps.split(","))
         else:
             fill(server, args.database, args.users, args.tasks, args.heavy)
+    if args.fill_only:
+        return
     if not args.search_only:
         measure(args.repeat, show_plans=not args.no_plans)
     measure_search(args.repeat, show_plans=not args.no_plans)

@@ -10,7 +10,6 @@ import re
 import time
 import uuid
 
-
 from core.client_ip import client_ip
 from core.log_context import request_id_var, user_id_var
 from ops import metrics

@@ -101,9 +101,11 @@ def _triggers(prefix: str) -> str:
     from tasks.history.triggers import storage_trigger_sql, trigger_sql
 
     statements = (trigger_sql("mysql", f"`{prefix}tasks`", f"`{prefix}task_summary`", prefix)
+                  + trigger_sql("mysql", f"`{prefix}tasks`", f"`{prefix}task_hour_summary`", prefix, hourly=True)
                   + storage_trigger_sql("mysql", f"`{prefix}task_storage`", f"`{prefix}user_storage`", prefix))
     body = "".join(f"{sql} //\n" for sql in statements)
-    return ("\n-- Triggers: tasks.TaskSummary follows the tasks table (tasks/history/triggers.py) --------\n"
+    return ("\n-- Triggers: tasks.TaskSummary and TaskHourSummary follow the tasks table, UserStorage "
+            "task_storage (tasks/history/triggers.py)\n"
             f"DELIMITER //\n{body}DELIMITER ;\n")
 
 

@@ -7,10 +7,11 @@ offsets), and the export walks the rows in keyset chunks instead of buffering a
 whole result set in the client library.
 """
 
+import bisect
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone as dt_timezone
 
 from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Lookup, Q, QuerySet, Sum, Value, When
@@ -20,7 +21,7 @@ from django.utils import timezone
 from core.errors import NotFound
 from tasks.history import search
 from tasks.history.params import DEFAULT_ORDERING, ORDERINGS
-from tasks.models import Task, TaskFile, TaskStorage, TaskSummary, TaskText, UserStorage
+from tasks.models import Task, TaskFile, TaskHourSummary, TaskStorage, TaskSummary, TaskText, UserStorage
 
 # For each sort key, the key list that one index walks forward (the reverse ordering walks it
 # backwards): ties are broken by the newest first, then the id, as the index stores them.
@@ -241,7 +242,8 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     """One page of ``task_list``: the ids come from an index alone, then only those rows are read.
 
     count_limit: count at most this many rows (the HTML table: an exact count of 100,000 rows
-    costs more than the page itself); the JSON API counts exactly.
+    costs more than the page itself); the JSON API counts exactly. A list filtered by status
+    alone (or not at all) is counted exactly by history.TaskSummary either way.
     clamp: a page past the end shows the last page (the HTML table) instead of an empty one (the API).
     """
     filters = filters or {}
@@ -253,14 +255,14 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     summarised = _summary_count(user=user, filters=filters)
     if all_ids is not None:
         count, exact = len(all_ids), True
+    elif summarised is not None:  # unfiltered or by status only: the maintained summary counts exactly, for free
+        count, exact = summarised, True
     elif count_limit is None:
-        count, exact = (summarised, True) if summarised is not None else (qs.count(), True)
+        count, exact = qs.count(), True
     else:
         count = qs.order_by()[:count_limit + 1].count()
         exact = count <= count_limit
         count = min(count, count_limit)
-    if not exact and summarised is not None and (page - 1) * page_size >= count:
-        count, exact = summarised, True  # a page past the capped count: the summary knows where the end is
     if clamp and exact:
         page = min(page, max(1, math.ceil(count / page_size)))
     offset = (page - 1) * page_size
@@ -377,6 +379,40 @@ def _status_groups(qs: QuerySet[Task]) -> dict:
     return {row["status"]: row for row in rows}
 
 
+def _whole_hours(*moments) -> bool:
+    """True when every moment falls on a whole UTC hour: then TaskHourSummary's hours add up exactly."""
+    for moment in moments:
+        utc = moment.astimezone(dt_timezone.utc)
+        if utc.minute or utc.second or utc.microsecond:
+            return False
+    return True
+
+
+def _hour_rows(*, user, start: datetime | None, end: datetime | None, statuses=None) -> QuerySet:
+    """The user's TaskHourSummary rows created in [start, end) (whole UTC hours; None: open)."""
+    qs = TaskHourSummary.objects.filter(user=user, tasks__gt=0)
+    if statuses is not None:
+        qs = qs.filter(status__in=list(statuses))
+    if start is not None:
+        qs = qs.filter(hour__gte=start)
+    if end is not None:
+        qs = qs.filter(hour__lt=end)
+    return qs.order_by()
+
+
+def _range_bounds(filters: dict) -> tuple[datetime | None, datetime | None]:
+    start = day_start(filters["created_from"]) if filters.get("created_from") else None
+    end = day_start(filters["created_to"] + timedelta(days=1)) if filters.get("created_to") else None
+    return start, end
+
+
+def _status_groups_by_hour(*, user, start, end) -> dict:
+    """Like ``_status_groups``, added up from TaskHourSummary (at most 24 rows per day and status)."""
+    rows = (_hour_rows(user=user, start=start, end=end).values("status")
+            .annotate(n=Sum("tasks"), pages=Sum("pages"), seconds=Sum("seconds"), timed=Sum("timed")))
+    return {row["status"]: {**row, "seconds": row["seconds"] if row["timed"] else None} for row in rows}
+
+
 def task_stats(*, user, filters: dict | None = None, today: date | None = None, days: int = 30) -> dict:
     """The user's figures over the date range of ``filters`` (other filters are ignored).
 
@@ -386,8 +422,15 @@ def task_stats(*, user, filters: dict | None = None, today: date | None = None, 
     filters = filters or {}
     date_filters = {"created_from": filters.get("created_from"), "created_to": filters.get("created_to")}
     qs = _filtered(user=user, filters=date_filters).order_by()
-    # All time: the maintained summary (five rows) instead of aggregating every task of the user.
-    groups = _status_groups(qs) if date_filters["created_from"] or date_filters["created_to"] else task_summary(user=user)
+    # All time: the maintained summary (five rows) instead of aggregating every task of the user;
+    # a date range: the hourly summary when the range is whole UTC hours, else the tasks themselves.
+    start, end = _range_bounds(date_filters)
+    if start is None and end is None:
+        groups = task_summary(user=user)
+    elif _whole_hours(*(bound for bound in (start, end) if bound is not None)):
+        groups = _status_groups_by_hour(user=user, start=start, end=end)
+    else:
+        groups = _status_groups(qs)
     by_status = {s: groups[s]["n"] if s in groups else 0 for s in Task.Status.values}
     done = groups.get(Task.Status.COMPLETED, {"pages": 0, "seconds": None, "timed": 0})
     average = done["seconds"] / done["timed"] if done["timed"] else None
@@ -418,9 +461,11 @@ def task_storage_bytes(*, user, filters: dict | None = None) -> int:
 def task_daily(*, user, end: date, start: date | None = None, days: int = 30) -> list[dict]:
     """Completed and failed tasks per day (by creation, in TIME_ZONE) for ``days`` days up to ``end``.
 
-    Every day is listed, zeros included. Days are bucketed in one query with boundaries
-    computed here, so it is exact across daylight-saving changes and needs no time-zone
-    tables in the database.
+    Every day is listed, zeros included. The day boundaries are computed here, so it is exact
+    across daylight-saving changes and needs no time-zone tables in the database. Where every
+    boundary is a whole UTC hour (any zone with whole-hour offsets), the counts are the
+    TaskHourSummary rows of those hours (24 per day and status at most); elsewhere
+    the tasks are bucketed in one query.
     """
     first = end - timedelta(days=days - 1)
     if start and start > first:
@@ -429,11 +474,16 @@ def task_daily(*, user, end: date, start: date | None = None, days: int = 30) ->
         return []
     n = (end - first).days + 1
     bounds = [day_start(first + timedelta(days=i)) for i in range(n + 1)]
-    day = _day_index(bounds, 0, n)
-    rows = (Task.objects.filter(user=user, status__in=(Task.Status.COMPLETED, Task.Status.FAILED),
-                                created_at__gte=bounds[0], created_at__lt=bounds[-1])
-            .annotate(day=day).values("day", "status").annotate(n=Count("pk")).order_by())
     series = [{"date": first + timedelta(days=i), "completed": 0, "failed": 0} for i in range(n)]
+    statuses = (Task.Status.COMPLETED, Task.Status.FAILED)
+    if _whole_hours(*bounds):  # every day is whole UTC hours: add up the hourly summary's rows
+        hours = _hour_rows(user=user, start=bounds[0], end=bounds[-1], statuses=statuses)
+        for hour, status, count in hours.values_list("hour", "status", "tasks"):
+            series[bisect.bisect_right(bounds, hour) - 1][status] += count
+        return series
+    day = _day_index(bounds, 0, n)
+    rows = (Task.objects.filter(user=user, status__in=statuses, created_at__gte=bounds[0], created_at__lt=bounds[-1])
+            .annotate(day=day).values("day", "status").annotate(n=Count("pk")).order_by())
     for row in rows:
         series[row["day"]][row["status"]] = row["n"]
     return series

@@ -1,33 +1,53 @@
-"""Triggers that keep TaskSummary equal to GROUP BY user, status over the tasks table.
+"""Triggers that keep TaskSummary equal to GROUP BY user, status over the tasks table,
+TaskHourSummary equal to GROUP BY user, hour of creation, status, and UserStorage
+equal to the sum of TaskStorage per user.
 
 One definition for the migration (MariaDB/MySQL and SQLite) and for database_schema.sql
-(ops/schema.py), so they cannot differ. A row of the summary only moves when a task
-appears, disappears, or changes user, status, page count or processing time; heartbeats and
-progress updates do not touch it.
+(ops/schema.py), so they cannot differ. A row of a summary only moves when a task
+appears, disappears, or changes user, status, page count, processing time (or, for the
+hourly one, creation time); heartbeats and progress updates do not touch it.
 """
 
 NAMES = ("tasks_summary_ai", "tasks_summary_au", "tasks_summary_ad")
+HOUR_NAMES = ("tasks_hour_summary_ai", "tasks_hour_summary_au", "tasks_hour_summary_ad")
 STORAGE_NAMES = ("task_storage_sum_ai", "task_storage_sum_au", "task_storage_sum_ad")
 WATCHED = ("user_id", "status", "page_count", "processing_seconds")
+HOUR_WATCHED = WATCHED + ("created_at",)
 
 
-def _values(row):
-    return (f"{row}.user_id, {row}.status, 1, {row}.page_count, COALESCE({row}.processing_seconds, 0), "
-            f"CASE WHEN {row}.processing_seconds IS NULL THEN 0 ELSE 1 END")
+def _hour(vendor: str, row: str) -> str:
+    """The row's created_at truncated to its hour (stored times are UTC on both databases)."""
+    if vendor == "mysql":
+        return f"TIMESTAMP(DATE({row}.created_at), MAKETIME(HOUR({row}.created_at), 0, 0))"
+    return f"strftime('%Y-%m-%d %H:00:00', {row}.created_at)"
 
 
-def trigger_sql(vendor: str, tasks: str, summary: str, prefix: str = "") -> list[str]:
-    """CREATE TRIGGER statements (one string each, no client DELIMITER needed)."""
-    insert = f"INSERT INTO {summary} (user_id, status, tasks, pages, seconds, timed) VALUES ({_values('NEW')})"
+def _values(row, keys=()):
+    return (f"{row}.user_id, {''.join(f'{key}, ' for key in keys)}{row}.status, 1, {row}.page_count, "
+            f"COALESCE({row}.processing_seconds, 0), CASE WHEN {row}.processing_seconds IS NULL THEN 0 ELSE 1 END")
+
+
+def trigger_sql(vendor: str, tasks: str, summary: str, prefix: str = "", hourly: bool = False) -> list[str]:
+    """CREATE TRIGGER statements (one string each, no client DELIMITER needed).
+
+    hourly: the triggers of TaskHourSummary (one row per user, hour of creation and status)
+    instead of TaskSummary's (one row per user and status).
+    """
+    columns = "user_id, hour, status" if hourly else "user_id, status"
+    new_keys, old_keys = ([_hour(vendor, "NEW")], [_hour(vendor, "OLD")]) if hourly else ([], [])
+    insert = (f"INSERT INTO {summary} ({columns}, tasks, pages, seconds, timed) "
+              f"VALUES ({_values('NEW', new_keys)})")
     subtract = (f"UPDATE {summary} SET tasks = tasks - 1, pages = pages - OLD.page_count, "
                 "seconds = seconds - COALESCE(OLD.processing_seconds, 0), "
                 "timed = timed - (CASE WHEN OLD.processing_seconds IS NULL THEN 0 ELSE 1 END) "
-                "WHERE user_id = OLD.user_id AND status = OLD.status")
-    ai, au, ad = (f"{prefix}{name}" for name in NAMES)
+                f"WHERE user_id = OLD.user_id{''.join(f' AND hour = {key}' for key in old_keys)} "
+                "AND status = OLD.status")
+    watched = HOUR_WATCHED if hourly else WATCHED
+    ai, au, ad = (f"{prefix}{name}" for name in (HOUR_NAMES if hourly else NAMES))
     if vendor == "mysql":
         upsert = (insert + " ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), "
                   "seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed)")
-        same = " AND ".join(f"OLD.{c} <=> NEW.{c}" for c in WATCHED)
+        same = " AND ".join(f"OLD.{c} <=> NEW.{c}" for c in watched)
         return [
             f"CREATE TRIGGER `{ai}` AFTER INSERT ON {tasks} FOR EACH ROW {upsert}",
             f"CREATE TRIGGER `{au}` AFTER UPDATE ON {tasks} FOR EACH ROW BEGIN IF NOT ({same}) THEN "
@@ -35,12 +55,12 @@ def trigger_sql(vendor: str, tasks: str, summary: str, prefix: str = "") -> list
             f"CREATE TRIGGER `{ad}` AFTER DELETE ON {tasks} FOR EACH ROW {subtract}",
         ]
     if vendor == "sqlite":
-        upsert = (insert + " ON CONFLICT(user_id, status) DO UPDATE SET tasks = tasks + 1, "
+        upsert = (insert + f" ON CONFLICT({columns}) DO UPDATE SET tasks = tasks + 1, "
                   "pages = pages + excluded.pages, seconds = seconds + excluded.seconds, timed = timed + excluded.timed")
-        changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in WATCHED)
+        changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in watched)
         return [
             f'CREATE TRIGGER "{ai}" AFTER INSERT ON {tasks} FOR EACH ROW BEGIN {upsert}; END',
-            f'CREATE TRIGGER "{au}" AFTER UPDATE OF {", ".join(WATCHED)} ON {tasks} FOR EACH ROW '
+            f'CREATE TRIGGER "{au}" AFTER UPDATE OF {", ".join(watched)} ON {tasks} FOR EACH ROW '
             f"WHEN {changed} BEGIN {subtract}; {upsert}; END",
             f'CREATE TRIGGER "{ad}" AFTER DELETE ON {tasks} FOR EACH ROW BEGIN {subtract}; END',
         ]
@@ -81,9 +101,10 @@ def storage_rebuild_sql(storage: str, user_storage: str) -> list[str]:
             f"INSERT INTO {user_storage} (user_id, bytes) SELECT user_id, SUM(bytes) FROM {storage} GROUP BY user_id"]
 
 
-def rebuild_sql(tasks: str, summary: str) -> list[str]:
+def rebuild_sql(tasks: str, summary: str, vendor: str = "", hourly: bool = False) -> list[str]:
     """Recount every row from the tasks table (the migration's backfill; a repair after restoring by hand)."""
+    keys = f"user_id, {_hour(vendor, tasks)}, status" if hourly else "user_id, status"
     return [f"DELETE FROM {summary}",
-            f"INSERT INTO {summary} (user_id, status, tasks, pages, seconds, timed) "
-            f"SELECT user_id, status, COUNT(*), COALESCE(SUM(page_count), 0), COALESCE(SUM(processing_seconds), 0), "
-            f"COUNT(processing_seconds) FROM {tasks} GROUP BY user_id, status"]
+            f"INSERT INTO {summary} ({'user_id, hour, status' if hourly else 'user_id, status'}, tasks, pages, "
+            f"seconds, timed) SELECT {keys}, COUNT(*), COALESCE(SUM(page_count), 0), "
+            f"COALESCE(SUM(processing_seconds), 0), COUNT(processing_seconds) FROM {tasks} GROUP BY {keys}"]

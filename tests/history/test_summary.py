@@ -1,6 +1,6 @@
 """TaskSummary (kept by triggers) equals GROUP BY user, status after every kind of write, on both databases."""
 
-from datetime import timedelta
+from datetime import timedelta, timezone as dt_timezone
 
 import pytest
 from django.db.models import Count, Sum
@@ -9,7 +9,7 @@ from django.utils import timezone
 from core.audit import SYSTEM
 from tasks import selectors, services
 from tasks.maintenance import cleanup
-from tasks.models import Task, TaskSummary
+from tasks.models import Task, TaskHourSummary, TaskSummary
 from tasks.pipeline import transitions
 from tests.history.test_storage import _complete
 from tests.tasks.history_helpers import make_task, png_upload, task_summary_rebuild
@@ -37,6 +37,27 @@ def _summary():
             for r in TaskSummary.objects.all() if r.tasks}
 
 
+def _grouped_by_hour():
+    """GROUP BY user, UTC hour of creation, status, worked out in Python from the rows."""
+    out = {}
+    for task in Task.objects.all():
+        hour = task.created_at.astimezone(dt_timezone.utc).replace(minute=0, second=0, microsecond=0)
+        n, pages, seconds, timed = out.get((task.user_id, hour, task.status), (0, 0, 0.0, 0))
+        out[(task.user_id, hour, task.status)] = (
+            n + 1, pages + task.page_count, seconds + (task.processing_seconds or 0),
+            timed + (task.processing_seconds is not None))
+    return {key: (n, pages, round(seconds, 6), timed) for key, (n, pages, seconds, timed) in out.items()}
+
+
+def _hour_summary():
+    return {(r.user_id, r.hour, r.status): (r.tasks, r.pages, round(r.seconds, 6), r.timed)
+            for r in TaskHourSummary.objects.all() if r.tasks}
+
+
+def _both_match():
+    return _summary() == _grouped() and _hour_summary() == _grouped_by_hour()
+
+
 def test_summary_follows_every_write(user_a, user_b, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         done = _complete(task_create(user=user_a, uploaded_file=png_upload()))
@@ -50,18 +71,25 @@ def test_summary_follows_every_write(user_a, user_b, django_capture_on_commit_ca
         old = make_task(user_b, status="completed", processing_seconds=2.25,
                         created_at=timezone.now() - timedelta(days=90))
         make_task(user_b, status="pending")
+        make_task(user_a, status="completed", processing_seconds=1.25, created_at=timezone.now() - timedelta(hours=3))
         Task.objects.bulk_create([Task(user=user_b, filename=f"bulk{i}.png", status="failed", page_count=2)
                                   for i in range(5)])
-    assert _summary() == _grouped()
+        # created_at moved by hand into another hour (a repair, an import): the hourly row follows
+        Task.objects.filter(pk=old.pk).update(created_at=old.created_at - timedelta(hours=5, minutes=30))
+    moved = old.created_at.astimezone(dt_timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=5)
+    assert len(_grouped_by_hour()) > len(_grouped())  # the hours really split the rows
+    assert {(user_b.pk, moved, "completed"), (user_b.pk, moved - timedelta(hours=1), "completed")} & set(_hour_summary())
+    assert _both_match()
     cleanup.cleanup_tasks(days=30)
-    assert not Task.objects.filter(pk=old.pk).exists() and _summary() == _grouped()
+    assert not Task.objects.filter(pk=old.pk).exists() and _both_match()
     with django_capture_on_commit_callbacks(execute=True):
         services.task_delete(actor=SYSTEM, task=Task.objects.get(pk=done.pk))
-    assert _summary() == _grouped()
+    assert _both_match()
     grouped, kept = _storage_sums()
     assert grouped == kept and grouped
     cleanup.purge_user(user=user_b)
-    assert _summary() == _grouped() and not TaskSummary.objects.filter(user_id=user_b.pk, tasks__gt=0).exists()
+    assert _both_match() and not TaskSummary.objects.filter(user_id=user_b.pk, tasks__gt=0).exists()
+    assert not TaskHourSummary.objects.filter(user_id=user_b.pk, tasks__gt=0).exists()
     grouped, kept = _storage_sums()
     assert grouped == kept
     assert selectors.task_storage_bytes(user=user_a) == grouped.get(user_a.pk, 0)
@@ -82,10 +110,13 @@ def test_all_time_stats_and_counts_from_the_summary_equal_the_full_aggregate(use
 
 def test_rebuild_recounts_from_the_tasks(user_a):
     make_task(user_a, status="completed", processing_seconds=1.0)
+    make_task(user_a, status="failed", processing_seconds=2.0, created_at=timezone.now() - timedelta(hours=30))
+    make_task(user_a, status="pending", created_at=timezone.now() - timedelta(days=3, minutes=7))
     TaskSummary.objects.all().delete()
-    assert _summary() == {}
+    TaskHourSummary.objects.all().delete()
+    assert _summary() == {} and _hour_summary() == {}
     task_summary_rebuild()
-    assert _summary() == _grouped()
+    assert _summary() == _grouped() and _hour_summary() == _grouped_by_hour() and len(_hour_summary()) == 3
 
 
 @pytest.mark.parametrize("ordering", ["-created_at", "created_at", "filename", "-filename", "status",

@@ -12,7 +12,7 @@ from django.utils import timezone
 from PIL import Image
 
 from tasks.history.triggers import rebuild_sql, storage_rebuild_sql
-from tasks.models import Task, TaskFile, TaskStorage, TaskSummary, UserStorage
+from tasks.models import Task, TaskFile, TaskHourSummary, TaskStorage, TaskSummary, UserStorage
 from tests.signin import signed_in  # noqa: F401  (re-exported for the tests that import it from here)
 
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
@@ -99,10 +99,13 @@ def task_storage_rebuild() -> int:
 
 
 def task_summary_rebuild() -> int:
-    """Recount TaskSummary and UserStorage from their tables (after loading rows with the triggers off)."""
+    """Recount TaskSummary, TaskHourSummary and UserStorage from their tables (after loading rows
+    with the triggers off)."""
     q = connection.ops.quote_name
+    tasks = q(Task._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
-        for sql in rebuild_sql(q(Task._meta.db_table), q(TaskSummary._meta.db_table)):
+        for sql in (rebuild_sql(tasks, q(TaskSummary._meta.db_table))
+                    + rebuild_sql(tasks, q(TaskHourSummary._meta.db_table), connection.vendor, hourly=True)):
             cursor.execute(sql)
         for sql in storage_rebuild_sql(q(TaskStorage._meta.db_table), q(UserStorage._meta.db_table)):
             cursor.execute(sql)

@@ -84,13 +84,27 @@ def test_counts_stop_at_the_limit_on_big_histories(page_client, user_a, monkeypa
     monkeypatch.setattr("tasks.web.history_views.COUNT_LIMIT", 12)
     now = timezone.now()
     tasks = [make_task(user_a, filename=f"t{i:02d}.png", created_at=now - timedelta(minutes=i)) for i in range(30)]
-    html = page_client.get("/history/?page_size=10&page=2").content.decode()
+    since = (timezone.localdate() - timedelta(days=400)).isoformat()  # a date range: counted by the rows
+    html = page_client.get(f"/history/?created_from={since}&page_size=10&page=2").content.decode()
     assert "11–20 of more than 12" in html and 'data-testid="page-next"' in html
     assert _row_ids(html) == [str(t.id) for t in tasks[10:20]]
-    third = page_client.get("/history/?page_size=10&page=3").content.decode()
+    third = page_client.get(f"/history/?created_from={since}&page_size=10&page=3").content.decode()
     assert _row_ids(third) == [str(t.id) for t in tasks[20:]] and 'data-testid="page-next"' not in third
-    past = page_client.get("/history/?page_size=10&page=50").content.decode()  # finds the real last page
-    assert _row_ids(past) == [str(t.id) for t in tasks[20:]] and "21–30 of 30" in past
+    past = page_client.get(f"/history/?created_from={since}&page_size=10&page=50").content.decode()
+    assert _row_ids(past) == [str(t.id) for t in tasks[20:]] and "21–30 of 30" in past  # finds the real last page
+
+
+def test_unfiltered_and_status_lists_are_counted_exactly_from_the_summary(page_client, user_a, monkeypatch):
+    """Past the limit too: history.TaskSummary knows the count, so the pager shows the last page."""
+    monkeypatch.setattr("tasks.web.history_views.COUNT_LIMIT", 12)
+    now = timezone.now()
+    for i in range(30):
+        make_task(user_a, filename=f"t{i:02d}.png", status="failed" if i % 2 else "completed",
+                  created_at=now - timedelta(minutes=i))
+    html = page_client.get("/history/?page_size=10&page=2").content.decode()
+    assert "11–20 of 30" in html and 'data-testid="page-3"' in html
+    failed = page_client.get("/history/?status=failed&page_size=10").content.decode()
+    assert "1–10 of 15" in failed and 'data-testid="page-2"' in failed
 
 
 def test_empty_and_no_match_states(page_client, user_a):

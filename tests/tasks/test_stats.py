@@ -133,3 +133,62 @@ def test_days_follow_the_site_time_zone_across_daylight_saving(settings, user_a)
     assert daily == [{"date": date(2025, 3, 29), "completed": 0, "failed": 1},
                      {"date": date(2025, 3, 30), "completed": 2, "failed": 0},
                      {"date": date(2025, 3, 31), "completed": 0, "failed": 1}]
+
+
+def _tasks_queries(captured) -> list[str]:
+    """The captured queries that read the tasks table itself (not the summaries)."""
+    from tasks.models import Task
+
+    table = Task._meta.db_table
+    return [q["sql"] for q in captured if f'"{table}"' in q["sql"] or f"`{table}`" in q["sql"]]
+
+
+def test_days_of_a_half_hour_zone_are_counted_from_the_tasks(settings, user_a):
+    """Kolkata is UTC+5:30: 23:45 and 00:15 there share one UTC hour but not one day, so the hours cannot serve."""
+    from datetime import date, datetime as dt
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.TIME_ZONE = "Asia/Kolkata"
+    tz = timezone.get_current_timezone()
+    for moment, status in ((dt(2025, 3, 29, 23, 45), "failed"), (dt(2025, 3, 30, 0, 15), "completed"),
+                           (dt(2025, 3, 30, 23, 50), "completed"), (dt(2025, 3, 31, 0, 10), "failed")):
+        make_task(user_a, status=status, processing_seconds=2.0, created_at=timezone.make_aware(moment, tz))
+    with CaptureQueriesContext(connection) as captured:
+        daily = selectors.task_daily(user=user_a, end=date(2025, 3, 31), days=3)
+    assert daily == [{"date": date(2025, 3, 29), "completed": 0, "failed": 1},
+                     {"date": date(2025, 3, 30), "completed": 2, "failed": 0},
+                     {"date": date(2025, 3, 31), "completed": 0, "failed": 1}]
+    assert len(_tasks_queries(captured.captured_queries)) == 1
+    one_day = selectors.task_stats(user=user_a, filters={"created_from": date(2025, 3, 30),
+                                                         "created_to": date(2025, 3, 30)}, today=date(2025, 3, 31))
+    assert one_day["by_status"]["completed"] == 2 and one_day["by_status"]["failed"] == 0 and one_day["total"] == 2
+
+
+def test_date_ranges_from_the_hours_equal_the_figures_from_the_tasks(settings, user_a, user_b, monkeypatch):
+    """Berlin (whole-hour offsets, a daylight-saving change inside): the hourly summary and the tasks agree."""
+    from datetime import date
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.tasks.history_helpers import generate_history
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    generate_history(user_a, n=90, seed=5, days=60)
+    generate_history(user_b, n=20, seed=6, days=60)  # someone else's: never counted
+    today = timezone.localdate()
+    ranges = [{}, {"created_from": today - timedelta(days=6)}, {"created_to": today - timedelta(days=20)},
+              {"created_from": today - timedelta(days=45), "created_to": today - timedelta(days=3)},
+              {"created_from": date(2000, 1, 1), "created_to": today}]
+    with CaptureQueriesContext(connection) as captured:
+        from_hours = [selectors.task_stats(user=user_a, filters=f, today=today) for f in ranges]
+        long_chart = selectors.task_daily(user=user_a, end=today, days=60)
+    # Only the p95 of a range reads tasks (one row, from the top of an index); counts and days come from the hours.
+    assert all("processing_seconds" in sql and "ORDER BY" in sql for sql in _tasks_queries(captured.captured_queries))
+    monkeypatch.setattr(selectors, "_whole_hours", lambda *moments: False)
+    from_tasks = [selectors.task_stats(user=user_a, filters=f, today=today) for f in ranges]
+    assert from_hours == from_tasks
+    assert long_chart == selectors.task_daily(user=user_a, end=today, days=60)
+    assert sum(d["completed"] + d["failed"] for d in long_chart) > 20  # the data really fills the chart
