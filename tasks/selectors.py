@@ -54,12 +54,20 @@ def day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
 
+def date_bounds(filters: dict) -> tuple[datetime | None, datetime | None]:
+    """[start, end) of ``created_from`` to ``created_to``, both whole days in TIME_ZONE; None for an open end."""
+    start = day_start(filters["created_from"]) if filters.get("created_from") else None
+    end = day_start(filters["created_to"] + timedelta(days=1)) if filters.get("created_to") else None
+    return start, end
+
+
 def in_date_range(qs: QuerySet, filters: dict) -> QuerySet:
-    """Rows created from ``created_from`` to ``created_to``, both whole days in TIME_ZONE, each bound optional."""
-    if filters.get("created_from"):
-        qs = qs.filter(created_at__gte=day_start(filters["created_from"]))
-    if filters.get("created_to"):
-        qs = qs.filter(created_at__lt=day_start(filters["created_to"] + timedelta(days=1)))
+    """Rows created in the filters' date range (date_bounds)."""
+    start, end = date_bounds(filters)
+    if start is not None:
+        qs = qs.filter(created_at__gte=start)
+    if end is not None:
+        qs = qs.filter(created_at__lt=end)
     return qs
 
 
@@ -400,12 +408,6 @@ def _hour_rows(*, user, start: datetime | None, end: datetime | None, statuses=N
     return qs.order_by()
 
 
-def _range_bounds(filters: dict) -> tuple[datetime | None, datetime | None]:
-    start = day_start(filters["created_from"]) if filters.get("created_from") else None
-    end = day_start(filters["created_to"] + timedelta(days=1)) if filters.get("created_to") else None
-    return start, end
-
-
 def _status_groups_by_hour(*, user, start, end) -> dict:
     """Like ``_status_groups``, added up from TaskHourSummary (at most 24 rows per day and status)."""
     rows = (_hour_rows(user=user, start=start, end=end).values("status")
@@ -424,7 +426,7 @@ def task_stats(*, user, filters: dict | None = None, today: date | None = None, 
     qs = _filtered(user=user, filters=date_filters).order_by()
     # All time: the maintained summary (five rows) instead of aggregating every task of the user;
     # a date range: the hourly summary when the range is whole UTC hours, else the tasks themselves.
-    start, end = _range_bounds(date_filters)
+    start, end = date_bounds(date_filters)
     if start is None and end is None:
         groups = task_summary(user=user)
     elif _whole_hours(*(bound for bound in (start, end) if bound is not None)):
