@@ -736,6 +736,7 @@ def main():
     parser.add_argument("--drop", action="store_true", help="drop the scratch database and exit")
     parser.add_argument("--sqlite", help="use this SQLite file instead of MariaDB (filled unless --reuse)")
     parser.add_argument("--search-only", action="store_true", help="measure the search cases only")
+    parser.add_argument("--no-search", action="store_true", help="skip the text-search cases (measure_search)")
     parser.add_argument("--fill-only", action="store_true",
                         help="fill (or, with --reuse --fill sql --steps, add parts) and stop: long fills in steps")
     parser.add_argument("--steps", default="tasks,files,texts",
@@ -775,7 +776,8 @@ def main():
         return
     if not args.search_only:
         measure(args.repeat, show_plans=not args.no_plans)
-    measure_search(args.repeat, show_plans=not args.no_plans)
+    if not args.no_search:
+        measure_search(args.repeat, show_plans=not args.no_plans)
 
 
 def main_sqlite(args):

@@ -58,6 +58,8 @@ def _model_section(model, prefix) -> list[str]:
     lines.append(f"{comment or meta.verbose_name.capitalize()}. Model: `{meta.label}`.")
     lines += ["", "| column | type | null | default | notes |", "|---|---|---|---|---|"]
     for field in meta.local_fields:
+        if isinstance(field, models.CompositePrimaryKey):  # listed below the columns
+            continue
         kind = _type(field)
         if isinstance(field, models.ForeignKey):
             kind = f"FK → `{_fk_target(field, prefix)}`" + ("" if field.db_constraint else " (no constraint)")
@@ -76,6 +78,8 @@ def _model_section(model, prefix) -> list[str]:
         lines.append(f"| `{field.column}` | {_cell(kind)} | {'yes' if field.null else 'no'} | "
                      f"{_cell(_default(field))} | {_cell('; '.join(notes))} |")
     extras = []
+    if isinstance(meta.pk, models.CompositePrimaryKey):
+        extras.append(f"- primary key ({', '.join(meta.pk.field_names)})")
     for index in meta.indexes:
         columns = ", ".join(index.fields) if index.fields else "expressions"
         extras.append(f"- index `{index.name}` on ({columns})")

@@ -323,3 +323,24 @@ class TaskHourSummary(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {self.hour:%Y-%m-%d %H}:00 {self.status}: {self.tasks}"
+
+
+class TaskNameGram(models.Model):
+    """The file-name index (tasks/history/names.py): one row per three-character piece of a task's file
+    name, written only by the triggers on tasks. Its whole row is its primary key, newest first per piece."""
+
+    pk = models.CompositePrimaryKey("user_id", "gram", "created_us", "task_key")
+    user_id = models.BigIntegerField(db_comment="Owner of the task (tasks.user_id)")
+    gram = models.CharField(max_length=3, db_comment="Three consecutive characters of tasks.filename, compared "
+                                                     "as the file name is in LIKE (utf8mb4_unicode_ci)")
+    created_us = models.BigIntegerField(db_comment="The task's created_at in microseconds since 1970 (UTC); "
+                                                   "descending in the key: newest first")
+    task_key = models.BinaryField(max_length=16, db_comment="The task's id as 16 bytes (UNHEX(tasks.id); "
+                                                            "the id's text on SQLite)")
+
+    class Meta:
+        db_table = "task_name_grams"
+        db_table_comment = "File-name index: every three-character piece of each task's file name, kept by triggers"
+
+    def __str__(self):
+        return self.gram

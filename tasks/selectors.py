@@ -19,7 +19,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core.errors import NotFound
-from tasks.history import search
+from tasks.history import names, search
 from tasks.history.params import DEFAULT_ORDERING, ORDERINGS
 from tasks.models import Task, TaskFile, TaskHourSummary, TaskStorage, TaskSummary, TaskText, UserStorage
 
@@ -245,6 +245,37 @@ def _few_search_matches(qs: QuerySet[Task], keys) -> list | None:
     return [row[fields.index("id")] for row in found]
 
 
+def _few_matches_by_index(*, user, filters: dict, qs: QuerySet[Task], keys) -> list | None:
+    """All ids of a search in list order when the indexes show it has few matches (else None).
+
+    The file-name index (tasks/history/names.py) gives the tasks whose name contains ``q`` and the
+    text index those whose text matches, each up to SORT_HERE_LIMIT + 1; when both are few, only
+    those tasks are read (with every filter) and ordered here. A search that matches nothing costs
+    two index look-ups instead of a walk over every task of the user. None: ``q`` is too short for
+    the name index, or either side has many matches (the walk finds a page of those soon enough).
+    """
+    match = names.name_match(user.pk, filters["q"])
+    if match is None:
+        return None
+    start, end = _range_bounds(filters)
+    bounds = {"created_from_us": names.created_us(start) if start else None,
+              "created_to_us": names.created_us(end) if end else None,
+              "statuses": list(filters.get("status") or [])}
+    named = match.ids(SORT_HERE_LIMIT + 1, **bounds)
+    if len(named) > SORT_HERE_LIMIT:
+        return None
+    texts = list(task_text_matches(user=user, q=filters["q"])[:SORT_HERE_LIMIT + 1].values_list("task_id", flat=True))
+    if len(texts) > SORT_HERE_LIMIT:
+        return None
+    found = {*(uuid.UUID(task_id) for task_id in named), *texts}
+    if not found:
+        return []
+    fields = [field for field, _desc in keys]
+    rows = list(qs.filter(pk__in=found).order_by().values_list(*fields))  # every filter applies, q included
+    _sort_like_the_database(rows, keys)
+    return [row[fields.index("id")] for row in rows]
+
+
 def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: int = 25,
               clamp: bool = False, with_files: bool = False, count_limit: int | None = None) -> TaskPage:
     """One page of ``task_list``: the ids come from an index alone, then only those rows are read.
@@ -258,8 +289,10 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     qs = task_list(user=user, filters=filters)
     keys = order_keys(filters.get("ordering") or DEFAULT_ORDERING)
     all_ids = None
-    if count_limit is not None and filters.get("q") and keys[0][0] != "filename":
-        all_ids = _few_search_matches(qs, keys)
+    if filters.get("q") and filters["q"].isprintable():
+        all_ids = _few_matches_by_index(user=user, filters=filters, qs=qs, keys=keys)
+        if all_ids is None and count_limit is not None and keys[0][0] != "filename":
+            all_ids = _few_search_matches(qs, keys)
     summarised = _summary_count(user=user, filters=filters)
     if all_ids is not None:
         count, exact = len(all_ids), True

@@ -141,6 +141,50 @@ def test_name_search_pages_sorted_here_match_the_database_order(history, user_a,
     assert seen == expected
 
 
+NAME_SEARCHES = [
+    {"q": "invoice"},
+    {"q": "INVOICE-0", "status": ["completed", "failed"]},
+    {"q": "ice", "created_from": "days_ago_20", "created_to": "days_ago_3"},
+    {"q": "t-1", "ordering": "filename"},
+    {"q": "no-such-file"},
+]
+
+
+@pytest.mark.parametrize("filters", NAME_SEARCHES, ids=lambda f: f["q"])
+@pytest.mark.parametrize("ordering", ["-created_at", "created_at", "-filename", "status", "processing_seconds"])
+@pytest.mark.parametrize("count_limit", [1000, None])  # the HTML table, the API
+def test_searches_through_the_name_index_give_the_rows_of_the_plain_search(history, user_a, filters, ordering,
+                                                                          count_limit, monkeypatch):
+    """Few matches are taken from the name and text indexes and ordered here: the same pages as LIKE's walk."""
+    filters = _resolve({**filters, "ordering": ordering})
+    expected = [t.id for t in _expected(history, **filters)]
+
+    def pages():
+        seen, number = [], 1
+        while True:
+            page = selectors.task_page(user=user_a, filters=filters, page=number, page_size=4, count_limit=count_limit)
+            assert page.count == len(expected) and page.exact
+            if not page.rows:
+                return seen
+            seen += [t.id for t in page.rows]
+            number += 1
+
+    assert pages() == expected
+    monkeypatch.setattr(selectors.names, "name_match", lambda user_id, q: None)  # the walk, as before the index
+    assert pages() == expected
+
+
+def test_a_search_without_a_match_does_not_walk_the_users_tasks(history, user_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        page = selectors.task_page(user=user_a, filters={"q": "no-such-file"}, count_limit=1000)
+    assert page.rows == [] and page.count == 0 and page.exact
+    assert not [q["sql"] for q in captured.captured_queries if "LIKE" in q["sql"]]  # no filename LIKE walk
+    assert len(captured.captured_queries) == 2  # the name pieces' counts, the text index
+
+
 def test_page_past_the_end_is_empty_or_clamped_to_the_last(history, user_a):
     expected = [t.id for t in _expected(history)]
     empty = selectors.task_page(user=user_a, page=99, page_size=10)

@@ -5,6 +5,6 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
 
-    dependencies = [("tasks", "0019_i11_task_hour_summary_triggers"), ("core", "0001_initial")]
+    dependencies = [("tasks", "0020_i11_task_name_grams"), ("core", "0001_initial")]
 
     operations = [migrations.SeparateDatabaseAndState(state_operations=[migrations.DeleteModel(name="AuditLog")])]

@@ -1,0 +1,262 @@
+"""The file-name index: every three-character piece of every task's file name, for the history's search.
+
+A search for part of a file name (``filename LIKE '%q%'``) reads every index entry of the user:
+100,000 for the heaviest user, ~90 ms before the page has even started, and as long again when
+nothing matches. ``task_name_grams`` holds one row per (owner, three-character piece of the name,
+task): a name contains ``q`` only if it holds every piece of ``q``, so the rarest piece's rows are
+the candidates (none at all: no match, known at once), each checked for the other pieces by primary
+key lookups and for the whole of ``q`` by one look at its task (the pieces may be apart). The key
+is (user_id, gram, created_us DESC, task_key), the order of the history, so a piece's newest tasks
+are the first rows of its range, as in tasks/history/search.py's term index.
+
+``gram`` compares like the file name itself in ``LIKE``: utf8mb4_unicode_ci on MariaDB/MySQL (case
+and accents ignored), NOCASE on SQLite (ASCII case ignored), so the candidates are exactly what the
+LIKE would keep. Triggers on the tasks table write the rows (every writer, raw SQL included); a
+name longer than MAX_NAME characters is indexed in its first MAX_NAME. Searches shorter than three
+characters have no piece to look up and keep the LIKE (they match nearly every name anyway).
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone as dt_timezone
+
+from django.db import connection
+
+GRAM = 3
+MAX_NAME = 255  # tasks.filename's max_length: every position of every name
+NAMES = ("tasks_name_grams_ai", "tasks_name_grams_au", "tasks_name_grams_ad")
+ESTIMATE_CAP = 10_000  # rows counted to find the rarest piece of a query
+MAX_CHECKED = 4  # pieces besides the driver looked up per candidate (the task's own LIKE checks the rest)
+_POSITIONS = "[" + ",".join(str(n) for n in range(1, MAX_NAME - GRAM + 2)) + "]"
+
+# --- Table and triggers ------------------------------------------------------------------------
+
+
+def table_sql(vendor: str, table: str, comments: dict[str, str], table_comment: str) -> str:
+    """CREATE TABLE for TaskNameGram (tasks.models): the whole row is its clustered primary key."""
+    if vendor == "mysql":
+        def comment(column):
+            return " COMMENT '" + comments[column].replace("'", "''") + "'"
+
+        return (f"CREATE TABLE `{table}` ("
+                f"`user_id` bigint NOT NULL{comment('user_id')}, "
+                f"`gram` varchar({GRAM}) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL{comment('gram')}, "
+                f"`created_us` bigint NOT NULL{comment('created_us')}, "
+                f"`task_key` binary(16) NOT NULL{comment('task_key')}, "
+                "PRIMARY KEY (`user_id`, `gram`, `created_us` DESC, `task_key`)"
+                ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='"
+                + table_comment.replace("'", "''") + "'")
+    if vendor == "sqlite":
+        return (f'CREATE TABLE "{table}" (user_id integer NOT NULL, gram text NOT NULL COLLATE NOCASE, '
+                "created_us integer NOT NULL, task_key text NOT NULL, "
+                "PRIMARY KEY (user_id, gram, created_us DESC, task_key)) WITHOUT ROWID")
+    raise NotImplementedError(f"no file-name index for {vendor}")
+
+
+def _created_us(vendor: str, row: str) -> str:
+    """The row's created_at in microseconds since 1970 (stored times are UTC on both databases)."""
+    if vendor == "mysql":
+        return f"TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {row}.created_at)"
+    # Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]': whole seconds, then the six digits after the point.
+    return (f"(CAST(strftime('%s', {row}.created_at) AS INTEGER) * 1000000 "
+            f"+ CAST(substr({row}.created_at || '.000000', 21, 6) AS INTEGER))")
+
+
+def _key(vendor: str, row: str) -> str:
+    return f"UNHEX({row}.id)" if vendor == "mysql" else f"{row}.id"
+
+
+def trigger_sql(vendor: str, tasks: str, grams: str, prefix: str = "") -> list[str]:
+    """CREATE TRIGGER statements (quoted table names given): task_name_grams follows tasks.filename."""
+    ai, au, ad = (f"{prefix}{name}" for name in NAMES)
+    watched = ("user_id", "filename", "created_at", "id")
+    if vendor == "mysql":
+        def pieces(row):
+            return (f"JSON_TABLE('{_POSITIONS}', '$[*]' COLUMNS (n INT PATH '$')) AS p "
+                    f"WHERE p.n <= CHAR_LENGTH({row}.filename) - {GRAM - 1}")
+
+        insert = (f"INSERT IGNORE INTO {grams} (user_id, gram, created_us, task_key) "
+                  f"SELECT NEW.user_id, SUBSTRING(NEW.filename, p.n, {GRAM}), {_created_us(vendor, 'NEW')}, "
+                  f"{_key(vendor, 'NEW')} FROM {pieces('NEW')}")
+        # The positions first, then one primary-key lookup each (not a scan of the user's rows).
+        delete = (f"DELETE g FROM JSON_TABLE('{_POSITIONS}', '$[*]' COLUMNS (n INT PATH '$')) AS p "
+                  f"STRAIGHT_JOIN {grams} g ON g.user_id = OLD.user_id "
+                  f"AND g.gram = SUBSTRING(OLD.filename, p.n, {GRAM}) "
+                  f"AND g.created_us = {_created_us(vendor, 'OLD')} AND g.task_key = {_key(vendor, 'OLD')} "
+                  f"WHERE p.n <= CHAR_LENGTH(OLD.filename) - {GRAM - 1}")
+        same = " AND ".join(f"OLD.{c} <=> NEW.{c}" for c in watched)
+        return [
+            f"CREATE TRIGGER `{ai}` AFTER INSERT ON {tasks} FOR EACH ROW {insert}",
+            f"CREATE TRIGGER `{au}` AFTER UPDATE ON {tasks} FOR EACH ROW BEGIN IF NOT ({same}) THEN "
+            f"{delete}; {insert}; END IF; END",
+            f"CREATE TRIGGER `{ad}` AFTER DELETE ON {tasks} FOR EACH ROW {delete}",
+        ]
+    if vendor == "sqlite":
+        def pieces(row):
+            return f"json_each('{_POSITIONS}') WHERE value <= length({row}.filename) - {GRAM - 1}"
+
+        insert = (f"INSERT OR IGNORE INTO {grams} (user_id, gram, created_us, task_key) "
+                  f"SELECT NEW.user_id, substr(NEW.filename, value, {GRAM}), {_created_us(vendor, 'NEW')}, "
+                  f"{_key(vendor, 'NEW')} FROM {pieces('NEW')}")
+        delete = (f"DELETE FROM {grams} WHERE user_id = OLD.user_id "
+                  f"AND gram IN (SELECT substr(OLD.filename, value, {GRAM}) FROM {pieces('OLD')}) "
+                  f"AND created_us = {_created_us(vendor, 'OLD')} AND task_key = {_key(vendor, 'OLD')}")
+        changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in watched)
+        return [
+            f'CREATE TRIGGER "{ai}" AFTER INSERT ON {tasks} FOR EACH ROW BEGIN {insert}; END',
+            f'CREATE TRIGGER "{au}" AFTER UPDATE OF {", ".join(watched)} ON {tasks} FOR EACH ROW '
+            f"WHEN {changed} BEGIN {delete}; {insert}; END",
+            f'CREATE TRIGGER "{ad}" AFTER DELETE ON {tasks} FOR EACH ROW BEGIN {delete}; END',
+        ]
+    raise NotImplementedError(f"no file-name index triggers for {vendor}")
+
+
+def drop_trigger_sql(vendor: str, prefix: str = "") -> list[str]:
+    quote = "`" if vendor == "mysql" else '"'
+    return [f"DROP TRIGGER IF EXISTS {quote}{prefix}{name}{quote}" for name in NAMES]
+
+
+def rebuild_sql(vendor: str, tasks: str, grams: str) -> list[str]:
+    """Every row again from the tasks table (the migration's backfill; a repair after loading with triggers off)."""
+    if vendor == "mysql":
+        pieces = (f"JOIN JSON_TABLE('{_POSITIONS}', '$[*]' COLUMNS (n INT PATH '$')) AS p "
+                  f"ON p.n <= CHAR_LENGTH(t.filename) - {GRAM - 1}")
+        gram = f"SUBSTRING(t.filename, p.n, {GRAM})"
+    else:
+        pieces = f"JOIN json_each('{_POSITIONS}') AS p ON p.value <= length(t.filename) - {GRAM - 1}"
+        gram = f"substr(t.filename, p.value, {GRAM})"
+    ignore = "INSERT IGNORE" if vendor == "mysql" else "INSERT OR IGNORE"
+    return [f"DELETE FROM {grams}",
+            f"{ignore} INTO {grams} (user_id, gram, created_us, task_key) "
+            f"SELECT t.user_id, {gram}, {_created_us(vendor, 't')}, {_key(vendor, 't')} FROM {tasks} t {pieces}"]
+
+
+# --- Reads ------------------------------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+
+
+def created_us(value: datetime) -> int:
+    """A created_at as the index orders it: microseconds since 1970 (UTC), exactly."""
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def grams_of(q: str) -> list[str]:
+    """The distinct three-character pieces of ``q``, in order (none when it is shorter)."""
+    return list(dict.fromkeys(q[i:i + GRAM] for i in range(len(q) - GRAM + 1)))
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _tables():
+    from tasks.models import Task, TaskNameGram
+
+    return _quote(TaskNameGram._meta.db_table), _quote(Task._meta.db_table)
+
+
+def _task_id(expression: str) -> str:
+    """tasks.id (as the table holds it) of a task_key expression."""
+    return f"LOWER(HEX({expression}))" if connection.vendor == "mysql" else expression
+
+
+def _like(q: str) -> str:
+    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@dataclass
+class NameMatch:
+    """How the index finds the user's tasks whose file name contains ``q``: the rows of the rarest piece
+    (the driver), each checked for the other pieces by primary-key lookups and for the whole of ``q`` in
+    its task. ``empty``: some piece is in none of the user's names, so nothing matches."""
+
+    user_id: int
+    q: str
+    driver: str = ""
+    others: list[str] = field(default_factory=list)
+    empty: bool = False
+
+    def sql(self, *, created_from_us=None, created_to_us=None, statuses=None) -> tuple[str, list]:
+        """``FROM ... WHERE ...`` over the driver's rows ``d`` (columns created_us, task_key)."""
+        grams, tasks = _tables()
+        where = ["d.user_id = %s", "d.gram = %s"]
+        params = [self.user_id, self.driver]
+        if created_from_us is not None:
+            where.append("d.created_us >= %s")
+            params.append(created_from_us)
+        if created_to_us is not None:
+            where.append("d.created_us < %s")
+            params.append(created_to_us)
+        for other in self.others:
+            where.append(f"EXISTS (SELECT 1 FROM {grams} o WHERE o.user_id = d.user_id AND o.gram = %s "
+                         "AND o.created_us = d.created_us AND o.task_key = d.task_key)")
+            params.append(other)
+        checks = []
+        if len(self.q) > GRAM:  # the pieces may be apart: the name itself decides, as icontains would
+            escape = "" if connection.vendor == "mysql" else " ESCAPE '\\'"  # MySQL's LIKE escapes with \ already
+            checks.append(f"t.filename LIKE %s{escape}")
+            params.append(_like(self.q))
+        if statuses:
+            checks.append(f"t.status IN ({', '.join(['%s'] * len(statuses))})")
+            params += list(statuses)
+        if checks:
+            where.append(f"EXISTS (SELECT 1 FROM {tasks} t WHERE t.id = {_task_id('d.task_key')} AND "
+                         + " AND ".join(checks) + ")")
+        return f"FROM {grams} d WHERE " + " AND ".join(where), params
+
+    def page(self, limit: int, **bounds) -> list[tuple[int, str]]:
+        """[(created_us, task id)] of the first ``limit`` matches, newest first (ties: task id order)."""
+        if self.empty or limit <= 0:
+            return []
+        body, params = self.sql(**bounds)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT d.created_us, {_task_id('d.task_key')} {body} "
+                           "ORDER BY d.created_us DESC, d.task_key LIMIT %s", [*params, limit])
+            return list(cursor.fetchall())
+
+    def count(self, cap: int | None = None, **bounds) -> int:
+        """How many of the user's tasks match (at most ``cap``, when given)."""
+        if self.empty:
+            return 0
+        body, params = self.sql(**bounds)
+        limit = " LIMIT %s" if cap is not None else ""
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM (SELECT 1 AS one {body}{limit}) AS found",
+                           [*params, cap] if cap is not None else params)
+            return cursor.fetchone()[0]
+
+    def ids(self, limit: int, **bounds) -> list[str]:
+        """The ids (as tasks.id holds them) of at most ``limit`` matches, newest first."""
+        return [task_id for _created, task_id in self.page(limit, **bounds)]
+
+
+def _estimates(user_id: int, pieces: list[str]) -> list[int]:
+    """The index rows of each piece, counted up to ESTIMATE_CAP: one query."""
+    grams, _tasks = _tables()
+    selects, params = [], []
+    for i, piece in enumerate(pieces):
+        selects.append(f"SELECT {i} AS n, (SELECT COUNT(*) FROM (SELECT 1 AS one FROM {grams} g "
+                       f"WHERE g.user_id = %s AND g.gram = %s LIMIT {ESTIMATE_CAP}) AS c) AS found")
+        params += [user_id, piece]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(selects), params)
+        found = dict(cursor.fetchall())
+    return [found[i] for i in range(len(pieces))]
+
+
+def name_match(user_id: int, q: str) -> NameMatch | None:
+    """The plan for the user's tasks whose file name contains ``q`` (None: ``q`` has no piece to look up)."""
+    pieces = grams_of(q)
+    if not pieces:
+        return None
+    # Pieces the collation finds equal ("Inv", "inv") would be counted and checked twice: drop them.
+    folded = {}
+    for piece in pieces:
+        folded.setdefault(piece.casefold(), piece)
+    pieces = list(folded.values())
+    estimates = _estimates(user_id, pieces)
+    ranked = sorted(zip(estimates, range(len(pieces))))
+    if ranked[0][0] == 0:
+        return NameMatch(user_id=user_id, q=q, empty=True)
+    order = [pieces[i] for _n, i in ranked]
+    return NameMatch(user_id=user_id, q=q, driver=order[0], others=order[1:1 + MAX_CHECKED])

@@ -1,0 +1,105 @@
+"""The file-name index (tasks/history/names.py) finds exactly what ``filename LIKE '%q%'`` finds, follows
+every write of the tasks table, and answers a search with no match without reading the user's names."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from tasks.history import names
+from tasks.models import Task, TaskNameGram
+from tests.tasks.history_helpers import make_task
+
+pytestmark = pytest.mark.django_db
+
+NAMES = ["invoice-20260601-10741.png", "Invoice-20260601-20741.PNG", "letter 20260601-10799.pdf", "Scan ab.png",
+         "contract final.pdf", "CONTRACT-draft.tif", "naïve café menu.jpg", "x.pdf", "100%_sure_file.png",
+         "back\\slash.png", "报告2026年度.pdf", "invoice-invoice.png"]
+QUERIES = ["invoice", "INVOICE-2026", "0601-1", "20741", "ab.", "contract", "café", "CAFÉ", "%_s", "\\sl",
+           "报告2026", "年度.", "voi", "no-such-name", "oice-inv", "pdf", "x.pdf", "t f", ".png", "1074"]
+
+
+def _expected(user, q):
+    return sorted(str(t.pk) for t in Task.objects.filter(user=user, filename__icontains=q))
+
+
+def _found(user, q):
+    match = names.name_match(user.pk, q)
+    assert match is not None
+    found = match.ids(1000)
+    assert match.count() == len(found) == len(set(found))
+    return sorted(str(uuid.UUID(task_id)) for task_id in found)  # ids as tasks.id holds them (hex)
+
+
+@pytest.fixture
+def named(user_a, user_b):
+    now = timezone.now()
+    tasks = [make_task(user_a, filename=name, created_at=now - timedelta(minutes=i)) for i, name in enumerate(NAMES)]
+    make_task(user_b, filename="invoice-20260601-10741.png")  # someone else's: never found
+    return tasks
+
+
+@pytest.mark.parametrize("q", QUERIES)
+def test_the_index_finds_what_like_finds(named, user_a, q):
+    assert _found(user_a, q) == _expected(user_a, q)
+
+
+def test_pages_come_newest_first_and_counts_stop_at_the_cap(named, user_a):
+    match = names.name_match(user_a.pk, "invoice")
+    every = match.page(100)
+    assert [created for created, _id in every] == sorted((c for c, _i in every), reverse=True)
+    assert len(every) == 3 and match.page(2) == every[:2] and match.count(cap=2) == 2
+    newest = max(t.created_at for t in named if "invoice" in t.filename.lower())
+    assert every[0][0] == names.created_us(newest)
+    since = names.created_us(newest)
+    assert len(match.page(100, created_from_us=since)) == 1
+
+
+def test_no_match_is_known_from_a_missing_piece(named, user_a):
+    with CaptureQueriesContext(connection) as captured:
+        match = names.name_match(user_a.pk, "no-such-name")
+        assert match.empty and match.ids(25) == [] and match.count() == 0
+    assert len(captured.captured_queries) == 1  # the pieces' counts, nothing else
+    assert names.name_match(user_a.pk, "ab") is None  # too short for a piece: the caller keeps its LIKE
+
+
+def _rows():
+    return sorted((r.user_id, r.gram.lower(), r.created_us) for r in TaskNameGram.objects.all())
+
+
+def _from_tasks():
+    out = set()
+    for task in Task.objects.all():
+        for piece in {task.filename[i:i + 3].lower() for i in range(len(task.filename) - 2)}:
+            out.add((task.user_id, piece, names.created_us(task.created_at)))
+    return sorted(out)
+
+
+def test_the_rows_follow_every_write(user_a, user_b):
+    task = make_task(user_a, filename="Quarterly report.pdf")
+    other = make_task(user_b, filename="memo.txt")
+    assert _rows() == _from_tasks() and len(_rows()) > 20
+    Task.objects.filter(pk=task.pk).update(filename="renamed by hand.pdf")  # SQL an operator might run
+    Task.objects.filter(pk=other.pk).update(created_at=other.created_at - timedelta(days=3), user=user_a)
+    Task.objects.filter(pk=task.pk).update(status="failed", pages_done=3)  # no name change: rows stay
+    assert _rows() == _from_tasks()
+    assert names.name_match(user_a.pk, "report").empty and names.name_match(user_a.pk, "memo").count() == 1
+    Task.objects.filter(pk=task.pk).delete()
+    user_b.delete()
+    assert _rows() == _from_tasks()
+    user_a.delete()
+    assert _rows() == [] == _from_tasks()
+
+
+def test_rebuild_makes_the_same_rows(user_a):
+    for name in NAMES:
+        make_task(user_a, filename=name)
+    kept = _rows()
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for sql in names.rebuild_sql(connection.vendor, q(Task._meta.db_table), q(TaskNameGram._meta.db_table)):
+            cursor.execute(sql)
+    assert _rows() == kept == _from_tasks()
