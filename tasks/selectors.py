@@ -257,7 +257,7 @@ def _few_matches_by_index(*, user, filters: dict, qs: QuerySet[Task], keys) -> l
     match = names.name_match(user.pk, filters["q"])
     if match is None:
         return None
-    start, end = _range_bounds(filters)
+    start, end = date_bounds(filters)
     bounds = {"created_from_us": names.created_us(start) if start else None,
               "created_to_us": names.created_us(end) if end else None,
               "statuses": list(filters.get("status") or [])}
