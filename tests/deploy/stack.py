@@ -134,8 +134,13 @@ def table_columns(db: ScratchDatabase, table: str) -> list[str]:
 
 
 def table_rows(db: ScratchDatabase, table: str, columns: list[str]) -> list[str]:
-    """Every row of ``columns``, as text lines in a stable order (all columns sort the rows)."""
-    cols = ", ".join(f"`{c}`" for c in columns)
+    """Every row of ``columns``, as text lines in a stable order (all columns sort the rows); binary columns
+    (the search indexes' task keys) in hex, so the lines are text."""
+    binary = set(db.server.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+        f"'{db.name}' AND table_name = '{table}' AND data_type IN ('binary', 'varbinary', 'tinyblob', 'blob', "
+        "'mediumblob', 'longblob');").split())
+    cols = ", ".join(f"HEX(`{c}`)" if c in binary else f"`{c}`" for c in columns)
     out = db.server.execute(f"SELECT {cols} FROM `{table}` ORDER BY {cols};", database=db.name)
     return out.splitlines()
 
