@@ -21,6 +21,8 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.db import connection
 
+from tasks.history.triggers import row_triggers
+
 GRAM = 3
 MAX_NAME = 255  # tasks.filename's max_length: every position of every name
 NAMES = ("tasks_name_grams_ai", "tasks_name_grams_au", "tasks_name_grams_ad")
@@ -67,7 +69,7 @@ def _key(vendor: str, row: str) -> str:
 
 def trigger_sql(vendor: str, tasks: str, grams: str, prefix: str = "") -> list[str]:
     """CREATE TRIGGER statements (quoted table names given): task_name_grams follows tasks.filename."""
-    ai, au, ad = (f"{prefix}{name}" for name in NAMES)
+    names = tuple(f"{prefix}{name}" for name in NAMES)
     watched = ("user_id", "filename", "created_at", "id")
     if vendor == "mysql":
         def pieces(row):
@@ -83,13 +85,7 @@ def trigger_sql(vendor: str, tasks: str, grams: str, prefix: str = "") -> list[s
                   f"AND g.gram = SUBSTRING(OLD.filename, p.n, {GRAM}) "
                   f"AND g.created_us = {_created_us(vendor, 'OLD')} AND g.task_key = {_key(vendor, 'OLD')} "
                   f"WHERE p.n <= CHAR_LENGTH(OLD.filename) - {GRAM - 1}")
-        same = " AND ".join(f"OLD.{c} <=> NEW.{c}" for c in watched)
-        return [
-            f"CREATE TRIGGER `{ai}` AFTER INSERT ON {tasks} FOR EACH ROW {insert}",
-            f"CREATE TRIGGER `{au}` AFTER UPDATE ON {tasks} FOR EACH ROW BEGIN IF NOT ({same}) THEN "
-            f"{delete}; {insert}; END IF; END",
-            f"CREATE TRIGGER `{ad}` AFTER DELETE ON {tasks} FOR EACH ROW {delete}",
-        ]
+        return row_triggers(vendor, tasks, names, watched, insert, delete)
     if vendor == "sqlite":
         def pieces(row):
             return f"json_each('{_POSITIONS}') WHERE value <= length({row}.filename) - {GRAM - 1}"
@@ -100,13 +96,7 @@ def trigger_sql(vendor: str, tasks: str, grams: str, prefix: str = "") -> list[s
         delete = (f"DELETE FROM {grams} WHERE user_id = OLD.user_id "
                   f"AND gram IN (SELECT substr(OLD.filename, value, {GRAM}) FROM {pieces('OLD')}) "
                   f"AND created_us = {_created_us(vendor, 'OLD')} AND task_key = {_key(vendor, 'OLD')}")
-        changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in watched)
-        return [
-            f'CREATE TRIGGER "{ai}" AFTER INSERT ON {tasks} FOR EACH ROW BEGIN {insert}; END',
-            f'CREATE TRIGGER "{au}" AFTER UPDATE OF {", ".join(watched)} ON {tasks} FOR EACH ROW '
-            f"WHEN {changed} BEGIN {delete}; {insert}; END",
-            f'CREATE TRIGGER "{ad}" AFTER DELETE ON {tasks} FOR EACH ROW BEGIN {delete}; END',
-        ]
+        return row_triggers(vendor, tasks, names, watched, insert, delete)
     raise NotImplementedError(f"no file-name index triggers for {vendor}")
 
 

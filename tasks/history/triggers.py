@@ -27,6 +27,30 @@ def _values(row, keys=()):
             f"COALESCE({row}.processing_seconds, 0), CASE WHEN {row}.processing_seconds IS NULL THEN 0 ELSE 1 END")
 
 
+def row_triggers(vendor: str, table: str, names, watched, insert: str, delete: str) -> list[str]:
+    """The three triggers that keep a derived table in step with `table`: `insert` after an insert,
+    `delete` then `insert` after an update that changes a watched column, `delete` after a delete.
+
+    One shape for every derived table (the summaries, the storage sums, the file-name index).
+    """
+    ai, au, ad = names
+    if vendor == "mysql":
+        same = " AND ".join(f"OLD.{c} <=> NEW.{c}" for c in watched)
+        return [
+            f"CREATE TRIGGER `{ai}` AFTER INSERT ON {table} FOR EACH ROW {insert}",
+            f"CREATE TRIGGER `{au}` AFTER UPDATE ON {table} FOR EACH ROW BEGIN IF NOT ({same}) THEN "
+            f"{delete}; {insert}; END IF; END",
+            f"CREATE TRIGGER `{ad}` AFTER DELETE ON {table} FOR EACH ROW {delete}",
+        ]
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in watched)
+    return [
+        f'CREATE TRIGGER "{ai}" AFTER INSERT ON {table} FOR EACH ROW BEGIN {insert}; END',
+        f'CREATE TRIGGER "{au}" AFTER UPDATE OF {", ".join(watched)} ON {table} FOR EACH ROW '
+        f"WHEN {changed} BEGIN {delete}; {insert}; END",
+        f'CREATE TRIGGER "{ad}" AFTER DELETE ON {table} FOR EACH ROW BEGIN {delete}; END',
+    ]
+
+
 def trigger_sql(vendor: str, tasks: str, summary: str, prefix: str = "", hourly: bool = False) -> list[str]:
     """CREATE TRIGGER statements (one string each, no client DELIMITER needed).
 
@@ -43,27 +67,15 @@ def trigger_sql(vendor: str, tasks: str, summary: str, prefix: str = "", hourly:
                 f"WHERE user_id = OLD.user_id{''.join(f' AND hour = {key}' for key in old_keys)} "
                 "AND status = OLD.status")
     watched = HOUR_WATCHED if hourly else WATCHED
-    ai, au, ad = (f"{prefix}{name}" for name in (HOUR_NAMES if hourly else NAMES))
+    names = tuple(f"{prefix}{name}" for name in (HOUR_NAMES if hourly else NAMES))
     if vendor == "mysql":
         upsert = (insert + " ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), "
                   "seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed)")
-        same = " AND ".join(f"OLD.{c} <=> NEW.{c}" for c in watched)
-        return [
-            f"CREATE TRIGGER `{ai}` AFTER INSERT ON {tasks} FOR EACH ROW {upsert}",
-            f"CREATE TRIGGER `{au}` AFTER UPDATE ON {tasks} FOR EACH ROW BEGIN IF NOT ({same}) THEN "
-            f"{subtract}; {upsert}; END IF; END",
-            f"CREATE TRIGGER `{ad}` AFTER DELETE ON {tasks} FOR EACH ROW {subtract}",
-        ]
+        return row_triggers(vendor, tasks, names, watched, upsert, subtract)
     if vendor == "sqlite":
         upsert = (insert + f" ON CONFLICT({columns}) DO UPDATE SET tasks = tasks + 1, "
                   "pages = pages + excluded.pages, seconds = seconds + excluded.seconds, timed = timed + excluded.timed")
-        changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in watched)
-        return [
-            f'CREATE TRIGGER "{ai}" AFTER INSERT ON {tasks} FOR EACH ROW BEGIN {upsert}; END',
-            f'CREATE TRIGGER "{au}" AFTER UPDATE OF {", ".join(watched)} ON {tasks} FOR EACH ROW '
-            f"WHEN {changed} BEGIN {subtract}; {upsert}; END",
-            f'CREATE TRIGGER "{ad}" AFTER DELETE ON {tasks} FOR EACH ROW BEGIN {subtract}; END',
-        ]
+        return row_triggers(vendor, tasks, names, watched, upsert, subtract)
     raise NotImplementedError(f"no TaskSummary triggers for {vendor}")
 
 
@@ -76,23 +88,13 @@ def storage_trigger_sql(vendor: str, storage: str, user_storage: str, prefix: st
     """Keep UserStorage = SUM(task_storage.bytes) per user."""
     insert = f"INSERT INTO {user_storage} (user_id, bytes) VALUES (NEW.user_id, NEW.bytes)"
     subtract = f"UPDATE {user_storage} SET bytes = bytes - OLD.bytes WHERE user_id = OLD.user_id"
-    ai, au, ad = (f"{prefix}{name}" for name in STORAGE_NAMES)
+    names = tuple(f"{prefix}{name}" for name in STORAGE_NAMES)
     if vendor == "mysql":
         upsert = insert + " ON DUPLICATE KEY UPDATE bytes = bytes + VALUES(bytes)"
-        return [
-            f"CREATE TRIGGER `{ai}` AFTER INSERT ON {storage} FOR EACH ROW {upsert}",
-            f"CREATE TRIGGER `{au}` AFTER UPDATE ON {storage} FOR EACH ROW BEGIN IF NOT "
-            f"(OLD.user_id <=> NEW.user_id AND OLD.bytes <=> NEW.bytes) THEN {subtract}; {upsert}; END IF; END",
-            f"CREATE TRIGGER `{ad}` AFTER DELETE ON {storage} FOR EACH ROW {subtract}",
-        ]
+        return row_triggers(vendor, storage, names, ("user_id", "bytes"), upsert, subtract)
     if vendor == "sqlite":
         upsert = insert + " ON CONFLICT(user_id) DO UPDATE SET bytes = bytes + excluded.bytes"
-        return [
-            f'CREATE TRIGGER "{ai}" AFTER INSERT ON {storage} FOR EACH ROW BEGIN {upsert}; END',
-            f'CREATE TRIGGER "{au}" AFTER UPDATE OF user_id, bytes ON {storage} FOR EACH ROW '
-            f"WHEN OLD.user_id IS NOT NEW.user_id OR OLD.bytes IS NOT NEW.bytes BEGIN {subtract}; {upsert}; END",
-            f'CREATE TRIGGER "{ad}" AFTER DELETE ON {storage} FOR EACH ROW BEGIN {subtract}; END',
-        ]
+        return row_triggers(vendor, storage, names, ("user_id", "bytes"), upsert, subtract)
     raise NotImplementedError(f"no UserStorage triggers for {vendor}")
 
 
