@@ -145,9 +145,9 @@ sys.path.insert(0, {root!r})
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tool_ocr.settings")
 import django
 django.setup()
-from tests import pagegen
 from tasks.ocr.engines import get_engine
 from tasks.ocr.warmup import warm_engines
+from tests import pagegen
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime

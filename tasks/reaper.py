@@ -20,9 +20,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.timespan import duration_text
 from tasks import services
 from tasks.models import Task
-from core.timespan import duration_text
 
 log = logging.getLogger("tool_ocr.reaper")
 

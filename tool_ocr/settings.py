@@ -205,7 +205,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "accounts.middleware.SessionGuardMiddleware",  # after auth, messages and htmx
+    "accounts.web.middleware.SessionGuardMiddleware",  # after auth, messages and htmx
 ]
 
 ROOT_URLCONF = "tool_ocr.urls"

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from accounts.views import admin_login_redirect
+from accounts.web.views import admin_login_redirect
 from ops import health, metrics, security
 
 urlpatterns = [
@@ -14,7 +14,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path(".well-known/security.txt", security.security_txt, name="security-txt"),
-    path("", include("accounts.urls")),
+    path("", include("accounts.web.urls")),
     path("", include("tasks.web.urls")),
     path("api/v1/", include("tool_ocr.api")),
     path("", include("tasks.web.history_urls")),

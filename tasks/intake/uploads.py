@@ -9,8 +9,8 @@ so the page or the API can say which file was too large.
 from django.conf import settings
 from django.core.files.uploadhandler import SkipFile, TemporaryFileUploadHandler
 
-from tasks.intake.documents import DocumentError, file_too_large
 from core.dependencies import TempFolderUnavailable
+from tasks.intake.documents import DocumentError, file_too_large
 
 _OVERSIZED_ATTR = "_tool_ocr_oversized_uploads"
 

@@ -17,9 +17,9 @@ import zlib
 
 from PIL import Image
 
-from tasks.pipeline.glyphless_font import ADVANCE, glyphless_ttf
 from tasks.ocr.base import Line
 from tasks.ocr.layout import group_rows
+from tasks.pipeline.glyphless_font import ADVANCE, glyphless_ttf
 
 CHAR_ADVANCE = ADVANCE / 1000  # every code is half an em wide (/DW 500)
 DESCENT = 0.2  # baseline above the box's bottom, as a share of its height

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from tasks.files import staging
-from tasks.files.object_storage import storage_errors
 from tasks.files.file_links import BY_KIND
+from tasks.files.object_storage import storage_errors
 from tasks.files.storage import StorageUnavailable, sha256_of, task_folder
 from tasks.history import search
 from tasks.models import Task, TaskFile, TaskText

@@ -17,10 +17,10 @@ from django.http import Http404, HttpResponse
 from django.views.decorators.http import require_GET
 
 from tasks import selectors
+from tasks.files.storage import open_task_file
 from tasks.models import TaskFile
 from tasks.ocr.base import Line
 from tasks.ocr.layout import group_rows, paragraph_starts
-from tasks.files.storage import open_task_file
 
 log = logging.getLogger("tool_ocr.tasks")
 

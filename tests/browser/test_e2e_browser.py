@@ -17,8 +17,8 @@ from PIL import Image
 
 from accounts.models import User
 from tasks.models import Task
-from tests.tasks.history_helpers import make_task
 from tests.browser_support import ARTIFACTS, new_page
+from tests.tasks.history_helpers import make_task
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from accounts.models import User
-from tests.tasks.history_helpers import make_task, png_bytes
 from tests.browser_support import ARTIFACTS
+from tests.tasks.history_helpers import make_task, png_bytes
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 

@@ -7,9 +7,9 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tasks.pipeline import processing
-from tasks.models import Task
 from tasks.intake.pdf_render import PageRenderer, RenderFailed, RenderTimeout
+from tasks.models import Task
+from tasks.pipeline import processing
 from tests.security import pdfs
 from tests.tasks.history_helpers import signed_in
 from tests.tasks.pipeline import stored_names, task_create

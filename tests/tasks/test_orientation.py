@@ -24,8 +24,8 @@ from tasks.ocr.layout import page_text
 from tasks.pipeline.processing import read_page
 from tests import pagegen
 from tests.quality import cer
-from tests.tasks.pipeline import PAGES, run_worker, task_create
 from tests.tasks.history_helpers import signed_in
+from tests.tasks.pipeline import PAGES, run_worker, task_create
 
 CHINESE_CER = 0.03  # measured 0.000 (Tesseract 5.3, chi_tra, Noto Sans CJK TC at 34 px)
 

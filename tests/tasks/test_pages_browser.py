@@ -8,8 +8,8 @@ import pytest
 from django.conf import settings as django_settings
 
 from tasks.models import Task
-from tests.tasks.pipeline import CORPUS, PAGES, fake_engine, run_worker  # noqa: F401 (fixture)
 from tests.browser_support import ARTIFACTS, new_page
+from tests.tasks.pipeline import CORPUS, PAGES, fake_engine, run_worker  # noqa: F401 (fixture)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 

@@ -10,8 +10,8 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tasks.pipeline import processing
 from tasks.models import Task
+from tasks.pipeline import processing
 from tests.tasks.pipeline import fake_engine, run_worker, sample_inputs, task_create  # noqa: F401 (fixture)
 
 SAMPLES = sample_inputs()

@@ -12,9 +12,9 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageStat
 
-from tasks.pipeline.glyphless_font import glyphless_ttf
 from tasks.ocr.base import Line, PageResult
 from tasks.ocr.layout import page_text
+from tasks.pipeline.glyphless_font import glyphless_ttf
 from tasks.pipeline.processing import result_text
 from tasks.pipeline.searchable_pdf import SearchablePdfWriter
 from tests.tasks.pipeline import PAGES

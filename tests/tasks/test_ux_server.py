@@ -11,8 +11,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
-from tasks.web.downloads import safe_download_name, shorten_middle
 from tasks.models import Task
+from tasks.web.downloads import safe_download_name, shorten_middle
 from tests.tasks.history_helpers import make_task, signed_in
 from tests.tasks.pipeline import queued_jobs, sample_inputs
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.mysql import columns, indexes, mysql_server_or_skip, scratch_name, tables
 from ops.schema import build_schema, migrate_database
+from tests.mysql import columns, indexes, mysql_server_or_skip, scratch_name, tables
 
 pytestmark = pytest.mark.mariadb
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.mysql import mysql_server_or_skip, scratch_name, tables
 from ops.schema import migrate_database
+from tests.mysql import mysql_server_or_skip, scratch_name, tables
 
 pytestmark = pytest.mark.mariadb
 

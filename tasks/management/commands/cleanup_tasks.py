@@ -3,8 +3,8 @@
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from tasks.maintenance import cleanup
 from core.ops_command import OpsCommand, human_bytes
+from tasks.maintenance import cleanup
 
 
 class Command(OpsCommand):

@@ -2,8 +2,8 @@
 
 from django.core.management.base import CommandError
 
-from tasks.maintenance import cleanup
 from core.ops_command import OpsCommand, human_bytes
+from tasks.maintenance import cleanup
 
 
 class Command(OpsCommand):

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 from django.core.management.base import CommandError
 
+from core.ops_command import OpsCommand, human_bytes
 from tasks.maintenance import cleanup
 from tasks.maintenance import reports
-from core.ops_command import OpsCommand, human_bytes
 
 
 class Command(OpsCommand):

@@ -14,8 +14,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import external_auth
-from accounts.forms import LoginForm
 from accounts.signin import incomplete, sign_in
+from accounts.web.forms import LoginForm
 from core.audit import Actor
 from core.errors import AppError
 
