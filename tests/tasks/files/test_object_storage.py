@@ -24,7 +24,7 @@ from tests.tasks.pipeline_helpers import PAGES, run_worker, signed_in, task_crea
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PNG = (PAGES / "libtasn1_p13.png").read_bytes()
 
 

@@ -18,7 +18,7 @@ from tasks.ocr.layout import page_text
 from tasks.ocr.tesseract_engine import parse_tsv
 from tests.quality import cer
 
-SHARED = Path(__file__).resolve().parents[1] / "data"
+SHARED = Path(__file__).resolve().parents[2] / "data"
 PAGES = ["libtasn1_p13.png", "libtasn1_p13_scan.jpg"]
 EASYOCR_CER = {"libtasn1_p13.png": 0.06, "libtasn1_p13_scan.jpg": 0.09}       # measured 0.040, 0.069-0.070
 TESSERACT_CER = {"libtasn1_p13.png": 0.03, "libtasn1_p13_scan.jpg": 0.035}    # measured 0.011, 0.014

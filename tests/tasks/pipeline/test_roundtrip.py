@@ -10,7 +10,7 @@ from tasks.models import Task, TaskFile
 from tests.quality import cer
 from tests.tasks.pipeline_helpers import signed_in
 
-SHARED = Path(__file__).resolve().parents[1] / "data"
+SHARED = Path(__file__).resolve().parents[2] / "data"
 PAGE = SHARED / "pages" / "libtasn1_p13.png"
 # Measured 0.039 on this page with the shipped EasyOCR settings (0.044 with EasyOCR's own defaults);
 # the bound leaves room for another CPU's numerics but fails on a broken engine, layout or page order.
