@@ -61,6 +61,12 @@ else:
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].update({"timeout": DATABASE_QUERY_TIMEOUT, "transaction_mode": "IMMEDIATE",
                            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
+# Seconds a connection is kept for the next request (0: one per request). Opening and closing one per request
+# cost a signed-in page more CPU than its queries (benchmarks/load.py); a kept one is checked before reuse, so
+# a restarted database costs one failed check, not a failed request.
+DATABASE_CONN_MAX_AGE = cfg.int("DATABASE_CONN_MAX_AGE", "60", minimum=0, maximum=86400)
+_db["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
+_db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Table and column comments are for MySQL/MariaDB (database_schema.sql); SQLite ignores them.
