@@ -292,6 +292,8 @@ TIME_ZONE = cfg.str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
+# Database sessions, read with the browser's TokenSession row in one query (accounts/session_store.py).
+SESSION_ENGINE = "accounts.session_store"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_LIFETIME  # the cookie never outlives the sign-in
 SESSION_COOKIE_SAMESITE = "Lax"
