@@ -229,6 +229,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "tasks.web.context_processors.navigation",
             ],
+            "builtins": ["core.templatetags.cached_url"],  # {% url %}, its answers kept per process
         },
     },
 ]
