@@ -252,10 +252,11 @@ def _few_matches_by_index(*, user, filters: dict, qs: QuerySet[Task], keys) -> l
     text index those whose text matches, each up to SORT_HERE_LIMIT + 1; when both are few, only
     those tasks are read (with every filter) and ordered here. A search that matches nothing costs
     two index look-ups instead of a walk over every task of the user. None: ``q`` is too short for
-    the name index, or either side has many matches (the walk finds a page of those soon enough).
+    the name index, even its rarest piece is common (names.ESTIMATE_CAP), or either side has many
+    matches (the walk finds a page of those soon enough).
     """
     match = names.name_match(user.pk, filters["q"])
-    if match is None:
+    if match is None or match.common:
         return None
     start, end = date_bounds(filters)
     bounds = {"created_from_us": names.created_us(start) if start else None,
@@ -289,13 +290,20 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     qs = task_list(user=user, filters=filters)
     keys = order_keys(filters.get("ordering") or DEFAULT_ORDERING)
     all_ids = None
+    first = None  # a search's first count_limit + 1 ids in list order: its capped count and its first pages at once
     if filters.get("q") and filters["q"].isprintable():
         all_ids = _few_matches_by_index(user=user, filters=filters, qs=qs, keys=keys)
-        if all_ids is None and count_limit is not None and keys[0][0] != "filename":
+        if all_ids is None and count_limit is not None and keys[0][0] == "created_at":
+            first = _page_ids(qs, 1, count_limit)
+            if len(first) <= count_limit:
+                all_ids, first = first, None
+        elif all_ids is None and count_limit is not None and keys[0][0] != "filename":
             all_ids = _few_search_matches(qs, keys)
     summarised = _summary_count(user=user, filters=filters)
     if all_ids is not None:
         count, exact = len(all_ids), True
+    elif first is not None:  # more matches than the cap, seen in the walk itself
+        count, exact = count_limit, False
     elif summarised is not None:  # unfiltered or by status only: the maintained summary counts exactly, for free
         count, exact = summarised, True
     elif count_limit is None:
@@ -309,6 +317,8 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     offset = (page - 1) * page_size
     if all_ids is not None:
         ids = all_ids[offset:offset + page_size + 1]
+    elif first is not None and offset + page_size < len(first):
+        ids = first[offset:offset + page_size + 1]
     elif exact and offset >= page_size and offset > count - offset - page_size:
         ids = _page_ids_from_the_end(qs, keys, offset, page_size, count)
     else:
