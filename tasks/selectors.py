@@ -110,18 +110,50 @@ def _union(selects) -> tuple[str, list]:
     return " UNION ".join(sql for sql, _params in selects), [p for _sql, params in selects for p in params]
 
 
+@dataclass
+class _ShortName:
+    """Names containing a ``q`` too short for the file-name index (under three characters): the user's
+    names read in list order from the history's covering index, stopping when enough are found."""
+
+    user_id: int
+    q: str
+    empty = False
+
+    def select(self, limit: int | None, bounds: dict) -> tuple[str, list]:
+        tasks_t = connection.ops.quote_name(Task._meta.db_table)
+        if connection.vendor == "mysql":
+            created, key, escape = "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', t.created_at)", "UNHEX(t.id)", ""
+        else:
+            created = ("(CAST(strftime('%%s', t.created_at) AS INTEGER) * 1000000 "
+                       "+ CAST(substr(t.created_at || '.000000', 21, 6) AS INTEGER))")
+            key, escape = "t.id", " ESCAPE '\\'"
+        like = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        qs = in_date_range(Task.objects.filter(user_id=self.user_id), bounds["filters"])
+        if bounds["statuses"]:
+            qs = qs.filter(status__in=bounds["statuses"])
+        where, params = qs.query.where.as_sql(qs.query.get_compiler(connection=connection), connection)
+        where = where.replace(f"{tasks_t}.", "t.")
+        select = (f"SELECT {created} AS created_us, {key} AS task_key FROM {tasks_t} t "
+                  f"WHERE {where} AND t.filename LIKE %s{escape}")
+        if limit is not None:
+            select = f"SELECT * FROM ({select} ORDER BY t.created_at DESC, t.id LIMIT {int(limit)}) AS s"
+        return select, [*params, like]
+
+
 def _search_selects(name, text, limit: int | None, bounds: dict) -> list[tuple[str, list]]:
     """SELECTs of (created_us, task_key) whose UNION is the tasks whose file name contains q or whose text
     matches it, each in index order and cut at ``limit`` (so the union's first ``limit`` rows are exact)."""
     selects = []
-    if not name.empty:
-        body, params = name.sql(**bounds)
+    if isinstance(name, _ShortName):
+        selects.append(name.select(limit, bounds))
+    elif not name.empty:
+        body, params = name.sql(**{k: v for k, v in bounds.items() if k != "filters"})
         select = f"SELECT d.created_us, d.task_key {body}"
         if limit is not None:
             select = f"SELECT * FROM ({select} ORDER BY d.created_us DESC, d.task_key LIMIT {int(limit)}) AS n"
         selects.append((select, params))
     if text is not None:
-        selects += text.selects(limit, **bounds)
+        selects += text.selects(limit, **{k: v for k, v in bounds.items() if k != "filters"})
     return selects
 
 
@@ -145,19 +177,25 @@ def _search_count(selects) -> int:
         return cursor.fetchone()[0]
 
 
+def _each_count(selects) -> list[int]:
+    """The rows of each SELECT (each cut at its own LIMIT), in one query: index entries counted, none sent."""
+    sql = ", ".join(f"(SELECT COUNT(*) FROM ({select}) AS c{i})" for i, (select, _params) in enumerate(selects))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {sql}", [p for _select, params in selects for p in params])
+        return list(cursor.fetchone())
+
+
 def _search_bounds(filters: dict) -> dict:
     start, end = date_bounds(filters)
     return {"created_from_us": names.created_us(start) if start else None,
             "created_to_us": names.created_us(end) if end else None,
-            "statuses": list(filters.get("status") or [])}
+            "statuses": list(filters.get("status") or []), "filters": filters}
 
 
 def _search_sources(*, user, filters: dict):
-    """(file-name match, text match) of ``q`` from their indexes, or None: ``q`` is too short for the
-    file-name index (the list is then walked with a LIKE on the names)."""
-    name = names.name_match(user.pk, filters["q"])
-    if name is None:
-        return None
+    """(file-name match, text match) of ``q``: the file-name index's plan (or, for a ``q`` shorter than its
+    pieces, a walk over the user's names that stops at the rows needed) and the text index's."""
+    name = names.name_match(user.pk, filters["q"]) or _ShortName(user_id=user.pk, q=filters["q"])
     text = text_match(user=user, q=filters["q"])
     return name, (text if text is not None and not text.empty else None)
 
@@ -312,19 +350,22 @@ def _newest_first_search(*, filters: dict, sources, page: int, page_size: int,
 
     Both indexes hold their rows newest first, so the page is the first rows of the union of their
     ranges (the rarest term's, the rarest piece's), each cut at the rows the page needs. The HTML table
-    counts up to ``count_limit`` with the same rows; the API counts every match (one more query).
+    counts up to ``count_limit`` (each range's rows first: one alone past the cap settles it); the API
+    counts every match.
     """
     name, text = sources
     bounds = _search_bounds(filters)
     need = page * page_size + 1
-    limit = need if count_limit is None else max(need, count_limit + 1)
-    first = _search_first(_search_selects(name, text, limit, bounds), limit)
-    if len(first) < limit:  # every match is here
+    first = _search_first(_search_selects(name, text, need, bounds), need)
+    if len(first) < need:  # every match is here
         count, exact = len(first), True
-    elif count_limit is not None:
-        count, exact = count_limit, False
-    else:
+    elif count_limit is None:
         count, exact = _search_count(_search_selects(name, text, None, bounds)), True
+    elif max(_each_count(_search_selects(name, text, count_limit + 1, bounds))) > count_limit:
+        count, exact = count_limit, False  # one term (or the name) alone has more: no union needed
+    else:
+        count = _search_count(_search_selects(name, text, count_limit + 1, bounds))
+        count, exact = min(count, count_limit), count <= count_limit
     return first[(page - 1) * page_size:need], count, exact
 
 
@@ -342,13 +383,13 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     sources = None
     if filters.get("q") and filters["q"].isprintable():
         sources = _search_sources(user=user, filters=filters)
-        if sources is not None and keys == order_keys(DEFAULT_ORDERING):
+        if keys == order_keys(DEFAULT_ORDERING):
             return _search_page(filters=filters, sources=sources, page=page, page_size=page_size, clamp=clamp,
                                 with_files=with_files, count_limit=count_limit)
     qs = task_list(user=user, filters=filters)
     all_ids = None
     if filters.get("q") and filters["q"].isprintable():
-        if sources is not None:
+        if not isinstance(sources[0], _ShortName):
             all_ids = _few_matches_by_index(user=user, filters=filters, qs=qs, keys=keys, sources=sources)
         if all_ids is None and count_limit is not None and keys[0][0] != "filename":
             all_ids = _few_search_matches(qs, keys)

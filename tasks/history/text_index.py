@@ -23,7 +23,7 @@ from tasks.history.triggers import row_triggers
 TAG = 11  # characters of the owner's tag that starts every term in task_texts.terms ("u" + ten digits)
 MAX_TERM = 64  # kind (1) + a word of up to search.MAX_WORD (60) characters
 NAMES = ("task_texts_terms_ai", "task_texts_terms_au", "task_texts_terms_ad")
-MAX_EXPAND = 200  # terms a prefix is expanded into; a broader prefix is read as one range
+MAX_EXPAND = 100  # terms a prefix is expanded into (one seek each); a broader prefix is read as one range
 ESTIMATE_CAP = 2000  # rows counted per query term to find the rarest
 
 
@@ -113,7 +113,7 @@ def drop_trigger_sql(vendor: str, prefix: str = "") -> list[str]:
     return [f"DROP TRIGGER IF EXISTS {quote}{prefix}{name}{quote}" for name in NAMES]
 
 
-def backfill(cursor, vendor: str, texts: str, tasks: str, terms: str, batch: int = 5000, progress=None) -> int:
+def backfill(cursor, vendor: str, texts: str, tasks: str, terms: str, batch: int = 1000, progress=None) -> int:
     """The rows of every existing text, one owner at a time in batches of ``batch`` texts (the migration's
     back-fill, a repair after loading with the triggers off). INSERT IGNORE: safe beside the triggers."""
     ignore = "INSERT IGNORE" if vendor == "mysql" else "INSERT OR IGNORE"
@@ -130,10 +130,8 @@ def backfill(cursor, vendor: str, texts: str, tasks: str, terms: str, batch: int
             if not n:
                 break
             # Sorted as the key is: each batch fills the owner's part of the tree in order.
-            cursor.execute(f"{ignore} INTO {terms} (user_id, term, created_us, task_key) "
-                           f"SELECT * FROM ({rows} "
-                           f"AND x.user_id = %s AND x.id > %s AND x.id <= %s) AS r "
-                           "ORDER BY user_id, term, created_us DESC, task_key",
+            cursor.execute(f"{ignore} INTO {terms} (user_id, term, created_us, task_key) {rows} "
+                           "AND x.user_id = %s AND x.id > %s AND x.id <= %s ORDER BY 1, 2, 3 DESC, 4",
                            [user_id, last, upto])
             done += n
             last = upto
@@ -185,43 +183,41 @@ class Group:
         return f"{alias}.term >= %s AND {alias}.term < %s", [self.low, self.high]
 
 
-def _plan(user_id: int, groups: list[tuple[str, bool]]) -> tuple[list[list[str] | None], list[int]]:
-    """For each (term, is_prefix): the terms the user's texts hold that start with a prefix (None: more than
-    MAX_EXPAND) and, with more than one group, the index rows of each, counted up to ESTIMATE_CAP. One query:
-    a prefix's terms are found by a walk from term to term (one index seek each, never the rows between)."""
+def _expand(user_id: int, prefix: str) -> list[str] | None:
+    """The terms the user's texts hold that start with ``prefix`` (None: more than MAX_EXPAND): a walk from
+    term to term, one index seek each, never the rows between. One statement per seek: neither MariaDB
+    (no loose scan here; a correlated range in a recursive CTE scans) nor a GROUP BY skips the rows."""
     terms_t, _texts, _tasks = _tables()
-    walks, selects, params, walk_params = [], [], [], []
-    for i, (term, prefix) in enumerate(groups):
-        if not prefix:
-            continue
-        high = _after(term)
-        walks.append(f"w{i} (n, term) AS ("
-                     f"SELECT 1, (SELECT a.term FROM {terms_t} a WHERE a.user_id = %s AND a.term >= %s "
-                     f"AND a.term < %s ORDER BY a.term LIMIT 1) "
-                     f"UNION ALL SELECT w{i}.n + 1, (SELECT b.term FROM {terms_t} b WHERE b.user_id = %s "
-                     f"AND b.term > w{i}.term AND b.term < %s ORDER BY b.term LIMIT 1) FROM w{i} "
-                     f"WHERE w{i}.term IS NOT NULL AND w{i}.n <= {MAX_EXPAND})")
-        walk_params += [user_id, term, high, user_id, high]
-        selects.append(f"SELECT {i} AS g, term, 0 AS found FROM w{i} WHERE term IS NOT NULL")
-    if len(groups) > 1:
-        for i, (term, prefix) in enumerate(groups):
-            where = "g.term >= %s AND g.term < %s" if prefix else "g.term = %s"
-            selects.append(f"SELECT {i} AS g, NULL AS term, (SELECT COUNT(*) FROM (SELECT 1 AS one FROM {terms_t} g "
-                           f"WHERE g.user_id = %s AND {where} LIMIT {ESTIMATE_CAP}) AS c) AS found")
-            params += [user_id, term, _after(term)] if prefix else [user_id, term]
-    expanded: list[list[str] | None] = [[] if prefix else [term] for term, prefix in groups]
-    estimates = [0] * len(groups)
-    if not selects:
-        return expanded, estimates
-    sql = (f"WITH RECURSIVE {', '.join(walks)} " if walks else "") + " UNION ALL ".join(selects)
+    high, found, after = _after(prefix), [], None
     with connection.cursor() as cursor:
-        cursor.execute(sql, walk_params + params)
-        for g, term, found in cursor.fetchall():
-            if term is not None:
-                expanded[g].append(term)
+        while len(found) <= MAX_EXPAND:
+            if after is None:
+                cursor.execute(f"SELECT term FROM {terms_t} WHERE user_id = %s AND term >= %s AND term < %s "
+                               "ORDER BY term LIMIT 1", [user_id, prefix, high])
             else:
-                estimates[g] = found
-    return [terms if terms is None or len(terms) <= MAX_EXPAND else None for terms in expanded], estimates
+                cursor.execute(f"SELECT term FROM {terms_t} WHERE user_id = %s AND term > %s AND term < %s "
+                               "ORDER BY term LIMIT 1", [user_id, after, high])
+            row = cursor.fetchone()
+            if row is None:
+                return found
+            after = row[0]
+            found.append(after)
+    return None
+
+
+def _estimates(user_id: int, groups: list[Group]) -> list[int]:
+    """The index rows of each group, counted up to ESTIMATE_CAP: one query."""
+    terms_t, _texts, _tasks = _tables()
+    selects, params = [], []
+    for i, group in enumerate(groups):
+        sql, more = group.where("g")
+        selects.append(f"SELECT {i} AS n, (SELECT COUNT(*) FROM (SELECT 1 AS one FROM {terms_t} g "
+                       f"WHERE g.user_id = %s AND {sql} LIMIT {ESTIMATE_CAP}) AS c) AS found")
+        params += [user_id, *more]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(selects), params)
+        found = dict(cursor.fetchall())
+    return [found[i] for i in range(len(groups))]
 
 
 @dataclass
@@ -292,19 +288,23 @@ def text_match(user_id: int, query) -> TextMatch | None:
     """The plan for a tasks.history.search.Query (None: it has no terms)."""
     if not query:
         return None
-    asked = [(term[TAG:], prefix) for term, prefix in query.terms]
-    expanded, estimates = _plan(user_id, asked)
     groups = []
-    for (term, prefix), terms in zip(asked, expanded):
+    for term, prefix in query.terms:
+        term = term[TAG:]
+        if not prefix:
+            groups.append(Group(terms=[term]))
+            continue
+        terms = _expand(user_id, term)
         if terms is None:
             groups.append(Group(low=term, high=_after(term)))
-        elif not terms:  # a prefix no term of the user starts with
+        elif not terms:  # a prefix no term of the user starts with: nothing matches
             return TextMatch(user_id=user_id, empty=True)
         else:
             groups.append(Group(terms=terms))
     runs = [run for run in query.runs if len(run) > 2]
     if len(groups) == 1:
         return TextMatch(user_id=user_id, driver=groups[0], runs=runs)
+    estimates = _estimates(user_id, groups)
     ranked = sorted(range(len(groups)), key=lambda i: (estimates[i], len(groups[i].terms) or MAX_EXPAND + 1))
     if estimates[ranked[0]] == 0:
         return TextMatch(user_id=user_id, empty=True)

@@ -4,8 +4,8 @@ FTS5 on SQLite), which returned every match of a term unordered, for the history
 
 The table is written by hand (its primary key is the whole row, descending by creation time), so the
 state and the database are separate operations. The triggers come first, then the back-fill (INSERT
-IGNORE, one owner at a time, batches of 5,000 texts: ~170 rows a text, ~145 million rows for a million
-tasks), then the old index goes. The terms column keeps its format: no text is rewritten. Reversible:
+IGNORE, one owner at a time, 1,000 texts a statement: ~170 rows a text, ~145 million rows for a
+million tasks), then the old index goes. The terms column keeps its format: no text is rewritten. Reversible:
 the full-text index is built again. Not atomic: DDL on MariaDB is not transactional.
 """
 
