@@ -279,6 +279,8 @@ CREATE TABLE `tool_ocr_tasks` (
   KEY `task_user_seconds_idx` (`user_id`,`processing_seconds`,`created_at` DESC,`id`,`status`),
   KEY `task_user_status_stats_idx` (`user_id`,`status`,`created_at`,`page_count`,`processing_seconds`),
   KEY `task_user_completed_idx` (`user_id`,`completed_at` DESC),
+  KEY `task_status_created_idx` (`status`,`created_at`),
+  KEY `task_engine_created_idx` (`engine`,`created_at`),
   FULLTEXT KEY `task_filename_ft_idx` (`filename`),
   CONSTRAINT `tool_ocr_tasks_user_id_e60bd1be_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='OCR tasks, one per uploaded file';
@@ -419,7 +421,8 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('tasks', '0019_i11_task_hour_summary_triggers', UTC_TIMESTAMP(6)),
   ('tasks', '0020_i11_task_name_grams', UTC_TIMESTAMP(6)),
   ('tasks', '0021_auditlog_to_core', UTC_TIMESTAMP(6)),
-  ('tasks', '0022_task_terms', UTC_TIMESTAMP(6));
+  ('tasks', '0022_admin_status_engine_idx', UTC_TIMESTAMP(6)),
+  ('tasks', '0023_task_terms', UTC_TIMESTAMP(6));
 
 -- Views for common queries ---------------------------------------------------
 -- Each object's "-- doc:" lines above it are its description in docs/database.md (manage.py describe_schema).

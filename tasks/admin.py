@@ -17,7 +17,7 @@ from django.template.defaultfilters import filesizeformat
 
 from accounts.admin import UserAdmin
 from accounts.models import User
-from core.admin_tools import FastChangeList, FastListMixin, ReadOnlyMixin, UserEmailFilter
+from core.admin_tools import FastChangeList, FastListMixin, ReadOnlyMixin, UserEmailFilter, table_row_estimate
 from core.audit import Actor
 from core.errors import AppError
 from tasks import services
@@ -40,9 +40,11 @@ class EngineFilter(admin.SimpleListFilter):
 
 FULLTEXT_INDEX = "task_filename_ft_idx"  # migration 0007_i11_task_filename_fulltext
 _MIN_WORD = 3  # innodb_ft_min_token_size: shorter words are not in the index
-# Up to this many matches the index path is used (each match costs a row look-up); above it the
-# words are common and LIKE over the newest rows finds a page faster (measured: admin_scale.py).
+# A term matching more than about this many names is common: LIKE over the newest rows finds a page
+# sooner than the index path (each match costs a row look-up). Told from a sample rather than by counting
+# the index's matches, which for a common word costs as much as the page (measured: admin_scale.py).
 FULLTEXT_MAX_MATCHES = 1000
+SAMPLE_ROWS = 10_000  # the first rows in primary-key order: task ids are random, so a fair sample
 
 
 def fulltext_words(term: str) -> list[str]:
@@ -81,6 +83,27 @@ class FilenameMatch(Func):
         return f"MATCH ({field_sql}) AGAINST ({value_sql} IN BOOLEAN MODE)", [*field_params, *value_params]
 
 
+def common_term(queryset, bits) -> bool:
+    """True when names holding every part would number more than about FULLTEXT_MAX_MATCHES.
+
+    Counted in a sample of SAMPLE_ROWS rows (a scan of the primary key's first rows, ~5 ms): the
+    index's own count of a common word's matches costs 300+ ms at a million tasks, more than
+    the page it decides about.
+    """
+    from django.db import connections
+
+    connection = connections[queryset.db]
+    table = connection.ops.quote_name(Task._meta.db_table)
+    likes = " AND ".join(["s.filename LIKE %s"] * len(bits))
+    params = ["%" + connection.ops.prep_for_like_query(bit) + "%" for bit in bits]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM (SELECT t.filename FROM {table} t ORDER BY t.id LIMIT {SAMPLE_ROWS}) s "
+                       f"WHERE {likes}", params)
+        found = cursor.fetchone()[0]
+    total = table_row_estimate(queryset) or SAMPLE_ROWS
+    return found * max(total, SAMPLE_ROWS) / SAMPLE_ROWS > FULLTEXT_MAX_MATCHES
+
+
 class TaskUserFilter(UserEmailFilter):
     user_field = "user"
 
@@ -109,9 +132,10 @@ class TaskAdmin(FastListMixin, admin.ModelAdmin):
 
         LIKE '%term%' alone reads every row (2.9 s at a million tasks). Each word of the term
         (3 characters or more) must start a word of the name, found through the index; LIKE then
-        keeps only names that contain each space-separated part, as Django's own search does. When the words match too many rows to
-        help (a common word), the plain LIKE is faster: the newest page fills from the first
-        rows of the date index. See benchmarks/admin_scale.py.
+        keeps only names that contain each space-separated part, as Django's own search does. When the term
+        is common (``common_term``: a sample says it matches too many rows for the index to help), the
+        plain LIKE is faster: the newest page fills from the first rows of the date index. See
+        benchmarks/admin_scale.py.
         """
         bits = search_term.split()
         words = fulltext_words(search_term)
@@ -120,10 +144,10 @@ class TaskAdmin(FastListMixin, admin.ModelAdmin):
         contains = queryset
         for bit in bits:  # as Django's own search: every space-separated part, anywhere in the name
             contains = contains.filter(filename__icontains=bit)
+        if common_term(queryset, bits):
+            return contains, False  # a common word: the date-index walk fills the page sooner
         candidates = contains.alias(name_match=FilenameMatch(" ".join(f"+{w}*" for w in words))).filter(
             name_match__gt=0)
-        if candidates.order_by()[: FULLTEXT_MAX_MATCHES + 1].count() > FULLTEXT_MAX_MATCHES:
-            return contains, False  # a common word: the date-index walk fills the page sooner
         return candidates, False
 
     def get_fields(self, request, obj=None):

@@ -68,6 +68,10 @@ class Task(models.Model):
             # The badge's "finished just now" (selectors, polled on every page): without it a user with
             # 100,000 tasks sorts them all on each poll.
             models.Index(fields=["user", "-completed_at"], name="task_user_completed_idx"),
+            # The admin's status and engine filters, newest first (benchmarks/admin_scale.py): without
+            # them the page walks the date index row by row looking for 100 matches.
+            models.Index(fields=["status", "created_at"], name="task_status_created_idx"),
+            models.Index(fields=["engine", "created_at"], name="task_engine_created_idx"),
         ]
 
     def __str__(self):
@@ -199,7 +203,7 @@ class TaskText(models.Model):
 
     ``terms`` holds every word (folded) and every two-character piece of Chinese/Japanese text,
     each prefixed with the owner's tag; triggers copy them into TaskTerm (tasks/history/text_index.py,
-    migration 0022), the index the search reads. The row goes with its task (cascade), and a new
+    migration 0023), the index the search reads. The row goes with its task (cascade), and a new
     run replaces it in the run's transaction.
     """
 

@@ -329,9 +329,12 @@ def _few_matches_by_index(*, user, filters: dict, qs: QuerySet[Task], keys, sour
     The file-name index (tasks/history/names.py) and the text index (tasks/history/text_index.py) give
     the first SORT_HERE_LIMIT + 1 matches; when there are no more, only those tasks are read (with every
     filter) and ordered here. A search that matches nothing costs the index look-ups, not a walk over
-    every task of the user. None: either side has many matches (the walk finds a page soon enough).
+    every task of the user. None: even the rarest name piece is common (names.ESTIMATE_CAP), or either
+    side has many matches (the walk finds a page soon enough).
     """
     name, text = sources
+    if getattr(name, "common", False):
+        return None
     first = _search_first(_search_selects(name, text, SORT_HERE_LIMIT + 1, _search_bounds(filters)),
                           SORT_HERE_LIMIT + 1)
     if len(first) > SORT_HERE_LIMIT:
@@ -388,14 +391,21 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
                                 with_files=with_files, count_limit=count_limit)
     qs = task_list(user=user, filters=filters)
     all_ids = None
+    first = None  # a search's first count_limit + 1 ids in list order: its capped count and its first pages at once
     if filters.get("q") and filters["q"].isprintable():
         if not isinstance(sources[0], _ShortName):
             all_ids = _few_matches_by_index(user=user, filters=filters, qs=qs, keys=keys, sources=sources)
-        if all_ids is None and count_limit is not None and keys[0][0] != "filename":
+        if all_ids is None and count_limit is not None and keys[0][0] == "created_at":
+            first = _page_ids(qs, 1, count_limit)
+            if len(first) <= count_limit:
+                all_ids, first = first, None
+        elif all_ids is None and count_limit is not None and keys[0][0] != "filename":
             all_ids = _few_search_matches(qs, keys)
     summarised = _summary_count(user=user, filters=filters)
     if all_ids is not None:
         count, exact = len(all_ids), True
+    elif first is not None:  # more matches than the cap, seen in the walk itself
+        count, exact = count_limit, False
     elif summarised is not None:  # unfiltered or by status only: the maintained summary counts exactly, for free
         count, exact = summarised, True
     elif count_limit is None:
@@ -409,6 +419,8 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     offset = (page - 1) * page_size
     if all_ids is not None:
         ids = all_ids[offset:offset + page_size + 1]
+    elif first is not None and offset + page_size < len(first):
+        ids = first[offset:offset + page_size + 1]
     elif exact and offset >= page_size and offset > count - offset - page_size:
         ids = _page_ids_from_the_end(qs, keys, offset, page_size, count)
     else:

@@ -26,7 +26,9 @@ from tasks.history.triggers import row_triggers
 GRAM = 3
 MAX_NAME = 255  # tasks.filename's max_length: every position of every name
 NAMES = ("tasks_name_grams_ai", "tasks_name_grams_au", "tasks_name_grams_ad")
-ESTIMATE_CAP = 10_000  # rows counted to find the rarest piece of a query
+# Rows counted per piece to find the rarest: a piece in more of the user's names than this is common,
+# and the caller walks the names instead (``NameMatch.common``); counting further costs as much as the walk.
+ESTIMATE_CAP = 1_000
 MAX_CHECKED = 4  # pieces besides the driver looked up per candidate (the task's own LIKE checks the rest)
 _POSITIONS = "[" + ",".join(str(n) for n in range(1, MAX_NAME - GRAM + 2)) + "]"
 
@@ -165,6 +167,7 @@ class NameMatch:
     driver: str = ""
     others: list[str] = field(default_factory=list)
     empty: bool = False
+    common: bool = False  # even the rarest piece is in ESTIMATE_CAP names or more: the index would not narrow much
 
     def sql(self, *, created_from_us=None, created_to_us=None, statuses=None) -> tuple[str, list]:
         """``FROM ... WHERE ...`` over the driver's rows ``d`` (columns created_us, task_key)."""
@@ -249,4 +252,5 @@ def name_match(user_id: int, q: str) -> NameMatch | None:
     if ranked[0][0] == 0:
         return NameMatch(user_id=user_id, q=q, empty=True)
     order = [pieces[i] for _n, i in ranked]
-    return NameMatch(user_id=user_id, q=q, driver=order[0], others=order[1:1 + MAX_CHECKED])
+    return NameMatch(user_id=user_id, q=q, driver=order[0], others=order[1:1 + MAX_CHECKED],
+                     common=ranked[0][0] >= ESTIMATE_CAP)

@@ -32,11 +32,10 @@ def user_usage(user_ids) -> dict:
 
 
 def _stored_bytes(user_ids):
-    """(user id, bytes) from the per-task storage table (one index range per user)."""
-    from tasks.models import TaskStorage
+    """(user id, bytes) from UserStorage: one maintained row per user, not a sum over 100,000 task rows."""
+    from tasks.models import UserStorage
 
-    return (TaskStorage.objects.filter(user_id__in=user_ids).order_by().values("user_id")
-            .annotate(b=Sum("bytes")).values_list("user_id", "b"))
+    return UserStorage.objects.filter(user_id__in=user_ids).values_list("user_id", "bytes")
 
 
 def storage_by_user():

@@ -57,7 +57,7 @@ def test_task_list_queries_do_not_grow_with_rows(staff_client, user_a, user_b, m
         assert staff_client.get("/admin/tasks/task/").status_code == 200
     assert len(many) == len(few)
     sql = " ".join(q["sql"] for q in many.captured_queries).upper()
-    assert "LIMIT 10001" in sql  # the bounded count
+    assert "LIMIT 1001" in sql  # the bounded count
     page = [q["sql"].upper() for q in many.captured_queries if "ORDER BY" in q["sql"].upper()
             and "TOOL_OCR_TASKS" in q["sql"].upper() and "COUNT(" not in q["sql"].upper()]
     assert page and not any(" JOIN " in q for q in page)  # owners come by prefetch, not a JOIN (MariaDB plan)
@@ -91,6 +91,43 @@ def test_capped_count_says_more_than(staff_client, user_a, make_task, monkeypatc
         make_task(user_a, results=False)
     page = staff_client.get("/admin/tasks/task/").content.decode()
     assert "more than" in page and "not counted exactly" in page
+
+
+def test_a_deep_page_reads_its_ids_first_and_shows_the_same_rows(staff_client, user_a, make_task, monkeypatch):
+    from core.admin_tools import LargeTablePaginator
+    from tasks.admin import TaskAdmin
+
+    monkeypatch.setattr(TaskAdmin, "list_per_page", 2)
+    tasks = [make_task(user_a, filename=f"deep-{i}.png", age_days=i, results=False) for i in range(7)]
+
+    def shown(deep):
+        monkeypatch.setattr(LargeTablePaginator, "deep", deep)
+        with CaptureQueriesContext(connection) as queries:
+            page = staff_client.get("/admin/tasks/task/?p=2").content.decode()
+        return sorted((page.index(t.filename), t.filename) for t in tasks if t.filename in page), queries
+
+    plain, _ = shown(10_000)
+    by_ids, queries = shown(2)
+    assert [name for _at, name in plain] == [name for _at, name in by_ids] == ["deep-2.png", "deep-3.png"]
+    assert any("LIMIT 2 OFFSET 2" in q["sql"].upper() and "FILENAME" not in q["sql"].upper().split(" FROM ")[0]
+               for q in queries.captured_queries)  # the ids alone, then the rows
+
+
+def test_the_people_list_shows_each_persons_stored_bytes(staff_client, user_a, user_b, make_task):
+    from tasks.models import TaskFile, UserStorage
+
+    make_task(user_a)  # an original and three results
+    make_task(user_b, status="failed")  # an original only
+    for user in (user_a, user_b):
+        stored = sum(TaskFile.objects.filter(task__user=user).values_list("size_bytes", flat=True))
+        assert UserStorage.objects.get(user=user).bytes == stored > 0
+    page = staff_client.get("/admin/accounts/user/").content.decode()
+    from django.template.defaultfilters import filesizeformat
+
+    for user in (user_a, user_b):
+        row = page[page.index(user.email):]
+        row = row[:row.index("</tr>")]
+        assert str(filesizeformat(UserStorage.objects.get(user=user).bytes)) in row
 
 
 def test_retry_and_cancel_actions(staff_client, user_a, make_task, django_capture_on_commit_callbacks):

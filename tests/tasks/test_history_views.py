@@ -80,6 +80,23 @@ def test_pages_and_page_size(page_client, user_a):
     assert len(_row_ids(odd)) == 23
 
 
+@pytest.mark.parametrize("common", [True, False], ids=["common name pieces", "through the name index"])
+def test_a_search_counts_to_its_own_smaller_limit(page_client, user_a, monkeypatch, common):
+    """A search is counted up to SEARCH_COUNT_LIMIT (the list's own limit stays); one with few matches,
+    found through the name index, is counted exactly."""
+    monkeypatch.setattr("tasks.web.history_views.SEARCH_COUNT_LIMIT", 12)
+    monkeypatch.setattr("tasks.history.names.ESTIMATE_CAP", 1 if common else 1000)
+    now = timezone.now()
+    tasks = [make_task(user_a, filename=f"contract-{i:02d}.png", created_at=now - timedelta(minutes=i)) for i in range(30)]
+    make_task(user_a, filename="letter.png", created_at=now - timedelta(minutes=5, seconds=30))
+    html = page_client.get("/history/?q=contract&page_size=10&page=2").content.decode()
+    assert _row_ids(html) == [str(t.id) for t in tasks[10:20]] and 'data-testid="page-next"' in html
+    assert ("11–20 of more than 12" if common else "11–20 of 30") in html
+    last = page_client.get("/history/?q=contract&page_size=10&page=3").content.decode()
+    assert _row_ids(last) == [str(t.id) for t in tasks[20:]] and 'data-testid="page-next"' not in last
+    assert "of 31" in page_client.get("/history/?page_size=10").content.decode()  # no search: the list's count
+
+
 def test_counts_stop_at_the_limit_on_big_histories(page_client, user_a, monkeypatch):
     monkeypatch.setattr("tasks.web.history_views.COUNT_LIMIT", 12)
     now = timezone.now()

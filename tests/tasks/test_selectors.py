@@ -177,6 +177,46 @@ def test_searches_through_the_name_index_give_the_rows_of_the_plain_search(histo
     assert pages() == expected
 
 
+COMMON_SEARCHES = [
+    {"q": "e"},  # too short for the name index: the walk, as a common word
+    {"q": "invoice"},
+    {"q": ".PNG", "status": ["completed", "failed"], "created_from": "days_ago_30"},
+    {"q": "-0", "ordering": "created_at"},
+]
+
+
+@pytest.mark.parametrize("filters", COMMON_SEARCHES, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()))
+@pytest.mark.parametrize("count_limit", [1000, 4])  # all matches under the cap; more than the cap
+def test_a_common_search_is_walked_once_for_its_count_and_its_first_pages(history, user_a, filters, count_limit,
+                                                                          monkeypatch):
+    """A name search whose pieces are common (names.ESTIMATE_CAP) reads its first count_limit + 1 ids in list
+    order: the table's capped count and its first pages from that one walk, no COUNT; the same rows as LIKE's."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(selectors.names, "ESTIMATE_CAP", 1)  # every piece counts as common
+    filters = _resolve(filters)
+    expected = [t.id for t in _expected(history, **filters)]
+    assert len(expected) > 4
+    seen, number = [], 1
+    while True:
+        with CaptureQueriesContext(connection) as captured:
+            page = selectors.task_page(user=user_a, filters=filters, page=number, page_size=3,
+                                       count_limit=count_limit)
+        assert page.exact == (len(expected) <= count_limit)
+        assert page.count == min(len(expected), count_limit)
+        if (number - 1) * 3 + 3 < count_limit:  # within the walk: no COUNT, no second walk
+            assert not [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper()
+                        and "task_name_grams" not in q["sql"]]
+        if not page.rows:
+            break
+        seen += [t.id for t in page.rows]
+        number += 1
+        if not page.has_next:
+            break
+    assert seen == expected
+
+
 def test_a_search_without_a_match_does_not_walk_the_users_tasks(history, user_a):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

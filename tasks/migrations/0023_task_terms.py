@@ -81,7 +81,7 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("tasks", "0021_auditlog_to_core")]
+    dependencies = [("tasks", "0022_admin_status_engine_idx")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
