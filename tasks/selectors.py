@@ -177,14 +177,6 @@ def _search_count(selects) -> int:
         return cursor.fetchone()[0]
 
 
-def _each_count(selects) -> list[int]:
-    """The rows of each SELECT (each cut at its own LIMIT), in one query: index entries counted, none sent."""
-    sql = ", ".join(f"(SELECT COUNT(*) FROM ({select}) AS c{i})" for i, (select, _params) in enumerate(selects))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {sql}", [p for _select, params in selects for p in params])
-        return list(cursor.fetchone())
-
-
 def _search_bounds(filters: dict) -> dict:
     start, end = date_bounds(filters)
     return {"created_from_us": names.created_us(start) if start else None,
@@ -348,28 +340,32 @@ def _few_matches_by_index(*, user, filters: dict, qs: QuerySet[Task], keys, sour
 
 
 def _newest_first_search(*, filters: dict, sources, page: int, page_size: int,
-                         count_limit: int | None) -> tuple[list, int, bool]:
-    """(ids of the page and one more, count, exact) of a search in the default order, from the indexes alone.
+                         count_limit: int | None) -> tuple[list, int, bool, int | None]:
+    """(ids of the page and one more, count, exact, every match's count when all were read) of a search in
+    the default order, from the indexes alone.
 
     Both indexes hold their rows newest first, so the page is the first rows of the union of their
-    ranges (the rarest term's, the rarest piece's), each cut at the rows the page needs. The HTML table
-    counts up to ``count_limit`` (each range's rows first: one alone past the cap settles it); the API
-    counts every match.
+    ranges (the rarest term's, the rarest piece's), each cut at the rows needed: the page's, and for the
+    HTML table the first ``count_limit`` + 1 (its capped count, from the same rows), or SORT_HERE_LIMIT + 1
+    when the file-name index narrows (few matches are counted exactly). The API counts every match.
     """
     name, text = sources
     bounds = _search_bounds(filters)
     need = page * page_size + 1
-    first = _search_first(_search_selects(name, text, need, bounds), need)
-    if len(first) < need:  # every match is here
+    base = None
+    if count_limit is not None:
+        base = count_limit + 1 if getattr(name, "common", True) else max(count_limit, SORT_HERE_LIMIT) + 1
+    limit = max(need, base or 0)
+    first = _search_first(_search_selects(name, text, limit, bounds), limit)
+    known = len(first) if len(first) < limit else None
+    if count_limit is None:
+        count = known if known is not None else _search_count(_search_selects(name, text, None, bounds))
+        exact = True
+    elif len(first) < base:
         count, exact = len(first), True
-    elif count_limit is None:
-        count, exact = _search_count(_search_selects(name, text, None, bounds)), True
-    elif max(_each_count(_search_selects(name, text, count_limit + 1, bounds))) > count_limit:
-        count, exact = count_limit, False  # one term (or the name) alone has more: no union needed
     else:
-        count = _search_count(_search_selects(name, text, count_limit + 1, bounds))
-        count, exact = min(count, count_limit), count <= count_limit
-    return first[(page - 1) * page_size:need], count, exact
+        count, exact = count_limit, False
+    return first[(page - 1) * page_size:need], count, exact, known
 
 
 def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: int = 25,
@@ -433,12 +429,14 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
 
 
 def _search_page(*, filters, sources, page, page_size, clamp, with_files, count_limit) -> TaskPage:
-    ids, count, exact = _newest_first_search(filters=filters, sources=sources, page=page, page_size=page_size,
-                                             count_limit=count_limit)
-    if clamp and not ids and page > 1:  # past the end: the last page (the count is exact then)
-        page = max(1, math.ceil(count / page_size))
-        ids, count, exact = _newest_first_search(filters=filters, sources=sources, page=page, page_size=page_size,
-                                                 count_limit=count_limit)
+    ids, count, exact, known = _newest_first_search(filters=filters, sources=sources, page=page,
+                                                    page_size=page_size, count_limit=count_limit)
+    if clamp and not ids and page > 1:  # past the end: the last page (every match was read to find that out)
+        page = max(1, math.ceil((known or 0) / page_size))
+        ids, count, exact, known = _newest_first_search(filters=filters, sources=sources, page=page,
+                                                        page_size=page_size, count_limit=count_limit)
+        if not exact and known is not None:
+            count, exact = known, True
     return _task_page_rows(ids, count=count, page=page, page_size=page_size, exact=exact, with_files=with_files)
 
 

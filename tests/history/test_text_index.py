@@ -130,7 +130,7 @@ def _expected(history, test):
     return [t.pk for t in history if test(TaskText.objects.get(task=t).text)]
 
 
-def test_pages_and_counts_agree_with_the_texts(history, user_a):
+def test_pages_and_counts_agree_with_the_texts(history, user_a, monkeypatch):
     alpha = _expected(history, lambda text: any(w.startswith("alpha") for w in text.lower().split()))
     assert len(alpha) == 15
     everything = [t.pk for t in history]
@@ -138,6 +138,9 @@ def test_pages_and_counts_agree_with_the_texts(history, user_a):
     assert page1.rows and [t.pk for t in page1.rows] == alpha[:10] and page1.count == 15 and page1.exact
     page2 = selectors.task_page(user=user_a, filters={"q": "alpha"}, page=2, page_size=10)
     assert [t.pk for t in page2.rows] == alpha[10:] and not page2.has_next
+    few = selectors.task_page(user=user_a, filters={"q": "common"}, page_size=10, count_limit=25)
+    assert [t.pk for t in few.rows] == everything[:10] and few.count == 40 and few.exact  # under SORT_HERE_LIMIT
+    monkeypatch.setattr(selectors, "SORT_HERE_LIMIT", 3)
     capped = selectors.task_page(user=user_a, filters={"q": "common"}, page_size=10, count_limit=25)
     assert [t.pk for t in capped.rows] == everything[:10] and capped.count == 25 and not capped.exact and capped.more
     exact = selectors.task_page(user=user_a, filters={"q": "common"}, page=3, page_size=10)
