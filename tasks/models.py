@@ -232,7 +232,7 @@ class TaskStorage(models.Model):
     table (task ids are random UUIDs): seconds for a user with 100,000 tasks. This table has
     one row per task that has files, ordered by (user, created_at), so "storage used" for a
     date range is one short index range. tasks.history.signals keeps it equal to
-    SUM(task_files.size_bytes) per task; tests/history/test_storage.py checks that through the
+    SUM(task_files.size_bytes) per task; tests/tasks/history/test_storage.py checks that through the
     real services.
     """
 
@@ -257,7 +257,7 @@ class TaskSummary(models.Model):
     Kept by database triggers on the tasks table (tasks/history/triggers.py), so every writer counts:
     the services' conditional UPDATEs, the reaper, bulk deletes, SQL run by hand. The history's
     counts and the all-time statistics of a user with 100,000 tasks then read five rows instead
-    of 100,000 index entries (benchmarks/history_scale.py). tests/history/test_summary.py checks
+    of 100,000 index entries (benchmarks/history_scale.py). tests/tasks/history/test_summary.py checks
     it against GROUP BY after real service calls.
     """
 
@@ -282,7 +282,7 @@ class UserStorage(models.Model):
     """Bytes stored per user: the sum of the user's TaskStorage rows, kept by triggers on that table.
 
     "Storage used" over all time is then one row instead of 100,000 for a heavy user
-    (tasks/history/triggers.py; tests/history/test_summary.py checks it against SUM).
+    (tasks/history/triggers.py; tests/tasks/history/test_summary.py checks it against SUM).
     """
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE,
@@ -305,7 +305,7 @@ class TaskHourSummary(models.Model):
     status instead of every task in the range: 1,440 rows for a 30-day chart of a user with 555
     tasks a day, not 16,500 (benchmarks/history_scale.py). A day of the site's time zone is a
     whole number of UTC hours wherever its offset is whole hours (daylight saving included);
-    elsewhere (India's +5:30, say) the statistics read the tasks. tests/history/test_summary.py
+    elsewhere (India's +5:30, say) the statistics read the tasks. tests/tasks/history/test_summary.py
     checks it against GROUP BY after real service calls.
     """
 
