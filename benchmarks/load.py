@@ -1,6 +1,7 @@
 """Load test: N signed-in users browse their history, open tasks and download results, against gunicorn.
 
-    .venv/bin/python benchmarks/load.py                      # 200 users, 60 s, think time 1-3 s
+    .venv/bin/python benchmarks/load.py                      # 200 users, 60 s, think time 1-3 s, 3 x 8, SQLite
+    .venv/bin/python benchmarks/load.py --layout 3x8 --layout 6x4 --db mariadb --append
     .venv/bin/python benchmarks/load.py --users 50 --duration 20 --think 0 0   # closed loop, no pauses
 
 What it does, all on 127.0.0.1 in a scratch folder (nothing of data/ is touched):
@@ -8,14 +9,22 @@ What it does, all on 127.0.0.1 in a scratch folder (nothing of data/ is touched)
    --tasks-per-user completed tasks each (real files in storage) and one signed-in browser
    session per person (the Django session and its TokenSession row, made directly: the
    sign-in itself is measured by benchmarks/auth_latency.py);
-2. starts gunicorn with deploy/gunicorn.conf.py (production settings: DEBUG off, JSON logs,
-   multiprocess metrics);
+   (--db mariadb: a scratch MariaDB database, created and dropped here, on the server of
+   MYSQL_ADMIN_URL, else root over the local socket);
+2. for each --layout (gunicorn processes x threads) starts gunicorn with deploy/gunicorn.conf.py
+   (production settings: DEBUG off, JSON logs, multiprocess metrics; benchmarks/load_settings.py
+   adds two do-nothing views for step 4);
 3. runs the users concurrently (asyncio + aiohttp) for --duration seconds; each user
    repeats: history page (a random page or filter) 40 %, a task page 35 %, a result
    download 25 %, with a random think time between requests;
-4. prints throughput, p50/p95/p99 per action and overall, errors, and the CPU used by the
-   server and by this client, and writes the report to benchmarks/results/load.txt.
-Goal: p95 <= 200 ms and no errors with 200 users on the 2-core development machine.
+4. then, on the same server, measures the framework's floor: --floor-seconds of back-to-back
+   requests to a do-nothing view signed in (session, user, session guard: what every page
+   pays) and to one without a session (the middleware alone), each as server CPU per request;
+5. prints throughput, p50/p95/p99 per action and overall, errors, the server's CPU per request
+   beside the two floors, the CPU of this client and of everything else on the machine, and
+   writes the report to benchmarks/results/load.txt (--append adds to it).
+Goal: p95 <= 200 ms and no errors with 200 users on the 2-core development machine, and at most
+5 ms of server CPU per request for the mix.
 """
 
 import argparse
@@ -38,6 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 GOAL_P95_MS = 200
+GOAL_CPU_MS = 5
+FLOOR_CONCURRENCY = 8
 
 
 # --- Seeding (runs in a child process with the benchmark's environment) ------------------
@@ -146,7 +157,7 @@ def wait_ready(url: str, timeout: float = 60) -> None:
     raise SystemExit("gunicorn did not become ready")
 
 
-# --- The users ----------------------------------------------------------------------
+# --- The users ---------------------------------------------------------------------
 HISTORY_PATH = ["/history/"]
 HISTORY_QUERIES = ["", "?page=2", "?status=completed", "?status=failed", "?ordering=filename", "?q=scan-01"]
 
@@ -191,6 +202,27 @@ async def run_users(base, people, cookie, duration, think):
     return samples, errors
 
 
+async def hammer(base, path, cookies, seconds, concurrency=FLOOR_CONCURRENCY):
+    """Back-to-back GETs of one path from a few connections; (answers, non-200 answers)."""
+    import aiohttp
+
+    counts = [0, 0]
+
+    async def one(n):
+        headers = {"Cookie": cookies[n % len(cookies)]} if cookies else {}
+        while time.monotonic() < deadline:
+            async with session.get(base + path, headers=headers, allow_redirects=False) as response:
+                await response.read()
+                counts[0] += 1
+                counts[1] += response.status != 200
+
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        deadline = time.monotonic() + seconds
+        await asyncio.gather(*(one(n) for n in range(concurrency)))
+    return counts
+
+
 def percentile(values, p):
     if not values:
         return float("nan")
@@ -199,95 +231,30 @@ def percentile(values, p):
     return ordered[k]
 
 
-def report(args, samples, errors, wall, server_cpu, client_cpu, workers, threads, history_ok, machine_cpu=None,
-           load=None) -> str:
-    lines = [f"Tool OCR load test, {time.strftime('%Y-%m-%d %H:%M:%S')}",
-             f"{args.users} signed-in users, {args.duration:.0f} s, think time {args.think[0]}-{args.think[1]} s, "
-             f"gunicorn {workers} processes x {threads} threads on 127.0.0.1, {os.cpu_count()} CPU cores, "
-             f"database {'SQLite' if not args.database_url else args.database_url.split(':')[0]}",
-             f"requests: {len(samples)}  throughput: {len(samples) / wall:.1f} req/s  errors: {len(errors)}", "",
-             f"{'action':<10} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"]
-    groups = {}
-    for action, ms, _t in samples:
-        groups.setdefault(action, []).append(ms)
-    groups["all"] = [ms for _a, ms, _t in samples]
-    for action, values in groups.items():
-        lines.append(f"{action:<10} {len(values):>7} {percentile(values, 50):>8.1f} {percentile(values, 95):>8.1f} "
-                     f"{percentile(values, 99):>8.1f} {max(values) if values else float('nan'):>8.1f}")
-    cores = os.cpu_count() or 1
-    lines += ["",
-              f"CPU: server {server_cpu:.1f} s ({100 * server_cpu / wall / cores:.0f}% of {cores} cores), "
-              f"load client {client_cpu:.1f} s ({100 * client_cpu / wall / cores:.0f}%)",
-              f"CPU per request (server): {1000 * server_cpu / max(1, len(samples)):.1f} ms"]
-    if machine_cpu is not None:
-        others = max(0.0, machine_cpu - server_cpu - client_cpu)
-        lines.append(f"CPU of other processes on the machine meanwhile: {others:.1f} s "
-                     f"({100 * others / wall / cores:.0f}% of {cores} cores); load average after the run: "
-                     f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
-        busy = (server_cpu + client_cpu + others) / wall / cores
-        limit = ("CPU: the cores were saturated, so requests queued for a core" if busy >= 0.9 else
-                 "not CPU: the cores had room; look at the database (SQLite writes) or gunicorn threads")
-        lines.append(f"what limits it: {limit} (machine {100 * busy:.0f}% busy; the server alone needs "
-                     f"{1000 * server_cpu / max(1, len(samples)):.1f} ms CPU per request, about "
-                     f"{cores * 1000 / max(0.1, 1000 * server_cpu / max(1, len(samples))):.0f} req/s on {cores} idle cores)")
-    if not history_ok:
-        lines.append("note: /history/ was not available; history requests went to /")
-    p95 = percentile(groups["all"], 95)
-    verdict = "MET" if p95 <= GOAL_P95_MS and not errors else "NOT MET"
-    lines.append(f"goal p95 <= {GOAL_P95_MS} ms with 0 errors: {verdict} (p95 {p95:.1f} ms, {len(errors)} errors)")
-    if errors:
-        lines.append("first errors: " + "; ".join(errors[:5]))
-    return "\n".join(lines) + "\n"
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--duration", type=float, default=60)
-    parser.add_argument("--think", type=float, nargs=2, default=[1.0, 3.0], metavar=("MIN", "MAX"))
-    parser.add_argument("--tasks-per-user", type=int, default=30)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn process")
-    parser.add_argument("--database-url", default="", help="default: a scratch SQLite file")
-    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "load.txt"))
-    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
-    parser.add_argument("--seed-only", metavar="FILE", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.seed_only:
-        return seed(args.users, args.tasks_per_user, Path(args.seed_only))
-
-    scratch = Path(tempfile.mkdtemp(prefix="tool-ocr-load-"))
+# --- One layout: a gunicorn, the users, the floors -------------------------------------------
+def run_layout(args, env, data, workers, threads, scratch) -> dict:
     port = free_port()
-    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "load-test-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1",
-           "SECURE_SSL_REDIRECT": "false", "DATA_DIR": str(scratch), "MEDIA_ROOT": str(scratch / "files"),
-           "DATABASE_URL": args.database_url or f"sqlite:///{scratch / 'load.sqlite3'}",
-           "EXTERNAL_AUTH_API_URL": "http://127.0.0.1:9", "LOG_LEVEL": "INFO",
-           "PROMETHEUS_MULTIPROC_DIR": str(scratch / "prom"), "GUNICORN_BIND": f"127.0.0.1:{port}",
-           "GUNICORN_WORKERS": str(args.workers), "GUNICORN_THREADS": str(args.threads),
-           "TOOL_OCR_ENV_FILE": str(scratch / "no.env")}
-    (scratch / "prom").mkdir()
-    server = None
+    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers),
+           "GUNICORN_THREADS": str(threads), "DJANGO_SETTINGS_MODULE": "benchmarks.load_settings"}
+    prom = scratch / f"prom-{workers}x{threads}"
+    prom.mkdir()
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
+    log = open(scratch / f"server-{workers}x{threads}.log", "w")
+    server = subprocess.Popen([str(Path(PY).with_name("gunicorn")), "-c", "deploy/gunicorn.conf.py",
+                               "tool_ocr.wsgi"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
     try:
-        print(f"scratch folder {scratch}; migrating and seeding {args.users} users x {args.tasks_per_user} tasks ...")
-        subprocess.run([PY, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
-        seeded = scratch / "people.json"
-        subprocess.run([PY, __file__, "--seed-only", str(seeded), "--users", str(args.users),
-                        "--tasks-per-user", str(args.tasks_per_user)], cwd=ROOT, env=env, check=True)
-        data = json.loads(seeded.read_text())
-        log = open(scratch / "server.log", "w")
-        server = subprocess.Popen([str(Path(PY).with_name("gunicorn")), "-c", "deploy/gunicorn.conf.py",
-                                   "tool_ocr.wsgi"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         wait_ready(base)
-        history_ok = True
-        probe = urllib.request.Request(base + "/history/", headers={"Cookie": f"{data['cookie']}={data['users'][0]['session']}"})
+        cookies = [f"{data['cookie']}={p['session']}" for p in data["users"]]
+        probe = urllib.request.Request(base + "/history/", headers={"Cookie": cookies[0]})
         try:
             urllib.request.urlopen(probe, timeout=10)
         except urllib.error.HTTPError:
-            history_ok = False
-            HISTORY_PATH[0], HISTORY_QUERIES[:] = "/", [""]
-        print(f"gunicorn on {base}; {args.users} users for {args.duration:.0f} s ...")
+            raise SystemExit("/history/ did not answer 200 for a signed-in user: nothing to measure")
+        # Every thread's first request (imports, connections, templates) is not what a request costs.
+        asyncio.run(hammer(base, "/__load__/signed-in", cookies, 2, concurrency=workers * threads))
+        print(f"gunicorn {workers}x{threads} on {base}; {args.users} users for {args.duration:.0f} s ...")
         pids = process_tree(server.pid)
         server_before, client_before = cpu_seconds(pids), time.process_time()
         machine_before = machine_busy_seconds()
@@ -297,20 +264,152 @@ def main():
         server_cpu = cpu_seconds(pids) - server_before
         client_cpu = time.process_time() - client_before
         machine_cpu = machine_busy_seconds() - machine_before
-        text = report(args, samples, errors, wall, server_cpu, client_cpu, args.workers, args.threads, history_ok,
-                      machine_cpu, os.getloadavg())
-        print(text)
+        load = os.getloadavg()
+        floors = {}
+        for name, path, jar in (("signed-in", "/__load__/signed-in", cookies), ("bare", "/__load__/bare", [])):
+            before, m_before, t0 = cpu_seconds(pids), machine_busy_seconds(), time.monotonic()
+            done, bad = asyncio.run(hammer(base, path, jar, args.floor_seconds))
+            cpu, m_cpu, w = cpu_seconds(pids) - before, machine_busy_seconds() - m_before, time.monotonic() - t0
+            floors[name] = {"requests": done, "bad": bad, "cpu_ms": 1000 * cpu / max(1, done),
+                            "others": max(0.0, m_cpu - cpu) / w / (os.cpu_count() or 1)}
+        return {"workers": workers, "threads": threads, "samples": samples, "errors": errors, "wall": wall,
+                "server_cpu": server_cpu, "client_cpu": client_cpu, "machine_cpu": machine_cpu, "load": load,
+                "floors": floors}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def report(args, r, db_name) -> str:
+    samples, errors, wall = r["samples"], r["errors"], r["wall"]
+    cores = os.cpu_count() or 1
+    cpu_ms = 1000 * r["server_cpu"] / max(1, len(samples))
+    lines = [f"Tool OCR load test, {time.strftime('%Y-%m-%d %H:%M:%S')}{'  ' + args.label if args.label else ''}",
+             f"{args.users} signed-in users, {args.duration:.0f} s, think time {args.think[0]}-{args.think[1]} s, "
+             f"gunicorn {r['workers']} processes x {r['threads']} threads on 127.0.0.1, {cores} CPU cores, "
+             f"database {db_name}",
+             f"requests: {len(samples)}  throughput: {len(samples) / wall:.1f} req/s  errors: {len(errors)}", "",
+             f"{'action':<10} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"]
+    groups = {}
+    for action, ms, _t in samples:
+        groups.setdefault(action, []).append(ms)
+    groups["all"] = [ms for _a, ms, _t in samples]
+    for action, values in groups.items():
+        lines.append(f"{action:<10} {len(values):>7} {percentile(values, 50):>8.1f} {percentile(values, 95):>8.1f} "
+                     f"{percentile(values, 99):>8.1f} {max(values) if values else float('nan'):>8.1f}")
+    others = max(0.0, r["machine_cpu"] - r["server_cpu"] - r["client_cpu"])
+    floor = r["floors"]
+    lines += ["",
+              f"CPU: server {r['server_cpu']:.1f} s ({100 * r['server_cpu'] / wall / cores:.0f}% of {cores} cores), "
+              f"load client {r['client_cpu']:.1f} s ({100 * r['client_cpu'] / wall / cores:.0f}%)",
+              f"CPU per request (server): {cpu_ms:.1f} ms for the mix; floor, same server: "
+              f"{floor['signed-in']['cpu_ms']:.1f} ms for a do-nothing signed-in view, "
+              f"{floor['bare']['cpu_ms']:.1f} ms for a do-nothing view without a session "
+              f"({floor['signed-in']['requests']} and {floor['bare']['requests']} requests in "
+              f"{args.floor_seconds:.0f} s each, {FLOOR_CONCURRENCY} connections"
+              + (f"; {floor['signed-in']['bad'] + floor['bare']['bad']} not 200" if floor['signed-in']['bad'] + floor['bare']['bad'] else "")
+              + ")",
+              f"CPU of other processes on the machine meanwhile: {others:.1f} s "
+              f"({100 * others / wall / cores:.0f}% of {cores} cores; during the floors "
+              f"{100 * floor['signed-in']['others']:.0f}% and {100 * floor['bare']['others']:.0f}%); "
+              f"load average after the run: {r['load'][0]:.1f} {r['load'][1]:.1f} {r['load'][2]:.1f}"]
+    busy = (r["server_cpu"] + r["client_cpu"] + others) / wall / cores
+    capacity = cores * 1000 / max(0.1, cpu_ms)
+    think = sum(args.think) / 2
+    limit = ("CPU: the cores were saturated, so requests queued for a core" if busy >= 0.9 else
+             "not CPU: the cores had room; look at the database (SQLite writes) or gunicorn threads")
+    lines.append(f"what limits it: {limit} (machine {100 * busy:.0f}% busy; the server alone needs "
+                 f"{cpu_ms:.1f} ms CPU per request, about {capacity:.0f} req/s on {cores} idle cores)")
+    if think > 0:
+        lines.append(f"more users: at {think:.0f} s think time each user asks about {1 / think:.2f} req/s, so "
+                     f"{cores} cores at 70 % busy carry about {0.7 * capacity * think:.0f} such users; "
+                     "past that, requests queue for a core: more cores or web hosts (on MariaDB; SQLite is one host)")
+    p95 = percentile(groups["all"], 95)
+    verdict = "MET" if p95 <= GOAL_P95_MS and not errors else "NOT MET"
+    lines.append(f"goal p95 <= {GOAL_P95_MS} ms with 0 errors: {verdict} (p95 {p95:.1f} ms, {len(errors)} errors)")
+    lines.append(f"goal <= {GOAL_CPU_MS} ms server CPU per request: {'MET' if cpu_ms <= GOAL_CPU_MS else 'NOT MET'} "
+                 f"({cpu_ms:.1f} ms)")
+    if errors:
+        lines.append("first errors: " + "; ".join(errors[:5]))
+    return "\n".join(lines) + "\n"
+
+
+def layout(text: str) -> tuple[int, int]:
+    try:
+        workers, threads = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("use PROCESSESxTHREADS, e.g. 3x8") from None
+    return workers, threads
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--think", type=float, nargs=2, default=[1.0, 3.0], metavar=("MIN", "MAX"))
+    parser.add_argument("--tasks-per-user", type=int, default=30)
+    parser.add_argument("--layout", type=layout, action="append", metavar="PxT",
+                        help="gunicorn processes x threads, e.g. 3x8 (default); repeat for several runs on one seed")
+    parser.add_argument("--db", choices=["sqlite", "mariadb"], default="sqlite",
+                        help="sqlite: a scratch file (default); mariadb: a scratch database, dropped afterwards")
+    parser.add_argument("--database-url", default="", help="an existing database to use instead (it is migrated)")
+    parser.add_argument("--floor-seconds", type=float, default=10)
+    parser.add_argument("--label", default="", help="a note for the report's first line (before, after, ...)")
+    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "load.txt"))
+    parser.add_argument("--append", action="store_true", help="add to --output instead of replacing it")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--seed-only", metavar="FILE", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.seed_only:
+        return seed(args.users, args.tasks_per_user, Path(args.seed_only))
+    layouts = args.layout or [(3, 8)]
+
+    scratch = Path(tempfile.mkdtemp(prefix="tool-ocr-load-"))
+    mysql, database, database_url = None, "", args.database_url
+    if args.db == "mariadb" and not database_url:
+        sys.path.insert(0, str(ROOT))
+        from ops.mysql_admin import MySQLServer
+
+        mysql = MySQLServer.from_env()
+        if not mysql.available():
+            raise SystemExit("no MariaDB/MySQL server reachable as an administrator (set MYSQL_ADMIN_URL)")
+        database = f"toolocr_load_{os.getpid()}"
+        mysql.create_database(database)
+        database_url = mysql.url(database)
+    db_name = "SQLite" if not database_url else "MariaDB" if database_url.startswith("mysql") else database_url.split(":")[0]
+    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "load-test-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1",
+           "SECURE_SSL_REDIRECT": "false", "DATA_DIR": str(scratch), "MEDIA_ROOT": str(scratch / "files"),
+           "DATABASE_URL": database_url or f"sqlite:///{scratch / 'load.sqlite3'}",
+           "EXTERNAL_AUTH_API_URL": "http://127.0.0.1:9", "LOG_LEVEL": "INFO",
+           "PROMETHEUS_MULTIPROC_DIR": str(scratch / "prom"), "TOOL_OCR_ENV_FILE": str(scratch / "no.env")}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    (scratch / "prom").mkdir()
+    try:
+        print(f"scratch folder {scratch}; migrating and seeding {args.users} users x {args.tasks_per_user} tasks "
+              f"on {db_name} ...")
+        subprocess.run([PY, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
+        seeded = scratch / "people.json"
+        subprocess.run([PY, __file__, "--seed-only", str(seeded), "--users", str(args.users),
+                        "--tasks-per-user", str(args.tasks_per_user)], cwd=ROOT, env=env, check=True)
+        data = json.loads(seeded.read_text())
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+        texts = []
+        for workers, threads in layouts:
+            text = report(args, run_layout(args, env, data, workers, threads, scratch), db_name)
+            print(text)
+            texts.append(text)
+        body = "\n".join(texts)
+        if args.append and out.exists():
+            body = out.read_text().rstrip("\n") + "\n\n" + body
+        out.write_text(body)
         print(f"written to {out}")
     finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+        if mysql is not None:
+            mysql.drop_database(database)
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
 

@@ -202,9 +202,9 @@ class TaskText(models.Model):
     """The recognised text of a task, and its search terms (tasks.history.search): one row per completed task.
 
     ``terms`` holds every word (folded) and every two-character piece of Chinese/Japanese text,
-    each prefixed with the owner's tag, so the full-text index (FULLTEXT on MariaDB, FTS5 on
-    SQLite; migration 0006) finds words, prefixes and CJK substrings of one user's tasks only.
-    The row goes with its task (cascade), and a new run replaces it in the run's transaction.
+    each prefixed with the owner's tag; triggers copy them into TaskTerm (tasks/history/text_index.py,
+    migration 0023), the index the search reads. The row goes with its task (cascade), and a new
+    run replaces it in the run's transaction.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -232,7 +232,7 @@ class TaskStorage(models.Model):
     table (task ids are random UUIDs): seconds for a user with 100,000 tasks. This table has
     one row per task that has files, ordered by (user, created_at), so "storage used" for a
     date range is one short index range. tasks.history.signals keeps it equal to
-    SUM(task_files.size_bytes) per task; tests/history/test_storage.py checks that through the
+    SUM(task_files.size_bytes) per task; tests/tasks/history/test_storage.py checks that through the
     real services.
     """
 
@@ -257,7 +257,7 @@ class TaskSummary(models.Model):
     Kept by database triggers on the tasks table (tasks/history/triggers.py), so every writer counts:
     the services' conditional UPDATEs, the reaper, bulk deletes, SQL run by hand. The history's
     counts and the all-time statistics of a user with 100,000 tasks then read five rows instead
-    of 100,000 index entries (benchmarks/history_scale.py). tests/history/test_summary.py checks
+    of 100,000 index entries (benchmarks/history_scale.py). tests/tasks/history/test_summary.py checks
     it against GROUP BY after real service calls.
     """
 
@@ -282,7 +282,7 @@ class UserStorage(models.Model):
     """Bytes stored per user: the sum of the user's TaskStorage rows, kept by triggers on that table.
 
     "Storage used" over all time is then one row instead of 100,000 for a heavy user
-    (tasks/history/triggers.py; tests/history/test_summary.py checks it against SUM).
+    (tasks/history/triggers.py; tests/tasks/history/test_summary.py checks it against SUM).
     """
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE,
@@ -305,7 +305,7 @@ class TaskHourSummary(models.Model):
     status instead of every task in the range: 1,440 rows for a 30-day chart of a user with 555
     tasks a day, not 16,500 (benchmarks/history_scale.py). A day of the site's time zone is a
     whole number of UTC hours wherever its offset is whole hours (daylight saving included);
-    elsewhere (India's +5:30, say) the statistics read the tasks. tests/history/test_summary.py
+    elsewhere (India's +5:30, say) the statistics read the tasks. tests/tasks/history/test_summary.py
     checks it against GROUP BY after real service calls.
     """
 
@@ -348,3 +348,24 @@ class TaskNameGram(models.Model):
 
     def __str__(self):
         return self.gram
+
+
+class TaskTerm(models.Model):
+    """The text index (tasks/history/text_index.py): one row per search term of a task's recognised text,
+    written only by the triggers on task_texts. Its whole row is its primary key, newest first per term."""
+
+    pk = models.CompositePrimaryKey("user_id", "term", "created_us", "task_key")
+    user_id = models.BigIntegerField(db_comment="Owner of the task (task_texts.user_id)")
+    term = models.CharField(max_length=64, db_comment="A term of task_texts.terms without the owner's tag: "
+                                                      "w<folded word> or c<hex of two CJK characters> (utf8mb4_bin)")
+    created_us = models.BigIntegerField(db_comment="The task's created_at in microseconds since 1970 (UTC); "
+                                                   "descending in the key: newest first")
+    task_key = models.BinaryField(max_length=16, db_comment="The task's id as 16 bytes (UNHEX(tasks.id); "
+                                                            "the id's text on SQLite)")
+
+    class Meta:
+        db_table = "task_terms"
+        db_table_comment = "Text index: every search term of each task's recognised text, kept by triggers"
+
+    def __str__(self):
+        return self.term

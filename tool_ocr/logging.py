@@ -6,6 +6,7 @@ scrubs secrets as a last line of defence, so a careless ``extra={"password": ...
 token in a message never reaches the disk.
 """
 
+import functools
 import logging
 import re
 
@@ -27,18 +28,30 @@ SECRET_PATTERNS = [
     (re.compile(r"(?i)\b(password|passwd|token|secret|access_token|refresh_token|id_token|sessionid|csrftoken)"
                 r"(\s*[=:]\s*|\"\s*:\s*\")[^\s&,;\"']+"), r"\1\2" + REDACTED),
 ]
+# Any of the patterns at all: most strings (every request's path and address) match none, and one search
+# costs a quarter of the four substitutions (benchmarks/load.py counts the CPU of every request).
+_ANY_SECRET = re.compile("|".join(f"(?i:{p.pattern[4:]})" if p.pattern.startswith("(?i)") else f"(?:{p.pattern})"
+                                  for p, _ in SECRET_PATTERNS))
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime"}
 
 
 def scrub(text: str) -> str:
     """Replace anything that looks like a secret in a string."""
+    if not _ANY_SECRET.search(text):
+        return text
     for pattern, replacement in SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
 
 
+@functools.lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    """Whether an attribute of this name never belongs in a log (the same few names come on every line)."""
+    return bool(SECRET_KEYS.search(key))
+
+
 def _scrub_value(key, value, depth=0):
-    if SECRET_KEYS.search(str(key)):
+    if _secret_key(str(key)):
         return REDACTED
     if isinstance(value, str):
         return scrub(value)

@@ -61,6 +61,12 @@ else:
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].update({"timeout": DATABASE_QUERY_TIMEOUT, "transaction_mode": "IMMEDIATE",
                            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
+# Seconds a connection is kept for the next request (0: one per request). Opening and closing one per request
+# cost a signed-in page more CPU than its queries (benchmarks/load.py); a kept one is checked before reuse, so
+# a restarted database costs one failed check, not a failed request.
+DATABASE_CONN_MAX_AGE = cfg.int("DATABASE_CONN_MAX_AGE", "60", minimum=0, maximum=86400)
+_db["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
+_db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Table and column comments are for MySQL/MariaDB (database_schema.sql); SQLite ignores them.
@@ -223,6 +229,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "tasks.web.context_processors.navigation",
             ],
+            "builtins": ["core.templatetags.cached_url"],  # {% url %}, its answers kept per process
         },
     },
 ]
@@ -286,6 +293,8 @@ TIME_ZONE = cfg.str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
+# Database sessions, read with the browser's TokenSession row in one query (accounts/session_store.py).
+SESSION_ENGINE = "accounts.session_store"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_LIFETIME  # the cookie never outlives the sign-in
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -83,7 +83,7 @@ class SessionGuardMiddleware:
 
     def _check(self, request) -> str | None:
         now = timezone.now()
-        session = selectors.token_session_get(user=request.user, session_key=request.session.session_key)
+        session = _token_session(request)
         try:
             reason = session_end_reason(session, now)
             if reason is None:
@@ -119,6 +119,15 @@ class SessionGuardMiddleware:
         if request.path.startswith(API_PREFIX):
             return _api_401("Sign in first.")
         return _to_login(request, _login_url(_next_for(request)))
+
+
+def _token_session(request) -> TokenSession | None:
+    """The row of this browser session: the one accounts.session_store read with the session, or a query."""
+    key = request.session.session_key
+    row = getattr(request.session, "token_session", None)
+    if row is not None and row.session_key == key and row.user_id == request.user.pk:
+        return row
+    return selectors.token_session_get(user=request.user, session_key=key)
 
 
 def _is_htmx(request) -> bool:

@@ -1,6 +1,7 @@
 """Values every page's header needs."""
 
 import json
+from functools import cached_property
 
 from django.conf import settings
 
@@ -14,8 +15,27 @@ def badge_context(user) -> dict:
             "badge_state": json.dumps({"active": state["active"], "finished": state["finished"]})}
 
 
+class _Badge:
+    """badge_context, read when a template first shows the badge: partials (HTMX swaps, polls) skip its queries."""
+
+    def __init__(self, user):
+        self.user = user
+
+    @cached_property
+    def values(self) -> dict:
+        return badge_context(self.user)
+
+    def count(self):
+        return self.values["active_task_count"]
+
+    def state(self):
+        return self.values["badge_state"]
+
+
 def navigation(request):
     user = getattr(request, "user", None)
     if not user or not user.is_authenticated:
         return {}
-    return {**badge_context(user), "history_enabled": settings.ENABLE_TASK_HISTORY}
+    badge = _Badge(user)  # templates call these (callables), so the queries run only where the badge shows
+    return {"active_task_count": badge.count, "badge_state": badge.state,
+            "history_enabled": settings.ENABLE_TASK_HISTORY}

@@ -134,8 +134,14 @@ def _columns(ordering: str) -> list[dict]:
 
 
 def _attach_snippets(user, rows, q) -> None:
-    """Each row found by its text gets ``snippet_html``: the text around the first hit, escaped, the hit marked."""
+    """Each row found by its text gets ``snippet_html``: the text around the first hit, escaped, the hit marked.
+
+    Every row gets the attribute (empty without a search): a template asking a model for an attribute it
+    lacks costs a dir() of the instance: about a tenth of the rows' rendering time.
+    """
     if not q:
+        for task in rows:
+            task.snippet_html = ""
         return
     snippets = selectors.task_snippets(user=user, task_ids=[task.pk for task in rows], q=q)
     for task in rows:

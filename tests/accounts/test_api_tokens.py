@@ -310,7 +310,7 @@ def test_an_operator_revokes_a_token_in_the_admin(client, user_a, make_user):
 @pytest.mark.django_db(transaction=True)
 def test_a_script_uploads_with_a_token_and_downloads_the_text(live_server, user_a, settings):
     """What docs/api.md shows, over real HTTP: upload with a token, the worker reads it, fetch result.txt."""
-    from tests.tasks.pipeline import run_worker
+    from tests.tasks.pipeline_helpers import run_worker
 
     _row, plain = api_token_create(user=user_a, name="docs example")
     api = live_server.url + "/api/v1"

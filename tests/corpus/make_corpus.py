@@ -1,7 +1,7 @@
 """Write the corpus of bad inputs in this folder, and manifest.json saying what each must get.
 
 Run from the project root: .venv/bin/python tests/corpus/make_corpus.py
-The files are small and committed; tests/tasks/test_bad_inputs.py reads manifest.json. The
+The files are small and committed; tests/tasks/intake/test_bad_inputs.py reads manifest.json. The
 limits the expectations assume are in manifest.json too (the test sets them). Files named
 name-*.* are uploaded under the hostile name in "upload_name" (a path, a NUL, 300 characters,
 non-Latin letters), which cannot be a file name on disk.

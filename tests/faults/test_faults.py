@@ -23,7 +23,7 @@ import requests
 from PIL import Image
 
 from tests.faults.stack import FaultStack, timed, wait_until
-from tests.tasks.pipeline import PAGES
+from tests.tasks.pipeline_helpers import PAGES
 
 pytestmark = [pytest.mark.mariadb]
 

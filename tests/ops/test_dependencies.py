@@ -10,7 +10,7 @@ import time
 import pytest
 from django.db import OperationalError
 
-from tests.tasks.pipeline import signed_in
+from tests.tasks.pipeline_helpers import signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

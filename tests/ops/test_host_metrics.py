@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from tasks import services
-from tests.tasks.pipeline import PAGES, encode
+from tests.tasks.pipeline_helpers import PAGES, encode
 from tests.tasks.worker_processes import ROOT, WorkerDatabase, create_tasks, tasks_state
 
 

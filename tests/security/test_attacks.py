@@ -32,7 +32,7 @@ from tasks.models import Task, TaskFile
 from tests.security.live import (browser_for, raw_connection, read_body, read_response_head,
                                  signed_in_for_real)
 from tests.tasks.history_helpers import make_task, png_bytes
-from tests.tasks.pipeline import stored_names
+from tests.tasks.pipeline_helpers import stored_names
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -1,4 +1,4 @@
-"""Hostile uploads beyond the corpus (tests/corpus, tests/tasks/test_bad_inputs.py): file names that try to be
+"""Hostile uploads beyond the corpus (tests/corpus, tests/tasks/intake/test_bad_inputs.py): file names that try to be
 paths, markup or other text, and a worker that keeps serving after hostile files.
 
 The upload parser keeps only the last part of a path and drops unprintable characters; the task
@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from tasks import services
 from tasks.models import Task, TaskFile
 from tests.tasks.history_helpers import png_bytes, signed_in
-from tests.tasks.pipeline import CORPUS, PAGES, run_worker, stored_names, task_create
+from tests.tasks.pipeline_helpers import CORPUS, PAGES, run_worker, stored_names, task_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text())

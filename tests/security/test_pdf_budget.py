@@ -12,7 +12,7 @@ from tasks.models import Task
 from tasks.pipeline import processing
 from tests.security import pdfs
 from tests.tasks.history_helpers import signed_in
-from tests.tasks.pipeline import stored_names, task_create
+from tests.tasks.pipeline_helpers import stored_names, task_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ from core.errors import AppError
 from tasks import services
 from tasks.models import Task, TaskFile
 from tasks.pipeline import transitions
-from tests.tasks.pipeline import sample_inputs, stored_names, task_create
+from tests.tasks.pipeline_helpers import sample_inputs, stored_names, task_create
 
 SAMPLES = sample_inputs()
 

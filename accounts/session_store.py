@@ -1,0 +1,43 @@
+"""Django's database sessions, read together with the browser's TokenSession row: one query, not two.
+
+Every signed-in request loads its session, and then the session guard (accounts.web.middleware)
+reads the TokenSession row of the same key. Here one join reads both; the guard takes the row from
+``request.session.token_session`` (read in this request, so as fresh as its own query would be).
+Plain SQL because it runs on every request: the ORM spent more CPU composing these two queries than
+the database spent answering them. A session without a row (not signed in) reads as before.
+"""
+
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.db import connections, router
+from django.utils import timezone
+
+from accounts.models import TokenSession
+
+
+def _join_sql(session_model, connection) -> str:
+    qn = connection.ops.quote_name
+    token = TokenSession._meta
+    columns = ", ".join(f"t.{qn(field.column)}" for field in token.concrete_fields)
+    return (f"SELECT {columns}, s.{qn('session_data')} FROM {qn(session_model._meta.db_table)} s "
+            f"LEFT JOIN {qn(token.db_table)} t ON t.{qn('session_key')} = s.{qn('session_key')} "
+            f"WHERE s.{qn('session_key')} = %s AND s.{qn('expire_date')} > %s")
+
+
+class SessionStore(DatabaseSessionStore):
+    token_session: TokenSession | None = None  # the row read with the session, if there is one
+
+    def _get_session_from_db(self):
+        if not self.session_key:
+            return super()._get_session_from_db()
+        db = router.db_for_read(self.model, instance=None)
+        connection = connections[db]
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        rows = list(TokenSession.objects.db_manager(db).raw(_join_sql(self.model, connection),
+                                                             [self.session_key, now]))
+        if not rows:  # no such session, or it expired
+            self._session_key = None
+            return None
+        row = rows[0]
+        if row.pk is not None:
+            self.token_session = row
+        return self.model(session_key=self.session_key, session_data=row.session_data)
