@@ -17,15 +17,21 @@ def mariadb_ci_pass() -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Skip db_independent tests in CI's MariaDB pass: the SQLite pass ran them, and they cannot differ.
+    """Each test once in CI (.ci/run): the MariaDB pass skips db_independent tests (the SQLite pass ran
+    them, and they cannot differ); the SQLite pass skips `mariadb` tests when told a MariaDB pass
+    follows (MARIADB_PASS_FOLLOWS=1): they build their own scratch databases whichever the suite's is.
 
-    RUN_DB_INDEPENDENT=1 runs them anyway. Which tests may carry the marker: DEVELOPERS.md.
+    RUN_DB_INDEPENDENT=1 runs db_independent tests anyway. Which tests may carry it: DEVELOPERS.md.
     """
-    if not mariadb_ci_pass() or os.environ.get("RUN_DB_INDEPENDENT"):
+    if mariadb_ci_pass() and not os.environ.get("RUN_DB_INDEPENDENT"):
+        marker, reason = "db_independent", "db_independent: ran in the SQLite pass; cannot differ on MariaDB"
+    elif os.environ.get("MARIADB_PASS_FOLLOWS") and not os.environ.get("DATABASE_URL", "").startswith("mysql"):
+        marker, reason = "mariadb", "own scratch MariaDB databases: run in the MariaDB pass that follows"
+    else:
         return
-    skip = pytest.mark.skip(reason="db_independent: ran in the SQLite pass; cannot differ on MariaDB")
+    skip = pytest.mark.skip(reason=reason)
     for item in items:
-        if item.get_closest_marker("db_independent"):
+        if item.get_closest_marker(marker):
             item.add_marker(skip)
 
 
