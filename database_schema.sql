@@ -226,6 +226,13 @@ CREATE TABLE `tool_ocr_task_summary` (
   UNIQUE KEY `summary_user_status_uniq` (`user_id`,`status`),
   KEY `tool_ocr_task_summary_user_id_ed2d9e78` (`user_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Tasks per user and status (kept by triggers on tasks), for counts and statistics';
+CREATE TABLE `tool_ocr_task_terms` (
+  `user_id` bigint(20) NOT NULL COMMENT 'Owner of the task (task_texts.user_id)',
+  `term` varchar(64) NOT NULL COMMENT 'A term of task_texts.terms without the owner''s tag: w<folded word> or c<hex of two CJK characters> (utf8mb4_bin)',
+  `created_us` bigint(20) NOT NULL COMMENT 'The task''s created_at in microseconds since 1970 (UTC); descending in the key: newest first',
+  `task_key` binary(16) NOT NULL COMMENT 'The task''s id as 16 bytes (UNHEX(tasks.id); the id''s text on SQLite)',
+  PRIMARY KEY (`user_id`,`term`,`created_us` DESC,`task_key`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='Text index: every search term of each task''s recognised text, kept by triggers';
 CREATE TABLE `tool_ocr_task_texts` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'Id',
   `text` longtext NOT NULL COMMENT 'The recognised text (result.txt), for snippets',
@@ -235,7 +242,6 @@ CREATE TABLE `tool_ocr_task_texts` (
   PRIMARY KEY (`id`),
   UNIQUE KEY `task_id` (`task_id`),
   KEY `tool_ocr_task_texts_user_id_637c6fd9_fk_tool_ocr_users_id` (`user_id`),
-  FULLTEXT KEY `task_texts_terms_ft` (`terms`),
   CONSTRAINT `tool_ocr_task_texts_task_id_cfbb0975_fk_tool_ocr_tasks_id` FOREIGN KEY (`task_id`) REFERENCES `tool_ocr_tasks` (`id`),
   CONSTRAINT `tool_ocr_task_texts_user_id_637c6fd9_fk_tool_ocr_users_id` FOREIGN KEY (`user_id`) REFERENCES `tool_ocr_users` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Recognised text of completed tasks, indexed for search';
@@ -415,7 +421,8 @@ INSERT INTO `tool_ocr_django_migrations` (`app`, `name`, `applied`) VALUES
   ('tasks', '0019_i11_task_hour_summary_triggers', UTC_TIMESTAMP(6)),
   ('tasks', '0020_i11_task_name_grams', UTC_TIMESTAMP(6)),
   ('tasks', '0021_auditlog_to_core', UTC_TIMESTAMP(6)),
-  ('tasks', '0022_admin_status_engine_idx', UTC_TIMESTAMP(6));
+  ('tasks', '0022_admin_status_engine_idx', UTC_TIMESTAMP(6)),
+  ('tasks', '0023_task_terms', UTC_TIMESTAMP(6));
 
 -- Views for common queries ---------------------------------------------------
 -- Each object's "-- doc:" lines above it are its description in docs/database.md (manage.py describe_schema).
@@ -460,8 +467,9 @@ WHERE t.created_at >= NOW() - INTERVAL 7 DAY;
 DELIMITER //
 
 -- doc: `CALL tool_ocr_sp_delete_old_tasks(days)`: deletes the same rows as `manage.py cleanup_tasks --days N`:
--- doc: finished tasks (completed, failed, cancelled) created more than `days` days ago with their file and
--- doc: storage rows, and finished task-queue rows as old; waiting and processing tasks are never touched.
+-- doc: finished tasks (completed, failed, cancelled) created more than `days` days ago with their file,
+-- doc: storage and text rows (the text index's rows go with the texts, by trigger), and finished task-queue
+-- doc: rows as old; waiting and processing tasks are never touched.
 -- doc: It removes ROWS ONLY: the files stay on disk (or in the bucket) until `manage.py storage_report --fix`.
 -- doc: Prefer `manage.py cleanup_tasks`, which removes the rows and their files and runs on a schedule.
 DROP PROCEDURE IF EXISTS `tool_ocr_sp_delete_old_tasks` //
@@ -474,6 +482,8 @@ BEGIN
     DELETE f FROM `tool_ocr_task_files` f JOIN `tool_ocr_tasks` t ON t.id = f.task_id
         WHERE t.created_at < cutoff AND t.status IN ('completed', 'failed', 'cancelled');
     DELETE s FROM `tool_ocr_task_storage` s JOIN `tool_ocr_tasks` t ON t.id = s.task_id
+        WHERE t.created_at < cutoff AND t.status IN ('completed', 'failed', 'cancelled');
+    DELETE x FROM `tool_ocr_task_texts` x JOIN `tool_ocr_tasks` t ON t.id = x.task_id
         WHERE t.created_at < cutoff AND t.status IN ('completed', 'failed', 'cancelled');
     DELETE FROM `tool_ocr_tasks` WHERE created_at < cutoff AND status IN ('completed', 'failed', 'cancelled');
     SET deleted = ROW_COUNT();
@@ -503,7 +513,7 @@ END //
 
 DELIMITER ;
 
--- Triggers: tasks.TaskSummary, TaskHourSummary and the file-name index (task_name_grams) follow the tasks table, UserStorage task_storage (tasks/history/triggers.py, tasks/history/names.py)
+-- Triggers: tasks.TaskSummary, TaskHourSummary and the file-name index (task_name_grams) follow the tasks table, UserStorage task_storage, the text index (task_terms) task_texts (tasks/history/triggers.py, names.py, text_index.py)
 DELIMITER //
 CREATE TRIGGER `tool_ocr_tasks_summary_ai` AFTER INSERT ON `tool_ocr_tasks` FOR EACH ROW INSERT INTO `tool_ocr_task_summary` (user_id, status, tasks, pages, seconds, timed) VALUES (NEW.user_id, NEW.status, 1, NEW.page_count, COALESCE(NEW.processing_seconds, 0), CASE WHEN NEW.processing_seconds IS NULL THEN 0 ELSE 1 END) ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed) //
 CREATE TRIGGER `tool_ocr_tasks_summary_au` AFTER UPDATE ON `tool_ocr_tasks` FOR EACH ROW BEGIN IF NOT (OLD.user_id <=> NEW.user_id AND OLD.status <=> NEW.status AND OLD.page_count <=> NEW.page_count AND OLD.processing_seconds <=> NEW.processing_seconds) THEN UPDATE `tool_ocr_task_summary` SET tasks = tasks - 1, pages = pages - OLD.page_count, seconds = seconds - COALESCE(OLD.processing_seconds, 0), timed = timed - (CASE WHEN OLD.processing_seconds IS NULL THEN 0 ELSE 1 END) WHERE user_id = OLD.user_id AND status = OLD.status; INSERT INTO `tool_ocr_task_summary` (user_id, status, tasks, pages, seconds, timed) VALUES (NEW.user_id, NEW.status, 1, NEW.page_count, COALESCE(NEW.processing_seconds, 0), CASE WHEN NEW.processing_seconds IS NULL THEN 0 ELSE 1 END) ON DUPLICATE KEY UPDATE tasks = tasks + 1, pages = pages + VALUES(pages), seconds = seconds + VALUES(seconds), timed = timed + VALUES(timed); END IF; END //
@@ -517,4 +527,7 @@ CREATE TRIGGER `tool_ocr_tasks_name_grams_ad` AFTER DELETE ON `tool_ocr_tasks` F
 CREATE TRIGGER `tool_ocr_task_storage_sum_ai` AFTER INSERT ON `tool_ocr_task_storage` FOR EACH ROW INSERT INTO `tool_ocr_user_storage` (user_id, bytes) VALUES (NEW.user_id, NEW.bytes) ON DUPLICATE KEY UPDATE bytes = bytes + VALUES(bytes) //
 CREATE TRIGGER `tool_ocr_task_storage_sum_au` AFTER UPDATE ON `tool_ocr_task_storage` FOR EACH ROW BEGIN IF NOT (OLD.user_id <=> NEW.user_id AND OLD.bytes <=> NEW.bytes) THEN UPDATE `tool_ocr_user_storage` SET bytes = bytes - OLD.bytes WHERE user_id = OLD.user_id; INSERT INTO `tool_ocr_user_storage` (user_id, bytes) VALUES (NEW.user_id, NEW.bytes) ON DUPLICATE KEY UPDATE bytes = bytes + VALUES(bytes); END IF; END //
 CREATE TRIGGER `tool_ocr_task_storage_sum_ad` AFTER DELETE ON `tool_ocr_task_storage` FOR EACH ROW UPDATE `tool_ocr_user_storage` SET bytes = bytes - OLD.bytes WHERE user_id = OLD.user_id //
+CREATE TRIGGER `tool_ocr_task_texts_terms_ai` AFTER INSERT ON `tool_ocr_task_texts` FOR EACH ROW INSERT IGNORE INTO `tool_ocr_task_terms` (user_id, term, created_us, task_key) SELECT NEW.user_id AS user_id, SUBSTRING(j.term, 12) AS term, TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', t.created_at) AS created_us, UNHEX(NEW.task_id) AS task_key FROM `tool_ocr_tasks` t JOIN JSON_TABLE(CONCAT('["', REPLACE(NEW.terms, ' ', '","'), '"]'), '$[*]' COLUMNS (term VARCHAR(75) CHARACTER SET utf8mb4 PATH '$')) AS j WHERE t.id = NEW.task_id AND CHAR_LENGTH(j.term) > 11 //
+CREATE TRIGGER `tool_ocr_task_texts_terms_au` AFTER UPDATE ON `tool_ocr_task_texts` FOR EACH ROW BEGIN IF NOT (OLD.user_id <=> NEW.user_id AND OLD.task_id <=> NEW.task_id AND OLD.terms <=> NEW.terms) THEN DELETE x FROM `tool_ocr_tasks` t STRAIGHT_JOIN JSON_TABLE(CONCAT('["', REPLACE(OLD.terms, ' ', '","'), '"]'), '$[*]' COLUMNS (term VARCHAR(75) CHARACTER SET utf8mb4 PATH '$')) AS j STRAIGHT_JOIN `tool_ocr_task_terms` x ON x.user_id = OLD.user_id AND x.term = SUBSTRING(j.term, 12) AND x.created_us = TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', t.created_at) AND x.task_key = UNHEX(OLD.task_id) WHERE t.id = OLD.task_id; INSERT IGNORE INTO `tool_ocr_task_terms` (user_id, term, created_us, task_key) SELECT NEW.user_id AS user_id, SUBSTRING(j.term, 12) AS term, TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', t.created_at) AS created_us, UNHEX(NEW.task_id) AS task_key FROM `tool_ocr_tasks` t JOIN JSON_TABLE(CONCAT('["', REPLACE(NEW.terms, ' ', '","'), '"]'), '$[*]' COLUMNS (term VARCHAR(75) CHARACTER SET utf8mb4 PATH '$')) AS j WHERE t.id = NEW.task_id AND CHAR_LENGTH(j.term) > 11; END IF; END //
+CREATE TRIGGER `tool_ocr_task_texts_terms_ad` AFTER DELETE ON `tool_ocr_task_texts` FOR EACH ROW DELETE x FROM `tool_ocr_tasks` t STRAIGHT_JOIN JSON_TABLE(CONCAT('["', REPLACE(OLD.terms, ' ', '","'), '"]'), '$[*]' COLUMNS (term VARCHAR(75) CHARACTER SET utf8mb4 PATH '$')) AS j STRAIGHT_JOIN `tool_ocr_task_terms` x ON x.user_id = OLD.user_id AND x.term = SUBSTRING(j.term, 12) AND x.created_us = TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', t.created_at) AND x.task_key = UNHEX(OLD.task_id) WHERE t.id = OLD.task_id //
 DELIMITER ;

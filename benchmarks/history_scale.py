@@ -264,17 +264,10 @@ def fill(server: MySQLServer | None, database: str, users: int, total: int, heav
         connection = _raw_connection(server, database)
         with connection.cursor() as cursor:
             cursor.execute("SET unique_checks=0, foreign_key_checks=0")
-            # InnoDB builds a FULLTEXT index over loaded rows much faster than row by row.
-            cursor.execute(f"ALTER TABLE `{TaskText._meta.db_table}` DROP INDEX `task_texts_terms_ft`")
     loaded_tasks = tasks.load(connection)
     loaded_files = files.load(connection)
-    loaded_texts = texts.load(connection)
-    if server is not None:
-        index_started = time.perf_counter()
-        with connection.cursor() as cursor:
-            cursor.execute(f"ALTER TABLE `{TaskText._meta.db_table}` ADD FULLTEXT INDEX `task_texts_terms_ft` (`terms`)")
-        print(f"  FULLTEXT index over {loaded_texts:,} texts built in {time.perf_counter() - index_started:.0f} s",
-              flush=True)
+    with text_index_after_load():
+        loaded_texts = texts.load(connection)
     os.rmdir(workdir)
     connection.close()
     from tasks.models import TaskStorage
@@ -402,6 +395,58 @@ def fill_sql(users: int, total: int, heavy: int, seed: int = 1, steps=("tasks", 
           f"{TaskText.objects.count():,} texts over {users:,} users in {time.perf_counter() - started:.0f} s", flush=True)
 
 
+class text_index_after_load:
+    """Texts loaded with the text index's triggers off, its rows made afterwards by text_index.backfill
+    (one owner at a time, sorted as the key): row by row, the triggers would insert ~170 rows a text
+    in text order, scattered over the whole index."""
+
+    def __enter__(self):
+        from django.db import connection
+
+        from tasks.history import text_index
+
+        with connection.cursor() as cursor:
+            for sql in text_index.drop_trigger_sql(connection.vendor, _prefix()):
+                cursor.execute(sql)
+
+    def __exit__(self, *exc):
+        from django.db import connection
+
+        from tasks.history import text_index
+        from tasks.models import Task, TaskTerm, TaskText
+
+        if exc[0] is not None:
+            return False
+        q = connection.ops.quote_name
+        texts_t, tasks_t, terms_t = q(TaskText._meta.db_table), q(Task._meta.db_table), q(TaskTerm._meta.db_table)
+        started = time.perf_counter()
+        shown = [started]
+
+        def progress(n):
+            if time.perf_counter() - shown[0] > 60:
+                shown[0] = time.perf_counter()
+                print(f"    task_terms: {n:,} texts ({shown[0] - started:.0f} s)", flush=True)
+
+        with connection.cursor() as cursor:
+            if connection.vendor == "mysql":
+                cursor.execute("SET SESSION unique_checks = 0")
+            total = text_index.backfill(cursor, connection.vendor, texts_t, tasks_t, terms_t, batch=20_000,
+                                        progress=progress)
+            for sql in text_index.trigger_sql(connection.vendor, texts_t, tasks_t, terms_t, _prefix()):
+                cursor.execute(sql)
+            cursor.execute(f"SELECT COUNT(*) FROM {terms_t}")
+            rows = cursor.fetchone()[0]
+        print(f"  text index: {rows:,} rows for {total:,} texts ({time.perf_counter() - started:.0f} s)", flush=True)
+        return False
+
+
+def _prefix() -> str:
+    from tasks.models import Task
+
+    table = Task._meta.db_table
+    return table[: -len("tasks")] if table.endswith("tasks") else ""
+
+
 def _fill_files_sql(run, tasks_t, files_t, path, concat, stem):
     from tests.tasks.history_helpers import task_storage_rebuild
 
@@ -440,19 +485,16 @@ def _fill_texts_sql(run, seed, mysql, q, tasks_t, texts_t):
                        + (" CHARACTER SET utf8mb4" if mysql else ""))
         for start in range(0, len(pool), 2000):
             cursor.executemany(f"INSERT INTO {pool_t} (id, text, terms) VALUES (%s, %s, %s)", pool[start:start + 2000])
-        if mysql:  # InnoDB builds a FULLTEXT index over loaded rows much faster than row by row
-            cursor.execute(f"ALTER TABLE {texts_t} DROP INDEX task_texts_terms_ft")
     tag = "CONCAT('u', LPAD(t.user_id, 10, '0'))" if mysql else "('u' || substr('0000000000' || t.user_id, -10))"
-    run("texts of the completed tasks", f"""
-        INSERT INTO {texts_t} (task_id, user_id, text, terms)
-        SELECT t.id, t.user_id, p.text, REPLACE(p.terms, '{search.user_tag(0)}', {tag})
-        FROM (SELECT id, user_id, ROW_NUMBER() OVER (ORDER BY user_id, created_at) AS rn
-              FROM {tasks_t} WHERE status = 'completed') AS t
-        JOIN {pool_t} p ON p.id = 1 + (t.rn - 1) % {PAGE_POOL}""")
+    with text_index_after_load():
+        run("texts of the completed tasks", f"""
+            INSERT INTO {texts_t} (task_id, user_id, text, terms)
+            SELECT t.id, t.user_id, p.text, REPLACE(p.terms, '{search.user_tag(0)}', {tag})
+            FROM (SELECT id, user_id, ROW_NUMBER() OVER (ORDER BY user_id, created_at) AS rn
+                  FROM {tasks_t} WHERE status = 'completed') AS t
+            JOIN {pool_t} p ON p.id = 1 + (t.rn - 1) % {PAGE_POOL}""")
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {pool_t}")
-    if mysql:
-        run("FULLTEXT index over the texts", f"ALTER TABLE {texts_t} ADD FULLTEXT INDEX task_texts_terms_ft (terms)")
 
 
 # --- Measuring ----------------------------------------------------------------------------

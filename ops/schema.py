@@ -98,16 +98,19 @@ def _migration_records(prefix: str) -> str:
 
 def _triggers(prefix: str) -> str:
     """The triggers the migrations create (tasks/history/triggers.py), without a DEFINER (the dump's has one)."""
-    from tasks.history import names
+    from tasks.history import names, text_index
     from tasks.history.triggers import storage_trigger_sql, trigger_sql
 
     statements = (trigger_sql("mysql", f"`{prefix}tasks`", f"`{prefix}task_summary`", prefix)
                   + trigger_sql("mysql", f"`{prefix}tasks`", f"`{prefix}task_hour_summary`", prefix, hourly=True)
                   + names.trigger_sql("mysql", f"`{prefix}tasks`", f"`{prefix}task_name_grams`", prefix)
-                  + storage_trigger_sql("mysql", f"`{prefix}task_storage`", f"`{prefix}user_storage`", prefix))
+                  + storage_trigger_sql("mysql", f"`{prefix}task_storage`", f"`{prefix}user_storage`", prefix)
+                  + text_index.trigger_sql("mysql", f"`{prefix}task_texts`", f"`{prefix}tasks`",
+                                           f"`{prefix}task_terms`", prefix))
     body = "".join(f"{sql} //\n" for sql in statements)
     return ("\n-- Triggers: tasks.TaskSummary, TaskHourSummary and the file-name index (task_name_grams) follow "
-            "the tasks table, UserStorage task_storage (tasks/history/triggers.py, tasks/history/names.py)\n"
+            "the tasks table, UserStorage task_storage, the text index (task_terms) task_texts "
+            "(tasks/history/triggers.py, names.py, text_index.py)\n"
             f"DELIMITER //\n{body}DELIMITER ;\n")
 
 

@@ -202,9 +202,9 @@ class TaskText(models.Model):
     """The recognised text of a task, and its search terms (tasks.history.search): one row per completed task.
 
     ``terms`` holds every word (folded) and every two-character piece of Chinese/Japanese text,
-    each prefixed with the owner's tag, so the full-text index (FULLTEXT on MariaDB, FTS5 on
-    SQLite; migration 0006) finds words, prefixes and CJK substrings of one user's tasks only.
-    The row goes with its task (cascade), and a new run replaces it in the run's transaction.
+    each prefixed with the owner's tag; triggers copy them into TaskTerm (tasks/history/text_index.py,
+    migration 0023), the index the search reads. The row goes with its task (cascade), and a new
+    run replaces it in the run's transaction.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -348,3 +348,24 @@ class TaskNameGram(models.Model):
 
     def __str__(self):
         return self.gram
+
+
+class TaskTerm(models.Model):
+    """The text index (tasks/history/text_index.py): one row per search term of a task's recognised text,
+    written only by the triggers on task_texts. Its whole row is its primary key, newest first per term."""
+
+    pk = models.CompositePrimaryKey("user_id", "term", "created_us", "task_key")
+    user_id = models.BigIntegerField(db_comment="Owner of the task (task_texts.user_id)")
+    term = models.CharField(max_length=64, db_comment="A term of task_texts.terms without the owner's tag: "
+                                                      "w<folded word> or c<hex of two CJK characters> (utf8mb4_bin)")
+    created_us = models.BigIntegerField(db_comment="The task's created_at in microseconds since 1970 (UTC); "
+                                                   "descending in the key: newest first")
+    task_key = models.BinaryField(max_length=16, db_comment="The task's id as 16 bytes (UNHEX(tasks.id); "
+                                                            "the id's text on SQLite)")
+
+    class Meta:
+        db_table = "task_terms"
+        db_table_comment = "Text index: every search term of each task's recognised text, kept by triggers"
+
+    def __str__(self):
+        return self.term

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone as dt_timezone
 
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Lookup, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core.errors import NotFound
-from tasks.history import names, search
+from tasks.history import names, search, text_index
 from tasks.history.params import DEFAULT_ORDERING, ORDERINGS
 from tasks.models import Task, TaskFile, TaskHourSummary, TaskStorage, TaskSummary, TaskText, UserStorage
 
@@ -84,42 +84,112 @@ def _filtered(*, user, filters: dict) -> QuerySet[Task]:
     return in_date_range(qs, filters)
 
 
-def task_text_matches(*, user, q: str) -> QuerySet:
+def text_match(*, user, q: str) -> text_index.TextMatch | None:
+    """How the text index finds the user's tasks whose recognised text matches ``q`` (None: no terms)."""
+    return text_index.text_match(user.pk, search.Query(user.pk, q))
+
+
+def task_text_matches(*, user, q: str):
     """Ids of the user's tasks whose recognised text matches ``q`` (tasks.history.search): a subquery.
 
-    Words match as prefixes, Chinese/Japanese as substrings. The full-text index finds the
-    candidates by term (terms carry the owner, so only the user's rows are looked at); the
-    LIKE then checks that the CJK pairs found are adjacent in the text.
+    Words match as prefixes, Chinese/Japanese as substrings; the text index (tasks/history/text_index.py)
+    reads only the user's rows of the query's rarest term.
     """
-    query = search.Query(user.pk, q)
-    if not query:
+    match = text_match(user=user, q=q)
+    if match is None or match.empty:
         return TaskText.objects.none().values("task_id")
-    qs = TaskText.objects.filter(user=user)
-    if connection.vendor == "mysql":
-        qs = qs.filter(_FulltextMatch(F("terms"), Value(query.mysql_boolean())))
-    else:
-        fts = connection.ops.quote_name(f"{TaskText._meta.db_table}_fts")
-        qs = qs.filter(pk__in=RawSQL(f"SELECT rowid FROM {fts} WHERE {fts} MATCH %s", [query.fts5()]))
-    for run in query.runs:
-        if len(run) > 2:
-            qs = qs.filter(text__contains=run)
-    return qs.values("task_id")
+    sql, params = _union(match.selects())
+    return RawSQL(f"SELECT {_task_id('m.task_key')} FROM ({sql}) AS m", params)
 
 
-class _FulltextMatch(Lookup):
-    """MATCH (terms) AGAINST (... IN BOOLEAN MODE): InnoDB's FULLTEXT index (MariaDB/MySQL only).
+def _task_id(expression: str) -> str:
+    return f"LOWER(HEX({expression}))" if connection.vendor == "mysql" else expression
 
-    A Lookup, not a Func: MySQL's backend writes a boolean Func as ``... = True``, which compares
-    the relevance with 1 (and would not find most matches).
-    """
 
-    lookup_name = "fulltext_match"
-    prepare_rhs = False
+def _union(selects) -> tuple[str, list]:
+    return " UNION ".join(sql for sql, _params in selects), [p for _sql, params in selects for p in params]
 
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"MATCH ({lhs}) AGAINST ({rhs} IN BOOLEAN MODE)", (*lhs_params, *rhs_params)
+
+@dataclass
+class _ShortName:
+    """Names containing a ``q`` too short for the file-name index (under three characters): the user's
+    names read in list order from the history's covering index, stopping when enough are found."""
+
+    user_id: int
+    q: str
+    empty = False
+
+    def select(self, limit: int | None, bounds: dict) -> tuple[str, list]:
+        tasks_t = connection.ops.quote_name(Task._meta.db_table)
+        if connection.vendor == "mysql":
+            created, key, escape = "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', t.created_at)", "UNHEX(t.id)", ""
+        else:
+            created = ("(CAST(strftime('%%s', t.created_at) AS INTEGER) * 1000000 "
+                       "+ CAST(substr(t.created_at || '.000000', 21, 6) AS INTEGER))")
+            key, escape = "t.id", " ESCAPE '\\'"
+        like = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        qs = in_date_range(Task.objects.filter(user_id=self.user_id), bounds["filters"])
+        if bounds["statuses"]:
+            qs = qs.filter(status__in=bounds["statuses"])
+        where, params = qs.query.where.as_sql(qs.query.get_compiler(connection=connection), connection)
+        where = where.replace(f"{tasks_t}.", "t.")
+        select = (f"SELECT {created} AS created_us, {key} AS task_key FROM {tasks_t} t "
+                  f"WHERE {where} AND t.filename LIKE %s{escape}")
+        if limit is not None:
+            select = f"SELECT * FROM ({select} ORDER BY t.created_at DESC, t.id LIMIT {int(limit)}) AS s"
+        return select, [*params, like]
+
+
+def _search_selects(name, text, limit: int | None, bounds: dict) -> list[tuple[str, list]]:
+    """SELECTs of (created_us, task_key) whose UNION is the tasks whose file name contains q or whose text
+    matches it, each in index order and cut at ``limit`` (so the union's first ``limit`` rows are exact)."""
+    selects = []
+    if isinstance(name, _ShortName):
+        selects.append(name.select(limit, bounds))
+    elif not name.empty:
+        body, params = name.sql(**{k: v for k, v in bounds.items() if k != "filters"})
+        select = f"SELECT d.created_us, d.task_key {body}"
+        if limit is not None:
+            select = f"SELECT * FROM ({select} ORDER BY d.created_us DESC, d.task_key LIMIT {int(limit)}) AS n"
+        selects.append((select, params))
+    if text is not None:
+        selects += text.selects(limit, **{k: v for k, v in bounds.items() if k != "filters"})
+    return selects
+
+
+def _search_first(selects, limit: int) -> list[uuid.UUID]:
+    """The ids of the first ``limit`` tasks of the union, newest first (ties: id order), as the list orders."""
+    if not selects:
+        return []
+    sql, params = _union(selects)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_task_id('m.task_key')} FROM ({sql}) AS m "
+                       f"ORDER BY m.created_us DESC, m.task_key LIMIT {int(limit)}", params)
+        return [uuid.UUID(row[0]) for row in cursor.fetchall()]
+
+
+def _search_count(selects) -> int:
+    if not selects:
+        return 0
+    sql, params = _union(selects)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS m", params)
+        return cursor.fetchone()[0]
+
+
+def _search_bounds(filters: dict) -> dict:
+    start, end = date_bounds(filters)
+    return {"created_from_us": names.created_us(start) if start else None,
+            "created_to_us": names.created_us(end) if end else None,
+            "statuses": list(filters.get("status") or []), "filters": filters}
+
+
+def _search_sources(*, user, filters: dict):
+    """(file-name match, text match) of ``q``: the file-name index's plan (or, for a ``q`` shorter than its
+    pieces, a walk over the user's names that stops at the rows needed) and the text index's."""
+    name = names.name_match(user.pk, filters["q"]) or _ShortName(user_id=user.pk, q=filters["q"])
+    text = text_match(user=user, q=filters["q"])
+    return name, (text if text is not None and not text.empty else None)
 
 
 def task_snippets(*, user, task_ids, q: str) -> dict:
@@ -245,36 +315,57 @@ def _few_search_matches(qs: QuerySet[Task], keys) -> list | None:
     return [row[fields.index("id")] for row in found]
 
 
-def _few_matches_by_index(*, user, filters: dict, qs: QuerySet[Task], keys) -> list | None:
+def _few_matches_by_index(*, user, filters: dict, qs: QuerySet[Task], keys, sources) -> list | None:
     """All ids of a search in list order when the indexes show it has few matches (else None).
 
-    The file-name index (tasks/history/names.py) gives the tasks whose name contains ``q`` and the
-    text index those whose text matches, each up to SORT_HERE_LIMIT + 1; when both are few, only
-    those tasks are read (with every filter) and ordered here. A search that matches nothing costs
-    two index look-ups instead of a walk over every task of the user. None: ``q`` is too short for
-    the name index, even its rarest piece is common (names.ESTIMATE_CAP), or either side has many
-    matches (the walk finds a page of those soon enough).
+    The file-name index (tasks/history/names.py) and the text index (tasks/history/text_index.py) give
+    the first SORT_HERE_LIMIT + 1 matches; when there are no more, only those tasks are read (with every
+    filter) and ordered here. A search that matches nothing costs the index look-ups, not a walk over
+    every task of the user. None: even the rarest name piece is common (names.ESTIMATE_CAP), or either
+    side has many matches (the walk finds a page soon enough).
     """
-    match = names.name_match(user.pk, filters["q"])
-    if match is None or match.common:
+    name, text = sources
+    if getattr(name, "common", False):
         return None
-    start, end = date_bounds(filters)
-    bounds = {"created_from_us": names.created_us(start) if start else None,
-              "created_to_us": names.created_us(end) if end else None,
-              "statuses": list(filters.get("status") or [])}
-    named = match.ids(SORT_HERE_LIMIT + 1, **bounds)
-    if len(named) > SORT_HERE_LIMIT:
+    first = _search_first(_search_selects(name, text, SORT_HERE_LIMIT + 1, _search_bounds(filters)),
+                          SORT_HERE_LIMIT + 1)
+    if len(first) > SORT_HERE_LIMIT:
         return None
-    texts = list(task_text_matches(user=user, q=filters["q"])[:SORT_HERE_LIMIT + 1].values_list("task_id", flat=True))
-    if len(texts) > SORT_HERE_LIMIT:
-        return None
-    found = {*(uuid.UUID(task_id) for task_id in named), *texts}
-    if not found:
+    if not first:
         return []
     fields = [field for field, _desc in keys]
-    rows = list(qs.filter(pk__in=found).order_by().values_list(*fields))  # every filter applies, q included
+    rows = list(qs.filter(pk__in=first).order_by().values_list(*fields))  # every filter applies, q included
     _sort_like_the_database(rows, keys)
     return [row[fields.index("id")] for row in rows]
+
+
+def _newest_first_search(*, filters: dict, sources, page: int, page_size: int,
+                         count_limit: int | None) -> tuple[list, int, bool, int | None]:
+    """(ids of the page and one more, count, exact, every match's count when all were read) of a search in
+    the default order, from the indexes alone.
+
+    Both indexes hold their rows newest first, so the page is the first rows of the union of their
+    ranges (the rarest term's, the rarest piece's), each cut at the rows needed: the page's, and for the
+    HTML table the first ``count_limit`` + 1 (its capped count, from the same rows), or SORT_HERE_LIMIT + 1
+    when the file-name index narrows (few matches are counted exactly). The API counts every match.
+    """
+    name, text = sources
+    bounds = _search_bounds(filters)
+    need = page * page_size + 1
+    base = None
+    if count_limit is not None:
+        base = count_limit + 1 if getattr(name, "common", True) else max(count_limit, SORT_HERE_LIMIT) + 1
+    limit = max(need, base or 0)
+    first = _search_first(_search_selects(name, text, limit, bounds), limit)
+    known = len(first) if len(first) < limit else None
+    if count_limit is None:
+        count = known if known is not None else _search_count(_search_selects(name, text, None, bounds))
+        exact = True
+    elif len(first) < base:
+        count, exact = len(first), True
+    else:
+        count, exact = count_limit, False
+    return first[(page - 1) * page_size:need], count, exact, known
 
 
 def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: int = 25,
@@ -287,12 +378,19 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     clamp: a page past the end shows the last page (the HTML table) instead of an empty one (the API).
     """
     filters = filters or {}
-    qs = task_list(user=user, filters=filters)
     keys = order_keys(filters.get("ordering") or DEFAULT_ORDERING)
+    sources = None
+    if filters.get("q") and filters["q"].isprintable():
+        sources = _search_sources(user=user, filters=filters)
+        if keys == order_keys(DEFAULT_ORDERING):
+            return _search_page(filters=filters, sources=sources, page=page, page_size=page_size, clamp=clamp,
+                                with_files=with_files, count_limit=count_limit)
+    qs = task_list(user=user, filters=filters)
     all_ids = None
     first = None  # a search's first count_limit + 1 ids in list order: its capped count and its first pages at once
     if filters.get("q") and filters["q"].isprintable():
-        all_ids = _few_matches_by_index(user=user, filters=filters, qs=qs, keys=keys)
+        if not isinstance(sources[0], _ShortName):
+            all_ids = _few_matches_by_index(user=user, filters=filters, qs=qs, keys=keys, sources=sources)
         if all_ids is None and count_limit is not None and keys[0][0] == "created_at":
             first = _page_ids(qs, 1, count_limit)
             if len(first) <= count_limit:
@@ -327,6 +425,23 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
         count, exact = qs.count(), True
         page = max(1, math.ceil(count / page_size))
         ids = _page_ids(qs, page, page_size)
+    return _task_page_rows(ids, count=count, page=page, page_size=page_size, exact=exact, with_files=with_files)
+
+
+def _search_page(*, filters, sources, page, page_size, clamp, with_files, count_limit) -> TaskPage:
+    ids, count, exact, known = _newest_first_search(filters=filters, sources=sources, page=page,
+                                                    page_size=page_size, count_limit=count_limit)
+    if clamp and not ids and page > 1:  # past the end: the last page (every match was read to find that out)
+        page = max(1, math.ceil((known or 0) / page_size))
+        ids, count, exact, known = _newest_first_search(filters=filters, sources=sources, page=page,
+                                                        page_size=page_size, count_limit=count_limit)
+        if not exact and known is not None:
+            count, exact = known, True
+    return _task_page_rows(ids, count=count, page=page, page_size=page_size, exact=exact, with_files=with_files)
+
+
+def _task_page_rows(ids, *, count, page, page_size, exact, with_files) -> TaskPage:
+    """The page's tasks, read by id (``ids`` holds one more when more follow)."""
     more = len(ids) > page_size
     ids = ids[:page_size]
     rows = Task.objects.filter(pk__in=ids) if ids else Task.objects.none()

@@ -41,8 +41,9 @@ WHERE t.created_at >= NOW() - INTERVAL 7 DAY;
 DELIMITER //
 
 -- doc: `CALL {p}sp_delete_old_tasks(days)`: deletes the same rows as `manage.py cleanup_tasks --days N`:
--- doc: finished tasks (completed, failed, cancelled) created more than `days` days ago with their file and
--- doc: storage rows, and finished task-queue rows as old; waiting and processing tasks are never touched.
+-- doc: finished tasks (completed, failed, cancelled) created more than `days` days ago with their file,
+-- doc: storage and text rows (the text index's rows go with the texts, by trigger), and finished task-queue
+-- doc: rows as old; waiting and processing tasks are never touched.
 -- doc: It removes ROWS ONLY: the files stay on disk (or in the bucket) until `manage.py storage_report --fix`.
 -- doc: Prefer `manage.py cleanup_tasks`, which removes the rows and their files and runs on a schedule.
 DROP PROCEDURE IF EXISTS `{p}sp_delete_old_tasks` //
@@ -55,6 +56,8 @@ BEGIN
     DELETE f FROM `{p}task_files` f JOIN `{p}tasks` t ON t.id = f.task_id
         WHERE t.created_at < cutoff AND t.status IN ('completed', 'failed', 'cancelled');
     DELETE s FROM `{p}task_storage` s JOIN `{p}tasks` t ON t.id = s.task_id
+        WHERE t.created_at < cutoff AND t.status IN ('completed', 'failed', 'cancelled');
+    DELETE x FROM `{p}task_texts` x JOIN `{p}tasks` t ON t.id = x.task_id
         WHERE t.created_at < cutoff AND t.status IN ('completed', 'failed', 'cancelled');
     DELETE FROM `{p}tasks` WHERE created_at < cutoff AND status IN ('completed', 'failed', 'cancelled');
     SET deleted = ROW_COUNT();

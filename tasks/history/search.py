@@ -1,8 +1,8 @@
 """Search inside the recognised text: the terms we index, the queries we send, the snippets we show.
 
 One design on both databases (README, "Search inside the text"): the text is cut into terms
-here, in Python, and the database's own full-text index (InnoDB FULLTEXT on MariaDB, FTS5 on
-SQLite) only has to find whole terms and term prefixes:
+here, in Python, and our own index of them (tasks/history/text_index.py: a table with one row per
+owner, term and task, in the history's order) only has to find whole terms and term prefixes:
 
 - words of alphabetic scripts, folded (case and accents), give ``<tag>w<word>``: a query
   word matches as a prefix (``invoice`` finds "Invoices");
@@ -10,10 +10,9 @@ SQLite) only has to find whole terms and term prefixes:
   query of n >= 2 characters needs its n-1 pairs, and a LIKE on the candidates checks they
   are adjacent, so any substring is found (MariaDB has no n-gram parser, and FTS5's trigram
   tokenizer cannot find two-character words such as 台北);
-- ``<tag>`` is the owner's id (``u`` + ten digits): the index itself is split by user, so a
-  word common to every user's pages costs only one user's matches, and another user's
-  tasks cannot match. Every term is at least 12 characters: InnoDB's three-character
-  minimum and its stop-word list never apply.
+- ``<tag>`` is the owner's id (``u`` + ten digits). The index keeps the owner in a column of
+  its own and the term without the tag; the tag stays in task_texts.terms (its format
+  from before the index, so no stored text had to be rewritten).
 """
 
 import re
@@ -22,7 +21,7 @@ import unicodedata
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-MAX_WORD = 60  # InnoDB indexes terms of up to 84 characters: tag (11) + kind (1) + 60 + margin
+MAX_WORD = 60  # text_index.MAX_TERM: kind (1) + 60 + margin
 MAX_QUERY_TERMS = 12
 
 _CJK = ("\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
@@ -97,12 +96,8 @@ class Query:
     def __bool__(self):
         return bool(self.terms)
 
-    def mysql_boolean(self) -> str:
-        """MATCH ... AGAINST (... IN BOOLEAN MODE): every term required."""
-        return " ".join(f"+{term}{'*' if prefix else ''}" for term, prefix in self.terms)
-
     def fts5(self) -> str:
-        """FTS5 MATCH expression: every term required (terms are letters and digits, quoted anyway)."""
+        """FTS5 MATCH expression: every term required (benchmarks/search_design.py compares with FTS5)."""
         return " AND ".join(f'"{term}"{"*" if prefix else ""}' for term, prefix in self.terms)
 
 

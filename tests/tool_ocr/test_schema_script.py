@@ -71,10 +71,16 @@ def test_script_makes_the_same_schema_as_migrate():
         assert summary.split() == ["a@example.com", "3", "1"]
         server.execute("INSERT INTO tool_ocr_task_storage (task_id, user_id, created_at, bytes) SELECT id, user_id, "
                        "created_at, 10 FROM tool_ocr_tasks;", database=scripted)  # history.TaskStorage's row
+        server.execute("INSERT INTO tool_ocr_task_texts (task_id, user_id, text, terms) VALUES "
+                       "('0123456789abcdef0123456789abcdef', 1, 'Old text', 'u0000000001wold u0000000001wtext');",
+                       database=scripted)  # its text, which the triggers copy into the text index
+        assert server.execute("SELECT COUNT(*) FROM tool_ocr_task_terms;", database=scripted).strip() == "2"
         deleted = server.execute("CALL tool_ocr_sp_delete_old_tasks(30);", database=scripted)
         assert deleted.strip() == "1"
         assert server.execute("SELECT COUNT(*) FROM tool_ocr_task_storage WHERE task_id = "
                               "'0123456789abcdef0123456789abcdef';", database=scripted).strip() == "0"
+        assert server.execute("SELECT (SELECT COUNT(*) FROM tool_ocr_task_texts) + "
+                              "(SELECT COUNT(*) FROM tool_ocr_task_terms);", database=scripted).strip() == "0"
         server.execute("CALL tool_ocr_sp_delete_expired_sessions();", database=scripted)
         assert server.execute("SELECT status FROM tool_ocr_tasks ORDER BY status;",
                               database=scripted).split() == ["pending", "processing"]

@@ -1,0 +1,311 @@
+"""The text index: one row per (owner, search term, task) in ``task_terms``, for the search inside the text.
+
+A full-text index (InnoDB FULLTEXT, FTS5) returns every match of a term, in no useful order: the
+history then sorts and counts them all (a common word: 1.5-1.9 s at a million tasks). Here the
+primary key is (user_id, term, created_us DESC, task_key), the order of the history, clustered on
+InnoDB and WITHOUT ROWID on SQLite: one user's matches of one term are already newest first, so a
+page reads the first rows of the rarest term's range (each candidate checked for the query's other
+terms by primary-key lookups) and stops. A word typed is a prefix: its range of terms is walked
+term by term (each its own ordered range, merged). The terms are tasks.history.search's, without
+the owner's tag (the row has the owner): ``w<folded word>``, ``c<hex of a CJK pair>``.
+
+Triggers on task_texts keep the rows (every writer and every delete, raw SQL included): they split
+its ``terms`` column, whose format stays as it was, so existing rows need no rewrite. The task's
+created_at is read from the task when its text is written (a task's creation time never changes).
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from tasks.history.triggers import row_triggers
+
+TAG = 11  # characters of the owner's tag that starts every term in task_texts.terms ("u" + ten digits)
+MAX_TERM = 64  # kind (1) + a word of up to search.MAX_WORD (60) characters
+NAMES = ("task_texts_terms_ai", "task_texts_terms_au", "task_texts_terms_ad")
+MAX_EXPAND = 100  # terms a prefix is expanded into (one seek each); a broader prefix is read as one range
+ESTIMATE_CAP = 2000  # rows counted per query term to find the rarest
+
+
+# --- Table and triggers ------------------------------------------------------------------------
+
+
+def table_sql(vendor: str, table: str, comments: dict[str, str], table_comment: str) -> str:
+    """CREATE TABLE for TaskTerm (tasks.models): the whole row is its clustered primary key."""
+    if vendor == "mysql":
+        def comment(column):
+            return " COMMENT '" + comments[column].replace("'", "''") + "'"
+
+        return (f"CREATE TABLE `{table}` ("
+                f"`user_id` bigint NOT NULL{comment('user_id')}, "
+                f"`term` varchar({MAX_TERM}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL{comment('term')}, "
+                f"`created_us` bigint NOT NULL{comment('created_us')}, "
+                f"`task_key` binary(16) NOT NULL{comment('task_key')}, "
+                "PRIMARY KEY (`user_id`, `term`, `created_us` DESC, `task_key`)"
+                ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='"
+                + table_comment.replace("'", "''") + "'")
+    if vendor == "sqlite":
+        return (f'CREATE TABLE "{table}" (user_id integer NOT NULL, term text NOT NULL, '
+                "created_us integer NOT NULL, task_key text NOT NULL, "
+                "PRIMARY KEY (user_id, term, created_us DESC, task_key)) WITHOUT ROWID")
+    raise NotImplementedError(f"no text index for {vendor}")
+
+
+def _created_us(vendor: str, row: str) -> str:
+    """The task row's created_at in microseconds since 1970 (as tasks.history.names)."""
+    if vendor == "mysql":
+        return f"TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {row}.created_at)"
+    return (f"(CAST(strftime('%s', {row}.created_at) AS INTEGER) * 1000000 "
+            f"+ CAST(substr({row}.created_at || '.000000', 21, 6) AS INTEGER))")
+
+
+def _split(vendor: str, terms: str) -> str:
+    """A table ``j`` (column ``j.term``) of the space-separated terms in the SQL expression ``terms``.
+
+    Terms are letters and digits (search._TOKEN), so quoting them as a JSON array is safe."""
+    if vendor == "mysql":
+        return (f"""JSON_TABLE(CONCAT('["', REPLACE({terms}, ' ', '","'), '"]'), '$[*]' """
+                f"COLUMNS (term VARCHAR({TAG + MAX_TERM}) CHARACTER SET utf8mb4 PATH '$')) AS j")
+    return f"""json_each('["' || replace({terms}, ' ', '","') || '"]') AS j"""
+
+
+def _term(vendor: str) -> str:
+    return "j.term" if vendor == "mysql" else "j.value"
+
+
+def _rows_select(vendor: str, row: str, tasks: str, texts: str = "") -> str:
+    """SELECT of the index rows of one task_texts row (``row``: NEW, OLD, or the alias x of ``texts``)."""
+    key = f"UNHEX({row}.task_id)" if vendor == "mysql" else f"{row}.task_id"
+    substr = "SUBSTRING" if vendor == "mysql" else "substr"
+    length = "CHAR_LENGTH" if vendor == "mysql" else "length"
+    source = f"{texts} {row} JOIN {tasks} t ON t.id = {row}.task_id" if texts else f"{tasks} t"
+    where = "" if texts else f"t.id = {row}.task_id AND "
+    return (f"SELECT {row}.user_id AS user_id, {substr}({_term(vendor)}, {TAG + 1}) AS term, "
+            f"{_created_us(vendor, 't')} AS created_us, {key} AS task_key "
+            f"FROM {source} JOIN {_split(vendor, f'{row}.terms')} "
+            f"WHERE {where}{length}({_term(vendor)}) > {TAG}")
+
+
+def trigger_sql(vendor: str, texts: str, tasks: str, terms: str, prefix: str = "") -> list[str]:
+    """CREATE TRIGGER statements (quoted table names given): task_terms follows task_texts."""
+    names = tuple(f"{prefix}{name}" for name in NAMES)
+    watched = ("user_id", "task_id", "terms")
+    ignore = "INSERT IGNORE" if vendor == "mysql" else "INSERT OR IGNORE"
+    insert = f"{ignore} INTO {terms} (user_id, term, created_us, task_key) {_rows_select(vendor, 'NEW', tasks)}"
+    if vendor == "mysql":
+        # The terms first, then one primary-key lookup each (not a scan of the user's rows).
+        delete = (f"DELETE x FROM {tasks} t STRAIGHT_JOIN {_split(vendor, 'OLD.terms')} "
+                  f"STRAIGHT_JOIN {terms} x ON x.user_id = OLD.user_id AND x.term = SUBSTRING(j.term, {TAG + 1}) "
+                  f"AND x.created_us = {_created_us(vendor, 't')} AND x.task_key = UNHEX(OLD.task_id) "
+                  f"WHERE t.id = OLD.task_id")
+    elif vendor == "sqlite":
+        delete = (f"DELETE FROM {terms} WHERE user_id = OLD.user_id "
+                  f"AND term IN (SELECT substr(j.value, {TAG + 1}) FROM {_split(vendor, 'OLD.terms')}) "
+                  f"AND created_us = (SELECT {_created_us(vendor, 't')} FROM {tasks} t WHERE t.id = OLD.task_id) "
+                  "AND task_key = OLD.task_id")
+    else:
+        raise NotImplementedError(f"no text index triggers for {vendor}")
+    return row_triggers(vendor, texts, names, watched, insert, delete)
+
+
+def drop_trigger_sql(vendor: str, prefix: str = "") -> list[str]:
+    quote = "`" if vendor == "mysql" else '"'
+    return [f"DROP TRIGGER IF EXISTS {quote}{prefix}{name}{quote}" for name in NAMES]
+
+
+def backfill(cursor, vendor: str, texts: str, tasks: str, terms: str, batch: int = 1000, progress=None) -> int:
+    """The rows of every existing text, one owner at a time in batches of ``batch`` texts (the migration's
+    back-fill, a repair after loading with the triggers off). INSERT IGNORE: safe beside the triggers."""
+    ignore = "INSERT IGNORE" if vendor == "mysql" else "INSERT OR IGNORE"
+    cursor.execute(f"SELECT DISTINCT user_id FROM {texts} ORDER BY user_id")
+    users = [row[0] for row in cursor.fetchall()]
+    rows = _rows_select(vendor, "x", tasks, texts).replace("%", "%%")  # strftime('%s'): not a parameter
+    done = 0
+    for user_id in users:
+        last = 0
+        while True:
+            cursor.execute(f"SELECT MAX(id), COUNT(*) FROM (SELECT id FROM {texts} WHERE user_id = %s AND id > %s "
+                           f"ORDER BY id LIMIT {int(batch)}) AS b", [user_id, last])
+            upto, n = cursor.fetchone()
+            if not n:
+                break
+            # Sorted as the key is: each batch fills the owner's part of the tree in order.
+            cursor.execute(f"{ignore} INTO {terms} (user_id, term, created_us, task_key) {rows} "
+                           "AND x.user_id = %s AND x.id > %s AND x.id <= %s ORDER BY 1, 2, 3 DESC, 4",
+                           [user_id, last, upto])
+            done += n
+            last = upto
+            if progress:
+                progress(done)
+    return done
+
+
+# --- Reads ------------------------------------------------------------------------------------
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _tables():
+    from tasks.models import Task, TaskTerm, TaskText
+
+    return _quote(TaskTerm._meta.db_table), _quote(TaskText._meta.db_table), _quote(Task._meta.db_table)
+
+
+def _task_id(expression: str) -> str:
+    """tasks.id (as the table holds it) of a task_key expression."""
+    return f"LOWER(HEX({expression}))" if connection.vendor == "mysql" else expression
+
+
+def _after(prefix: str) -> str:
+    """The smallest string above every string that starts with ``prefix`` (code point order)."""
+    last = ord(prefix[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:
+        last = 0xE000
+    return prefix[:-1] + chr(min(last, 0x10FFFF))
+
+
+@dataclass
+class Group:
+    """One term of the query: a task matches it when it holds one of ``terms`` (an exact term, or the
+    terms a prefix stands for), or, for a prefix too broad to list, any term in [low, high)."""
+
+    terms: list[str] = field(default_factory=list)
+    low: str = ""
+    high: str = ""
+
+    def where(self, alias: str) -> tuple[str, list]:
+        if self.terms:
+            if len(self.terms) == 1:
+                return f"{alias}.term = %s", list(self.terms)
+            return f"{alias}.term IN ({', '.join(['%s'] * len(self.terms))})", list(self.terms)
+        return f"{alias}.term >= %s AND {alias}.term < %s", [self.low, self.high]
+
+
+def _expand(user_id: int, prefix: str) -> list[str] | None:
+    """The terms the user's texts hold that start with ``prefix`` (None: more than MAX_EXPAND): a walk from
+    term to term, one index seek each, never the rows between. One statement per seek: neither MariaDB
+    (no loose scan here; a correlated range in a recursive CTE scans) nor a GROUP BY skips the rows."""
+    terms_t, _texts, _tasks = _tables()
+    high, found, after = _after(prefix), [], None
+    with connection.cursor() as cursor:
+        while len(found) <= MAX_EXPAND:
+            if after is None:
+                cursor.execute(f"SELECT term FROM {terms_t} WHERE user_id = %s AND term >= %s AND term < %s "
+                               "ORDER BY term LIMIT 1", [user_id, prefix, high])
+            else:
+                cursor.execute(f"SELECT term FROM {terms_t} WHERE user_id = %s AND term > %s AND term < %s "
+                               "ORDER BY term LIMIT 1", [user_id, after, high])
+            row = cursor.fetchone()
+            if row is None:
+                return found
+            after = row[0]
+            found.append(after)
+    return None
+
+
+def _estimates(user_id: int, groups: list[Group]) -> list[int]:
+    """The index rows of each group, counted up to ESTIMATE_CAP: one query."""
+    terms_t, _texts, _tasks = _tables()
+    selects, params = [], []
+    for i, group in enumerate(groups):
+        sql, more = group.where("g")
+        selects.append(f"SELECT {i} AS n, (SELECT COUNT(*) FROM (SELECT 1 AS one FROM {terms_t} g "
+                       f"WHERE g.user_id = %s AND {sql} LIMIT {ESTIMATE_CAP}) AS c) AS found")
+        params += [user_id, *more]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(selects), params)
+        found = dict(cursor.fetchall())
+    return [found[i] for i in range(len(groups))]
+
+
+@dataclass
+class TextMatch:
+    """How the index finds the user's tasks whose text matches a query: the rows of the rarest group (the
+    driver), each checked for the other groups by primary-key lookups and for the CJK runs of three or
+    more characters in its text. ``empty``: some group is in none of the user's texts."""
+
+    user_id: int
+    driver: Group | None = None
+    others: list[Group] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)
+    empty: bool = False
+
+    def _checks(self, alias: str, statuses=None) -> tuple[list[str], list]:
+        terms_t, texts_t, tasks_t = _tables()
+        where, params = [], []
+        for group in self.others:
+            if group.terms:
+                sql, more = group.where("o")
+                where.append(f"EXISTS (SELECT 1 FROM {terms_t} o WHERE o.user_id = {alias}.user_id AND {sql} "
+                             f"AND o.created_us = {alias}.created_us AND o.task_key = {alias}.task_key)")
+            else:  # too many terms to look up one by one: the text's own list of terms
+                tag = f"u{self.user_id:010d}"
+                sql = "CONCAT(' ', x.terms) LIKE %s" if connection.vendor == "mysql" else "(' ' || x.terms) LIKE %s"
+                where.append(f"EXISTS (SELECT 1 FROM {texts_t} x WHERE x.task_id = {_task_id(f'{alias}.task_key')} "
+                             f"AND {sql})")
+                more = [f"% {tag}{group.low}%"]
+            params += more
+        for run in self.runs:  # the pairs are there; are they side by side?
+            where.append(f"EXISTS (SELECT 1 FROM {texts_t} x WHERE x.task_id = {_task_id(f'{alias}.task_key')} "
+                         "AND x.text LIKE %s)")
+            params.append(f"%{run}%")
+        if statuses:
+            where.append(f"EXISTS (SELECT 1 FROM {tasks_t} t WHERE t.id = {_task_id(f'{alias}.task_key')} "
+                         f"AND t.status IN ({', '.join(['%s'] * len(statuses))}))")
+            params += list(statuses)
+        return where, params
+
+    def selects(self, limit: int | None = None, *, created_from_us=None, created_to_us=None,
+                statuses=None) -> list[tuple[str, list]]:
+        """SELECTs of (created_us, task_key) whose UNION is the matches: one per driver term, each in index
+        order and cut at ``limit`` (the union's first ``limit`` rows are then the matches' first)."""
+        if self.empty:
+            return []
+        terms_t, _texts, _tasks = _tables()
+        checks, check_params = self._checks("d", statuses)
+        bounds, bound_params = [], []
+        if created_from_us is not None:
+            bounds.append("d.created_us >= %s")
+            bound_params.append(created_from_us)
+        if created_to_us is not None:
+            bounds.append("d.created_us < %s")
+            bound_params.append(created_to_us)
+        parts = [Group(terms=[term]) for term in self.driver.terms] if self.driver.terms else [self.driver]
+        out = []
+        for part in parts:
+            sql, params = part.where("d")
+            where = " AND ".join(["d.user_id = %s", sql, *bounds, *checks])
+            select = f"SELECT d.created_us, d.task_key FROM {terms_t} d WHERE {where}"
+            if limit is not None:
+                select = f"SELECT * FROM ({select} ORDER BY d.created_us DESC, d.task_key LIMIT {int(limit)}) AS p"
+            out.append((select, [self.user_id, *params, *bound_params, *check_params]))
+        return out
+
+
+def text_match(user_id: int, query) -> TextMatch | None:
+    """The plan for a tasks.history.search.Query (None: it has no terms)."""
+    if not query:
+        return None
+    groups = []
+    for term, prefix in query.terms:
+        term = term[TAG:]
+        if not prefix:
+            groups.append(Group(terms=[term]))
+            continue
+        terms = _expand(user_id, term)
+        if terms is None:
+            groups.append(Group(low=term, high=_after(term)))
+        elif not terms:  # a prefix no term of the user starts with: nothing matches
+            return TextMatch(user_id=user_id, empty=True)
+        else:
+            groups.append(Group(terms=terms))
+    runs = [run for run in query.runs if len(run) > 2]
+    if len(groups) == 1:
+        return TextMatch(user_id=user_id, driver=groups[0], runs=runs)
+    estimates = _estimates(user_id, groups)
+    ranked = sorted(range(len(groups)), key=lambda i: (estimates[i], len(groups[i].terms) or MAX_EXPAND + 1))
+    if estimates[ranked[0]] == 0:
+        return TextMatch(user_id=user_id, empty=True)
+    return TextMatch(user_id=user_id, driver=groups[ranked[0]], others=[groups[i] for i in ranked[1:]], runs=runs)
