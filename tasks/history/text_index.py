@@ -234,6 +234,9 @@ class TextMatch:
 
     def _checks(self, alias: str, statuses=None) -> tuple[list[str], list]:
         terms_t, texts_t, tasks_t = _tables()
+        # The texts' own columns compare characters exactly, as task_terms (utf8mb4_bin) does: MariaDB's
+        # utf8mb4_unicode_ci would take パパイヤ for ハハイヤ in a LIKE (SQLite's LIKE folds ASCII case only).
+        like = "LIKE BINARY" if connection.vendor == "mysql" else "LIKE"
         where, params = [], []
         for group in self.others:
             if group.terms:
@@ -242,14 +245,14 @@ class TextMatch:
                              f"AND o.created_us = {alias}.created_us AND o.task_key = {alias}.task_key)")
             else:  # too many terms to look up one by one: the text's own list of terms
                 tag = f"u{self.user_id:010d}"
-                sql = "CONCAT(' ', x.terms) LIKE %s" if connection.vendor == "mysql" else "(' ' || x.terms) LIKE %s"
+                sql = f"CONCAT(' ', x.terms) {like} %s" if connection.vendor == "mysql" else "(' ' || x.terms) LIKE %s"
                 where.append(f"EXISTS (SELECT 1 FROM {texts_t} x WHERE x.task_id = {_task_id(f'{alias}.task_key')} "
                              f"AND {sql})")
                 more = [f"% {tag}{group.low}%"]
             params += more
         for run in self.runs:  # the pairs are there; are they side by side?
             where.append(f"EXISTS (SELECT 1 FROM {texts_t} x WHERE x.task_id = {_task_id(f'{alias}.task_key')} "
-                         "AND x.text LIKE %s)")
+                         f"AND x.text {like} %s)")
             params.append(f"%{run}%")
         if statuses:
             where.append(f"EXISTS (SELECT 1 FROM {tasks_t} t WHERE t.id = {_task_id(f'{alias}.task_key')} "

@@ -182,3 +182,22 @@ def test_a_prefix_too_broad_to_list_is_read_as_a_range(history, user_a, monkeypa
     for q, ids in listed.items():
         assert _ids(user_a, q, page_size=100) == ids
         assert selectors.task_page(user=user_a, filters={"q": q}).count == len(ids)
+
+
+def test_a_cjk_run_is_checked_character_for_character(user_a):
+    """The pairs of パパイヤ are all in the first text, and ハハイヤ, which MariaDB's utf8mb4_unicode_ci takes for
+    パパイヤ: the run check compares exactly, as the index does (and SQLite's LIKE outside ASCII)."""
+    text_task(user_a, "パパ、パイ、イヤ、ハハイヤ", created_at=timezone.now() - timedelta(minutes=1))
+    papaya = text_task(user_a, "パパイヤ")
+    assert _ids(user_a, "パパイヤ", page_size=100) == [papaya.pk]
+    assert _ids(user_a, "パパイヤ", filters={"ordering": "filename"}, page_size=100) == [papaya.pk]
+
+
+def test_a_page_shows_only_the_users_own_tasks_whatever_the_index_holds(user_a, user_b):
+    """The index's owner column is a copy (task_texts.user_id): if it ever named someone else, that person's
+    search could find the task in the index but the page still reads only their own tasks."""
+    theirs = text_task(user_a, "Zephyrine quarterly report")
+    TaskText.objects.filter(task=theirs).update(user=user_b)  # a wrong copy: the triggers re-file the terms
+    assert TaskTerm.objects.filter(user_id=user_b.pk, term="wzephyrine").exists()
+    assert _ids(user_b, "zephyrine") == []
+    assert _ids(user_b, "zephyrine", filters={"ordering": "filename"}) == []
