@@ -201,3 +201,20 @@ def test_a_page_shows_only_the_users_own_tasks_whatever_the_index_holds(user_a, 
     assert TaskTerm.objects.filter(user_id=user_b.pk, term="wzephyrine").exists()
     assert _ids(user_b, "zephyrine") == []
     assert _ids(user_b, "zephyrine", filters={"ordering": "filename"}) == []
+
+
+def test_the_prefixes_of_one_query_share_a_budget_of_seeks(history, user_a, monkeypatch):
+    """A query of many short words expands its prefixes term by term only until EXPAND_BUDGET; the rest are read
+    as ranges (one seek each, to tell "no such term"), with the same results."""
+    from django.test.utils import CaptureQueriesContext
+
+    queries = ("f a b c d g", "alpha f", "fi common", "alph", "f zzz", "c d b a")
+    listed = {q: _ids(user_a, q, page_size=100) for q in queries}
+    assert listed["alpha f"] and listed["f zzz"] == []
+    monkeypatch.setattr(text_index, "EXPAND_BUDGET", 3)
+    for q, ids in listed.items():
+        assert _ids(user_a, q, page_size=100) == ids
+    with CaptureQueriesContext(connection) as captured:
+        selectors.text_match(user=user_a, q="f a b c d g")
+    seeks = [query for query in captured.captured_queries if "ORDER BY term LIMIT 1" in query["sql"]]
+    assert len(seeks) <= 3 + 6
