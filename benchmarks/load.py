@@ -115,16 +115,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cpu_seconds(pids) -> float:
+def cpu_seconds(pids, *, reaped: bool = False) -> float:
+    """CPU seconds of these processes; reaped: also of their children that ended (a recycled gunicorn worker)."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+            if reaped:
+                total += (int(fields[13]) + int(fields[14])) / tick  # cutime + cstime: children waited for
         except (OSError, IndexError):
             pass
     return total
+
+
+def server_cpu_seconds(master: int) -> float:
+    """The gunicorn master, its live workers, and the workers it already replaced (their CPU stays counted)."""
+    return cpu_seconds([master], reaped=True) + cpu_seconds(process_tree(master)[1:])
 
 
 def machine_busy_seconds() -> float:
@@ -234,8 +242,11 @@ def percentile(values, p):
 # --- One layout: a gunicorn, the users, the floors -------------------------------------------
 def run_layout(args, env, data, workers, threads, scratch) -> dict:
     port = free_port()
+    # No recycling of workers during the run (GUNICORN_MAX_REQUESTS=0): a new worker's imports would land in
+    # whichever phase it happened in; in production they are spread over GUNICORN_MAX_REQUESTS requests.
     env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers),
-           "GUNICORN_THREADS": str(threads), "DJANGO_SETTINGS_MODULE": "benchmarks.load_settings"}
+           "GUNICORN_THREADS": str(threads), "GUNICORN_MAX_REQUESTS": "0",
+           "DJANGO_SETTINGS_MODULE": "benchmarks.load_settings"}
     prom = scratch / f"prom-{workers}x{threads}"
     prom.mkdir()
     env["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
@@ -255,21 +266,20 @@ def run_layout(args, env, data, workers, threads, scratch) -> dict:
         # Every thread's first request (imports, connections, templates) is not what a request costs.
         asyncio.run(hammer(base, "/__load__/signed-in", cookies, 2, concurrency=workers * threads))
         print(f"gunicorn {workers}x{threads} on {base}; {args.users} users for {args.duration:.0f} s ...")
-        pids = process_tree(server.pid)
-        server_before, client_before = cpu_seconds(pids), time.process_time()
+        server_before, client_before = server_cpu_seconds(server.pid), time.process_time()
         machine_before = machine_busy_seconds()
         started = time.monotonic()
         samples, errors = asyncio.run(run_users(base, data["users"], data["cookie"], args.duration, args.think))
         wall = time.monotonic() - started
-        server_cpu = cpu_seconds(pids) - server_before
+        server_cpu = server_cpu_seconds(server.pid) - server_before
         client_cpu = time.process_time() - client_before
         machine_cpu = machine_busy_seconds() - machine_before
         load = os.getloadavg()
         floors = {}
         for name, path, jar in (("signed-in", "/__load__/signed-in", cookies), ("bare", "/__load__/bare", [])):
-            before, m_before, t0 = cpu_seconds(pids), machine_busy_seconds(), time.monotonic()
+            before, m_before, t0 = server_cpu_seconds(server.pid), machine_busy_seconds(), time.monotonic()
             done, bad = asyncio.run(hammer(base, path, jar, args.floor_seconds))
-            cpu, m_cpu, w = cpu_seconds(pids) - before, machine_busy_seconds() - m_before, time.monotonic() - t0
+            cpu, m_cpu, w = server_cpu_seconds(server.pid) - before, machine_busy_seconds() - m_before, time.monotonic() - t0
             floors[name] = {"requests": done, "bad": bad, "cpu_ms": 1000 * cpu / max(1, done),
                             "others": max(0.0, m_cpu - cpu) / w / (os.cpu_count() or 1)}
         return {"workers": workers, "threads": threads, "samples": samples, "errors": errors, "wall": wall,

@@ -1,6 +1,7 @@
 """Shared fixtures: the bundled dev auth API over real HTTP, users, a private storage folder."""
 
 import json
+import os
 import threading
 import urllib.error
 import urllib.request
@@ -8,6 +9,44 @@ import urllib.request
 import pytest
 
 from accounts.devauth.server import make_server
+
+
+def mariadb_ci_pass() -> bool:
+    """CI's second pass (.ci/run): the suite again on MariaDB, after the SQLite pass ran everything."""
+    return bool(os.environ.get("REQUIRE_MARIADB")) and os.environ.get("DATABASE_URL", "").startswith("mysql")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Each test once in CI (.ci/run): the MariaDB pass skips db_independent tests (the SQLite pass ran
+    them, and they cannot differ); the SQLite pass skips `mariadb` tests when told a MariaDB pass
+    follows (MARIADB_PASS_FOLLOWS=1): they build their own scratch databases whichever the suite's is.
+
+    RUN_DB_INDEPENDENT=1 runs db_independent tests anyway. Which tests may carry it: DEVELOPERS.md.
+    """
+    _no_suite_database_in_mariadb_tests(items)
+    if mariadb_ci_pass() and not os.environ.get("RUN_DB_INDEPENDENT"):
+        marker, reason = "db_independent", "db_independent: ran in the SQLite pass; cannot differ on MariaDB"
+    elif os.environ.get("MARIADB_PASS_FOLLOWS") and not os.environ.get("DATABASE_URL", "").startswith("mysql"):
+        marker, reason = "mariadb", "own scratch MariaDB databases: run in the MariaDB pass that follows"
+    else:
+        return
+    skip = pytest.mark.skip(reason=reason)
+    for item in items:
+        if item.get_closest_marker(marker):
+            item.add_marker(skip)
+
+
+SUITE_DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
+
+
+def _no_suite_database_in_mariadb_tests(items) -> None:
+    """A `mariadb` test that uses the suite's database would check MariaDB twice and SQLite never (the
+    SQLite pass skips it): mark only the tests that make their own scratch databases."""
+    wrong = [item.nodeid for item in items if item.get_closest_marker("mariadb")
+             and (item.get_closest_marker("django_db") or SUITE_DATABASE_FIXTURES & set(item.fixturenames))]
+    if wrong:
+        raise pytest.UsageError("marked mariadb (own scratch databases) but using the suite's database: "
+                                + ", ".join(wrong))
 
 
 class DevAuthAPI:

@@ -7,6 +7,9 @@ behind an ignored import) fails here, with the circle named.
 """
 
 import grimp
+import pytest
+
+pytestmark = pytest.mark.db_independent  # the import graph, no database
 
 ROOTS = ("core", "accounts", "tasks", "ops", "tool_ocr")
 

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("tasks", "0017_history_content_types"),  # the table exists, made by tasks 0001
+        ("tasks", "0017_history_content_types"),  # the table exists, made by tasks 0001_squashed_0005
         ("contenttypes", "0002_remove_content_type_name"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0005_history_stats_index'),
+        ('tasks', '0001_squashed_0005_previous_release'),
     ]
 
     operations = [

@@ -8,7 +8,8 @@ from tests.browser_support import ARTIFACTS, new_page
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# db_independent: the sign-in pages in Chromium; sign-in's queries run on MariaDB in tests/accounts
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.db_independent]
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from tests.browser_support import axe_violations, new_page, serious, sign_in_thr
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# db_independent: the tokens page in Chromium; tokens' queries run on MariaDB in tests/accounts
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.db_independent]
 
 
 def _serious_axe_violations(page) -> list:

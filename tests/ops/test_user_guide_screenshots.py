@@ -21,7 +21,8 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "docs" / "images"
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# db_independent: screenshots of the pages
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.db_independent]
 
 SAMPLE_TEXT = ("ACME Supplies Ltd.\nInvoice 2024-0312\n\nDate: 12 March 2024\nBill to: Example Corp, 1 Main Street\n\n"
                "2 x Toner cartridge ........ 118.00\n1 x A4 paper, 5 reams ....... 24.50\n\nTotal due: 142.50 EUR\n")

@@ -12,7 +12,8 @@ from tests.tasks.history_helpers import make_task, png_bytes
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# db_independent: the browser's CSP enforcement
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.db_independent]
 
 # Runs before any page script (Playwright injects it outside the page's CSP) and keeps every violation.
 RECORD_VIOLATIONS = """

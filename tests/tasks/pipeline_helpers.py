@@ -4,6 +4,7 @@ The sample inputs are made from the shared real pages (tests/data, copied from .
 type at test time, so only the bad-input corpus is committed.
 """
 
+import functools
 import io
 from pathlib import Path
 
@@ -43,6 +44,12 @@ def encode(image: Image.Image, fmt: str, **options) -> bytes:
 
 def sample_inputs() -> dict[str, tuple[str, bytes, str, int]]:
     """{label: (file name, content, expected mime type, pages)} for every input type we take."""
+    return dict(_sample_inputs())
+
+
+@functools.cache
+def _sample_inputs() -> dict[str, tuple[str, bytes, str, int]]:
+    """Encoded once per process (ten test modules use them; lossless WebP and TIFF take a while)."""
     p13 = Image.open(PAGES / "libtasn1_p13.png")
     p22 = Image.open(PAGES / "libtasn1_p22.png")
     return {

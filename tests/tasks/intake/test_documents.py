@@ -10,6 +10,8 @@ from PIL import Image
 from tasks.intake import documents
 from tests.tasks.pipeline_helpers import CORPUS, encode, sample_inputs
 
+pytestmark = pytest.mark.db_independent  # reading files, no database
+
 SAMPLES = sample_inputs()
 
 

@@ -18,6 +18,8 @@ from tasks.ocr.layout import page_text
 from tasks.ocr.tesseract_engine import parse_tsv
 from tests.quality import cer
 
+pytestmark = pytest.mark.db_independent  # engines on images, no database
+
 SHARED = Path(__file__).resolve().parents[2] / "data"
 PAGES = ["libtasn1_p13.png", "libtasn1_p13_scan.jpg"]
 EASYOCR_CER = {"libtasn1_p13.png": 0.06, "libtasn1_p13_scan.jpg": 0.09}       # measured 0.040, 0.069-0.070

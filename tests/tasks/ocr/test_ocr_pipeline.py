@@ -31,7 +31,9 @@ from tasks.pipeline.searchable_pdf import SearchablePdfWriter
 from tests.quality import cer
 from tests.tasks.pipeline_helpers import PAGES, PDFS, mixed_pdf, pdf_truth, run_worker, sample_inputs, task_create
 
-pytestmark = [pytest.mark.ocr, pytest.mark.django_db(transaction=True)]
+# db_independent: OCR accuracy; the queue and worker path runs on MariaDB in the fake-engine twins
+# (test_processing, test_lifecycle, test_fairness, test_reaper)
+pytestmark = [pytest.mark.ocr, pytest.mark.django_db(transaction=True), pytest.mark.db_independent]
 
 SAMPLES = sample_inputs()
 # Bounds: measured values (printed by the tests) plus room for another CPU's numerics; a broken

@@ -4,6 +4,8 @@ import pytest
 
 from tests.quality import cer, normalize
 
+pytestmark = pytest.mark.db_independent  # text arithmetic, no database
+
 
 @pytest.mark.parametrize("raw, expected", [
     ("  a\t b\n\n c \f", "a b c"),                    # pdftotext -layout columns, page breaks

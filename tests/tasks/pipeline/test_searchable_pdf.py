@@ -19,6 +19,8 @@ from tasks.pipeline.processing import result_text
 from tasks.pipeline.searchable_pdf import SearchablePdfWriter
 from tests.tasks.pipeline_helpers import PAGES
 
+pytestmark = pytest.mark.db_independent  # PDF writing, no database
+
 
 def _pdf(pages, title="") -> bytes:
     buf = io.BytesIO()

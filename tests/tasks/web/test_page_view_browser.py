@@ -17,7 +17,9 @@ from tests.tasks.pipeline_helpers import PAGES, run_worker, task_create
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
-pytestmark = [pytest.mark.browser, pytest.mark.ocr, pytest.mark.django_db(transaction=True)]
+# db_independent: the page view in Chromium; its server side runs on MariaDB in test_page_view
+pytestmark = [pytest.mark.browser, pytest.mark.ocr, pytest.mark.django_db(transaction=True),
+              pytest.mark.db_independent]
 
 
 

@@ -13,7 +13,8 @@ from tests.tasks.pipeline_helpers import CORPUS, PAGES, run_worker
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# db_independent: drag and drop in Chromium; uploads run on MariaDB in intake/
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.db_independent]
 
 
 DROP = """([files]) => {
