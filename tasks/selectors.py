@@ -383,8 +383,8 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     if filters.get("q") and filters["q"].isprintable():
         sources = _search_sources(user=user, filters=filters)
         if keys == order_keys(DEFAULT_ORDERING):
-            return _search_page(filters=filters, sources=sources, page=page, page_size=page_size, clamp=clamp,
-                                with_files=with_files, count_limit=count_limit)
+            return _search_page(user=user, filters=filters, sources=sources, page=page, page_size=page_size,
+                                clamp=clamp, with_files=with_files, count_limit=count_limit)
     qs = task_list(user=user, filters=filters)
     all_ids = None
     first = None  # a search's first count_limit + 1 ids in list order: its capped count and its first pages at once
@@ -425,10 +425,10 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
         count, exact = qs.count(), True
         page = max(1, math.ceil(count / page_size))
         ids = _page_ids(qs, page, page_size)
-    return _task_page_rows(ids, count=count, page=page, page_size=page_size, exact=exact, with_files=with_files)
+    return _task_page_rows(user, ids, count=count, page=page, page_size=page_size, exact=exact, with_files=with_files)
 
 
-def _search_page(*, filters, sources, page, page_size, clamp, with_files, count_limit) -> TaskPage:
+def _search_page(*, user, filters, sources, page, page_size, clamp, with_files, count_limit) -> TaskPage:
     ids, count, exact, known = _newest_first_search(filters=filters, sources=sources, page=page,
                                                     page_size=page_size, count_limit=count_limit)
     if clamp and not ids and page > 1:  # past the end: the last page (every match was read to find that out)
@@ -437,14 +437,17 @@ def _search_page(*, filters, sources, page, page_size, clamp, with_files, count_
                                                         page_size=page_size, count_limit=count_limit)
         if not exact and known is not None:
             count, exact = known, True
-    return _task_page_rows(ids, count=count, page=page, page_size=page_size, exact=exact, with_files=with_files)
+    return _task_page_rows(user, ids, count=count, page=page, page_size=page_size, exact=exact, with_files=with_files)
 
 
-def _task_page_rows(ids, *, count, page, page_size, exact, with_files) -> TaskPage:
-    """The page's tasks, read by id (``ids`` holds one more when more follow)."""
+def _task_page_rows(user, ids, *, count, page, page_size, exact, with_files) -> TaskPage:
+    """The user's tasks of the page, read by id (``ids`` holds one more when more follow).
+
+    Still filtered by owner: a search's ids come from the index tables (raw SQL over task_terms and
+    task_name_grams), whose owner column is a copy; a copy that went wrong must not show a task."""
     more = len(ids) > page_size
     ids = ids[:page_size]
-    rows = Task.objects.filter(pk__in=ids) if ids else Task.objects.none()
+    rows = Task.objects.filter(user=user, pk__in=ids) if ids else Task.objects.none()
     if with_files:
         rows = rows.prefetch_related("files")
     by_id = {row.pk: row for row in rows}

@@ -23,6 +23,7 @@ def pytest_collection_modifyitems(config, items):
 
     RUN_DB_INDEPENDENT=1 runs db_independent tests anyway. Which tests may carry it: DEVELOPERS.md.
     """
+    _no_suite_database_in_mariadb_tests(items)
     if mariadb_ci_pass() and not os.environ.get("RUN_DB_INDEPENDENT"):
         marker, reason = "db_independent", "db_independent: ran in the SQLite pass; cannot differ on MariaDB"
     elif os.environ.get("MARIADB_PASS_FOLLOWS") and not os.environ.get("DATABASE_URL", "").startswith("mysql"):
@@ -33,6 +34,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker(marker):
             item.add_marker(skip)
+
+
+SUITE_DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
+
+
+def _no_suite_database_in_mariadb_tests(items) -> None:
+    """A `mariadb` test that uses the suite's database would check MariaDB twice and SQLite never (the
+    SQLite pass skips it): mark only the tests that make their own scratch databases."""
+    wrong = [item.nodeid for item in items if item.get_closest_marker("mariadb")
+             and (item.get_closest_marker("django_db") or SUITE_DATABASE_FIXTURES & set(item.fixturenames))]
+    if wrong:
+        raise pytest.UsageError("marked mariadb (own scratch databases) but using the suite's database: "
+                                + ", ".join(wrong))
 
 
 class DevAuthAPI:

@@ -67,7 +67,8 @@ class RetryForm(forms.Form):
         if task is not None:
             self.fields["engine"].initial = task.engine
             if task.language not in dict(self.fields["language"].choices):
-                self.fields["language"].choices.append((task.language, task.language))
+                # Assigned, not appended: the widget keeps its own copy of the choices it was given.
+                self.fields["language"].choices = [*self.fields["language"].choices, (task.language, task.language)]
             self.fields["language"].initial = task.language
 
     def field_html(self) -> dict:

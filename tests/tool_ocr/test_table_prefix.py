@@ -1,15 +1,14 @@
-"""Every table the app creates carries DATABASE_TABLE_PREFIX, in a real MariaDB database."""
+"""Every table the app creates carries DATABASE_TABLE_PREFIX, in a real MariaDB database and in the suite's own."""
 
 import pytest
 
 from ops.schema import migrate_database
 from tests.mysql import mysql_server_or_skip, scratch_name, tables
 
-pytestmark = pytest.mark.mariadb
-
 OWN_TABLES = {"users", "tasks", "task_files", "sessions", "audit_log"}
 
 
+@pytest.mark.mariadb  # its own scratch database: only this test, the next one checks the suite's (SQLite in CI)
 @pytest.mark.parametrize("prefix", ["tool_ocr_", "acme_ocr_"])
 def test_migrate_creates_only_prefixed_tables(prefix):
     server = mysql_server_or_skip()

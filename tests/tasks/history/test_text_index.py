@@ -182,3 +182,39 @@ def test_a_prefix_too_broad_to_list_is_read_as_a_range(history, user_a, monkeypa
     for q, ids in listed.items():
         assert _ids(user_a, q, page_size=100) == ids
         assert selectors.task_page(user=user_a, filters={"q": q}).count == len(ids)
+
+
+def test_a_cjk_run_is_checked_character_for_character(user_a):
+    """The pairs of パパイヤ are all in the first text, and ハハイヤ, which MariaDB's utf8mb4_unicode_ci takes for
+    パパイヤ: the run check compares exactly, as the index does (and SQLite's LIKE outside ASCII)."""
+    text_task(user_a, "パパ、パイ、イヤ、ハハイヤ", created_at=timezone.now() - timedelta(minutes=1))
+    papaya = text_task(user_a, "パパイヤ")
+    assert _ids(user_a, "パパイヤ", page_size=100) == [papaya.pk]
+    assert _ids(user_a, "パパイヤ", filters={"ordering": "filename"}, page_size=100) == [papaya.pk]
+
+
+def test_a_page_shows_only_the_users_own_tasks_whatever_the_index_holds(user_a, user_b):
+    """The index's owner column is a copy (task_texts.user_id): if it ever named someone else, that person's
+    search could find the task in the index but the page still reads only their own tasks."""
+    theirs = text_task(user_a, "Zephyrine quarterly report")
+    TaskText.objects.filter(task=theirs).update(user=user_b)  # a wrong copy: the triggers re-file the terms
+    assert TaskTerm.objects.filter(user_id=user_b.pk, term="wzephyrine").exists()
+    assert _ids(user_b, "zephyrine") == []
+    assert _ids(user_b, "zephyrine", filters={"ordering": "filename"}) == []
+
+
+def test_the_prefixes_of_one_query_share_a_budget_of_seeks(history, user_a, monkeypatch):
+    """A query of many short words expands its prefixes term by term only until EXPAND_BUDGET; the rest are read
+    as ranges (one seek each, to tell "no such term"), with the same results."""
+    from django.test.utils import CaptureQueriesContext
+
+    queries = ("f a b c d g", "alpha f", "fi common", "alph", "f zzz", "c d b a")
+    listed = {q: _ids(user_a, q, page_size=100) for q in queries}
+    assert listed["alpha f"] and listed["f zzz"] == []
+    monkeypatch.setattr(text_index, "EXPAND_BUDGET", 3)
+    for q, ids in listed.items():
+        assert _ids(user_a, q, page_size=100) == ids
+    with CaptureQueriesContext(connection) as captured:
+        selectors.text_match(user=user_a, q="f a b c d g")
+    seeks = [query for query in captured.captured_queries if "ORDER BY term LIMIT 1" in query["sql"]]
+    assert len(seeks) <= 3 + 6
