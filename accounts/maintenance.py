@@ -7,8 +7,10 @@ accounts.services.token_session_revoke, which owns what a revoked session means 
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib import import_module
 
 from django.conf import settings
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
@@ -20,11 +22,15 @@ from core.models import AuditAction
 
 log = logging.getLogger("tool_ocr.maintenance")
 
-DB_SESSIONS = "django.contrib.sessions.backends.db"
 
 
 def _db_sessions() -> bool:
-    return settings.SESSION_ENGINE in (DB_SESSIONS, "django.contrib.sessions.backends.cached_db")
+    """Whether browser sessions live in Session's table: Django's db and cached_db stores, or ours built on them.
+
+    Asked of the engine's class, not its name, so a store derived from the database one
+    (accounts.session_store) still has its rows deleted when a session is revoked or purged.
+    """
+    return issubclass(import_module(settings.SESSION_ENGINE).SessionStore, DatabaseSessionStore)
 
 
 def session_revoke(*, session: TokenSession, actor: Actor | None = None) -> bool:

@@ -218,3 +218,31 @@ def test_the_admin_revoke_action_path_signs_the_browser_out(ada_client):
 
     assert maintenance.session_revoke(session=_row()) is True
     _signed_out_with(ada_client, ada_client.get("/"), "Your session was ended by an administrator.")
+
+
+@pytest.mark.parametrize("engine, in_table", [
+    ("accounts.session_store", True),  # ours, built on Django's database store
+    ("django.contrib.sessions.backends.db", True),
+    ("django.contrib.sessions.backends.cached_db", True),
+    ("django.contrib.sessions.backends.signed_cookies", False),
+    ("django.contrib.sessions.backends.cache", False),
+])
+def test_browser_sessions_are_deleted_from_the_table_for_every_database_store(settings, engine, in_table):
+    """A revoke or purge deletes the browser's Session row whenever the configured store keeps one."""
+    from accounts import maintenance
+
+    settings.SESSION_ENGINE = engine
+    assert maintenance._db_sessions() is in_table
+
+
+def test_deleting_a_persons_sessions_deletes_their_browser_session_rows(ada_client):
+    from django.contrib.sessions.models import Session
+
+    from accounts import maintenance
+
+    key = ada_client.session.session_key
+    user = TokenSession.objects.get(session_key=key).user
+    assert Session.objects.filter(session_key=key).exists()
+    assert maintenance.user_sessions_delete(user=user) == 1
+    assert not Session.objects.filter(session_key=key).exists()
+    assert ada_client.get("/history/").status_code == 302  # signed out at once
