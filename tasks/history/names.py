@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.db import connection
 
-from tasks.history.triggers import row_triggers
+from tasks.history.triggers import created_us_sql, row_triggers
 
 GRAM = 3
 MAX_NAME = 255  # tasks.filename's max_length: every position of every name
@@ -56,15 +56,6 @@ def table_sql(vendor: str, table: str, comments: dict[str, str], table_comment: 
     raise NotImplementedError(f"no file-name index for {vendor}")
 
 
-def _created_us(vendor: str, row: str) -> str:
-    """The row's created_at in microseconds since 1970 (stored times are UTC on both databases)."""
-    if vendor == "mysql":
-        return f"TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {row}.created_at)"
-    # Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]': whole seconds, then the six digits after the point.
-    return (f"(CAST(strftime('%s', {row}.created_at) AS INTEGER) * 1000000 "
-            f"+ CAST(substr({row}.created_at || '.000000', 21, 6) AS INTEGER))")
-
-
 def _key(vendor: str, row: str) -> str:
     return f"UNHEX({row}.id)" if vendor == "mysql" else f"{row}.id"
 
@@ -79,13 +70,13 @@ def trigger_sql(vendor: str, tasks: str, grams: str, prefix: str = "") -> list[s
                     f"WHERE p.n <= CHAR_LENGTH({row}.filename) - {GRAM - 1}")
 
         insert = (f"INSERT IGNORE INTO {grams} (user_id, gram, created_us, task_key) "
-                  f"SELECT NEW.user_id, SUBSTRING(NEW.filename, p.n, {GRAM}), {_created_us(vendor, 'NEW')}, "
+                  f"SELECT NEW.user_id, SUBSTRING(NEW.filename, p.n, {GRAM}), {created_us_sql(vendor, 'NEW')}, "
                   f"{_key(vendor, 'NEW')} FROM {pieces('NEW')}")
         # The positions first, then one primary-key lookup each (not a scan of the user's rows).
         delete = (f"DELETE g FROM JSON_TABLE('{_POSITIONS}', '$[*]' COLUMNS (n INT PATH '$')) AS p "
                   f"STRAIGHT_JOIN {grams} g ON g.user_id = OLD.user_id "
                   f"AND g.gram = SUBSTRING(OLD.filename, p.n, {GRAM}) "
-                  f"AND g.created_us = {_created_us(vendor, 'OLD')} AND g.task_key = {_key(vendor, 'OLD')} "
+                  f"AND g.created_us = {created_us_sql(vendor, 'OLD')} AND g.task_key = {_key(vendor, 'OLD')} "
                   f"WHERE p.n <= CHAR_LENGTH(OLD.filename) - {GRAM - 1}")
         return row_triggers(vendor, tasks, names, watched, insert, delete)
     if vendor == "sqlite":
@@ -93,11 +84,11 @@ def trigger_sql(vendor: str, tasks: str, grams: str, prefix: str = "") -> list[s
             return f"json_each('{_POSITIONS}') WHERE value <= length({row}.filename) - {GRAM - 1}"
 
         insert = (f"INSERT OR IGNORE INTO {grams} (user_id, gram, created_us, task_key) "
-                  f"SELECT NEW.user_id, substr(NEW.filename, value, {GRAM}), {_created_us(vendor, 'NEW')}, "
+                  f"SELECT NEW.user_id, substr(NEW.filename, value, {GRAM}), {created_us_sql(vendor, 'NEW')}, "
                   f"{_key(vendor, 'NEW')} FROM {pieces('NEW')}")
         delete = (f"DELETE FROM {grams} WHERE user_id = OLD.user_id "
                   f"AND gram IN (SELECT substr(OLD.filename, value, {GRAM}) FROM {pieces('OLD')}) "
-                  f"AND created_us = {_created_us(vendor, 'OLD')} AND task_key = {_key(vendor, 'OLD')}")
+                  f"AND created_us = {created_us_sql(vendor, 'OLD')} AND task_key = {_key(vendor, 'OLD')}")
         return row_triggers(vendor, tasks, names, watched, insert, delete)
     raise NotImplementedError(f"no file-name index triggers for {vendor}")
 
@@ -119,7 +110,7 @@ def rebuild_sql(vendor: str, tasks: str, grams: str) -> list[str]:
     ignore = "INSERT IGNORE" if vendor == "mysql" else "INSERT OR IGNORE"
     return [f"DELETE FROM {grams}",
             f"{ignore} INTO {grams} (user_id, gram, created_us, task_key) "
-            f"SELECT t.user_id, {gram}, {_created_us(vendor, 't')}, {_key(vendor, 't')} FROM {tasks} t {pieces}"]
+            f"SELECT t.user_id, {gram}, {created_us_sql(vendor, 't')}, {_key(vendor, 't')} FROM {tasks} t {pieces}"]
 
 
 # --- Reads ------------------------------------------------------------------------------------

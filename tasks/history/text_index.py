@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from tasks.history.triggers import row_triggers
+from tasks.history.triggers import created_us_sql, row_triggers
 
 TAG = 11  # characters of the owner's tag that starts every term in task_texts.terms ("u" + ten digits)
 MAX_TERM = 64  # kind (1) + a word of up to search.MAX_WORD (60) characters
@@ -54,14 +54,6 @@ def table_sql(vendor: str, table: str, comments: dict[str, str], table_comment: 
     raise NotImplementedError(f"no text index for {vendor}")
 
 
-def _created_us(vendor: str, row: str) -> str:
-    """The task row's created_at in microseconds since 1970 (as tasks.history.names)."""
-    if vendor == "mysql":
-        return f"TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {row}.created_at)"
-    return (f"(CAST(strftime('%s', {row}.created_at) AS INTEGER) * 1000000 "
-            f"+ CAST(substr({row}.created_at || '.000000', 21, 6) AS INTEGER))")
-
-
 def _split(vendor: str, terms: str) -> str:
     """A table ``j`` (column ``j.term``) of the space-separated terms in the SQL expression ``terms``.
 
@@ -84,7 +76,7 @@ def _rows_select(vendor: str, row: str, tasks: str, texts: str = "") -> str:
     source = f"{texts} {row} JOIN {tasks} t ON t.id = {row}.task_id" if texts else f"{tasks} t"
     where = "" if texts else f"t.id = {row}.task_id AND "
     return (f"SELECT {row}.user_id AS user_id, {substr}({_term(vendor)}, {TAG + 1}) AS term, "
-            f"{_created_us(vendor, 't')} AS created_us, {key} AS task_key "
+            f"{created_us_sql(vendor, 't')} AS created_us, {key} AS task_key "
             f"FROM {source} JOIN {_split(vendor, f'{row}.terms')} "
             f"WHERE {where}{length}({_term(vendor)}) > {TAG}")
 
@@ -99,12 +91,12 @@ def trigger_sql(vendor: str, texts: str, tasks: str, terms: str, prefix: str = "
         # The terms first, then one primary-key lookup each (not a scan of the user's rows).
         delete = (f"DELETE x FROM {tasks} t STRAIGHT_JOIN {_split(vendor, 'OLD.terms')} "
                   f"STRAIGHT_JOIN {terms} x ON x.user_id = OLD.user_id AND x.term = SUBSTRING(j.term, {TAG + 1}) "
-                  f"AND x.created_us = {_created_us(vendor, 't')} AND x.task_key = UNHEX(OLD.task_id) "
+                  f"AND x.created_us = {created_us_sql(vendor, 't')} AND x.task_key = UNHEX(OLD.task_id) "
                   f"WHERE t.id = OLD.task_id")
     elif vendor == "sqlite":
         delete = (f"DELETE FROM {terms} WHERE user_id = OLD.user_id "
                   f"AND term IN (SELECT substr(j.value, {TAG + 1}) FROM {_split(vendor, 'OLD.terms')}) "
-                  f"AND created_us = (SELECT {_created_us(vendor, 't')} FROM {tasks} t WHERE t.id = OLD.task_id) "
+                  f"AND created_us = (SELECT {created_us_sql(vendor, 't')} FROM {tasks} t WHERE t.id = OLD.task_id) "
                   "AND task_key = OLD.task_id")
     else:
         raise NotImplementedError(f"no text index triggers for {vendor}")

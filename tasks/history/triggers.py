@@ -110,3 +110,14 @@ def rebuild_sql(tasks: str, summary: str, vendor: str = "", hourly: bool = False
             f"INSERT INTO {summary} ({'user_id, hour, status' if hourly else 'user_id, status'}, tasks, pages, "
             f"seconds, timed) SELECT {keys}, COUNT(*), COALESCE(SUM(page_count), 0), "
             f"COALESCE(SUM(processing_seconds), 0), COUNT(processing_seconds) FROM {tasks} GROUP BY {keys}"]
+
+
+def created_us_sql(vendor: str, row: str) -> str:
+    """SQL for the row's created_at in microseconds since 1970, the sort key both history indexes store.
+
+    Stored times are UTC on both databases."""
+    if vendor == "mysql":
+        return f"TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {row}.created_at)"
+    # Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]': whole seconds, then the six digits after the point.
+    return (f"(CAST(strftime('%s', {row}.created_at) AS INTEGER) * 1000000 "
+            f"+ CAST(substr({row}.created_at || '.000000', 21, 6) AS INTEGER))")
