@@ -21,6 +21,7 @@ from django.utils import timezone
 from core.errors import NotFound
 from tasks.history import names, search, text_index
 from tasks.history.params import DEFAULT_ORDERING, ORDERINGS
+from tasks.history.triggers import task_id_sql
 from tasks.models import Task, TaskFile, TaskHourSummary, TaskStorage, TaskSummary, TaskText, UserStorage
 
 # For each sort key, the key list that one index walks forward (the reverse ordering walks it
@@ -99,11 +100,7 @@ def task_text_matches(*, user, q: str):
     if match is None or match.empty:
         return TaskText.objects.none().values("task_id")
     sql, params = _union(match.selects())
-    return RawSQL(f"SELECT {_task_id('m.task_key')} FROM ({sql}) AS m", params)
-
-
-def _task_id(expression: str) -> str:
-    return f"LOWER(HEX({expression}))" if connection.vendor == "mysql" else expression
+    return RawSQL(f"SELECT {task_id_sql('m.task_key')} FROM ({sql}) AS m", params)
 
 
 def _union(selects) -> tuple[str, list]:
@@ -163,7 +160,7 @@ def _search_first(selects, limit: int) -> list[uuid.UUID]:
         return []
     sql, params = _union(selects)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {_task_id('m.task_key')} FROM ({sql}) AS m "
+        cursor.execute(f"SELECT {task_id_sql('m.task_key')} FROM ({sql}) AS m "
                        f"ORDER BY m.created_us DESC, m.task_key LIMIT {int(limit)}", params)
         return [uuid.UUID(row[0]) for row in cursor.fetchall()]
 

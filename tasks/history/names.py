@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.db import connection
 
-from tasks.history.triggers import created_us_sql, row_triggers
+from tasks.history.triggers import created_us_sql, row_triggers, task_id_sql
 
 GRAM = 3
 MAX_NAME = 255  # tasks.filename's max_length: every position of every name
@@ -138,11 +138,6 @@ def _tables():
     return _quote(TaskNameGram._meta.db_table), _quote(Task._meta.db_table)
 
 
-def _task_id(expression: str) -> str:
-    """tasks.id (as the table holds it) of a task_key expression."""
-    return f"LOWER(HEX({expression}))" if connection.vendor == "mysql" else expression
-
-
 def _like(q: str) -> str:
     return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -184,7 +179,7 @@ class NameMatch:
             checks.append(f"t.status IN ({', '.join(['%s'] * len(statuses))})")
             params += list(statuses)
         if checks:
-            where.append(f"EXISTS (SELECT 1 FROM {tasks} t WHERE t.id = {_task_id('d.task_key')} AND "
+            where.append(f"EXISTS (SELECT 1 FROM {tasks} t WHERE t.id = {task_id_sql('d.task_key')} AND "
                          + " AND ".join(checks) + ")")
         return f"FROM {grams} d WHERE " + " AND ".join(where), params
 
@@ -194,7 +189,7 @@ class NameMatch:
             return []
         body, params = self.sql(**bounds)
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT d.created_us, {_task_id('d.task_key')} {body} "
+            cursor.execute(f"SELECT d.created_us, {task_id_sql('d.task_key')} {body} "
                            "ORDER BY d.created_us DESC, d.task_key LIMIT %s", [*params, limit])
             return list(cursor.fetchall())
 

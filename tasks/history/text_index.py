@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from tasks.history.triggers import created_us_sql, row_triggers
+from tasks.history.triggers import created_us_sql, row_triggers, task_id_sql
 
 TAG = 11  # characters of the owner's tag that starts every term in task_texts.terms ("u" + ten digits)
 MAX_TERM = 64  # kind (1) + a word of up to search.MAX_WORD (60) characters
@@ -148,11 +148,6 @@ def _tables():
     return _quote(TaskTerm._meta.db_table), _quote(TaskText._meta.db_table), _quote(Task._meta.db_table)
 
 
-def _task_id(expression: str) -> str:
-    """tasks.id (as the table holds it) of a task_key expression."""
-    return f"LOWER(HEX({expression}))" if connection.vendor == "mysql" else expression
-
-
 def _after(prefix: str) -> str:
     """The smallest string above every string that starts with ``prefix`` (code point order)."""
     last = ord(prefix[-1]) + 1
@@ -241,16 +236,16 @@ class TextMatch:
             else:  # too many terms to look up one by one: the text's own list of terms
                 tag = f"u{self.user_id:010d}"
                 sql = f"CONCAT(' ', x.terms) {like} %s" if connection.vendor == "mysql" else "(' ' || x.terms) LIKE %s"
-                where.append(f"EXISTS (SELECT 1 FROM {texts_t} x WHERE x.task_id = {_task_id(f'{alias}.task_key')} "
+                where.append(f"EXISTS (SELECT 1 FROM {texts_t} x WHERE x.task_id = {task_id_sql(f'{alias}.task_key')} "
                              f"AND {sql})")
                 more = [f"% {tag}{group.low}%"]
             params += more
         for run in self.runs:  # the pairs are there; are they side by side?
-            where.append(f"EXISTS (SELECT 1 FROM {texts_t} x WHERE x.task_id = {_task_id(f'{alias}.task_key')} "
+            where.append(f"EXISTS (SELECT 1 FROM {texts_t} x WHERE x.task_id = {task_id_sql(f'{alias}.task_key')} "
                          f"AND x.text {like} %s)")
             params.append(f"%{run}%")
         if statuses:
-            where.append(f"EXISTS (SELECT 1 FROM {tasks_t} t WHERE t.id = {_task_id(f'{alias}.task_key')} "
+            where.append(f"EXISTS (SELECT 1 FROM {tasks_t} t WHERE t.id = {task_id_sql(f'{alias}.task_key')} "
                          f"AND t.status IN ({', '.join(['%s'] * len(statuses))}))")
             params += list(statuses)
         return where, params

@@ -8,6 +8,8 @@ appears, disappears, or changes user, status, page count, processing time (or, f
 hourly one, creation time); heartbeats and progress updates do not touch it.
 """
 
+from django.db import connection
+
 NAMES = ("tasks_summary_ai", "tasks_summary_au", "tasks_summary_ad")
 HOUR_NAMES = ("tasks_hour_summary_ai", "tasks_hour_summary_au", "tasks_hour_summary_ad")
 STORAGE_NAMES = ("task_storage_sum_ai", "task_storage_sum_au", "task_storage_sum_ad")
@@ -121,3 +123,8 @@ def created_us_sql(vendor: str, row: str) -> str:
     # Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]': whole seconds, then the six digits after the point.
     return (f"(CAST(strftime('%s', {row}.created_at) AS INTEGER) * 1000000 "
             f"+ CAST(substr({row}.created_at || '.000000', 21, 6) AS INTEGER))")
+
+
+def task_id_sql(expression: str) -> str:
+    """SQL for tasks.id, as the tasks table holds it, of a task_key column (binary(16) on MariaDB)."""
+    return f"LOWER(HEX({expression}))" if connection.vendor == "mysql" else expression
