@@ -32,13 +32,14 @@ MAX_ROWS = 8192
 # Stands for the list's query string while a row is drawn; random per process, so no file name or
 # text can contain it by chance or on purpose; survives escaping unchanged (hex digits only).
 _SUFFIX_MARK = "vsfx" + secrets.token_hex(16)
+_STATUS_LABELS = dict(Task.Status.choices)  # what get_status_display() shows, without its lookups
 
 
 def row_values(task: Task, files=None) -> dict:
     """Everything ``history/_row.html`` shows of ``task`` (``files``: its TaskFile rows, else task.files.all())."""
     files = task.files.all() if files is None else files
     return {
-        "id": task.id, "status": task.status, "get_status_display": task.get_status_display(),
+        "id": task.id, "status": task.status, "get_status_display": _STATUS_LABELS.get(task.status, task.status),
         "filename": task.filename, "engine": task.engine,
         # Escaped here unless already safe: a text and its safe twin are equal keys but not the same HTML.
         "snippet_html": conditional_escape(getattr(task, "snippet_html", "")),
@@ -52,14 +53,23 @@ def row_values(task: Task, files=None) -> dict:
 
 def row_html(values: dict, *, view_suffix: str = ""):
     """The row's <tr> (safe HTML), drawn once per process for each distinct ``values``."""
-    template = get_template(ROW_TEMPLATE)
-    key = (template.template.source, timezone.get_current_timezone_name(), translation.get_language(),
-           get_script_prefix(), tuple(values.items()))
-    try:
-        html = _draw(key)
-    except TypeError:  # a value that cannot be a key (none of row_values' are): drawn every time
-        html = _draw.__wrapped__(key)
-    return mark_safe(html.replace(_SUFFIX_MARK, conditional_escape(view_suffix)))
+    return rows_html([values], view_suffix=view_suffix)[0]
+
+
+def rows_html(rows: list[dict], *, view_suffix: str = "") -> list:
+    """Each row's <tr> (safe HTML); what the drawing depends on besides the values is read once for all rows."""
+    context = (get_template(ROW_TEMPLATE).template.source, timezone.get_current_timezone_name(),
+               translation.get_language(), get_script_prefix())
+    suffix = conditional_escape(view_suffix)
+    out = []
+    for values in rows:
+        key = (*context, tuple(values.items()))
+        try:
+            html = _draw(key)
+        except TypeError:  # a value that cannot be a key (none of row_values' are): drawn every time
+            html = _draw.__wrapped__(key)
+        out.append(mark_safe(html.replace(_SUFFIX_MARK, suffix)))
+    return out
 
 
 @lru_cache(maxsize=MAX_ROWS)

@@ -29,7 +29,7 @@ from tasks.models import Task
 from tasks.web.charts import daily_chart
 from tasks.web.context_processors import badge_context
 from tasks.web.export import export_response
-from tasks.web.history_rows import row_html, row_values
+from tasks.web.history_rows import row_html, row_values, rows_html
 from tasks.web.zip_download import results_zip_response
 
 COLUMNS = (("filename", "File"), ("status", "Status"), (None, "Engine"), (None, "Pages"),
@@ -172,7 +172,7 @@ def _results_context(request, notice: str = "", notice_error: bool = False) -> d
         "export_query": _filters_query(filters),
         "notice": notice, "notice_error": notice_error, "retention_days": settings.TASK_RETENTION_DAYS,
         "max_bulk": MAX_BULK, "sort_choices": SORT_CHOICES,
-        "rows_html": [row_html(row_values(task, files[task.pk]), view_suffix=suffix) for task in page.rows],
+        "rows_html": rows_html([row_values(task, files[task.pk]) for task in page.rows], view_suffix=suffix),
     }
 
 
