@@ -71,6 +71,17 @@ def instance(model, row, using: str = "default"):
     return model.from_db(using, _names(model), values)
 
 
+def convert_value(model, field_name: str, value, using: str = "default"):
+    """One column's value as the ORM gives it (a CHAR(32) id as a UUID, ...)."""
+    connection = connections[using]
+    index = _names(model).index(model._meta.get_field(field_name).attname)
+    for at, functions, column in _converters(model, connection):
+        if at == index:
+            for function in functions:
+                value = function(value, column, connection)
+    return value
+
+
 _NAMES: dict = {}
 
 

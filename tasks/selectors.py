@@ -17,9 +17,10 @@ from django.db import connection
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 
 from core.errors import NotFound
-from core.raw_sql import select_rows
+from core.raw_sql import convert_value, select_rows
 from tasks.history import names, search, text_index
 from tasks.history.params import DEFAULT_ORDERING, ORDERINGS
 from tasks.history.triggers import task_id_sql
@@ -249,11 +250,33 @@ def _page_ids(qs, page: int, page_size: int) -> list:
     return list(qs.values_list("id", flat=True)[offset:offset + page_size + 1])
 
 
+def _plain_page_ids(*, user, statuses, keys, page: int, page_size: int) -> list:
+    """``_page_ids`` of a list filtered by status alone (or not at all), in plain SQL: the same statement the
+    ORM writes (one index walk, the same ORDER BY), written once per shape; the history's most common pages."""
+    statuses = list(statuses or ())
+    sql = _PAGE_IDS_SQL.get((connection.vendor, len(statuses), tuple(keys)))
+    if sql is None:
+        quote, meta = connection.ops.quote_name, Task._meta
+        where = f"{quote('user_id')} = %s"
+        if statuses:
+            where += f" AND {quote('status')} IN ({', '.join(['%s'] * len(statuses))})"
+        order = ", ".join(f"{quote(meta.get_field(field).column)} {'DESC' if desc else 'ASC'}" for field, desc in keys)
+        sql = _PAGE_IDS_SQL[(connection.vendor, len(statuses), tuple(keys))] = (
+            f"SELECT {quote('id')} FROM {quote(meta.db_table)} WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, *statuses, page_size + 1, (page - 1) * page_size])
+        rows = cursor.fetchall()
+    return [convert_value(Task, "id", row[0]) for row in rows]
+
+
+_PAGE_IDS_SQL: dict = {}
+
+
 def task_summary(*, user) -> dict:
     """{status: {n, pages, seconds, timed}} of all the user's tasks, from TaskSummary (five rows)."""
-    rows = TaskSummary.objects.filter(user=user).values_list("status", "tasks", "pages", "seconds", "timed")
-    return {status: {"n": n, "pages": pages, "seconds": seconds if timed else None, "timed": timed}
-            for status, n, pages, seconds, timed in rows if n}
+    rows = select_rows(TaskSummary, equal={"user": user})  # plain SQL: every history page counts from it
+    return {row.status: {"n": row.tasks, "pages": row.pages, "seconds": row.seconds if row.timed else None,
+                         "timed": row.timed} for row in rows if row.tasks}
 
 
 def _summary_count(*, user, filters: dict) -> int | None:
@@ -383,7 +406,10 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
         if keys == order_keys(DEFAULT_ORDERING):
             return _search_page(user=user, filters=filters, sources=sources, page=page, page_size=page_size,
                                 clamp=clamp, with_files=with_files, count_limit=count_limit)
-    qs = task_list(user=user, filters=filters)
+    simple = not (filters.get("q") or filters.get("created_from") or filters.get("created_to"))
+    # Built only when a branch below needs it: a list by status alone is counted by the summary and paged
+    # by _plain_page_ids, and composing the queryset cost more than those two reads.
+    qs = SimpleLazyObject(lambda: task_list(user=user, filters=filters)) if simple else task_list(user=user, filters=filters)
     all_ids = None
     first = None  # a search's first count_limit + 1 ids in list order: its capped count and its first pages at once
     if filters.get("q") and filters["q"].isprintable():
@@ -418,7 +444,8 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     elif exact and offset >= page_size and offset > count - offset - page_size:
         ids = _page_ids_from_the_end(qs, keys, offset, page_size, count)
     else:
-        ids = _page_ids(qs, page, page_size) if (not exact or offset < count) else []
+        ids = ((_plain_page_ids(user=user, statuses=filters.get("status"), keys=keys, page=page, page_size=page_size)
+                if simple else _page_ids(qs, page, page_size)) if (not exact or offset < count) else [])
     if clamp and not ids and page > 1:  # past the end of a capped count: find the real last page
         count, exact = qs.count(), True
         page = max(1, math.ceil(count / page_size))
