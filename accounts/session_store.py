@@ -12,6 +12,9 @@ from django.db import connections, router
 from django.utils import timezone
 
 from accounts.models import TokenSession
+from core import raw_sql
+
+_TOKEN_PK = TokenSession._meta.concrete_fields.index(TokenSession._meta.pk)
 
 
 def _join_sql(session_model, connection) -> str:
@@ -32,12 +35,13 @@ class SessionStore(DatabaseSessionStore):
         db = router.db_for_read(self.model, instance=None)
         connection = connections[db]
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        rows = list(TokenSession.objects.db_manager(db).raw(_join_sql(self.model, connection),
-                                                             [self.session_key, now]))
-        if not rows:  # no such session, or it expired
+        with connection.cursor() as cursor:
+            cursor.execute(_join_sql(self.model, connection), [self.session_key, now])
+            row = cursor.fetchone()
+        if row is None:  # no such session, or it expired
             self._session_key = None
             return None
-        row = rows[0]
-        if row.pk is not None:
-            self.token_session = row
-        return self.model(session_key=self.session_key, session_data=row.session_data)
+        *token_columns, session_data = row
+        if token_columns[_TOKEN_PK] is not None:
+            self.token_session = raw_sql.instance(TokenSession, token_columns, db)
+        return self.model(session_key=self.session_key, session_data=session_data)

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone as dt_timezone
 
 from django.db import connection
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 
 from core.errors import NotFound
+from core.raw_sql import convert_value, select_rows
 from tasks.history import names, search, text_index
 from tasks.history.params import DEFAULT_ORDERING, ORDERINGS
 from tasks.history.triggers import task_id_sql
@@ -266,11 +268,33 @@ def _page_ids(qs, page: int, page_size: int) -> list:
     return list(qs.values_list("id", flat=True)[offset:offset + page_size + 1])
 
 
+def _plain_page_ids(*, user, statuses, keys, page: int, page_size: int) -> list:
+    """``_page_ids`` of a list filtered by status alone (or not at all), in plain SQL: the same statement the
+    ORM writes (one index walk, the same ORDER BY), written once per shape; the history's most common pages."""
+    statuses = list(statuses or ())
+    sql = _PAGE_IDS_SQL.get((connection.vendor, len(statuses), tuple(keys)))
+    if sql is None:
+        quote, meta = connection.ops.quote_name, Task._meta
+        where = f"{quote('user_id')} = %s"
+        if statuses:
+            where += f" AND {quote('status')} IN ({', '.join(['%s'] * len(statuses))})"
+        order = ", ".join(f"{quote(meta.get_field(field).column)} {'DESC' if desc else 'ASC'}" for field, desc in keys)
+        sql = _PAGE_IDS_SQL[(connection.vendor, len(statuses), tuple(keys))] = (
+            f"SELECT {quote('id')} FROM {quote(meta.db_table)} WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, *statuses, page_size + 1, (page - 1) * page_size])
+        rows = cursor.fetchall()
+    return [convert_value(Task, "id", row[0]) for row in rows]
+
+
+_PAGE_IDS_SQL: dict = {}
+
+
 def task_summary(*, user) -> dict:
     """{status: {n, pages, seconds, timed}} of all the user's tasks, from TaskSummary (five rows)."""
-    rows = TaskSummary.objects.filter(user=user).values_list("status", "tasks", "pages", "seconds", "timed")
-    return {status: {"n": n, "pages": pages, "seconds": seconds if timed else None, "timed": timed}
-            for status, n, pages, seconds, timed in rows if n}
+    rows = select_rows(TaskSummary, equal={"user": user})  # plain SQL: every history page counts from it
+    return {row.status: {"n": row.tasks, "pages": row.pages, "seconds": row.seconds if row.timed else None,
+                         "timed": row.timed} for row in rows if row.tasks}
 
 
 def _summary_count(*, user, filters: dict) -> int | None:
@@ -400,7 +424,10 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
         if keys == order_keys(DEFAULT_ORDERING):
             return _search_page(user=user, filters=filters, sources=sources, page=page, page_size=page_size,
                                 clamp=clamp, with_files=with_files, count_limit=count_limit)
-    qs = task_list(user=user, filters=filters)
+    simple = not (filters.get("q") or filters.get("created_from") or filters.get("created_to"))
+    # Built only when a branch below needs it: a list by status alone is counted by the summary and paged
+    # by _plain_page_ids, and composing the queryset cost more than those two reads.
+    qs = SimpleLazyObject(lambda: task_list(user=user, filters=filters)) if simple else task_list(user=user, filters=filters)
     all_ids = None
     first = None  # a search's first count_limit + 1 ids in list order: its capped count and its first pages at once
     if filters.get("q") and filters["q"].isprintable():
@@ -435,7 +462,8 @@ def task_page(*, user, filters: dict | None = None, page: int = 1, page_size: in
     elif exact and offset >= page_size and offset > count - offset - page_size:
         ids = _page_ids_from_the_end(qs, keys, offset, page_size, count)
     else:
-        ids = _page_ids(qs, page, page_size) if (not exact or offset < count) else []
+        ids = ((_plain_page_ids(user=user, statuses=filters.get("status"), keys=keys, page=page, page_size=page_size)
+                if simple else _page_ids(qs, page, page_size)) if (not exact or offset < count) else [])
     if clamp and not ids and page > 1:  # past the end of a capped count: find the real last page
         count, exact = qs.count(), True
         page = max(1, math.ceil(count / page_size))
@@ -462,9 +490,9 @@ def _task_page_rows(user, ids, *, count, page, page_size, exact, with_files) -> 
     task_name_grams), whose owner column is a copy; a copy that went wrong must not show a task."""
     more = len(ids) > page_size
     ids = ids[:page_size]
-    rows = Task.objects.filter(user=user, pk__in=ids) if ids else Task.objects.none()
+    rows = select_rows(Task, equal={"user": user}, within={"id": ids})  # plain SQL: read on every history page
     if with_files:
-        rows = rows.prefetch_related("files")
+        prefetch_related_objects(rows, "files")
     by_id = {row.pk: row for row in rows}
     return TaskPage(rows=[by_id[i] for i in ids if i in by_id], count=count, page=page, page_size=page_size,
                     exact=exact, more=more)
@@ -514,8 +542,36 @@ def _after(keys, values) -> Q:
 
 
 def task_get(*, user, task_id) -> Task | None:
-    """One of the user's tasks, or None (also for another user's task: callers answer 404)."""
-    return Task.objects.filter(user=user, pk=task_id).prefetch_related("files").first()
+    """One of the user's tasks with its files, or None (also for another user's task: callers answer 404).
+
+    Plain SQL (core.raw_sql): every task page, modal and action reads a task this way, and the ORM's
+    query composition cost twenty times the database's answer.
+    """
+    rows = select_rows(Task, equal={"user": user, "id": task_id})
+    if not rows:
+        return None
+    task = rows[0]
+    files = task_files_of(user=user, tasks=[task])[task.pk]
+    # What prefetch_related("files") leaves: task.files.all() answers from these rows, a filter() queries.
+    cached = TaskFile.objects.filter(task=task)
+    cached._result_cache, cached._prefetch_done = files, True
+    task._prefetched_objects_cache = {"files": cached}
+    return task
+
+
+def task_files_of(*, user, tasks) -> dict:
+    """{task id: [its TaskFile rows]} for the user's ``tasks`` (instances read for this user); each file's
+    ``task`` is that instance. One plain-SQL query."""
+    tasks = [task for task in tasks if task.user_id == user.pk]
+    found = {task.pk: [] for task in tasks}
+    by_id = {task.pk: task for task in tasks}
+    for task_file in select_rows(TaskFile, within={"task": list(found)}):
+        _FILE_TASK.set_cached_value(task_file, by_id[task_file.task_id])
+        found[task_file.task_id].append(task_file)
+    return found
+
+
+_FILE_TASK = TaskFile._meta.get_field("task")
 
 
 def task_get_or_404(*, user, task_id) -> Task:
@@ -536,7 +592,15 @@ def task_active_count(*, user) -> int:
 
 
 def task_file_get(*, user, task_id, kind) -> TaskFile | None:
-    return TaskFile.objects.filter(task__user=user, task_id=task_id, kind=kind).select_related("task").first()
+    """The user's task's file of ``kind`` with its ``task``, or None (plain SQL: every download reads it)."""
+    tasks = select_rows(Task, equal={"user": user, "id": task_id})
+    if not tasks:
+        return None
+    files = select_rows(TaskFile, equal={"task": tasks[0].pk, "kind": kind})
+    if not files:
+        return None
+    _FILE_TASK.set_cached_value(files[0], tasks[0])
+    return files[0]
 
 
 def _percentile_nearest_rank(qs: QuerySet[Task], field: str, count: int, percent: float):

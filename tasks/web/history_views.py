@@ -29,6 +29,7 @@ from tasks.models import Task
 from tasks.web.charts import daily_chart
 from tasks.web.context_processors import badge_context
 from tasks.web.export import export_response
+from tasks.web.history_rows import row_html, row_values, rows_html
 from tasks.web.zip_download import results_zip_response
 
 COLUMNS = (("filename", "File"), ("status", "Status"), (None, "Engine"), (None, "Pages"),
@@ -156,19 +157,22 @@ def _results_context(request, notice: str = "", notice_error: bool = False) -> d
     page_number = max(1, _int(request.GET.get("page"), 1))
     count_limit = SEARCH_COUNT_LIMIT if filters.as_dict().get("q") else COUNT_LIMIT
     page = selectors.task_page(user=request.user, filters=filters.as_dict(), page=page_number,
-                               page_size=page_size, clamp=True, with_files=True, count_limit=count_limit)
+                               page_size=page_size, clamp=True, count_limit=count_limit)
     _attach_snippets(request.user, page.rows, filters.as_dict().get("q"))
     has_any = bool(page.count) or selectors.task_list(user=request.user).exists()
+    suffix = _suffix(request)
+    files = selectors.task_files_of(user=request.user, tasks=page.rows)
     return {
         "filters": filters, "errors": errors, "page": page, "page_size": page_size, "page_sizes": PAGE_SIZES,
         "ordering": filters.ordering, "default_ordering": DEFAULT_ORDERING, "columns": _columns(filters.ordering),
         "page_numbers": (_page_numbers(page.page, page.num_pages) if page.exact else
                          _page_numbers(page.page, page.page + (1 if page.has_next else 0), known=False)),
         "has_any": has_any,
-        "statuses": Task.Status.choices, "view_query": request.GET.urlencode(), "view_suffix": _suffix(request),
+        "statuses": Task.Status.choices, "view_query": request.GET.urlencode(), "view_suffix": suffix,
         "export_query": _filters_query(filters),
         "notice": notice, "notice_error": notice_error, "retention_days": settings.TASK_RETENTION_DAYS,
         "max_bulk": MAX_BULK, "sort_choices": SORT_CHOICES,
+        "rows_html": rows_html([row_values(task, files[task.pk]) for task in page.rows], view_suffix=suffix),
     }
 
 
@@ -282,7 +286,7 @@ def task_modal(request, task_id):
 def task_row(request, task_id):
     """One row, polled while the task runs (the rest of the table, and its checkboxes, stay put)."""
     task = selectors.task_get_or_404(user=request.user, task_id=task_id)
-    return render(request, "history/_row.html", {"task": task, "view_suffix": _suffix(request)})
+    return HttpResponse(row_html(row_values(task), view_suffix=_suffix(request)))
 
 
 @history_required

@@ -291,3 +291,38 @@ def test_another_users_task_is_not_found_like_an_unknown_id(user_a, user_b, clie
                                                              "details": {}}
     page = client.get(f"/tasks/{theirs.id}/")
     assert page.status_code == 404 and "There is nothing here." in page.content.decode()
+
+
+# --- The per-request reads in plain SQL (task_get, task_files_of, task_file_get) ---------------------------
+
+def test_task_get_reads_the_owners_task_with_its_files(user_a, user_b, django_assert_num_queries):
+    from tasks.models import TaskFile
+
+    task = make_task(user_a, status="completed", with_files=True)
+    other = make_task(user_b, status="completed", with_files=True)
+    assert selectors.task_get(user=user_b, task_id=task.id) is None
+    with django_assert_num_queries(2):  # the task, its files
+        found = selectors.task_get(user=user_a, task_id=str(task.id))
+    with django_assert_num_queries(0):  # as prefetch_related("files") leaves them
+        files = list(found.files.all())
+        assert all(f.task is found for f in files)
+    assert sorted(f.kind for f in files) == ["original", "result_json", "result_txt"]
+    assert found.files.count() == 3
+    # a further filter is a query of this task's files only, not of the rows kept
+    assert list(found.files.filter(kind="result_txt").values_list("task_id", flat=True)) == [task.id]
+    assert not TaskFile.objects.filter(task=other).filter(pk__in=[f.pk for f in files]).exists()
+
+
+def test_task_files_of_leaves_out_tasks_of_another_user(user_a, user_b):
+    mine = make_task(user_a, status="completed", with_files=True)
+    theirs = make_task(user_b, status="completed", with_files=True)
+    files = selectors.task_files_of(user=user_a, tasks=[mine, theirs])
+    assert list(files) == [mine.pk] and {f.task_id for f in files[mine.pk]} == {mine.pk}
+
+
+def test_task_file_get_is_the_owners_file_of_that_kind(user_a, user_b):
+    task = make_task(user_a, status="completed", with_files=True)
+    found = selectors.task_file_get(user=user_a, task_id=task.id, kind="result_txt")
+    assert found.kind == "result_txt" and found.task == task and found.task.user_id == user_a.pk
+    assert selectors.task_file_get(user=user_b, task_id=task.id, kind="result_txt") is None
+    assert selectors.task_file_get(user=user_a, task_id=task.id, kind="result_pdf") is None

@@ -20,6 +20,9 @@ from tests.mysql import mysql_server_or_skip, scratch_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# {(class, server, table prefix): the migrated database as bytes (SQLite) or SQL (MariaDB)}, once per test process.
+_MIGRATED: dict = {}
+
 
 def on_mariadb() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith("mysql")
@@ -57,7 +60,33 @@ class WorkerDatabase:
         return done.stdout
 
     def migrate(self) -> None:
-        self.manage("migrate", "--no-input", "-v0")
+        """The migrated schema: `manage.py migrate` for the first database of its kind in this test process, a
+        copy of that result for the next ones (a file copy on SQLite, a dump loaded on MariaDB): the same tables,
+        triggers and django_migrations rows, in a second instead of 10-15 s of migrations each time."""
+        key = (type(self).__name__, self.server.url("") if self.server else "sqlite",
+               os.environ.get("DATABASE_TABLE_PREFIX", ""))
+        template = _MIGRATED.get(key)
+        if template is None:
+            self.manage("migrate", "--no-input", "-v0")
+            _MIGRATED[key] = self._dump()
+        else:
+            self._restore(template)
+
+    def _dump(self):
+        if self.server is None:
+            return Path(self.url.removeprefix("sqlite:///")).read_bytes()
+        done = subprocess.run(["mariadb-dump", *self.server._cli_args(), "--skip-comments", "--single-transaction",
+                               "--routines", self.name], capture_output=True, text=True, env=self.server._env(),
+                              timeout=120)
+        if done.returncode != 0:
+            raise AssertionError(f"mariadb-dump failed: {done.stderr}")
+        return done.stdout
+
+    def _restore(self, template) -> None:
+        if self.server is None:
+            Path(self.url.removeprefix("sqlite:///")).write_bytes(template)
+        else:
+            self.server.execute(template, database=self.name)
 
     def python(self, code: str, timeout=300, **env):
         """Run code inside Django in a subprocess; it sets ``result``, which comes back as JSON."""

@@ -6,6 +6,9 @@ raw EasyOCR with its default settings measured 0.039 and 0.071 on the same two p
 A broken engine path (lost lines, a page read twice, boxes in the wrong place) lands far above them.
 """
 
+import os
+import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from tests.quality import cer
 
 pytestmark = pytest.mark.db_independent  # engines on images, no database
 
+ROOT = Path(__file__).resolve().parents[3]
 SHARED = Path(__file__).resolve().parents[2] / "data"
 PAGES = ["libtasn1_p13.png", "libtasn1_p13_scan.jpg"]
 EASYOCR_CER = {"libtasn1_p13.png": 0.06, "libtasn1_p13_scan.jpg": 0.09}       # measured 0.040, 0.069-0.070
@@ -87,6 +91,46 @@ def test_easyocr_reader_is_built_once_per_process(monkeypatch):
     monkeypatch.setattr(easyocr, "Reader", no_second_load)
     get_engine("easyocr").recognize(Image.new("L", (200, 60), 255))  # a blank image: no text, no new Reader
     assert get_reader() is reader
+
+
+def test_openmp_threads_sleep_while_they_wait_unless_the_environment_says_otherwise(monkeypatch):
+    """A page took 132 s instead of 72 s on cores other processes also used when torch's threads spun."""
+    import sys
+
+    from tasks.ocr.easyocr_engine import quiet_openmp_waits
+
+    monkeypatch.delitem(sys.modules, "torch", raising=False)  # as before the worker's first page
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    quiet_openmp_waits()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # an operator's choice stays
+    quiet_openmp_waits()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_the_wait_policy_is_set_before_torch_loads_openmp(monkeypatch):
+    """Once torch is loaded, libgomp has read its environment: setting it then would only mislead."""
+    import sys
+
+    from tasks.ocr.easyocr_engine import quiet_openmp_waits
+
+    monkeypatch.setitem(sys.modules, "torch", sys.modules.get("torch", object()))
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    quiet_openmp_waits()
+    assert "OMP_WAIT_POLICY" not in os.environ
+
+
+@pytest.mark.ocr
+def test_a_worker_process_reads_easyocr_with_sleeping_openmp_threads(tmp_path):
+    """The real path: a fresh process whose first EasyOCR page loads torch has OMP_WAIT_POLICY=PASSIVE."""
+    code = ("import os, sys, django; django.setup(); from PIL import Image; from tasks.ocr.engines import get_engine; "
+            "assert 'torch' not in sys.modules; get_engine('easyocr').recognize(Image.new('L', (200, 60), 255)); "
+            "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["PASSIVE", "True"]
 
 
 @pytest.mark.ocr

@@ -1,0 +1,45 @@
+"""Plain-SQL whole-row reads (core/raw_sql.py): the same instances the ORM makes, on SQLite and MariaDB
+(UUIDs stored as CHAR(32), aware datetimes, JSON), and nothing for an empty key list."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import User
+from core.raw_sql import select_rows
+from tasks.models import Task
+
+pytestmark = pytest.mark.django_db
+
+
+def _fields(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+def test_a_row_reads_as_the_orm_reads_it(user_a, user_b):
+    now = timezone.now()
+    task = Task.objects.create(user=user_a, filename="naïve “quotes”.png", status="completed", created_at=now,
+                               started_at=now + timedelta(seconds=1), processing_seconds=2.5, page_count=3,
+                               pages_done=3, text_layer_pages=[1, 3], size_bytes=123)
+    Task.objects.create(user=user_b, filename="bob.png")
+    [raw] = select_rows(Task, equal={"user": user_a, "id": task.pk})
+    orm = Task.objects.get(pk=task.pk)
+    assert _fields(raw) == _fields(orm)
+    assert raw._state.db == "default" and not raw._state.adding
+    assert isinstance(raw.created_at, type(orm.created_at)) and raw.created_at.tzinfo is not None
+
+
+def test_the_owner_and_the_key_list_narrow_the_rows(user_a, user_b):
+    mine = [Task.objects.create(user=user_a, filename=f"{n}.png") for n in range(3)]
+    theirs = Task.objects.create(user=user_b, filename="bob.png")
+    ids = [mine[0].pk, str(mine[2].pk), theirs.pk]  # a UUID or its text, as URLs and indexes give them
+    found = select_rows(Task, equal={"user_id": user_a.pk}, within={"id": ids})
+    assert sorted(t.pk for t in found) == sorted([mine[0].pk, mine[2].pk])
+    assert select_rows(Task, equal={"user": user_a}, within={"id": []}) == []
+    assert select_rows(Task, equal={"user": user_b, "id": mine[1].pk}) == []
+
+
+def test_a_user_reads_whole(user_a):
+    [raw] = select_rows(User, equal={"id": str(user_a.pk)})  # the session stores the id as text
+    assert _fields(raw) == _fields(User.objects.get(pk=user_a.pk))
