@@ -331,7 +331,8 @@ class TaskHourSummary(models.Model):
 
 class TaskNameGram(models.Model):
     """The file-name index (tasks/history/names.py): one row per three-character piece of a task's file
-    name, written only by the triggers on tasks. Its whole row is its primary key, newest first per piece."""
+    name and one for its last two characters, written only by the triggers on tasks. Its whole row is its
+    primary key, newest first per piece."""
 
     pk = models.CompositePrimaryKey("user_id", "gram", "created_us", "task_key")
     user_id = models.BigIntegerField(db_comment="Owner of the task (tasks.user_id)")

@@ -146,11 +146,7 @@ def _search_selects(name, text, limit: int | None, bounds: dict) -> list[tuple[s
     if isinstance(name, _ShortName):
         selects.append(name.select(limit, bounds))
     elif not name.empty:
-        body, params = name.sql(**{k: v for k, v in bounds.items() if k != "filters"})
-        select = f"SELECT d.created_us, d.task_key {body}"
-        if limit is not None:
-            select = f"SELECT * FROM ({select} ORDER BY d.created_us DESC, d.task_key LIMIT {int(limit)}) AS n"
-        selects.append((select, params))
+        selects.append(name.select(limit, **{k: v for k, v in bounds.items() if k != "filters"}))
     if text is not None:
         selects += text.selects(limit, **{k: v for k, v in bounds.items() if k != "filters"})
     return selects
@@ -174,6 +170,28 @@ def _search_count(selects) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS m", params)
         return cursor.fetchone()[0]
+
+
+def _search_total(name, text, bounds: dict) -> int:
+    """Every match of a search (the API's exact count), from the indexes.
+
+    Name and text matches overlap, so their union is what counts, but a UNION of a common word's rows
+    copies them all into a temporary table. Instead: the text matches counted in their index range
+    (TextMatch.count), plus the name matches whose text does not match (a few primary-key look-ups
+    each). The UNION stays for what the indexes cannot narrow down (a name search of one or two
+    characters in many names, a prefix too broad to list its terms) on both sides at once."""
+    plain = {k: v for k, v in bounds.items() if k != "filters"}
+    if isinstance(name, names.NameMatch) and name.empty:
+        return text.count(**plain) if text is not None else 0
+    if text is None and isinstance(name, names.NameMatch):
+        return name.count(**plain)
+    contains = text.contains("n") if text is not None else None
+    if isinstance(name, names.NameMatch) and not name.common and contains is not None:
+        select, params = name.select(**plain)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM ({select}) AS n WHERE NOT {contains[0]}", [*params, *contains[1]])
+            return text.count(**plain) + cursor.fetchone()[0]
+    return _search_count(_search_selects(name, text, None, bounds))
 
 
 def _search_bounds(filters: dict) -> dict:
@@ -380,7 +398,7 @@ def _newest_first_search(*, filters: dict, sources, page: int, page_size: int,
     first = _search_first(_search_selects(name, text, limit, bounds), limit)
     known = len(first) if len(first) < limit else None
     if count_limit is None:
-        count = known if known is not None else _search_count(_search_selects(name, text, None, bounds))
+        count = known if known is not None else _search_total(name, text, bounds)
         exact = True
     elif len(first) < base:
         count, exact = len(first), True

@@ -250,13 +250,9 @@ class TextMatch:
             params += list(statuses)
         return where, params
 
-    def selects(self, limit: int | None = None, *, created_from_us=None, created_to_us=None,
-                statuses=None) -> list[tuple[str, list]]:
-        """SELECTs of (created_us, task_key) whose UNION is the matches: one per driver term, each in index
-        order and cut at ``limit`` (the union's first ``limit`` rows are then the matches' first)."""
-        if self.empty:
-            return []
-        terms_t, _texts, _tasks = _tables()
+    def _where(self, part: Group, *, created_from_us=None, created_to_us=None, statuses=None,
+               extra: tuple[list[str], list] = ([], [])) -> tuple[str, list]:
+        """The WHERE over the driver's rows ``d`` of ``part`` (the driver or one of its terms)."""
         checks, check_params = self._checks("d", statuses)
         bounds, bound_params = [], []
         if created_from_us is not None:
@@ -265,16 +261,50 @@ class TextMatch:
         if created_to_us is not None:
             bounds.append("d.created_us < %s")
             bound_params.append(created_to_us)
+        sql, params = part.where("d")
+        where = " AND ".join(["d.user_id = %s", sql, *extra[0], *bounds, *checks])
+        return where, [self.user_id, *params, *extra[1], *bound_params, *check_params]
+
+    def selects(self, limit: int | None = None, **bounds) -> list[tuple[str, list]]:
+        """SELECTs of (created_us, task_key) whose UNION is the matches: one per driver term, each in index
+        order and cut at ``limit`` (the union's first ``limit`` rows are then the matches' first)."""
+        if self.empty:
+            return []
+        terms_t, _texts, _tasks = _tables()
         parts = [Group(terms=[term]) for term in self.driver.terms] if self.driver.terms else [self.driver]
         out = []
         for part in parts:
-            sql, params = part.where("d")
-            where = " AND ".join(["d.user_id = %s", sql, *bounds, *checks])
+            where, params = self._where(part, **bounds)
             select = f"SELECT d.created_us, d.task_key FROM {terms_t} d WHERE {where}"
             if limit is not None:
                 select = f"SELECT * FROM ({select} ORDER BY d.created_us DESC, d.task_key LIMIT {int(limit)}) AS p"
-            out.append((select, [self.user_id, *params, *bound_params, *check_params]))
+            out.append((select, params))
         return out
+
+    def count(self, **bounds) -> int:
+        """How many of the user's tasks match: the driver's rows counted in its index range, each task once.
+
+        One term: its rows are one per task (COUNT(*) of the range, no sort, no temporary table); several
+        (a prefix's terms): distinct tasks. A UNION of one SELECT per term would copy every row into a
+        temporary table first (a common word at 100,000 tasks: ~250,000 rows)."""
+        if self.empty:
+            return 0
+        terms_t, _texts, _tasks = _tables()
+        where, params = self._where(self.driver, **bounds)
+        counted = "COUNT(*)" if len(self.driver.terms) == 1 else "COUNT(DISTINCT d.task_key)"
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {counted} FROM {terms_t} d WHERE {where}", params)
+            return cursor.fetchone()[0]
+
+    def contains(self, alias: str) -> tuple[str, list] | None:
+        """SQL true when the task of ``alias``'s (created_us, task_key) matches (primary-key look-ups, one per
+        driver term); None when the driver is a range of terms (no look-up: a scan of the range)."""
+        if self.empty or not self.driver.terms:
+            return None
+        terms_t, _texts, _tasks = _tables()
+        where, params = self._where(self.driver, extra=(
+            [f"d.created_us = {alias}.created_us", f"d.task_key = {alias}.task_key"], []))
+        return f"EXISTS (SELECT 1 FROM {terms_t} d WHERE {where})", params
 
 
 def text_match(user_id: int, query) -> TextMatch | None:

@@ -13,11 +13,16 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tasks import services
 from tests.tasks.pipeline_helpers import PAGES, encode
 from tests.tasks.worker_processes import ROOT, WorkerDatabase, create_tasks, tasks_state
+
+# db_independent: every test here runs on a SQLite file of its own (WorkerDatabase(mariadb=False)) or on none,
+# whatever the suite's database: the MariaDB pass would run the very same thing again.
+pytestmark = pytest.mark.db_independent
 
 
 def _engine() -> str:

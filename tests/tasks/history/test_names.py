@@ -19,7 +19,9 @@ NAMES = ["invoice-20260601-10741.png", "Invoice-20260601-20741.PNG", "letter 202
          "contract final.pdf", "CONTRACT-draft.tif", "naïve café menu.jpg", "x.pdf", "100%_sure_file.png",
          "back\\slash.png", "报告2026年度.pdf", "invoice-invoice.png"]
 QUERIES = ["invoice", "INVOICE-2026", "0601-1", "20741", "ab.", "contract", "café", "CAFÉ", "%_s", "\\sl",
-           "报告2026", "年度.", "voi", "no-such-name", "oice-inv", "pdf", "x.pdf", "t f", ".png", "1074"]
+           "报告2026", "年度.", "voi", "no-such-name", "oice-inv", "pdf", "x.pdf", "t f", ".png", "1074",
+           # two characters: pieces starting with them, or the name's last two
+           "ab", "AB", "ng", "NG", "报告", "度.", "%_", "\\s", "é m", "zz", "f"]
 
 
 def _expected(user, q):
@@ -28,7 +30,9 @@ def _expected(user, q):
 
 def _found(user, q):
     match = names.name_match(user.pk, q)
-    assert match is not None
+    if match is None:  # one character: the caller walks the names
+        assert len(q) == 1
+        return _expected(user, q)
     found = match.ids(1000)
     assert match.count() == len(found) == len(set(found))
     return sorted(str(uuid.UUID(task_id)) for task_id in found)  # ids as tasks.id holds them (hex)
@@ -63,7 +67,34 @@ def test_no_match_is_known_from_a_missing_piece(named, user_a):
         match = names.name_match(user_a.pk, "no-such-name")
         assert match.empty and match.ids(25) == [] and match.count() == 0
     assert len(captured.captured_queries) == 1  # the pieces' counts, nothing else
-    assert names.name_match(user_a.pk, "ab") is None  # too short for a piece: the caller keeps its LIKE
+    assert names.name_match(user_a.pk, "a") is None  # too short for a piece: the caller keeps its LIKE
+    with CaptureQueriesContext(connection) as captured:
+        match = names.name_match(user_a.pk, "zq")  # two characters: the pieces that start with them
+        assert match.empty and match.prefix and match.ids(25) == [] and match.count() == 0
+    assert len(captured.captured_queries) == 1
+
+
+def test_two_characters_at_the_end_of_a_name_are_found(user_a):
+    ends = make_task(user_a, filename="報告")  # no piece of three characters at all
+    inside = make_task(user_a, filename="a報告b")
+    make_task(user_a, filename="報x告")
+    for q in ("報告", "告b", "a報"):
+        match = names.name_match(user_a.pk, q)
+        assert match.prefix and not match.empty
+    assert sorted(names.name_match(user_a.pk, "報告").ids(10)) == sorted(_hex(ends, inside))
+    assert names.name_match(user_a.pk, "報告").count() == 2
+
+
+def test_two_characters_in_many_names_leave_the_walk_to_the_caller(user_a, monkeypatch):
+    monkeypatch.setattr(names, "ESTIMATE_CAP", 3)
+    for i in range(3):
+        make_task(user_a, filename=f"ab{i}.png")
+    assert names.name_match(user_a.pk, "ab") is None
+    assert names.name_match(user_a.pk, "b0").count() == 1
+
+
+def _hex(*tasks):
+    return [task.pk.hex for task in tasks]  # ids as tasks.id holds them
 
 
 def _rows():
@@ -73,7 +104,7 @@ def _rows():
 def _from_tasks():
     out = set()
     for task in Task.objects.all():
-        for piece in {task.filename[i:i + 3].lower() for i in range(len(task.filename) - 2)}:
+        for piece in {task.filename[i:i + 3].lower() for i in range(len(task.filename) - 1)}:
             out.add((task.user_id, piece, names.created_us(task.created_at)))
     return sorted(out)
 
@@ -103,3 +134,25 @@ def test_rebuild_makes_the_same_rows(user_a):
         for sql in names.rebuild_sql(connection.vendor, q(Task._meta.db_table), q(TaskNameGram._meta.db_table)):
             cursor.execute(sql)
     assert _rows() == kept == _from_tasks()
+
+
+@pytest.mark.django_db(transaction=True)  # migrations run outside a test's transaction
+def test_the_migration_adds_the_ends_and_reverses(user_a):
+    from django.db.migrations.executor import MigrationExecutor
+
+    def migrate(target):
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate([target])
+
+    (latest,) = MigrationExecutor(connection).loader.graph.leaf_nodes("tasks")
+    make_task(user_a, filename="報告")
+    make_task(user_a, filename="monthly 報告")
+    migrate(("tasks", "0023_task_terms"))
+    assert names.name_match(user_a.pk, "報告").empty  # no piece of the old index ends a name
+    added = make_task(user_a, filename="月報告")  # the old triggers: three-character pieces only
+    rows = TaskNameGram.objects.filter(user_id=user_a.pk, created_us=names.created_us(added.created_at))
+    assert list(rows.values_list("gram", flat=True)) == ["月報告"]
+    migrate(latest)
+    assert _rows() == _from_tasks()
+    assert names.name_match(user_a.pk, "報告").count() == 3

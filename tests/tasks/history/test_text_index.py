@@ -77,6 +77,13 @@ def _migrate(target):
     executor.migrate([target])
 
 
+def _latest():
+    """The tasks app's last migration: the state every other test expects back."""
+    loader = MigrationExecutor(connection).loader
+    (leaf,) = loader.graph.leaf_nodes("tasks")
+    return leaf
+
+
 def _old_index_finds(user_id, word) -> int:
     """Rows the full-text index of migration 0007 finds for ``word``."""
     table = TaskText._meta.db_table
@@ -97,7 +104,7 @@ def test_the_migration_backfills_and_reverses(user_a, user_b):
     assert not any(t.endswith("task_terms") for t in connection.introspection.table_names())
     assert _old_index_finds(user_a.pk, "zephyrine") == 1  # the full-text index again, with the existing texts
     late = text_task(user_a, "Zephyrine written while the old index was in place")
-    _migrate(("tasks", "0023_task_terms"))
+    _migrate(_latest())
     assert _rows() == _from_texts() and len(_rows()) > 8
     assert [t.pk for t in selectors.task_page(user=user_a, filters={"q": "zephyrine"}).rows] == [late.pk, mine.pk]
     assert [t.pk for t in selectors.task_page(user=user_a, filters={"q": "美玲"}).rows] == [mine.pk]
@@ -218,3 +225,23 @@ def test_the_prefixes_of_one_query_share_a_budget_of_seeks(history, user_a, monk
         selectors.text_match(user=user_a, q="f a b c d g")
     seeks = [query for query in captured.captured_queries if "ORDER BY term LIMIT 1" in query["sql"]]
     assert len(seeks) <= 3 + 6
+
+
+@pytest.mark.parametrize("filters", [{}, {"status": ["failed"]}, {"created_from": "recent"}])
+def test_exact_counts_are_the_union_of_names_and_texts(history, user_a, filters):
+    """The API's count (every match, from the indexes: the text matches counted in their range plus the name
+    matches whose text does not match) is the number of tasks the pages list, names and texts overlapping."""
+    now = timezone.now()
+    text_task(user_a, "nothing here", filename="alpha-notes.png", created_at=now - timedelta(minutes=50))
+    text_task(user_a, "alphabet soup", filename="alphabet.png", created_at=now - timedelta(minutes=51))
+    text_task(user_a, "台北 again", filename="台北.png", created_at=now - timedelta(minutes=52), status="failed")
+    make_task(user_a, filename="公室-photo.png", created_at=now - timedelta(minutes=53), status="failed")
+    if filters.get("created_from"):
+        filters = {"created_from": timezone.localdate(now - timedelta(minutes=20)),
+                   "created_to": timezone.localdate(now)}
+    for q in ("alpha", "alphabet", "common", "filler1", "doc-0", "doc", "台北", "公室", "辦公室", "北辦公", "al",
+              "a", "alpha common", "no-such"):
+        listed = selectors.task_page(user=user_a, filters={"q": q, **filters}, page_size=100).rows
+        page = selectors.task_page(user=user_a, filters={"q": q, **filters}, page_size=2)
+        assert page.count == len(listed) == len({t.pk for t in listed}), q
+        assert [t.pk for t in page.rows] == [t.pk for t in listed[:2]], q

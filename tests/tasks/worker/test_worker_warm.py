@@ -7,6 +7,10 @@ from tasks.ocr.warmup import warm_engines
 from tests.tasks.worker_processes import WorkerDatabase
 from tool_ocr.config import Config, ConfigError
 
+# db_independent: settings parsing, an engine warmed in this process, and a real worker on a SQLite file of its
+# own (WorkerDatabase(mariadb=False)) whatever the suite's database: the MariaDB pass would run the same again.
+pytestmark = pytest.mark.db_independent
+
 
 def _cfg(monkeypatch, **env):
     for key, value in env.items():
