@@ -77,3 +77,52 @@ def test_another_users_row_is_not_found_even_when_kept(client, user_a, user_b):
     assert signed_in(client, user_a).get(f"/history/tasks/{task.id}/row/").status_code == 200
     client.logout()
     assert signed_in(client, user_b).get(f"/history/tasks/{task.id}/row/").status_code == 404
+
+
+def _variants():
+    """Rows of every shape the template has: each status, progress, a snippet, result links, text to escape."""
+    import datetime
+    import uuid
+
+    from django.utils.safestring import mark_safe
+
+    from tasks.files.file_links import RESULT_JSON, RESULT_TXT, file_url
+
+    names = ["scan.png", 'a<b>&"c\'d “e”.pdf', "{{ x }} %}.tif"]
+    for index, status in enumerate([s for s, _ in Task.Status.choices] + ["unknown"]):
+        for name in names:
+            for snippet in ("", mark_safe('te<mark>x</mark>t &amp; <script>')):
+                task_id = uuid.UUID(int=index * 1000 + len(name) + len(snippet))
+                links = () if status != "completed" else tuple(
+                    (k.short_label, file_url(task_id, k.kind), f"{name}.{k.kind}") for k in (RESULT_TXT, RESULT_JSON))
+                task = Task(id=task_id, filename=name, status=status, engine="tesseract<", page_count=index + 3,
+                            pages_done=index, processing_seconds=None if index % 2 else 3723.5 + index,
+                            created_at=datetime.datetime(2026, 3, 12, 14, 5, 7, 123456, tzinfo=datetime.UTC))
+                task.snippet_html = snippet
+                values = history_rows.row_values(task, files=[])
+                values["links"] = links
+                yield values
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
+def test_a_row_drawn_without_the_engine_is_the_engines_row_byte_for_byte(settings, zone):
+    settings.TIME_ZONE = zone
+    template = get_template(history_rows.ROW_TEMPLATE)
+    assert history_rows._source_digest(template.template.source) == history_rows._DIRECT_FOR, (
+        "history/_row.html changed: write it out again in history_rows._draw_direct (and its digest)")
+    count = 0
+    for values in _variants():
+        for suffix in ("", "?q=a%26b&status=failed"):
+            engine = template.render({"task": values, "view_suffix": suffix})
+            assert history_rows._draw_direct(values, suffix) == engine
+            count += 1
+    assert count == 6 * 3 * 2 * 2
+
+
+def test_an_edited_template_is_drawn_by_the_engine(monkeypatch):
+    monkeypatch.setattr(history_rows, "_DIRECT_FOR", "another template")
+    monkeypatch.setattr(history_rows, "_draw_direct", lambda *a: pytest.fail("drawn without the engine"))
+    history_rows._draw.cache_clear()
+    values = next(_variants())
+    assert 'data-testid="task-row"' in row_html(values)
+    history_rows._draw.cache_clear()
