@@ -6,6 +6,7 @@ import os
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PASS = """#!/usr/bin/env bash
 # stand-in for scripts/run_tests.sh: which pass this is comes from DATABASE_URL
 if [[ "${DATABASE_URL:-}" == mysql://* ]]; then echo "mariadb pass"; exit "$MARIADB_RC"; fi
-echo "sqlite pass"; exit "$SQLITE_RC"
+echo "sqlite pass stdin=$(readlink /proc/$$/fd/0)"; exit "$SQLITE_RC"
 """
 
 
@@ -41,10 +42,11 @@ def repo(tmp_path):
     return tmp_path
 
 
-def _ci(repo: Path, sqlite_rc: int, mariadb_rc: int) -> subprocess.CompletedProcess:
+def _ci(repo: Path, sqlite_rc: int, mariadb_rc: int, stdin=None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MYSQL_ADMIN_URL", "REQUIRE_MARIADB")}
     env.update(PATH=f"{repo / 'bin'}:{env['PATH']}", SQLITE_RC=str(sqlite_rc), MARIADB_RC=str(mariadb_rc))
-    return subprocess.run(["bash", str(repo / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(["bash", str(repo / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60,
+                          stdin=stdin)
 
 
 @pytest.mark.parametrize(("sqlite_rc", "mariadb_rc"), [(0, 0), (1, 0), (0, 1), (2, 3)])
@@ -60,3 +62,25 @@ def test_a_failing_sqlite_pass_is_not_hidden_by_an_earlier_runs_result(repo):
     done = _ci(repo, 1, 0)
     assert done.returncode != 0, done.stdout + done.stderr
     assert "SQLite pass: exit 1," in done.stdout
+
+
+def test_the_background_pass_reads_no_terminal(repo, tmp_path):
+    """Job control (set -m) keeps the caller's stdin for a background job: from a terminal, a test reading it
+    would stop the whole pass (SIGTTIN) and CI would hang. The pass reads /dev/null instead."""
+    given = tmp_path / "stdin.txt"
+    given.write_text("typed at the terminal\n")
+    with given.open() as stdin:
+        done = _ci(repo, 0, 0, stdin=stdin)
+    assert done.returncode == 0 and "sqlite pass stdin=/dev/null" in done.stdout, done.stdout
+
+
+def test_a_failure_before_the_mariadb_pass_ends_the_background_pass(repo, tmp_path):
+    marker = tmp_path / "sqlite-pass-finished"
+    (repo / "scripts" / "run_tests.sh").write_text(f"#!/usr/bin/env bash\nsleep 5\ntouch {marker}\n")
+    # the server answers, but the next step fails: .ci/run stops there (set -e)
+    _tool(repo / "bin", "mariadb", 'case "$*" in *"SELECT 1"*) exit 0;; esac; exit 1')
+    started = time.monotonic()
+    done = _ci(repo, 0, 0)
+    assert done.returncode != 0 and time.monotonic() - started < 5, done.stdout + done.stderr
+    time.sleep(6)
+    assert not marker.exists()  # the background pass was ended with .ci/run, not left running
