@@ -45,12 +45,13 @@ DERIVED = {
         "status, COUNT(*), SUM(page_count) FROM tool_ocr_tasks GROUP BY 1, 2, 3",
     "SELECT user_id, bytes, 0 FROM tool_ocr_user_storage WHERE bytes > 0":
         "SELECT user_id, SUM(bytes), 0 FROM tool_ocr_task_storage GROUP BY user_id",
-    # the file-name index: each task's distinct three-character pieces (as the collation compares them)
+    # the file-name index: each task's distinct three-character pieces and its last two characters (migration
+    # tasks 0024), as the collation compares them
     "SELECT user_id, COUNT(*), COUNT(DISTINCT task_key) FROM tool_ocr_task_name_grams GROUP BY user_id":
         "SELECT user_id, COUNT(*), COUNT(DISTINCT id) FROM (SELECT DISTINCT t.user_id, t.id, "
         "SUBSTRING(t.filename, p.n, 3) COLLATE utf8mb4_unicode_ci AS gram FROM tool_ocr_tasks t "
         "JOIN JSON_TABLE('[" + ",".join(map(str, range(1, 254))) + "]', '$[*]' COLUMNS (n INT PATH '$')) AS p "
-        "ON p.n <= CHAR_LENGTH(t.filename) - 2) g GROUP BY user_id",
+        "ON p.n <= CHAR_LENGTH(t.filename) - 1) g GROUP BY user_id",
 }
 
 
