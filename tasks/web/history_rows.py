@@ -12,7 +12,7 @@ the page's CPU on them, and most rows are the same from one look at the list to 
 - the list's query string (``view_suffix``, part of the row's HTMX URLs) is not in the key: the row is
   drawn with a marker there, and the marker is replaced by the escaped suffix on the way out.
 - a row not kept yet (each process's first look at it) is drawn by ``_draw_direct``, the template written
-  out in Python with the same escaping and filters: about a tenth of the engine's CPU. It is used only
+  out in Python with the same escaping and filters: about a third of the engine's CPU. It is used only
   while the template's text is the one it was written from (``_DIRECT_FOR``); tests draw both ways and
   compare them byte for byte, and an edited template is drawn by the engine until it is written out again.
 """
