@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     replaces = [("history", "0001_task_storage")]
 
     dependencies = [
-        ('tasks', '0010_i11_task_user_completed_idx'),
+        ('tasks', '0009_squashed_0010_faults_completed_idx'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
