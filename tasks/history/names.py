@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.db import connection
 
-from tasks.history.triggers import created_us_sql, row_triggers, task_id_sql
+from tasks.history.triggers import created_us_sql, prefix_end, row_triggers, task_id_sql
 
 GRAM = 3
 SHORTEST = 2  # the last piece of a name: its last two characters (migration 0024; before it, GRAM)
@@ -266,9 +266,7 @@ def _driver_where(piece: str, prefix: bool) -> tuple[list[str], list]:
     # SQLite reads no index for a LIKE with ESCAPE: a NOCASE range holding every match (a character past
     # '@' may widen it), the LIKE (ASCII case ignored, as NOCASE) keeps the matches.
     low = piece.translate(_ASCII_LOWER)  # NOCASE folds ASCII letters only
-    last = ord(low[-1]) + 1
-    last = 0xE000 if 0xD800 <= last <= 0xDFFF else min(last, 0x10FFFF)
-    high = low[:-1] + chr(last).translate(_ASCII_LOWER)
+    high = prefix_end(low).translate(_ASCII_LOWER)  # NOCASE would read an upper-case end as its lower case
     return ["d.gram >= %s", "d.gram < %s", "d.gram LIKE %s ESCAPE '\\'"], [low, high, _like(piece)[1:]]
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from tasks.history.triggers import created_us_sql, row_triggers, task_id_sql
+from tasks.history.triggers import created_us_sql, prefix_end, row_triggers, task_id_sql
 
 TAG = 11  # characters of the owner's tag that starts every term in task_texts.terms ("u" + ten digits)
 MAX_TERM = 64  # kind (1) + a word of up to search.MAX_WORD (60) characters
@@ -148,14 +148,6 @@ def _tables():
     return _quote(TaskTerm._meta.db_table), _quote(TaskText._meta.db_table), _quote(Task._meta.db_table)
 
 
-def _after(prefix: str) -> str:
-    """The smallest string above every string that starts with ``prefix`` (code point order)."""
-    last = ord(prefix[-1]) + 1
-    if 0xD800 <= last <= 0xDFFF:
-        last = 0xE000
-    return prefix[:-1] + chr(min(last, 0x10FFFF))
-
-
 @dataclass
 class Group:
     """One term of the query: a task matches it when it holds one of ``terms`` (an exact term, or the
@@ -178,7 +170,7 @@ def _expand(user_id: int, prefix: str, most: int = MAX_EXPAND) -> list[str] | No
     term to term, one index seek each, never the rows between. One statement per seek: neither MariaDB
     (no loose scan here; a correlated range in a recursive CTE scans) nor a GROUP BY skips the rows."""
     terms_t, _texts, _tasks = _tables()
-    high, found, after = _after(prefix), [], None
+    high, found, after = prefix_end(prefix), [], None
     with connection.cursor() as cursor:
         while len(found) <= most:
             if after is None:
@@ -321,7 +313,7 @@ def text_match(user_id: int, query) -> TextMatch | None:
         terms = _expand(user_id, term, most)
         budget -= len(terms) + 1 if terms is not None else most + 1
         if terms is None:
-            groups.append(Group(low=term, high=_after(term)))
+            groups.append(Group(low=term, high=prefix_end(term)))
         elif not terms:  # a prefix no term of the user starts with: nothing matches
             return TextMatch(user_id=user_id, empty=True)
         else:

@@ -128,3 +128,12 @@ def created_us_sql(vendor: str, row: str) -> str:
 def task_id_sql(expression: str) -> str:
     """SQL for tasks.id, as the tasks table holds it, of a task_key column (binary(16) on MariaDB)."""
     return f"LOWER(HEX({expression}))" if connection.vendor == "mysql" else expression
+
+
+def prefix_end(prefix: str) -> str:
+    """The smallest string above every string that starts with ``prefix`` (code point order): the open end of
+    the index range of a prefix, in both history indexes."""
+    last = ord(prefix[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:
+        last = 0xE000
+    return prefix[:-1] + chr(min(last, 0x10FFFF))
