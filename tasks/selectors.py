@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone as dt_timezone
 
 from django.db import connection
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When, prefetch_related_objects
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
@@ -492,7 +492,7 @@ def _task_page_rows(user, ids, *, count, page, page_size, exact, with_files) -> 
     ids = ids[:page_size]
     rows = select_rows(Task, equal={"user": user}, within={"id": ids})  # plain SQL: read on every history page
     if with_files:
-        prefetch_related_objects(rows, "files")
+        _attach_files(user, rows)
     by_id = {row.pk: row for row in rows}
     return TaskPage(rows=[by_id[i] for i in ids if i in by_id], count=count, page=page, page_size=page_size,
                     exact=exact, more=more)
@@ -550,13 +550,8 @@ def task_get(*, user, task_id) -> Task | None:
     rows = select_rows(Task, equal={"user": user, "id": task_id})
     if not rows:
         return None
-    task = rows[0]
-    files = task_files_of(user=user, tasks=[task])[task.pk]
-    # What prefetch_related("files") leaves: task.files.all() answers from these rows, a filter() queries.
-    cached = TaskFile.objects.filter(task=task)
-    cached._result_cache, cached._prefetch_done = files, True
-    task._prefetched_objects_cache = {"files": cached}
-    return task
+    _attach_files(user, rows)
+    return rows[0]
 
 
 def task_files_of(*, user, tasks) -> dict:
@@ -572,6 +567,16 @@ def task_files_of(*, user, tasks) -> dict:
 
 
 _FILE_TASK = TaskFile._meta.get_field("task")
+
+
+def _attach_files(user, tasks) -> None:
+    """What prefetch_related("files") leaves on each task, read by task_files_of (one plain-SQL query):
+    task.files.all() answers from these rows, a filter() queries."""
+    files = task_files_of(user=user, tasks=tasks)
+    for task in tasks:
+        cached = TaskFile.objects.filter(task=task)
+        cached._result_cache, cached._prefetch_done = files[task.pk], True
+        task._prefetched_objects_cache = {"files": cached}
 
 
 def task_get_or_404(*, user, task_id) -> Task:
