@@ -54,9 +54,16 @@ class MySQLServer:
         return done.stdout
 
     def dump_schema(self, database: str) -> str:
-        cmd = ["mariadb-dump", *self._cli_args(), "--no-data", "--skip-comments", "--skip-add-drop-table",
-               "--skip-dump-date", "--compact", "--skip-set-charset", "--skip-triggers", database]
-        done = subprocess.run(cmd, capture_output=True, text=True, env=self._env(), timeout=120)
+        return self._dump(database, "--no-data", "--skip-comments", "--skip-add-drop-table", "--skip-dump-date",
+                          "--compact", "--skip-set-charset", "--skip-triggers")
+
+    def dump(self, database: str) -> str:
+        """The whole database as SQL (tables, rows, triggers, routines), to load into another with execute()."""
+        return self._dump(database, "--skip-comments", "--single-transaction", "--routines")
+
+    def _dump(self, database: str, *options: str) -> str:
+        done = subprocess.run(["mariadb-dump", *self._cli_args(), *options, database], capture_output=True,
+                              text=True, env=self._env(), timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"mariadb-dump failed: {done.stderr.strip()}")
         return done.stdout

@@ -75,12 +75,7 @@ class WorkerDatabase:
     def _dump(self):
         if self.server is None:
             return Path(self.url.removeprefix("sqlite:///")).read_bytes()
-        done = subprocess.run(["mariadb-dump", *self.server._cli_args(), "--skip-comments", "--single-transaction",
-                               "--routines", self.name], capture_output=True, text=True, env=self.server._env(),
-                              timeout=120)
-        if done.returncode != 0:
-            raise AssertionError(f"mariadb-dump failed: {done.stderr}")
-        return done.stdout
+        return self.server.dump(self.name)
 
     def _restore(self, template) -> None:
         if self.server is None:
