@@ -72,10 +72,10 @@ def rows_html(rows: list[dict], *, view_suffix: str = "") -> list:
     for values in rows:
         key = (*context, tuple(values.items()))
         try:
-            html = _draw(key)
+            drawn = _draw(key)
         except TypeError:  # a value that cannot be a key (none of row_values' are): drawn every time
-            html = _draw.__wrapped__(key)
-        out.append(mark_safe(html.replace(_SUFFIX_MARK, suffix)))
+            drawn = _draw.__wrapped__(key)
+        out.append(mark_safe(drawn.replace(_SUFFIX_MARK, suffix)))
     return out
 
 
