@@ -6,7 +6,7 @@ Every error, whether raised by our code, by django-ninja (validation, auth), by 
 """
 
 import logging
-from functools import wraps
+from functools import lru_cache, wraps
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.db import DatabaseError, OperationalError
@@ -29,7 +29,25 @@ _CODES = {400: "invalid_input", 401: "not_authenticated", 403: "forbidden", 404:
           429: "limit_reached", 500: "internal_error", 503: "service_unavailable"}
 
 
-api = NinjaAPI(
+class _Api(NinjaAPI):
+    """The API whose OpenAPI schema (/openapi.json) is built once per process, not on every request.
+
+    Building it walks every route and pydantic model (~70-90 ms). It depends on the code alone (the routes,
+    their models and texts are fixed at import) except for the path prefix, which reverse() takes from the
+    request's script prefix (SCRIPT_NAME behind a proxy): one schema per prefix.
+    """
+
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        return self._schema(path_prefix)
+
+    @lru_cache(maxsize=8)  # a few prefixes at most; bounded should a proxy pass SCRIPT_NAME from outside
+    def _schema(self, path_prefix):
+        return super().get_openapi_schema(path_prefix=path_prefix)
+
+
+api = _Api(
     title="Tool OCR API",
     version="1",
     description=("Upload scans, follow OCR tasks, download results, read your history. "
