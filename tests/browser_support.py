@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ROOT = Path(__file__).resolve().parents[1]
+# Screenshots and axe results; TEST_ARTIFACTS (relative to the repository) gives each of .ci/run's side-by-side
+# passes its own folder, so neither overwrites the other's.
+ARTIFACTS = ROOT / os.environ.get("TEST_ARTIFACTS", "test-artifacts")
 CHROMIUM = "/usr/bin/chromium"
 AXE_JS = Path(__file__).resolve().parent / "a11y" / "axe.min.js"  # axe-core 4.10.3 from the npm registry (MPL-2.0)
 # Without the background-networking flags Chromium keeps dialling out, and this network refuses it.

@@ -30,7 +30,7 @@ def _fill(page, username, password):
 def test_loading_state_then_the_name_in_the_header(page, dev_auth_api):
     from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     dev_auth_api.configure(delay_seconds=1.5)
     _fill(page, "chen.meiling@example.com", "demo-password")
     loading = page.get_by_test_id("login-loading")

@@ -33,7 +33,7 @@ def page(browser, live_server, settings):
     """Signed in as Ada through the real login page and the bundled company sign-in API."""
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = new_page(browser, live_server.url, timeout=20000, accept_downloads=True,
                     viewport={"width": 1280, "height": 900})
     yield page

@@ -36,7 +36,7 @@ TEXT = "ACME Supplies Ltd.\nInvoice 2024-0312\n陳美玲 報告書\nTotal due: 1
 def server(live_server, settings):
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return live_server.url
 
 
@@ -77,7 +77,7 @@ def _axe(page, state: str) -> list:
     """Serious and critical axe-core violations of the page as it is now; all results are kept for the report."""
     violations = axe_violations(page)
     AXE_RESULTS[state] = violations
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "axe-results.json").write_text(json.dumps(AXE_RESULTS, indent=1, ensure_ascii=False))
     return serious(violations)
 

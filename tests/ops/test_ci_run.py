@@ -6,6 +6,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,9 +18,12 @@ pytestmark = pytest.mark.db_independent
 ROOT = Path(__file__).resolve().parents[2]
 
 PASS = """#!/usr/bin/env bash
-# stand-in for scripts/run_tests.sh: which pass this is comes from DATABASE_URL
-if [[ "${DATABASE_URL:-}" == mysql://* ]]; then echo "mariadb pass"; exit "$MARIADB_RC"; fi
-echo "sqlite pass stdin=$(readlink /proc/$$/fd/0)"; exit "$SQLITE_RC"
+# stand-in for scripts/run_tests.sh: which pass this is comes from DATABASE_URL; like the browser tests, it
+# leaves a screenshot in its artifacts folder
+cd "$(dirname "$0")/.."
+shot="${TEST_ARTIFACTS:-test-artifacts}/e2e-1-processing.png"
+if [[ "${DATABASE_URL:-}" == mysql://* ]]; then echo "mariadb pass"; echo mariadb >"$shot"; exit "$MARIADB_RC"; fi
+echo sqlite >"$shot"; echo "sqlite pass stdin=$(readlink /proc/$$/fd/0)"; exit "$SQLITE_RC"
 """
 
 
@@ -55,6 +59,27 @@ def test_ci_fails_when_either_pass_fails(repo, sqlite_rc, mariadb_rc):
     assert (done.returncode == 0) == (sqlite_rc == 0 and mariadb_rc == 0), done.stdout + done.stderr
     assert f"SQLite pass: exit {sqlite_rc}," in done.stdout and f"MariaDB pass: exit {mariadb_rc}," in done.stdout
     assert "sqlite pass" in done.stdout and "mariadb pass" in done.stdout
+
+
+def test_each_pass_keeps_its_own_screenshots(repo):
+    """Both passes run the browser tests that are not db_independent (test_e2e_browser.py) at the same time:
+    in one folder, one pass's screenshots would overwrite the other's."""
+    stale = repo / "test-artifacts" / "mariadb" / "old.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("an earlier run")
+    done = _ci(repo, 0, 0)
+    assert done.returncode == 0, done.stdout + done.stderr
+    artifacts = repo / "test-artifacts"
+    assert (artifacts / "sqlite" / "e2e-1-processing.png").read_text() == "sqlite\n"
+    assert (artifacts / "mariadb" / "e2e-1-processing.png").read_text() == "mariadb\n"
+    assert not stale.exists()
+
+
+def test_the_browser_tests_write_where_test_artifacts_says():
+    where = subprocess.run([sys.executable, "-c", "from tests.browser_support import ARTIFACTS; print(ARTIFACTS)"],
+                           cwd=ROOT, env={**os.environ, "TEST_ARTIFACTS": "test-artifacts/mariadb"},
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert where == str(ROOT / "test-artifacts" / "mariadb")
 
 
 def test_a_failing_sqlite_pass_is_not_hidden_by_an_earlier_runs_result(repo):

@@ -55,7 +55,7 @@ def _task(user, filename, status, minutes_ago, text=None, pages=1):
 
 
 def _shot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"user-guide-{name}.png"
     page.screenshot(path=str(path), full_page=False)
     assert path.stat().st_size > 5_000  # a real rendering, not an empty page

@@ -55,7 +55,7 @@ def test_every_page_and_htmx_interaction_works_under_the_csp(watched, tmp_path):
     from playwright.sync_api import expect
 
     page, problems = watched
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     base = page.base_url
 
     page.goto(base + "/login/")

@@ -84,7 +84,7 @@ def test_page_overlay_toggle_hover_and_copy(browser, live_server, settings):
         expect(first.locator(f'span[data-line="{line_id}"]')).to_have_class("ocr-line hl")
         page.mouse.move(1, 1)
         expect(first.locator(f'span[data-line="{line_id}"]')).not_to_have_class("ocr-line hl")
-        ARTIFACTS.mkdir(exist_ok=True)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "task-page-overlay.png"))
         other = spans.nth(0)
         other_id = other.get_attribute("data-line")

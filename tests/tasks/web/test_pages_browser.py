@@ -45,7 +45,7 @@ def _file(path: Path, mime: str) -> dict:
 def test_dropped_files_are_uploaded_and_the_task_page_follows_the_worker(page, fake_engine):
     from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.goto(page.base_url + "/")
     page.evaluate(DROP, [[_file(PAGES / "libtasn1_p13.png", "image/png"), _file(CORPUS / "notes.txt", "text/plain")]])
     expect(page.locator("#dropzone-list li")).to_have_count(2)
