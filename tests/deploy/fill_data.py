@@ -32,6 +32,7 @@ except ImportError:
     from tasks.models import AuditLog
 
 STATES = ("pending", "processing", "completed", "failed", "cancelled")
+LONGEST_NAME = 255  # tasks.filename's max_length in every release
 
 
 def main():
@@ -46,8 +47,11 @@ def main():
             for status in STATES:
                 n += 1
                 created = now - timedelta(days=copy * 3, minutes=n)
+                filename = f"scan-{status}-{copy} ünïcode 文件.png"
+                if n == 1:  # as long as a name may be: the file-name index has a piece at its last position but one
+                    filename = (filename[:-4] + " " + "0123456789" * 26)[:LONGEST_NAME - 4] + ".png"
                 task = Task.objects.create(
-                    user=user, filename=f"scan-{status}-{copy} ünïcode 文件.png", status=status,
+                    user=user, filename=filename, status=status,
                     engine="tesseract" if n % 2 else "easyocr", language="en", mime_type="image/png",
                     page_count=2, pages_done=2 if status == "completed" else (1 if status == "processing" else 0),
                     created_at=created,
