@@ -199,11 +199,11 @@ CREATE TABLE `tool_ocr_task_hour_summary` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='Tasks per user, hour of creation and status (kept by triggers on tasks), for the statistics of a date range and the chart';
 CREATE TABLE `tool_ocr_task_name_grams` (
   `user_id` bigint(20) NOT NULL COMMENT 'Owner of the task (tasks.user_id)',
-  `gram` varchar(3) NOT NULL COMMENT 'Three consecutive characters of tasks.filename, compared as the file name is in LIKE (utf8mb4_unicode_ci)',
+  `gram` varchar(3) NOT NULL COMMENT 'Three consecutive characters of tasks.filename, or its last two; compared as the file name is in LIKE (utf8mb4_unicode_ci)',
   `created_us` bigint(20) NOT NULL COMMENT 'The task''s created_at in microseconds since 1970 (UTC); descending in the key: newest first',
   `task_key` binary(16) NOT NULL COMMENT 'The task''s id as 16 bytes (UNHEX(tasks.id); the id''s text on SQLite)',
   PRIMARY KEY (`user_id`,`gram`,`created_us` DESC,`task_key`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='File-name index: every three-character piece of each task''s file name, kept by triggers';
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='File-name index: every three-character piece of each task''s file name and its last two characters, kept by triggers';
 CREATE TABLE `tool_ocr_task_storage` (
   `task_id` char(32) NOT NULL COMMENT 'Task',
   `created_at` datetime(6) NOT NULL COMMENT 'Copy of tasks.created_at',

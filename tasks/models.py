@@ -336,8 +336,9 @@ class TaskNameGram(models.Model):
 
     pk = models.CompositePrimaryKey("user_id", "gram", "created_us", "task_key")
     user_id = models.BigIntegerField(db_comment="Owner of the task (tasks.user_id)")
-    gram = models.CharField(max_length=3, db_comment="Three consecutive characters of tasks.filename, compared "
-                                                     "as the file name is in LIKE (utf8mb4_unicode_ci)")
+    gram = models.CharField(max_length=3, db_comment="Three consecutive characters of tasks.filename, or its "
+                                                     "last two; compared as the file name is in LIKE "
+                                                     "(utf8mb4_unicode_ci)")
     created_us = models.BigIntegerField(db_comment="The task's created_at in microseconds since 1970 (UTC); "
                                                    "descending in the key: newest first")
     task_key = models.BinaryField(max_length=16, db_comment="The task's id as 16 bytes (UNHEX(tasks.id); "
@@ -345,7 +346,8 @@ class TaskNameGram(models.Model):
 
     class Meta:
         db_table = "task_name_grams"
-        db_table_comment = "File-name index: every three-character piece of each task's file name, kept by triggers"
+        db_table_comment = ("File-name index: every three-character piece of each task's file name and its last "
+                            "two characters, kept by triggers")
 
     def __str__(self):
         return self.gram

@@ -56,8 +56,11 @@ class Migration(migrations.Migration):
                                                           blank=True, editable=False, primary_key=True,
                                                           serialize=False)),
                         ("user_id", models.BigIntegerField(db_comment="Owner of the task (tasks.user_id)")),
-                        ("gram", models.CharField(db_comment="Three consecutive characters of tasks.filename, "
-                                                             "compared as the file name is in LIKE (utf8mb4_unicode_ci)",
+                        # The comments say what 0024 stores too (the names' last two characters): both
+                        # came after the previous release, so no deployed database has this table yet.
+                        ("gram", models.CharField(db_comment="Three consecutive characters of tasks.filename, or "
+                                                             "its last two; compared as the file name is in LIKE "
+                                                             "(utf8mb4_unicode_ci)",
                                                   max_length=3)),
                         ("created_us", models.BigIntegerField(db_comment="The task's created_at in microseconds "
                                                                          "since 1970 (UTC); descending in the key: "
@@ -68,7 +71,7 @@ class Migration(migrations.Migration):
                     options={
                         "db_table": "task_name_grams",
                         "db_table_comment": "File-name index: every three-character piece of each task's file "
-                                            "name, kept by triggers",
+                                            "name and its last two characters, kept by triggers",
                     },
                 ),
             ],

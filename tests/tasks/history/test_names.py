@@ -156,3 +156,24 @@ def test_the_migration_adds_the_ends_and_reverses(user_a):
     migrate(latest)
     assert _rows() == _from_tasks()
     assert names.name_match(user_a.pk, "報告").count() == 3
+
+
+def test_the_comments_say_what_the_rows_hold(user_a):
+    """The gram column's and the table's comments (database_schema.sql, docs/database.md, the database itself)
+    name both kinds of piece: three characters, and a name's last two (migration 0024)."""
+    make_task(user_a, filename="報告")
+    make_task(user_a, filename="scan.png")
+    held = set(TaskNameGram.objects.filter(user_id=user_a.pk).values_list("gram", flat=True))
+    assert {len(gram) for gram in held} == {names.SHORTEST, names.GRAM} and {"報告", "ng", "sca"} <= held
+    column = TaskNameGram._meta.get_field("gram").db_comment
+    table = TaskNameGram._meta.db_table_comment
+    assert "Three consecutive characters" in column and "last two" in column
+    assert "three-character piece" in table and "last two characters" in table
+    if connection.vendor == "mysql":  # the comments the migrations wrote are these
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT column_comment FROM information_schema.columns WHERE table_schema = DATABASE() "
+                           "AND table_name = %s AND column_name = 'gram'", [TaskNameGram._meta.db_table])
+            assert cursor.fetchone()[0] == column
+            cursor.execute("SELECT table_comment FROM information_schema.tables WHERE table_schema = DATABASE() "
+                           "AND table_name = %s", [TaskNameGram._meta.db_table])
+            assert cursor.fetchone()[0] == table
