@@ -5,6 +5,7 @@ Every error, whether raised by our code, by django-ninja (validation, auth), by 
 ``{"error": {"code", "message", "details"}}`` with the status the contract names.
 """
 
+import json
 import logging
 from functools import lru_cache, wraps
 
@@ -17,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.responses import NinjaJSONEncoder
 
 from accounts.api_auth import SessionOrTokenAuth, bearer_token
 from core.errors import AppError, error_response
@@ -34,17 +36,18 @@ class _Api(NinjaAPI):
 
     Building it walks every route and pydantic model (~70-90 ms). It depends on the code alone (the routes,
     their models and texts are fixed at import) except for the path prefix, which reverse() takes from the
-    request's script prefix (SCRIPT_NAME behind a proxy): one schema per prefix.
+    request's script prefix (SCRIPT_NAME behind a proxy): one schema per prefix. It is kept as JSON text and
+    each caller gets a dict of its own (~0.7 ms): a caller that edits what it got cannot change later responses.
     """
 
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         if path_prefix is None:
             path_prefix = self.get_root_path(path_params or {})
-        return self._schema(path_prefix)
+        return json.loads(self._schema_json(path_prefix))
 
     @lru_cache(maxsize=8)  # a few prefixes at most; bounded should a proxy pass SCRIPT_NAME from outside
-    def _schema(self, path_prefix):
-        return super().get_openapi_schema(path_prefix=path_prefix)
+    def _schema_json(self, path_prefix):
+        return json.dumps(super().get_openapi_schema(path_prefix=path_prefix), cls=NinjaJSONEncoder)
 
 
 api = _Api(

@@ -32,3 +32,17 @@ def test_each_script_prefix_has_its_own_paths(client):
     plain = client.get("/api/v1/openapi.json").json()["paths"]
     assert "/ocr/api/v1/tasks/{task_id}" in prefixed and "/api/v1/tasks/{task_id}" not in prefixed
     assert "/api/v1/tasks/{task_id}" in plain and not any(p.startswith("/ocr/") for p in plain)
+
+
+def test_a_changed_schema_does_not_change_what_later_requests_get(client):
+    """Whoever asks for the schema gets their own copy: one that edits it (a script adding `servers`, a test
+    dropping a path) cannot change what every later request of the process is served."""
+    from tool_ocr.api import api
+
+    served = client.get("/api/v1/openapi.json").json()
+    mine = api.get_openapi_schema(path_prefix="/api/v1/")
+    mine["paths"].clear()
+    mine["info"]["title"] = "changed"
+    mine["servers"] = [{"url": "https://elsewhere.example"}]
+    assert client.get("/api/v1/openapi.json").json() == served
+    assert api.get_openapi_schema(path_prefix="/api/v1/") == served
