@@ -106,10 +106,12 @@ def _triggers(prefix: str) -> str:
                   + names.trigger_sql("mysql", f"`{prefix}tasks`", f"`{prefix}task_name_grams`", prefix)
                   + storage_trigger_sql("mysql", f"`{prefix}task_storage`", f"`{prefix}user_storage`", prefix)
                   + text_index.trigger_sql("mysql", f"`{prefix}task_texts`", f"`{prefix}tasks`",
-                                           f"`{prefix}task_terms`", prefix))
+                                           f"`{prefix}task_terms`", prefix)
+                  + text_index.counts_trigger_sql("mysql", f"`{prefix}task_texts`", f"`{prefix}task_term_counts`",
+                                                  prefix))
     body = "".join(f"{sql} //\n" for sql in statements)
     return ("\n-- Triggers: tasks.TaskSummary, TaskHourSummary and the file-name index (task_name_grams) follow "
-            "the tasks table, UserStorage task_storage, the text index (task_terms) task_texts "
+            "the tasks table, UserStorage task_storage, the text index (task_terms, task_term_counts) task_texts "
             "(tasks/history/triggers.py, names.py, text_index.py)\n"
             f"DELIMITER //\n{body}DELIMITER ;\n")
 

@@ -372,3 +372,22 @@ class TaskTerm(models.Model):
 
     def __str__(self):
         return self.term
+
+
+class TaskTermCount(models.Model):
+    """How many of an owner's texts hold each (lcp, term) of the text index (tasks/history/text_index.py):
+    the exact count of a search for a word or prefix, in a few rows. Written only by triggers on task_texts."""
+
+    pk = models.CompositePrimaryKey("user_id", "lcp", "term")
+    user_id = models.BigIntegerField(db_comment="Owner of the texts (task_texts.user_id)")
+    lcp = models.SmallIntegerField(db_comment="Characters the term shares with the term before it in the "
+                                              "text's sorted terms (0 for the first)")
+    term = models.CharField(max_length=64, db_comment="A term as in task_terms.term (utf8mb4_bin)")
+    texts = models.IntegerField(db_comment="Texts of the owner that hold the term with this lcp (0: none now)")
+
+    class Meta:
+        db_table = "task_term_counts"
+        db_table_comment = "Text index counts: per owner, texts holding each (lcp, term), kept by triggers"
+
+    def __str__(self):
+        return self.term

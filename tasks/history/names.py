@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.db import connection
 
-from tasks.history.triggers import created_us_sql, prefix_end, row_triggers, task_id_sql
+from tasks.history.triggers import created_us_sql, mysql_table_sql, prefix_end, row_triggers, task_id_sql
 
 GRAM = 3
 SHORTEST = 2  # the last piece of a name: its last two characters (migration 0024; before it, GRAM)
@@ -51,17 +51,11 @@ def _positions(shortest: int) -> str:
 def table_sql(vendor: str, table: str, comments: dict[str, str], table_comment: str) -> str:
     """CREATE TABLE for TaskNameGram (tasks.models): the whole row is its clustered primary key."""
     if vendor == "mysql":
-        def comment(column):
-            return " COMMENT '" + comments[column].replace("'", "''") + "'"
-
-        return (f"CREATE TABLE `{table}` ("
-                f"`user_id` bigint NOT NULL{comment('user_id')}, "
-                f"`gram` varchar({GRAM}) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL{comment('gram')}, "
-                f"`created_us` bigint NOT NULL{comment('created_us')}, "
-                f"`task_key` binary(16) NOT NULL{comment('task_key')}, "
-                "PRIMARY KEY (`user_id`, `gram`, `created_us` DESC, `task_key`)"
-                ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='"
-                + table_comment.replace("'", "''") + "'")
+        return mysql_table_sql(table, [("user_id", "bigint"),
+                                       ("gram", f"varchar({GRAM}) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"),
+                                       ("created_us", "bigint"), ("task_key", "binary(16)")],
+                               "`user_id`, `gram`, `created_us` DESC, `task_key`", "utf8mb4_unicode_ci", comments,
+                               table_comment)
     if vendor == "sqlite":
         return (f'CREATE TABLE "{table}" (user_id integer NOT NULL, gram text NOT NULL COLLATE NOCASE, '
                 "created_us integer NOT NULL, task_key text NOT NULL, "

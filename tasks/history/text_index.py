@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from tasks.history.triggers import created_us_sql, prefix_end, row_triggers, task_id_sql
+from tasks.history.triggers import created_us_sql, mysql_table_sql, prefix_end, row_triggers, task_id_sql
 
 TAG = 11  # characters of the owner's tag that starts every term in task_texts.terms ("u" + ten digits)
 MAX_TERM = 64  # kind (1) + a word of up to search.MAX_WORD (60) characters
@@ -28,6 +28,7 @@ MAX_EXPAND = 100  # terms a prefix is expanded into (one seek each); a broader p
 # (~0.7 s on MariaDB) on every keystroke. Past it, each prefix takes one seek (none, or read as a range).
 EXPAND_BUDGET = 300
 ESTIMATE_CAP = 2000  # rows counted per query term to find the rarest
+_TERM_TYPE = f"varchar({MAX_TERM}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
 
 
 # --- Table and triggers ------------------------------------------------------------------------
@@ -36,17 +37,9 @@ ESTIMATE_CAP = 2000  # rows counted per query term to find the rarest
 def table_sql(vendor: str, table: str, comments: dict[str, str], table_comment: str) -> str:
     """CREATE TABLE for TaskTerm (tasks.models): the whole row is its clustered primary key."""
     if vendor == "mysql":
-        def comment(column):
-            return " COMMENT '" + comments[column].replace("'", "''") + "'"
-
-        return (f"CREATE TABLE `{table}` ("
-                f"`user_id` bigint NOT NULL{comment('user_id')}, "
-                f"`term` varchar({MAX_TERM}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL{comment('term')}, "
-                f"`created_us` bigint NOT NULL{comment('created_us')}, "
-                f"`task_key` binary(16) NOT NULL{comment('task_key')}, "
-                "PRIMARY KEY (`user_id`, `term`, `created_us` DESC, `task_key`)"
-                ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='"
-                + table_comment.replace("'", "''") + "'")
+        return mysql_table_sql(table, [("user_id", "bigint"), ("term", _TERM_TYPE), ("created_us", "bigint"),
+                                       ("task_key", "binary(16)")],
+                               "`user_id`, `term`, `created_us` DESC, `task_key`", "utf8mb4_bin", comments, table_comment)
     if vendor == "sqlite":
         return (f'CREATE TABLE "{table}" (user_id integer NOT NULL, term text NOT NULL, '
                 "created_us integer NOT NULL, task_key text NOT NULL, "
@@ -135,6 +128,192 @@ def backfill(cursor, vendor: str, texts: str, tasks: str, terms: str, batch: int
     return done
 
 
+# --- How many texts hold a term starting with P (task_term_counts) ------------------------------
+#
+# A text's distinct terms, sorted, hold the terms starting with P side by side, and only the first of them
+# shares fewer than len(P) leading characters with the term before it (lcp). So "texts with a term starting
+# with P" = the texts' rows (term, lcp) with term in [P, prefix_end(P)) and lcp < len(P), each text once:
+# task_term_counts keeps, per owner, how many texts have each (lcp, term), and the API's exact count of a
+# common word is a few of its rows, not a COUNT(DISTINCT) over every row of the word's terms (~230,000 for
+# "the" at 100,000 tasks). The key starts (user_id, lcp): a count reads one range per lcp < len(P), only
+# the rows it adds up.
+
+COUNT_NAMES = ("task_texts_counts_ai", "task_texts_counts_au", "task_texts_counts_ad")
+COUNT_WATCHED = ("user_id", "terms")
+
+
+def counts_table_sql(vendor: str, table: str, comments: dict[str, str], table_comment: str) -> str:
+    """CREATE TABLE for TaskTermCount (tasks.models): key (user_id, lcp, term), the number of texts."""
+    if vendor == "mysql":
+        return mysql_table_sql(table, [("user_id", "bigint"), ("lcp", "smallint"), ("term", _TERM_TYPE),
+                                       ("texts", "int")],
+                               "`user_id`, `lcp`, `term`", "utf8mb4_bin", comments, table_comment)
+    if vendor == "sqlite":
+        return (f'CREATE TABLE "{table}" (user_id integer NOT NULL, lcp integer NOT NULL, term text NOT NULL, '
+                "texts integer NOT NULL, PRIMARY KEY (user_id, lcp, term)) WITHOUT ROWID")
+    raise NotImplementedError(f"no text index counts for {vendor}")
+
+
+def _lcp_sql(term: str, prev: str) -> str:
+    """SQL for how many leading characters ``term`` shares with ``prev`` (0 when prev is NULL): character by
+    character, stopping at the first difference (sorted neighbours share one or two, so a few tests each)."""
+    cases = " ".join(f"WHEN substr({term}, {k}, 1) <> substr({prev}, {k}, 1) THEN {k - 1}"
+                     for k in range(1, MAX_TERM + 1))
+    return f"CASE WHEN {prev} IS NULL THEN 0 {cases} ELSE {MAX_TERM} END"
+
+
+def _lcp_rows(vendor: str, row: str) -> str:
+    """SELECT (user_id, lcp, term) of one task_texts row (``row``: NEW or OLD): its distinct terms in code point
+    order (utf8mb4_bin, SQLite's BINARY), each with its lcp to the one before (``term_rows`` in Python)."""
+    if vendor == "mysql":
+        split = (f"""JSON_TABLE(CONCAT('["', REPLACE({row}.terms, ' ', '","'), '"]'), '$[*]' """
+                 f"COLUMNS (term VARCHAR({TAG + MAX_TERM}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) AS j")
+        term, length = f"SUBSTRING(j.term, {TAG + 1})", "CHAR_LENGTH(j.term)"
+    else:
+        split, term, length = _split(vendor, f"{row}.terms"), f"substr(j.value, {TAG + 1})", "length(j.value)"
+    distinct = f"SELECT DISTINCT {term} AS term FROM {split} WHERE {length} > {TAG}"
+    ordered = f"SELECT d.term, LAG(d.term) OVER (ORDER BY d.term) AS prev FROM ({distinct}) AS d"
+    return (f"SELECT {row}.user_id AS user_id, {_lcp_sql('s.term', 's.prev')} AS lcp, s.term AS term "
+            f"FROM ({ordered}) AS s")
+
+
+def term_rows(terms: str):
+    """(lcp, term) of a task_texts.terms value, as the triggers make them (Python sorts by code point too)."""
+    prev = ""
+    for term in sorted({t[TAG:] for t in terms.split(" ") if len(t) > TAG}):
+        n, most = 0, min(len(term), len(prev))
+        while n < most and term[n] == prev[n]:
+            n += 1
+        yield n, term
+        prev = term
+
+
+def _upsert(vendor: str, counts: str, select: str) -> str:
+    """INSERT the (user_id, lcp, term, texts) rows of ``select`` into the counts, adding to rows already there.
+
+    In key order on MariaDB: every writer locks the rows it adds to in the same order, so two texts
+    written at once wait for each other rather than deadlock."""
+    insert = f"INSERT INTO {counts} (user_id, lcp, term, texts) "
+    if vendor == "mysql":
+        return (insert + f"SELECT * FROM ({select}) AS u ORDER BY 1, 2, 3 "
+                f"ON DUPLICATE KEY UPDATE {counts}.texts = {counts}.texts + VALUES(texts)")
+    return (insert + f"SELECT * FROM ({select}) AS u WHERE true "
+            "ON CONFLICT (user_id, lcp, term) DO UPDATE SET texts = texts + excluded.texts")
+
+
+def _changes(vendor: str, rows: list[tuple[str, int]]) -> str:
+    """(user_id, lcp, term, texts) of adding (+1) or removing (-1) the texts ``rows`` names (NEW, OLD): one
+    statement, so an edit moves its rows in one pass in key order."""
+    parts = " UNION ALL ".join(f"SELECT user_id, lcp, term, {sign} AS d FROM ({_lcp_rows(vendor, row)}) AS r{i}"
+                               for i, (row, sign) in enumerate(rows))
+    if len(rows) == 1:
+        return f"SELECT user_id, lcp, term, d AS texts FROM ({parts}) AS c"
+    return (f"SELECT user_id, lcp, term, SUM(d) AS texts FROM ({parts}) AS c "
+            "GROUP BY user_id, lcp, term HAVING SUM(d) <> 0")
+
+
+def _subtract(vendor: str, counts: str) -> str:
+    """One less for each row of the text OLD: an UPDATE (a row that is not there stays away, as after emptying
+    the table by hand; the back-fill makes it again), in key order on MariaDB (the rows first, materialised in
+    order, then a primary-key look-up each), so it locks as the upserts do."""
+    rows = _lcp_rows(vendor, "OLD")
+    if vendor == "mysql":
+        return (f"UPDATE (SELECT * FROM ({rows}) AS r ORDER BY 1, 2, 3 LIMIT 18446744073709551615) AS o "
+                f"STRAIGHT_JOIN {counts} c ON c.user_id = o.user_id AND c.lcp = o.lcp AND c.term = o.term "
+                "SET c.texts = c.texts - 1")
+    return (f"UPDATE {counts} SET texts = texts - 1 WHERE user_id = OLD.user_id "
+            f"AND (lcp, term) IN (SELECT lcp, term FROM ({rows}) AS o)")
+
+
+def counts_trigger_sql(vendor: str, texts: str, counts: str, prefix: str = "") -> list[str]:
+    """CREATE TRIGGER statements (quoted table names given): task_term_counts follows task_texts.
+
+    An insert adds its rows, a delete subtracts them, an edit (a new run's text) adds the difference in one
+    pass."""
+    ai, au, ad = (f"{prefix}{name}" for name in COUNT_NAMES)
+    add = _upsert(vendor, counts, _changes(vendor, [("NEW", 1)]))
+    remove = _subtract(vendor, counts)
+    edit = _upsert(vendor, counts, _changes(vendor, [("NEW", 1), ("OLD", -1)]))
+    if vendor == "mysql":
+        same = " AND ".join(f"OLD.{c} <=> NEW.{c}" for c in COUNT_WATCHED)
+        return [f"CREATE TRIGGER `{ai}` AFTER INSERT ON {texts} FOR EACH ROW {add}",
+                f"CREATE TRIGGER `{au}` AFTER UPDATE ON {texts} FOR EACH ROW IF NOT ({same}) THEN {edit}; END IF",
+                f"CREATE TRIGGER `{ad}` AFTER DELETE ON {texts} FOR EACH ROW {remove}"]
+    if vendor == "sqlite":
+        changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in COUNT_WATCHED)
+        return [f'CREATE TRIGGER "{ai}" AFTER INSERT ON {texts} FOR EACH ROW BEGIN {add}; END',
+                f'CREATE TRIGGER "{au}" AFTER UPDATE OF {", ".join(COUNT_WATCHED)} ON {texts} FOR EACH ROW '
+                f"WHEN {changed} BEGIN {edit}; END",
+                f'CREATE TRIGGER "{ad}" AFTER DELETE ON {texts} FOR EACH ROW BEGIN {remove}; END']
+    raise NotImplementedError(f"no text index count triggers for {vendor}")
+
+
+def drop_counts_trigger_sql(vendor: str, prefix: str = "") -> list[str]:
+    quote = "`" if vendor == "mysql" else '"'
+    return [f"DROP TRIGGER IF EXISTS {quote}{prefix}{name}{quote}" for name in COUNT_NAMES]
+
+
+def counts_backfill(cursor, vendor: str, texts: str, counts: str, batch: int = 5000, progress=None,
+                    atomic=None) -> int:
+    """Every owner's counts made again from the texts (the migration's back-fill, a repair), beside the triggers.
+
+    One owner at a time, in one transaction (``atomic``: a context manager, e.g. transaction.atomic): the
+    owner's texts are locked first (MariaDB; SQLite's write lock comes with the DELETE), the owner's rows
+    deleted, then counted again from the texts, read ``batch`` at a time. A text written meanwhile waits, and
+    its trigger then adds to rows that count everything before it; one written before was counted by its
+    trigger, whose rows the DELETE drops. The counting is Python's (``term_rows``): MariaDB's window function
+    and DISTINCT took ~15 us a term, ~40 minutes for 145 million."""
+    from collections import Counter
+    from contextlib import nullcontext
+
+    atomic = atomic or nullcontext
+    cursor.execute(f"SELECT DISTINCT user_id FROM {texts} ORDER BY user_id")
+    users = [row[0] for row in cursor.fetchall()]
+    done = 0
+    for user_id in users:
+        with atomic():
+            if vendor == "mysql":
+                cursor.execute(f"SELECT COUNT(*) FROM {texts} WHERE user_id = %s LOCK IN SHARE MODE", [user_id])
+                cursor.fetchone()
+            cursor.execute(f"DELETE FROM {counts} WHERE user_id = %s", [user_id])
+            tally, last = Counter(), 0
+            while True:
+                cursor.execute(f"SELECT id, terms FROM {texts} WHERE user_id = %s AND id > %s ORDER BY id "
+                               f"LIMIT {int(batch)}", [user_id, last])
+                rows = cursor.fetchall()
+                if not rows:
+                    break
+                for _id, terms in rows:
+                    tally.update(term_rows(terms))
+                last = rows[-1][0]
+                done += len(rows)
+                if progress:
+                    progress(done)
+            ordered = sorted(tally.items())  # in key order: the owner's part of the tree filled in order
+            for start in range(0, len(ordered), 5000):
+                cursor.executemany(f"INSERT INTO {counts} (user_id, lcp, term, texts) VALUES (%s, %s, %s, %s)",
+                                   [(user_id, lcp, term, n) for (lcp, term), n in ordered[start:start + 5000]])
+    return done
+
+
+def texts_counted(user_id: int, group: "Group") -> int | None:
+    """How many of the user's texts hold a term of ``group`` (None: the group is neither a prefix nor one
+    term): the rows of task_term_counts with lcp < the prefix's length, one range each."""
+    from tasks.models import TaskTermCount
+
+    if group.prefix:
+        where, params, length = "term >= %s AND term < %s", [group.prefix, prefix_end(group.prefix)], len(group.prefix)
+    elif len(group.terms) == 1:
+        where, params, length = "term = %s", list(group.terms), len(group.terms[0])
+    else:
+        return None
+    lcps = ", ".join(str(k) for k in range(min(length, MAX_TERM + 1)))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COALESCE(SUM(texts), 0) FROM {_quote(TaskTermCount._meta.db_table)} "
+                       f"WHERE user_id = %s AND lcp IN ({lcps}) AND {where}", [user_id, *params])
+        return int(cursor.fetchone()[0])
+
+
 # --- Reads ------------------------------------------------------------------------------------
 
 
@@ -156,6 +335,7 @@ class Group:
     terms: list[str] = field(default_factory=list)
     low: str = ""
     high: str = ""
+    prefix: str = ""  # a prefix typed: the group is every term that starts with it (counted in task_term_counts)
 
     def where(self, alias: str) -> tuple[str, list]:
         if self.terms:
@@ -278,15 +458,58 @@ class TextMatch:
 
         One term: its rows are one per task (COUNT(*) of the range, no sort, no temporary table); several
         (a prefix's terms): distinct tasks. A UNION of one SELECT per term would copy every row into a
-        temporary table first (a common word at 100,000 tasks: ~250,000 rows)."""
+        temporary table first (a common word at 100,000 tasks: ~250,000 rows). One word, prefix or CJK pair
+        without a date filter is counted from task_term_counts instead: a few rows (``texts_counted``), and
+        with a status filter the smaller side task by task (``_count_in_statuses``)."""
         if self.empty:
             return 0
+        if not (self.others or self.runs or bounds.get("created_from_us") is not None
+                or bounds.get("created_to_us") is not None):
+            statuses = bounds.get("statuses")
+            found = self._count_in_statuses(statuses) if statuses else texts_counted(self.user_id, self.driver)
+            if found is not None:
+                return found
         terms_t, _texts, _tasks = _tables()
         where, params = self._where(self.driver, **bounds)
         counted = "COUNT(*)" if len(self.driver.terms) == 1 else "COUNT(DISTINCT d.task_key)"
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {counted} FROM {terms_t} d WHERE {where}", params)
             return cursor.fetchone()[0]
+
+    def _count_in_statuses(self, statuses) -> int | None:
+        """The matches among the tasks in ``statuses``, from the smaller side: the tasks in those statuses checked
+        one by one, or every match (task_term_counts) less the matches among the tasks in the other statuses (a
+        filter of "completed" checks the few failed and cancelled tasks, most without a text). The tasks per
+        status are TaskSummary's. None: the driver has no terms to look up task by task, or the counts cannot
+        answer. Both reads in one transaction, so they see the same moment."""
+        from django.db import transaction
+
+        from tasks.models import TaskSummary
+
+        if not self.driver.terms:
+            return None
+        inside = set(statuses)
+        sizes = dict(TaskSummary.objects.filter(user_id=self.user_id).values_list("status", "tasks"))
+        outside = sorted(set(sizes) - inside)
+        subtract = sum(sizes[s] for s in outside) < sum(sizes.get(s, 0) for s in inside)
+        checked = outside if subtract else sorted(inside)
+        _terms, texts_t, tasks_t = _tables()
+        found, params = self.contains("n")
+        key = "UNHEX(t.id)" if connection.vendor == "mysql" else "t.id"
+        created = created_us_sql(connection.vendor, "t").replace("%", "%%")
+        with transaction.atomic(), connection.cursor() as cursor:
+            total = texts_counted(self.user_id, self.driver) if subtract else 0
+            if total is None:
+                return None
+            some = 0
+            if checked:
+                cursor.execute(
+                    f"SELECT COUNT(*) FROM (SELECT {created} AS created_us, {key} AS task_key FROM {tasks_t} t "
+                    f"WHERE t.user_id = %s AND t.status IN ({', '.join(['%s'] * len(checked))}) "
+                    f"AND EXISTS (SELECT 1 FROM {texts_t} x WHERE x.task_id = t.id)) AS n WHERE {found}",
+                    [self.user_id, *checked, *params])
+                some = cursor.fetchone()[0]
+        return total - some if subtract else some
 
     def contains(self, alias: str) -> tuple[str, list] | None:
         """SQL true when the task of ``alias``'s (created_us, task_key) matches (primary-key look-ups, one per
@@ -313,11 +536,11 @@ def text_match(user_id: int, query) -> TextMatch | None:
         terms = _expand(user_id, term, most)
         budget -= len(terms) + 1 if terms is not None else most + 1
         if terms is None:
-            groups.append(Group(low=term, high=prefix_end(term)))
+            groups.append(Group(low=term, high=prefix_end(term), prefix=term))
         elif not terms:  # a prefix no term of the user starts with: nothing matches
             return TextMatch(user_id=user_id, empty=True)
         else:
-            groups.append(Group(terms=terms))
+            groups.append(Group(terms=terms, prefix=term))
     runs = [run for run in query.runs if len(run) > 2]
     if len(groups) == 1:
         return TextMatch(user_id=user_id, driver=groups[0], runs=runs)

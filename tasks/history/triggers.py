@@ -8,6 +8,9 @@ appears, disappears, or changes user, status, page count, processing time (or, f
 hourly one, creation time); heartbeats and progress updates do not touch it.
 """
 
+import sys
+import time
+
 from django.db import connection
 
 NAMES = ("tasks_summary_ai", "tasks_summary_au", "tasks_summary_ad")
@@ -137,3 +140,30 @@ def prefix_end(prefix: str) -> str:
     if 0xD800 <= last <= 0xDFFF:
         last = 0xE000
     return prefix[:-1] + chr(min(last, 0x10FFFF))
+
+
+def mysql_table_sql(table: str, columns: list[tuple[str, str]], key: str, collation: str,
+                    comments: dict[str, str], table_comment: str) -> str:
+    """CREATE TABLE on MariaDB for the tables written by hand (the indexes and counts the triggers keep):
+    ``columns`` (name, type), ``key`` the primary key's columns, every column and the table commented."""
+    def quoted(text):
+        return "'" + text.replace("'", "''") + "'"
+
+    body = "".join(f"`{name}` {kind} NOT NULL COMMENT {quoted(comments[name])}, " for name, kind in columns)
+    return (f"CREATE TABLE `{table}` ({body}PRIMARY KEY ({key})) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 "
+            f"COLLATE={collation} COMMENT={quoted(table_comment)}")
+
+
+def migration_progress(label: str, total: int, every: float = 30):
+    """A back-fill's progress callback for a migration: ``label``: done of total texts, every ``every`` seconds
+    (on stderr, only for 50,000 texts or more)."""
+    started = time.monotonic()
+    last = [started]
+
+    def report(done):
+        now = time.monotonic()
+        if total >= 50_000 and now - last[0] > every:
+            last[0] = now
+            print(f"\n  {label}: {done:,} of {total:,} texts ({now - started:.0f} s)", end="", file=sys.stderr,
+                  flush=True)
+    return report

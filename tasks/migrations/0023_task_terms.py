@@ -10,12 +10,10 @@ the full-text index is built again. Not atomic: DDL on MariaDB is not transactio
 """
 
 import importlib
-import sys
-import time
-
 from django.db import migrations, models
 
 from tasks.history import text_index
+from tasks.history.triggers import migration_progress
 
 TEXTS_0007 = importlib.import_module("tasks.migrations.0007_i10c_task_texts")
 
@@ -26,19 +24,6 @@ def _tables(apps):
     terms = apps.get_model("tasks", "TaskTerm")._meta.db_table
     prefix = tasks[: -len("tasks")] if tasks.endswith("tasks") else ""
     return tasks, texts, terms, prefix
-
-
-def _progress(total):
-    started = time.monotonic()
-    last = [started]
-
-    def report(done):
-        now = time.monotonic()
-        if total >= 50_000 and now - last[0] > 30:
-            last[0] = now
-            print(f"\n  task_terms: {done:,} of {total:,} texts ({now - started:.0f} s)", end="", file=sys.stderr,
-                  flush=True)
-    return report
 
 
 def create(apps, schema_editor):
@@ -54,7 +39,7 @@ def create(apps, schema_editor):
             cursor.execute(sql)
         cursor.execute(f"SELECT COUNT(*) FROM {q(texts)}")
         total = cursor.fetchone()[0]
-        text_index.backfill(cursor, vendor, q(texts), q(tasks), q(terms), progress=_progress(total))
+        text_index.backfill(cursor, vendor, q(texts), q(tasks), q(terms), progress=migration_progress("task_terms", total))
     if vendor == "mysql":
         schema_editor.execute(f"ALTER TABLE {q(texts)} DROP INDEX `task_texts_terms_ft`")
     elif vendor == "sqlite":
@@ -81,7 +66,7 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("tasks", "0022_admin_status_engine_idx")]
+    dependencies = [("tasks", "0021_squashed_0022_auditlog_admin_idx")]
 
     operations = [
         migrations.SeparateDatabaseAndState(

@@ -71,6 +71,14 @@ def task_complete(*, task: Task, results: dict) -> None:
         with transaction.atomic():
             if _mine(task).select_for_update().first() is None:
                 raise TaskNoLongerProcessing()
+            if text is not None:
+                # The text first: its triggers lock the owner's rows of task_term_counts, and a delete (the
+                # ORM removes the text, then the files, then the task) locks them before the owner's storage
+                # and summary rows too. The same order in both, so two of the owner's tasks finishing and
+                # going at once wait for each other instead of deadlocking.
+                TaskText.objects.update_or_create(
+                    task=task, defaults={"user_id": task.user_id, "text": text,
+                                         "terms": search.terms_for(task.user_id, text)})
             old = list(task.files.exclude(kind=TaskFile.Kind.ORIGINAL))
             TaskFile.objects.filter(pk__in=[f.pk for f in old]).delete()
             for kind, (name, mime, content) in results.items():
@@ -88,10 +96,6 @@ def task_complete(*, task: Task, results: dict) -> None:
                 attempted.append(tf.file.name)
                 saved.append(tf)
                 tf.save()
-            if text is not None:
-                TaskText.objects.update_or_create(
-                    task=task, defaults={"user_id": task.user_id, "text": text,
-                                         "terms": search.terms_for(task.user_id, text)})
             try:
                 staging.adopt(staged, [tf.file.name for tf in saved])
             except staging.StagingExpired as exc:
