@@ -7,7 +7,11 @@ Plain SQL because it runs on every request: the ORM spent more CPU composing the
 the database spent answering them. A session without a row (not signed in) reads as before.
 """
 
+import json
+
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.core import signing
+from django.core.signals import setting_changed
 from django.db import connections, router
 from django.utils import timezone
 
@@ -17,7 +21,18 @@ from core import raw_sql
 _TOKEN_PK = TokenSession._meta.concrete_fields.index(TokenSession._meta.pk)
 
 
+_JOIN_SQL: dict = {}  # (session model, vendor) -> the join's SELECT, written once per process
+
+
 def _join_sql(session_model, connection) -> str:
+    key = (session_model, connection.vendor)
+    sql = _JOIN_SQL.get(key)
+    if sql is None:
+        sql = _JOIN_SQL[key] = _compose_join(session_model, connection)
+    return sql
+
+
+def _compose_join(session_model, connection) -> str:
     qn = connection.ops.quote_name
     token = TokenSession._meta
     columns = ", ".join(f"t.{qn(field.column)}" for field in token.concrete_fields)
@@ -26,8 +41,35 @@ def _join_sql(session_model, connection) -> str:
             f"WHERE s.{qn('session_key')} = %s AND s.{qn('expire_date')} > %s")
 
 
+# session_data -> its decoded content as JSON text. Checking the signature (an HMAC whose key is itself a
+# hash) and decoding was a sixth of what reading the session cost, for the same text on every request of
+# a browser. Kept only for data that verified; the whole text is the key, so a changed session is a miss.
+_DECODED: dict = {}
+MAX_DECODED = 4096  # a few thousand browsers' sessions, about 200 bytes each
+
+
+def _forget_decoded(*, setting, **kwargs):
+    if setting in ("SECRET_KEY", "SECRET_KEY_FALLBACKS", "SESSION_SERIALIZER"):
+        _DECODED.clear()
+
+
+setting_changed.connect(_forget_decoded)
+
+
 class SessionStore(DatabaseSessionStore):
     token_session: TokenSession | None = None  # the row read with the session, if there is one
+
+    def decode(self, session_data):
+        """Django's decode; a text decoded before in this process is answered from _DECODED (a fresh dict)."""
+        known = _DECODED.get(session_data)
+        if known is not None:
+            return json.loads(known)
+        decoded = super().decode(session_data)
+        if decoded and self.serializer is signing.JSONSerializer:  # only what verified and JSON round-trips
+            if len(_DECODED) >= MAX_DECODED:
+                _DECODED.clear()
+            _DECODED[session_data] = json.dumps(decoded)
+        return decoded
 
     def _get_session_from_db(self):
         if not self.session_key:

@@ -15,16 +15,17 @@ from django.db import connections, models
 _SQL: dict = {}  # (model, vendor, where, in_sizes) -> SELECT; a few dozen shapes per process
 
 
-def _select(model, connection, where: tuple, in_sizes: tuple) -> str:
-    key = (model, connection.vendor, where, in_sizes)
+def _select(model, connection, where: tuple, in_sizes: tuple, fields: tuple | None = None) -> str:
+    key = (model, connection.vendor, where, in_sizes, fields)
     sql = _SQL.get(key)
     if sql is None:
-        sql = _SQL[key] = _compose(model, connection.ops.quote_name, where, in_sizes)
+        sql = _SQL[key] = _compose(model, connection.ops.quote_name, where, in_sizes, fields)
     return sql
 
 
-def _compose(model, quote, where: tuple, in_sizes: tuple) -> str:
-    columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
+def _compose(model, quote, where: tuple, in_sizes: tuple, fields: tuple | None = None) -> str:
+    chosen = model._meta.concrete_fields if fields is None else [model._meta.get_field(name) for name in fields]
+    columns = ", ".join(quote(field.column) for field in chosen)
     conditions = [f"{quote(column)} = %s" for column in where]
     conditions += [f"{quote(column)} IN ({', '.join(['%s'] * size)})" for column, size in in_sizes]
     return f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {' AND '.join(conditions)}"
@@ -42,6 +43,32 @@ def select_rows(model, *, equal: dict | None = None, within: dict | None = None,
 
     Keys are field names (``user`` or ``user_id`` for a foreign key); an empty list in ``within`` reads nothing.
     """
+    return [instance(model, row, using) for row in _fetch(model, None, equal, within, using)]
+
+
+def select_values(model, fields: tuple, *, equal: dict | None = None, within: dict | None = None,
+                  using: str = "default") -> list[tuple]:
+    """select_rows' rows as tuples of ``fields`` (names of concrete fields, ``task`` for a foreign key's id),
+    converted as the ORM converts them, without making instances: for reads that show a few columns."""
+    fields = tuple(fields)
+    connection = connections[using]
+    converters = _field_converters(model, fields, connection)
+    rows = _fetch(model, fields, equal, within, using)
+    if not converters:
+        return [tuple(row) for row in rows]
+    out = []
+    for row in rows:
+        values = list(row)
+        for index, functions, column in converters:
+            value = values[index]
+            for function in functions:
+                value = function(value, column, connection)
+            values[index] = value
+        out.append(tuple(values))
+    return out
+
+
+def _fetch(model, fields, equal, within, using) -> list:
     equal, within = equal or {}, within or {}
     if any(not values for values in within.values()):
         return []
@@ -49,14 +76,13 @@ def select_rows(model, *, equal: dict | None = None, within: dict | None = None,
     meta = model._meta
     where = tuple(meta.get_field(name).column for name in equal)
     in_sizes = tuple((meta.get_field(name).column, len(values)) for name, values in within.items())
-    sql = _select(model, connection, where, in_sizes)
+    sql = _select(model, connection, where, in_sizes, fields)
     params = [prep(model, name, value, using) for name, value in equal.items()]
     for name, values in within.items():
         params += [prep(model, name, value, using) for value in values]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [instance(model, row, using) for row in rows]
+        return cursor.fetchall()
 
 
 def instance(model, row, using: str = "default"):
@@ -98,16 +124,22 @@ _CONVERTERS = weakref.WeakKeyDictionary()
 
 
 def _converters(model, connection) -> list:
+    return _field_converters(model, None, connection)
+
+
+def _field_converters(model, fields: tuple | None, connection) -> list:
+    """[(index, converters, column)] of ``fields`` (None: every concrete field, in field order)."""
     known = _CONVERTERS.get(connection)
     if known is None:
         known = _CONVERTERS[connection] = {}
-    found = known.get(model)
+    found = known.get((model, fields))
     if found is None:
         found = []
-        for index, field in enumerate(model._meta.concrete_fields):
+        chosen = model._meta.concrete_fields if fields is None else [model._meta.get_field(name) for name in fields]
+        for index, field in enumerate(chosen):
             column = field.get_col(model._meta.db_table)
             functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
             if functions:
                 found.append((index, functions, column))
-        known[model] = found
+        known[(model, fields)] = found
     return found

@@ -11,6 +11,7 @@ import bisect
 import math
 import uuid
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import date, datetime, time, timedelta, timezone as dt_timezone
 
 from django.db import connection
@@ -20,7 +21,7 @@ from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
 from core.errors import NotFound
-from core.raw_sql import convert_value, select_rows
+from core.raw_sql import convert_value, select_rows, select_values
 from tasks.history import names, search, text_index
 from tasks.history.params import DEFAULT_ORDERING, ORDERINGS
 from tasks.history.triggers import task_id_sql
@@ -569,12 +570,35 @@ def task_files_of(*, user, tasks) -> dict:
 _FILE_TASK = TaskFile._meta.get_field("task")
 
 
+class FileName(NamedTuple):
+    """A task file as the history table links it (``kind`` and ``name`` read as a TaskFile has them)."""
+
+    kind: str
+    name: str
+
+
+def task_file_names_of(*, user, tasks) -> dict:
+    """{task id: [FileName of each of its files]} for the user's ``tasks``: what a history row shows of them.
+
+    One plain-SQL query of two columns and no instances: making a page's fifty TaskFile instances was a
+    tenth of the history page's CPU.
+    """
+    found = {task.pk: [] for task in tasks if task.user_id == user.pk}
+    for task_id, kind, name in select_values(TaskFile, ("task", "kind", "name"), within={"task": list(found)}):
+        found[task_id].append(FileName(kind, name))
+    return found
+
+
 def _attach_files(user, tasks) -> None:
     """What prefetch_related("files") leaves on each task, read by task_files_of (one plain-SQL query):
     task.files.all() answers from these rows, a filter() queries."""
     files = task_files_of(user=user, tasks=tasks)
     for task in tasks:
-        cached = TaskFile.objects.filter(task=task)
+        # The filter is kept, not composed (as Django's related managers do): a task page never chains
+        # onto it, and composing it was a tenth of the page's view.
+        cached = TaskFile.objects.all()
+        cached._defer_next_filter = True
+        cached = cached.filter(task=task)
         cached._result_cache, cached._prefetch_done = files[task.pk], True
         task._prefetched_objects_cache = {"files": cached}
 

@@ -22,6 +22,7 @@ from django.contrib.auth import logout
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import resolve_url
 from django.utils import timezone
+from django.utils.functional import LazyObject, empty
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import selectors, services
@@ -78,6 +79,7 @@ class SessionGuardMiddleware:
             reason = self._check(request)
             if reason is not None:
                 return self._signed_out(request, reason)
+        request.user = _evaluated(request.user)
         response = self.get_response(request)
         return self._adapt_login_redirect(request, response)
 
@@ -119,6 +121,17 @@ class SessionGuardMiddleware:
         if request.path.startswith(API_PREFIX):
             return _api_401("Sign in first.")
         return _to_login(request, _login_url(_next_for(request)))
+
+
+def _evaluated(user):
+    """The user itself instead of AuthenticationMiddleware's lazy wrapper, once it has been read (here).
+
+    Every attribute of the wrapper goes through LazyObject's Python-level __getattribute__, and a page
+    reads the user dozens of times (templates, selectors, logs); the object behind it is the same.
+    """
+    if isinstance(user, LazyObject) and user._wrapped is not empty:
+        return user._wrapped
+    return user
 
 
 def _token_session(request) -> TokenSession | None:

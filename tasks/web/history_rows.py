@@ -43,7 +43,8 @@ _STATUS_LABELS = dict(Task.Status.choices)  # what get_status_display() shows, w
 
 
 def row_values(task: Task, files=None) -> dict:
-    """Everything ``history/_row.html`` shows of ``task`` (``files``: its TaskFile rows, else task.files.all())."""
+    """Everything ``history/_row.html`` shows of ``task`` (``files``: its files, TaskFile rows or
+    selectors.FileName, else task.files.all())."""
     files = task.files.all() if files is None else files
     return {
         "id": task.id, "status": task.status, "get_status_display": _STATUS_LABELS.get(task.status, task.status),

@@ -161,7 +161,7 @@ def _results_context(request, notice: str = "", notice_error: bool = False) -> d
     _attach_snippets(request.user, page.rows, filters.as_dict().get("q"))
     has_any = bool(page.count) or selectors.task_list(user=request.user).exists()
     suffix = _suffix(request)
-    files = selectors.task_files_of(user=request.user, tasks=page.rows)
+    files = selectors.task_file_names_of(user=request.user, tasks=page.rows)
     return {
         "filters": filters, "errors": errors, "page": page, "page_size": page_size, "page_sizes": PAGE_SIZES,
         "ordering": filters.ordering, "default_ordering": DEFAULT_ORDERING, "columns": _columns(filters.ordering),

@@ -60,3 +60,75 @@ def test_a_deleted_person_is_signed_out(client, user_a, user_b):
     signed_in(client, user_b)
     User.objects.filter(pk=user_b.pk).delete()
     assert not _is_signed_in(client)
+
+
+# --- Decoded sessions kept per process (accounts/session_store.py _DECODED) ----------------------------------
+
+def _session_text(client) -> str:
+    return Session.objects.get(session_key=client.session.session_key).session_data
+
+
+def test_a_session_text_is_verified_once_per_process(client, user_a, monkeypatch):
+    from django.core import signing
+
+    from accounts import session_store
+
+    session_store._DECODED.clear()
+    signed_in(client, user_a)
+    checks = []
+    real_loads = signing.loads
+    monkeypatch.setattr(signing, "loads", lambda *a, **k: checks.append(1) or real_loads(*a, **k))
+    assert _is_signed_in(client) and _is_signed_in(client) and _is_signed_in(client)
+    assert len(checks) == 1  # the same text again is answered from what was verified
+
+
+def test_a_changed_or_forged_session_text_is_verified_again(client, user_a, user_b):
+    """The whole text is the key: a forged signature, or the row rewritten for another person, is read anew."""
+    from accounts import session_store
+
+    session_store._DECODED.clear()
+    signed_in(client, user_a)
+    assert _is_signed_in(client)
+    key, text = client.session.session_key, _session_text(client)
+    forged = text[:-1] + ("A" if text[-1] != "A" else "B")
+    Session.objects.filter(session_key=key).update(session_data=forged)
+    assert not _is_signed_in(client)
+    other = signed_in(type(client)(), user_b)  # another browser: user_b's session text
+    Session.objects.filter(session_key=key).update(session_data=_session_text(other))
+    TokenSession.objects.filter(session_key=key).update(user=user_b)
+    response = client.get(PAGE)
+    assert response.status_code == 200 and response.wsgi_request.user == user_b
+
+
+def test_a_new_secret_key_rejects_what_the_old_one_verified(client, user_a, settings):
+    from accounts import session_store
+
+    session_store._DECODED.clear()
+    signed_in(client, user_a)
+    assert _is_signed_in(client) and session_store._DECODED
+    settings.SECRET_KEY = "another-secret-" + "y" * 40  # setting_changed: what was verified is forgotten
+    assert not session_store._DECODED
+    assert not _is_signed_in(client)
+
+
+def test_a_decoded_session_is_a_fresh_dict_each_time(client, user_a):
+    """A request that changes its session's contents in place does not change what the next one reads."""
+    from accounts.session_store import SessionStore
+
+    signed_in(client, user_a)
+    text = _session_text(client)
+    first = SessionStore().decode(text)
+    first["_auth_user_id"] = "someone else"
+    assert SessionStore().decode(text)["_auth_user_id"] == str(user_a.pk)
+
+
+def test_views_get_the_user_itself_not_the_lazy_wrapper(client, user_a):
+    """accounts.web.middleware hands the evaluated user on: the same person, without LazyObject's costs."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.utils.functional import LazyObject
+
+    response = signed_in(client, user_a).get(PAGE)
+    assert type(response.wsgi_request.user) is User and response.wsgi_request.user.pk == user_a.pk
+    anonymous = type(client)().get(PAGE)
+    assert not isinstance(anonymous.wsgi_request.user, LazyObject)
+    assert isinstance(anonymous.wsgi_request.user, AnonymousUser)

@@ -43,3 +43,20 @@ def test_the_owner_and_the_key_list_narrow_the_rows(user_a, user_b):
 def test_a_user_reads_whole(user_a):
     [raw] = select_rows(User, equal={"id": str(user_a.pk)})  # the session stores the id as text
     assert _fields(raw) == _fields(User.objects.get(pk=user_a.pk))
+
+
+def test_values_read_as_the_orm_reads_them(user_a, user_b):
+    """select_values: the chosen columns as the ORM gives them (a foreign key's UUID, an aware datetime)."""
+    from core.raw_sql import select_values
+
+    now = timezone.now()
+    mine = [Task.objects.create(user=user_a, filename=f"{n}.png", created_at=now - timedelta(hours=n))
+            for n in range(3)]
+    theirs = Task.objects.create(user=user_b, filename="bob.png")
+    found = select_values(Task, ("id", "user", "filename", "created_at"), equal={"user": user_a},
+                          within={"id": [mine[0].pk, str(mine[2].pk), theirs.pk]})
+    orm = Task.objects.filter(pk__in=[mine[0].pk, mine[2].pk]).values_list("id", "user_id", "filename", "created_at")
+    assert sorted(found, key=lambda row: row[2]) == sorted(orm, key=lambda row: row[2])
+    assert all(isinstance(row[0], type(mine[0].pk)) and row[3].tzinfo is not None for row in found)
+    assert select_values(Task, ("id",), within={"id": []}) == []
+    assert select_values(Task, ("filename",), equal={"user": user_b}) == [("bob.png",)]

@@ -320,6 +320,19 @@ def test_task_files_of_leaves_out_tasks_of_another_user(user_a, user_b):
     assert list(files) == [mine.pk] and {f.task_id for f in files[mine.pk]} == {mine.pk}
 
 
+def test_task_file_names_of_are_the_owners_files_without_instances(user_a, user_b, django_assert_num_queries):
+    """What the history rows link: the same kinds and names as the TaskFile rows, only of the user's tasks."""
+    mine = make_task(user_a, status="completed", with_files=True)
+    bare = make_task(user_a, status="pending")
+    theirs = make_task(user_b, status="completed", with_files=True)
+    with django_assert_num_queries(1):
+        names = selectors.task_file_names_of(user=user_a, tasks=[mine, bare, theirs])
+    files = selectors.task_files_of(user=user_a, tasks=[mine, bare])
+    assert list(names) == [mine.pk, bare.pk] and names[bare.pk] == []
+    assert sorted(names[mine.pk]) == sorted((f.kind, f.name) for f in files[mine.pk])
+    assert all(isinstance(f, selectors.FileName) for f in names[mine.pk])
+
+
 def test_task_file_get_is_the_owners_file_of_that_kind(user_a, user_b):
     task = make_task(user_a, status="completed", with_files=True)
     found = selectors.task_file_get(user=user_a, task_id=task.id, kind="result_txt")
