@@ -229,7 +229,10 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "tasks.web.context_processors.navigation",
             ],
-            "builtins": ["core.templatetags.cached_url"],  # {% url %}, its answers kept per process
+            # {% url %} and {% querystring %}, their answers kept per process
+            "builtins": ["core.templatetags.cached_url", "core.templatetags.cached_querystring"],
+            # {% load static %}: Django's library with {% static %}'s answers kept per process
+            "libraries": {"static": "core.templatetags.cached_static"},
         },
     },
 ]

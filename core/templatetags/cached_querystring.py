@@ -1,0 +1,38 @@
+"""{% querystring %} with its answers remembered: the same tag, installed as a builtin over Django's (settings.TEMPLATES).
+
+The history table writes about twenty links with it (each page number and column heading, twice), and
+each call copied the request's QueryDict and encoded it again. Its answer depends only on the query's
+items, their encoding and the tag's arguments (with their types: page=1 and page=True differ), so it is
+kept per process for those, at most MAX_QUERIES of them; arguments that cannot be a key (a list) are
+answered by Django's tag as before.
+"""
+
+from functools import lru_cache
+
+from django import template
+from django.template import defaulttags
+
+MAX_QUERIES = 4096
+
+register = template.Library()
+
+
+@lru_cache(maxsize=MAX_QUERIES)
+def _querystring(lists, encoding, kwargs) -> str:
+    from django.http import QueryDict
+
+    query = QueryDict(mutable=True, encoding=encoding)
+    for key, values in lists:
+        query.setlist(key, list(values))
+    return defaulttags.querystring(None, query, **{key: value for key, _type, value in kwargs})
+
+
+@register.simple_tag(name="querystring", takes_context=True)
+def querystring(context, query_dict=None, **kwargs):
+    """Django's {% querystring %} (same arguments, same answer)."""
+    query = context.request.GET if query_dict is None else query_dict
+    try:
+        lists = tuple((key, tuple(values)) for key, values in query.lists())
+        return _querystring(lists, query.encoding, tuple((key, type(value), value) for key, value in kwargs.items()))
+    except (TypeError, AttributeError):  # not a QueryDict, or an argument that cannot be a key
+        return defaulttags.querystring(context, query_dict, **kwargs)
