@@ -157,7 +157,7 @@ def _results_context(request, notice: str = "", notice_error: bool = False) -> d
     page_number = max(1, _int(request.GET.get("page"), 1))
     count_limit = SEARCH_COUNT_LIMIT if filters.as_dict().get("q") else COUNT_LIMIT
     page = selectors.task_page(user=request.user, filters=filters.as_dict(), page=page_number,
-                               page_size=page_size, clamp=True, count_limit=count_limit)
+                               page_size=page_size, clamp=True, count_limit=count_limit, light=True)
     _attach_snippets(request.user, page.rows, filters.as_dict().get("q"))
     has_any = bool(page.count) or selectors.task_list(user=request.user).exists()
     suffix = _suffix(request)

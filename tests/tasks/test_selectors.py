@@ -333,6 +333,29 @@ def test_task_file_names_of_are_the_owners_files_without_instances(user_a, user_
     assert all(isinstance(f, selectors.FileName) for f in names[mine.pk])
 
 
+@pytest.mark.parametrize("filters", [{}, {"status": ["failed"]}, {"ordering": "filename"}, {"q": "scan"}])
+def test_a_light_page_is_the_same_page_as_task_rows(user_a, user_b, filters):
+    """task_page(light=True), the history table's page: the same tasks in the same order, the columns it
+    shows equal to the instances', and only the user's (another user's tasks of the same names stay out)."""
+    from tasks.models import Task
+
+    for n in range(7):
+        make_task(user_a, filename=f"scan-{n}.png", status="failed" if n % 3 == 0 else "completed",
+                  processing_seconds=n + 0.5, page_count=n + 1)
+        make_task(user_b, filename=f"scan-{n}.png", status="failed")
+    for page in (1, 2):
+        full = selectors.task_page(user=user_a, filters=filters, page=page, page_size=3, clamp=True, count_limit=1000)
+        light = selectors.task_page(user=user_a, filters=filters, page=page, page_size=3, clamp=True,
+                                    count_limit=1000, light=True)
+        assert (light.count, light.exact, light.page, light.more) == (full.count, full.exact, full.page, full.more)
+        assert [row.pk for row in light.rows] == [task.pk for task in full.rows] and full.rows
+        for row, task in zip(light.rows, full.rows):
+            assert isinstance(row, selectors.TaskRow) and not isinstance(row, Task)
+            assert {name: getattr(row, name) for name in selectors.TaskRow.__slots__[:-1]} == {
+                name: getattr(task, name) for name in selectors.TaskRow.__slots__[:-1]}
+            assert row.progress_percent == task.progress_percent and row.user_id == user_a.pk
+
+
 def test_task_file_get_is_the_owners_file_of_that_kind(user_a, user_b):
     task = make_task(user_a, status="completed", with_files=True)
     found = selectors.task_file_get(user=user_a, task_id=task.id, kind="result_txt")

@@ -126,3 +126,20 @@ def test_an_edited_template_is_drawn_by_the_engine(monkeypatch):
     values = next(_variants())
     assert 'data-testid="task-row"' in row_html(values)
     history_rows._draw.cache_clear()
+
+
+def test_a_row_drawn_without_the_engine_follows_the_script_prefix():
+    """The row's URLs come from one reversal per URLconf and script prefix (history_rows._task_url)."""
+    from django.urls import get_script_prefix, set_script_prefix
+
+    template = get_template(history_rows.ROW_TEMPLATE)
+    before = get_script_prefix()
+    try:
+        for prefix in ("/", "/tools/ocr/"):
+            set_script_prefix(prefix)
+            for values in list(_variants())[:6]:
+                drawn = history_rows._draw_direct(values, "?page=2")
+                assert drawn == template.render({"task": values, "view_suffix": "?page=2"})
+                assert f'hx-get="{prefix}history/tasks/{values["id"]}/?page=2"' in drawn
+    finally:
+        set_script_prefix(before)
