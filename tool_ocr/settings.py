@@ -229,10 +229,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "tasks.web.context_processors.navigation",
             ],
-            # {% url %} and {% querystring %}, their answers kept per process
+            # {% url %} and {% querystring %}, their answers kept per process ({% load cached_static %}: {% static %}'s)
             "builtins": ["core.templatetags.cached_url", "core.templatetags.cached_querystring"],
-            # {% load static %}: Django's library with {% static %}'s answers kept per process
-            "libraries": {"static": "core.templatetags.cached_static"},
         },
     },
 ]

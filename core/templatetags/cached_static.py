@@ -1,4 +1,4 @@
-"""{% load static %} with {% static %}'s answers remembered (settings.TEMPLATES maps the name "static" here).
+"""{% load cached_static %}: Django's {% load static %} with {% static %}'s answers remembered (the pages load it).
 
 Every page links the same few stylesheets and scripts, and each {% static %} asked the storage again
 (a URL join and quoting per file: about a twentieth of a page's drawing). The answer depends only on

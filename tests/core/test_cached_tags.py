@@ -46,8 +46,8 @@ def test_querystring_of_a_given_query_dict_is_djangos():
 
 
 def test_static_answers_as_djangos_and_follows_the_settings(settings):
-    source = Template("{% load static %}{% static 'css/app.css' %} {% get_static_prefix %} {% get_media_prefix %}")
+    source = Template("{% load cached_static %}{% static 'css/app.css' %} {% get_static_prefix %} {% get_media_prefix %}")
     assert source.render(Context()) == f"{StaticNode.handle_simple('css/app.css')} {settings.STATIC_URL} {settings.MEDIA_URL}"
     assert cached_static._url.cache_info().currsize >= 1
     settings.STATIC_URL = "/assets/v2/"  # setting_changed: what was kept is forgotten
-    assert Template("{% load static %}{% static 'css/app.css' %}").render(Context()) == "/assets/v2/css/app.css"
+    assert Template("{% load cached_static %}{% static 'css/app.css' %}").render(Context()) == "/assets/v2/css/app.css"
