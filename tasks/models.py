@@ -383,7 +383,7 @@ class TaskTermCount(models.Model):
     lcp = models.SmallIntegerField(db_comment="Characters the term shares with the term before it in the "
                                               "text's sorted terms (0 for the first)")
     term = models.CharField(max_length=64, db_comment="A term as in task_terms.term (utf8mb4_bin)")
-    texts = models.IntegerField(db_comment="Texts of the owner that hold the term with this lcp (0: none now)")
+    texts = models.IntegerField(db_comment="Texts of the owner that hold the term with this lcp (at 0 the row goes)")
 
     class Meta:
         db_table = "task_term_counts"

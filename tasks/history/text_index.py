@@ -225,20 +225,35 @@ def _subtract(vendor: str, counts: str) -> str:
             f"AND (lcp, term) IN (SELECT lcp, term FROM ({rows}) AS o)")
 
 
+def _drop_emptied(vendor: str, counts: str, keys: str) -> str:
+    """DELETE the rows of ``keys`` (a SELECT of user_id, lcp, term) that no text holds any more, after the
+    statement that took them there: a deleted or replaced text's words (a name, an account number) must not
+    stay behind, as none stays in task_terms. The same keys, in the same order, as that statement locked, so
+    it waits for no other writer."""
+    if vendor == "mysql":
+        return (f"DELETE c FROM (SELECT * FROM ({keys}) AS r ORDER BY 1, 2, 3 LIMIT 18446744073709551615) AS o "
+                f"STRAIGHT_JOIN {counts} c ON c.user_id = o.user_id AND c.lcp = o.lcp AND c.term = o.term "
+                "WHERE c.texts <= 0")
+    return (f"DELETE FROM {counts} WHERE texts <= 0 AND (user_id, lcp, term) IN "
+            f"(SELECT user_id, lcp, term FROM ({keys}) AS o)")
+
+
 def counts_trigger_sql(vendor: str, texts: str, counts: str, prefix: str = "") -> list[str]:
     """CREATE TRIGGER statements (quoted table names given): task_term_counts follows task_texts.
 
     An insert adds its rows, a delete subtracts them, an edit (a new run's text) adds the difference in one
-    pass."""
+    pass; then the rows a delete or an edit took to 0 go."""
     ai, au, ad = (f"{prefix}{name}" for name in COUNT_NAMES)
     add = _upsert(vendor, counts, _changes(vendor, [("NEW", 1)]))
-    remove = _subtract(vendor, counts)
-    edit = _upsert(vendor, counts, _changes(vendor, [("NEW", 1), ("OLD", -1)]))
+    remove = _subtract(vendor, counts) + "; " + _drop_emptied(vendor, counts, _lcp_rows(vendor, "OLD"))
+    moved = _changes(vendor, [("NEW", 1), ("OLD", -1)])
+    edit = (_upsert(vendor, counts, moved) + "; "
+            + _drop_emptied(vendor, counts, f"SELECT user_id, lcp, term FROM ({moved}) AS m WHERE m.texts < 0"))
     if vendor == "mysql":
         same = " AND ".join(f"OLD.{c} <=> NEW.{c}" for c in COUNT_WATCHED)
         return [f"CREATE TRIGGER `{ai}` AFTER INSERT ON {texts} FOR EACH ROW {add}",
                 f"CREATE TRIGGER `{au}` AFTER UPDATE ON {texts} FOR EACH ROW IF NOT ({same}) THEN {edit}; END IF",
-                f"CREATE TRIGGER `{ad}` AFTER DELETE ON {texts} FOR EACH ROW {remove}"]
+                f"CREATE TRIGGER `{ad}` AFTER DELETE ON {texts} FOR EACH ROW BEGIN {remove}; END"]
     if vendor == "sqlite":
         changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in COUNT_WATCHED)
         return [f'CREATE TRIGGER "{ai}" AFTER INSERT ON {texts} FOR EACH ROW BEGIN {add}; END',

@@ -71,7 +71,7 @@ class Migration(migrations.Migration):
                         ("term", models.CharField(db_comment="A term as in task_terms.term (utf8mb4_bin)",
                                                   max_length=64)),
                         ("texts", models.IntegerField(db_comment="Texts of the owner that hold the term with this "
-                                                                 "lcp (0: none now)")),
+                                                                 "lcp (at 0 the row goes)")),
                     ],
                     options={
                         "db_table": "task_term_counts",

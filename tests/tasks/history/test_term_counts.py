@@ -105,7 +105,7 @@ def test_the_counts_follow_every_write(user_a, user_b):
                        [mine[15].pk.hex])
     _check(user_a, user_b)
     purge_user(user=user_b)
-    assert not TaskTermCount.objects.filter(user_id=theirs[0].user_id).exclude(texts=0).exists()
+    assert not TaskTermCount.objects.filter(user_id=theirs[0].user_id).exists()
     _check(user_a)
 
 
@@ -233,3 +233,26 @@ def test_the_migration_backfills_and_reverses(user_a, user_b):
     text_task(user_a, "the theory, written while the counts are gone")
     _migrate(_latest())
     _check(user_a, user_b)
+
+
+@pytest.mark.parametrize("how", ["task_delete", "new_run", "purge_user", "account_deleted"])
+def test_a_deleted_text_leaves_none_of_its_words(user_a, user_b, how):
+    """A count that reaches 0 goes with its row: the words of a deleted document (a name, an account number)
+    stay in no table, as task_terms keeps none of them (test_search.test_a_deleted_task_leaves_nothing_in_the_index),
+    and retention and purge_user promise."""
+    kept = text_task(user_a, "the quarterly report")
+    gone = text_task(user_a, "the Zephyrine account 00417 report")
+    text_task(user_b, "zephyrine")
+    if how == "task_delete":
+        services.task_delete(task=gone, actor=Actor(user=user_a))
+    elif how == "new_run":
+        TaskText.objects.filter(task=gone).update(text="the report", terms=search.terms_for(user_a.pk, "the report"))
+    elif how == "purge_user":
+        purge_user(user=user_a, keep_account=True)
+    else:
+        user_a.delete()
+    held = set(TaskTermCount.objects.filter(user_id=kept.user_id).values_list("term", flat=True))
+    assert not {term for term in held if "zephyrine" in term or "00417" in term or term.startswith("wacc")}, held
+    assert not TaskTermCount.objects.filter(texts__lte=0).exists()
+    assert TaskTermCount.objects.filter(user_id=user_b.pk, term="wzephyrine").values_list("texts", flat=True).get() == 1
+    _check(user_b) if how in ("purge_user", "account_deleted") else _check(user_a, user_b)
