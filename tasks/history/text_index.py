@@ -314,6 +314,16 @@ def counts_backfill(cursor, vendor: str, texts: str, counts: str, batch: int = 5
 def texts_counted(user_id: int, group: "Group") -> int | None:
     """How many of the user's texts hold a term of ``group`` (None: the group is neither a prefix nor one
     term): the rows of task_term_counts with lcp < the prefix's length, one range each."""
+    counted = _counted_sql(user_id, group)
+    if counted is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(*counted)
+        return int(cursor.fetchone()[0])
+
+
+def _counted_sql(user_id: int, group: "Group") -> tuple[str, list] | None:
+    """texts_counted's SELECT and parameters (None: the counts cannot answer for ``group``)."""
     from tasks.models import TaskTermCount
 
     if group.prefix:
@@ -323,10 +333,8 @@ def texts_counted(user_id: int, group: "Group") -> int | None:
     else:
         return None
     lcps = ", ".join(str(k) for k in range(min(length, MAX_TERM + 1)))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COALESCE(SUM(texts), 0) FROM {_quote(TaskTermCount._meta.db_table)} "
-                       f"WHERE user_id = %s AND lcp IN ({lcps}) AND {where}", [user_id, *params])
-        return int(cursor.fetchone()[0])
+    return (f"SELECT COALESCE(SUM(texts), 0) FROM {_quote(TaskTermCount._meta.db_table)} "
+            f"WHERE user_id = %s AND lcp IN ({lcps}) AND {where}", [user_id, *params])
 
 
 # --- Reads ------------------------------------------------------------------------------------
@@ -494,37 +502,40 @@ class TextMatch:
     def _count_in_statuses(self, statuses) -> int | None:
         """The matches among the tasks in ``statuses``, from the smaller side: the tasks in those statuses checked
         one by one, or every match (task_term_counts) less the matches among the tasks in the other statuses (a
-        filter of "completed" checks the few failed and cancelled tasks, most without a text). The tasks per
-        status are TaskSummary's. None: the driver has no terms to look up task by task, or the counts cannot
-        answer. Both reads in one transaction, so they see the same moment."""
-        from django.db import transaction
-
-        from tasks.models import TaskSummary
+        filter of "completed" checks the few failed and cancelled tasks, most without a text). TaskSummary's
+        tasks per status choose the side. None: the driver has no terms to look up task by task, or the counts
+        cannot answer. One statement: MariaDB reads in READ COMMITTED, where each statement sees its own
+        moment, and a task deleted or moved between two reads would be counted in one and not the other."""
+        from tasks.models import Task, TaskSummary
 
         if not self.driver.terms:
             return None
         inside = set(statuses)
         sizes = dict(TaskSummary.objects.filter(user_id=self.user_id).values_list("status", "tasks"))
-        outside = sorted(set(sizes) - inside)
-        subtract = sum(sizes[s] for s in outside) < sum(sizes.get(s, 0) for s in inside)
+        outside = sorted(set(Task.Status.values) - inside)  # not the summary's: a row it has not yet
+        subtract = sum(sizes.get(s, 0) for s in outside) < sum(sizes.get(s, 0) for s in inside)
         checked = outside if subtract else sorted(inside)
         _terms, texts_t, tasks_t = _tables()
         found, params = self.contains("n")
         key = "UNHEX(t.id)" if connection.vendor == "mysql" else "t.id"
         created = created_us_sql(connection.vendor, "t").replace("%", "%%")
-        with transaction.atomic(), connection.cursor() as cursor:
-            total = texts_counted(self.user_id, self.driver) if subtract else 0
-            if total is None:
-                return None
-            some = 0
-            if checked:
-                cursor.execute(
-                    f"SELECT COUNT(*) FROM (SELECT {created} AS created_us, {key} AS task_key FROM {tasks_t} t "
+        if checked:
+            some = (f"SELECT COUNT(*) FROM (SELECT {created} AS created_us, {key} AS task_key FROM {tasks_t} t "
                     f"WHERE t.user_id = %s AND t.status IN ({', '.join(['%s'] * len(checked))}) "
-                    f"AND EXISTS (SELECT 1 FROM {texts_t} x WHERE x.task_id = t.id)) AS n WHERE {found}",
-                    [self.user_id, *checked, *params])
-                some = cursor.fetchone()[0]
-        return total - some if subtract else some
+                    f"AND EXISTS (SELECT 1 FROM {texts_t} x WHERE x.task_id = t.id)) AS n WHERE {found}")
+            some_params = [self.user_id, *checked, *params]
+        else:
+            some, some_params = "SELECT 0", []
+        if subtract:
+            counted = _counted_sql(self.user_id, self.driver)
+            if counted is None:
+                return None
+            sql, params = f"SELECT ({counted[0]}) - ({some})", [*counted[1], *some_params]
+        else:
+            sql, params = some, some_params
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return int(cursor.fetchone()[0])
 
     def contains(self, alias: str) -> tuple[str, list] | None:
         """SQL true when the task of ``alias``'s (created_us, task_key) matches (primary-key look-ups, one per
