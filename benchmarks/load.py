@@ -329,8 +329,15 @@ def report(args, r, db_name) -> str:
     busy = (r["server_cpu"] + r["client_cpu"] + others) / wall / cores
     capacity = cores * 1000 / max(0.1, cpu_ms)
     think = sum(args.think) / 2
-    limit = ("CPU: the cores were saturated, so requests queued for a core" if busy >= 0.9 else
-             "not CPU: the cores had room; look at the database (SQLite writes) or gunicorn threads")
+    think_rate = args.users / (sum(args.think) / 2) if sum(args.think) > 0 else None
+    p95_all = percentile([ms for _a, ms, _t in samples], 95)
+    if busy >= 0.9:
+        limit = "CPU: the cores were saturated, so requests queued for a core"
+    elif think_rate is not None and p95_all <= GOAL_P95_MS and len(samples) / wall >= 0.9 * think_rate:
+        limit = (f"the users, not the server: {args.users} users at {sum(args.think) / 2:.0f} s think time ask for "
+                 f"about {think_rate:.0f} req/s and got {len(samples) / wall:.0f}; the cores had room")
+    else:
+        limit = "not CPU: the cores had room; look at the database (SQLite writes) or gunicorn threads"
     lines.append(f"what limits it: {limit} (machine {100 * busy:.0f}% busy; the server alone needs "
                  f"{cpu_ms:.1f} ms CPU per request, about {capacity:.0f} req/s on {cores} idle cores)")
     if think > 0:
