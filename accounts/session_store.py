@@ -45,7 +45,12 @@ def _compose_join(session_model, connection) -> str:
 # hash) and decoding was a sixth of what reading the session cost, for the same text on every request of
 # a browser. Kept only for data that verified; the whole text is the key, so a changed session is a miss.
 _DECODED: dict = {}
-MAX_DECODED = 4096  # a few thousand browsers' sessions, about 200 bytes each
+MAX_DECODED = 4096  # a few thousand browsers' sessions, about 220 characters each
+# Longer texts, or texts whose content is longer as JSON (signing compresses it), are decoded every time, not
+# kept: the page after an upload reads, once, a session that names the files (up to 100 names, tens of KB),
+# and 4096 of those would hold hundreds of MB per process. So the cache holds at most
+# MAX_DECODED * 2 * MAX_DECODED_TEXT characters.
+MAX_DECODED_TEXT = 1024
 
 
 def _forget_decoded(*, setting, **kwargs):
@@ -65,10 +70,12 @@ class SessionStore(DatabaseSessionStore):
         if known is not None:
             return json.loads(known)
         decoded = super().decode(session_data)
-        if decoded and self.serializer is signing.JSONSerializer:  # only what verified and JSON round-trips
-            if len(_DECODED) >= MAX_DECODED:
-                _DECODED.clear()
-            _DECODED[session_data] = json.dumps(decoded)
+        if decoded and self.serializer is signing.JSONSerializer and len(session_data) <= MAX_DECODED_TEXT:
+            content = json.dumps(decoded)  # only what verified, JSON round-trips and is small both ways
+            if len(content) <= MAX_DECODED_TEXT:
+                if len(_DECODED) >= MAX_DECODED:
+                    _DECODED.clear()
+                _DECODED[session_data] = content
         return decoded
 
     def _get_session_from_db(self):

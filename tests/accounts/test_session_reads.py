@@ -132,3 +132,40 @@ def test_views_get_the_user_itself_not_the_lazy_wrapper(client, user_a):
     anonymous = type(client)().get(PAGE)
     assert not isinstance(anonymous.wsgi_request.user, LazyObject)
     assert isinstance(anonymous.wsgi_request.user, AnonymousUser)
+
+
+def test_a_large_session_text_is_not_kept(client, user_a, settings):
+    """The page after an upload reads a session that names the files chosen and left out (up to 100 names of up
+    to 255 characters): read once, and each person makes one per upload. Kept like the ~220-character text of
+    a signed-in browser, MAX_DECODED of them would hold hundreds of MB in each process."""
+    import secrets
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from accounts import session_store
+    from tests.tasks.history_helpers import make_task
+    from tests.tasks.pipeline_helpers import sample_inputs
+
+    session_store._DECODED.clear()
+    settings.MAX_TASKS_PER_USER = 2
+    make_task(user_a, status="pending")  # one file more is queued, the other 99 are left out and named
+    signed_in(client, user_a)
+    _n, png, _mime, _pages = sample_inputs()["png"]
+    names = [secrets.token_hex(123) + ".png" for _ in range(100)]
+    client.post("/", {"files": [SimpleUploadedFile(name, png) for name in names]})
+    large = _session_text(client)
+    assert len(large) > 10_000
+    assert names[-1] in client.get("/").content.decode()  # the outcome was read from the session
+    assert large not in session_store._DECODED
+    assert all(len(text) <= session_store.MAX_DECODED_TEXT for text in session_store._DECODED)
+    assert _is_signed_in(client) and _session_text(client) in session_store._DECODED  # the usual text still is
+    # Names that compress well (signing zips the JSON): a short text, but tens of KB once decoded.
+    settings.MAX_TASKS_PER_USER = 3
+    client.post("/", {"files": [SimpleUploadedFile("a" * 200 + f"{i:03d}.png", png) for i in range(100)]})
+    short = _session_text(client)
+    assert len(short) <= session_store.MAX_DECODED_TEXT
+    assert "a" * 200 + "099.png" in client.get("/").content.decode()
+    assert short not in session_store._DECODED
+    assert all(len(content) <= session_store.MAX_DECODED_TEXT for content in session_store._DECODED.values())
+    # What the cache can hold at most: MAX_DECODED texts and their JSON, each at most MAX_DECODED_TEXT long.
+    assert session_store.MAX_DECODED * 2 * session_store.MAX_DECODED_TEXT <= 8 * 2**20
