@@ -3,8 +3,8 @@
 The history table writes about twenty links with it (each page number and column heading, twice), and
 each call copied the request's QueryDict and encoded it again. Its answer depends only on the query's
 items, their encoding and the tag's arguments (with their types: page=1 and page=True differ), so it is
-kept per process for those, at most MAX_QUERIES of them; arguments that cannot be a key (a list) are
-answered by Django's tag as before.
+kept per process for those, at most MAX_QUERIES of them; arguments that cannot be a key (a list), or whose
+equal values read differently (a Decimal, a float, a time), are answered by Django's tag as before.
 """
 
 from functools import lru_cache
@@ -27,12 +27,20 @@ def _querystring(lists, encoding, kwargs) -> str:
     return defaulttags.querystring(None, query, **{key: value for key, _type, value in kwargs})
 
 
+def _plain(value) -> bool:
+    """An argument whose equal values read the same (the tag writes str(value)): not Decimal("1.0") against
+    Decimal("1.00"), -0.0 against 0.0, or one instant in two time zones, which are equal keys."""
+    return value is None or type(value) in (int, bool) or isinstance(value, str)
+
+
 @register.simple_tag(name="querystring", takes_context=True)
 def querystring(context, query_dict=None, **kwargs):
     """Django's {% querystring %} (same arguments, same answer)."""
     query = context.request.GET if query_dict is None else query_dict
     try:
+        if not all(_plain(value) for value in kwargs.values()):
+            raise TypeError("not kept")
         lists = tuple((key, tuple(values)) for key, values in query.lists())
         return _querystring(lists, query.encoding, tuple((key, type(value), value) for key, value in kwargs.items()))
-    except (TypeError, AttributeError):  # not a QueryDict, or an argument that cannot be a key
+    except (TypeError, AttributeError):  # not a QueryDict, or an argument that cannot be a key or reads otherwise
         return defaulttags.querystring(context, query_dict, **kwargs)

@@ -51,3 +51,17 @@ def test_static_answers_as_djangos_and_follows_the_settings(settings):
     assert cached_static._url.cache_info().currsize >= 1
     settings.STATIC_URL = "/assets/v2/"  # setting_changed: what was kept is forgotten
     assert Template("{% load cached_static %}{% static 'css/app.css' %}").render(Context()) == "/assets/v2/css/app.css"
+
+
+def test_equal_arguments_that_read_differently_each_get_djangos_answer():
+    """Decimal("1.0") == Decimal("1.00") and a time equals the same instant in another zone: equal keys, but the
+    tag writes str(value), which differs. Answers kept under the first would be served for the other."""
+    from datetime import datetime, timedelta, timezone as dt_timezone
+    from decimal import Decimal
+
+    context = RequestContext(RequestFactory().get("/history/?q=x"))
+    utc = datetime(2026, 12, 8, 1, 0, tzinfo=dt_timezone.utc)
+    for first, second in ((Decimal("1.0"), Decimal("1.00")), (0.0, -0.0),
+                          (utc, utc.astimezone(dt_timezone(timedelta(hours=1))))):
+        for value in (first, second):
+            assert cached_querystring.querystring(context, page=value) == defaulttags.querystring(context, page=value)
