@@ -13,6 +13,10 @@ from django import template
 from django.template import defaulttags
 
 MAX_QUERIES = 4096
+# Longer queries (characters of the keys, values and string arguments) are answered by Django's tag each
+# time: a query is the client's (up to gunicorn's 4,094-character request line; a character URL-encodes to
+# up to 12), and MAX_QUERIES answers to those would hold tens of MB per process. The history's are under 200.
+MAX_QUERY = 256
 
 register = template.Library()
 
@@ -41,6 +45,9 @@ def querystring(context, query_dict=None, **kwargs):
         if not all(_plain(value) for value in kwargs.values()):
             raise TypeError("not kept")
         lists = tuple((key, tuple(values)) for key, values in query.lists())
+        size = sum(len(key) + sum(map(len, values)) for key, values in lists)
+        if size + sum(len(value) for value in kwargs.values() if isinstance(value, str)) > MAX_QUERY:
+            raise TypeError("not kept")
         return _querystring(lists, query.encoding, tuple((key, type(value), value) for key, value in kwargs.items()))
-    except (TypeError, AttributeError):  # not a QueryDict, or an argument that cannot be a key or reads otherwise
+    except (TypeError, AttributeError):  # not a QueryDict, a long query, an argument not a key or not plain
         return defaulttags.querystring(context, query_dict, **kwargs)

@@ -65,3 +65,18 @@ def test_equal_arguments_that_read_differently_each_get_djangos_answer():
                           (utc, utc.astimezone(dt_timezone(timedelta(hours=1))))):
         for value in (first, second):
             assert cached_querystring.querystring(context, page=value) == defaulttags.querystring(context, page=value)
+
+
+def test_a_long_query_is_answered_but_not_kept():
+    """A query string is the client's: up to gunicorn's 4,094-character request line, three times that once
+    URL-encoded. The history table writes ~26 links a page, each a kept answer: MAX_QUERIES of those would hold
+    tens of MB per process. Long queries are answered by Django's tag each time."""
+    cached_querystring._querystring.cache_clear()
+    long = "/history/?q=x&note=" + "é" * 1000
+    context = RequestContext(RequestFactory().get(long))
+    for page in range(1, 30):
+        assert cached_querystring.querystring(context, page=page) == defaulttags.querystring(context, page=page)
+    assert cached_querystring._querystring.cache_info().currsize == 0
+    short = RequestContext(RequestFactory().get("/history/?q=report&status=completed&ordering=-created_at"))
+    assert cached_querystring.querystring(short, page=2) == defaulttags.querystring(short, page=2)
+    assert cached_querystring._querystring.cache_info().currsize == 1
