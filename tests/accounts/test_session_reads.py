@@ -169,3 +169,35 @@ def test_a_large_session_text_is_not_kept(client, user_a, settings):
     assert all(len(content) <= session_store.MAX_DECODED_TEXT for content in session_store._DECODED.values())
     # What the cache can hold at most: MAX_DECODED texts and their JSON, each at most MAX_DECODED_TEXT long.
     assert session_store.MAX_DECODED * 2 * session_store.MAX_DECODED_TEXT <= 8 * 2**20
+
+
+@pytest.mark.parametrize("end", ["logout", "revoked", "expired", "deactivated", "password"])
+def test_a_kept_session_text_still_ends_when_the_session_does(client, user_a, end):
+    """The text is kept once verified, but the row is read on every request: a session that ends after its text
+    was kept (logged out and its cookie replayed, revoked by an operator, expired, the person deactivated or
+    their password changed) is signed out."""
+    from django.conf import settings as django_settings
+
+    from accounts import session_store
+
+    if end == "password":
+        user_a.set_password("first-Secret-1")
+        user_a.save()
+    session_store._DECODED.clear()
+    signed_in(client, user_a)
+    assert _is_signed_in(client) and _is_signed_in(client)
+    assert _session_text(client) in session_store._DECODED  # answered from what was kept
+    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    if end == "logout":
+        client.post("/logout/")
+        client.cookies[django_settings.SESSION_COOKIE_NAME] = cookie  # the old cookie, replayed
+    elif end == "revoked":
+        TokenSession.objects.filter(session_key=cookie).update(revoked_at=timezone.now())
+    elif end == "expired":
+        Session.objects.filter(session_key=cookie).update(expire_date=timezone.now() - timedelta(seconds=1))
+    elif end == "deactivated":
+        User.objects.filter(pk=user_a.pk).update(is_active=False)
+    else:
+        user_a.set_password("second-Secret-2")
+        user_a.save()
+    assert not _is_signed_in(client)
