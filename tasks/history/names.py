@@ -82,10 +82,13 @@ def trigger_sql(vendor: str, tasks: str, grams: str, prefix: str = "", shortest:
         insert = (f"INSERT IGNORE INTO {grams} (user_id, gram, created_us, task_key) "
                   f"SELECT NEW.user_id, SUBSTRING(NEW.filename, p.n, {GRAM}), {created_us_sql(vendor, 'NEW')}, "
                   f"{_key(vendor, 'NEW')} FROM {pieces('NEW')}")
-        # The positions first, then one primary-key lookup each (not a scan of the user's rows).
+        # The positions first, then one primary-key lookup each (not a scan of the user's rows). The piece
+        # in the gram's collation: a database made without README's (utf8mb4_general_ci, the server's
+        # default) gives filename another, and comparing the two failed ("Illegal mix of collations").
         delete = (f"DELETE g FROM JSON_TABLE('{positions}', '$[*]' COLUMNS (n INT PATH '$')) AS p "
                   f"STRAIGHT_JOIN {grams} g ON g.user_id = OLD.user_id "
-                  f"AND g.gram = SUBSTRING(OLD.filename, p.n, {GRAM}) "
+                  f"AND g.gram = CONVERT(SUBSTRING(OLD.filename, p.n, {GRAM}) USING utf8mb4) "
+                  "COLLATE utf8mb4_unicode_ci "
                   f"AND g.created_us = {created_us_sql(vendor, 'OLD')} AND g.task_key = {_key(vendor, 'OLD')} "
                   f"WHERE p.n <= CHAR_LENGTH(OLD.filename) - {shortest - 1}")
         return row_triggers(vendor, tasks, names, watched, insert, delete)

@@ -177,3 +177,27 @@ def test_the_comments_say_what_the_rows_hold(user_a):
             cursor.execute("SELECT table_comment FROM information_schema.tables WHERE table_schema = DATABASE() "
                            "AND table_name = %s", [TaskNameGram._meta.db_table])
             assert cursor.fetchone()[0] == table
+
+
+@pytest.mark.skipif("connection.vendor != 'mysql'")
+@pytest.mark.django_db(transaction=True)
+def test_a_database_made_with_the_servers_default_collation_can_rename_and_delete(user_a):
+    """A database created without README's COLLATE utf8mb4_unicode_ci (CREATE DATABASE tool_ocr; MariaDB's
+    default for utf8mb4 is utf8mb4_general_ci) gives tasks.filename that collation, and the triggers' comparison
+    of a piece of it with task_name_grams.gram (utf8mb4_unicode_ci) failed with "Illegal mix of collations":
+    no task could be renamed or deleted (purge_user, retention, the admin)."""
+    tasks = connection.ops.quote_name(Task._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {tasks} MODIFY filename varchar(255) CHARACTER SET utf8mb4 "
+                       "COLLATE utf8mb4_general_ci NOT NULL COMMENT 'The user''s file name: data only, never a path'")
+    try:
+        task = make_task(user_a, filename="Straße report.png")
+        keep = make_task(user_a, filename="other.png")
+        Task.objects.filter(pk=task.pk).update(filename="Renamed report.png")
+        assert names.name_match(user_a.pk, "renamed").count() == 1
+        Task.objects.filter(pk=task.pk).delete()
+        assert _rows() == _from_tasks() and Task.objects.get() == keep
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {tasks} MODIFY filename varchar(255) CHARACTER SET utf8mb4 "
+                           "COLLATE utf8mb4_unicode_ci NOT NULL COMMENT 'The user''s file name: data only, never a path'")
