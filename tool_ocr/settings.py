@@ -287,8 +287,8 @@ if FILE_STORAGE == "s3":
                                                          secret_key=AWS_SECRET_ACCESS_KEY,
                                                          addressing_style=AWS_S3_ADDRESSING_STYLE,
                                                          location=AWS_LOCATION, timeout=FILE_STORAGE_TIMEOUT)}
-# Where the browser finds the static files: behind a proxy that mounts the app at /ocr/, /ocr/static/ (README,
-# "Under a sub-path"). Not a relative "static/": Django would fix the script prefix of the first read for good.
+# Where the browser finds the static files: behind a proxy that mounts the app at /ocr/, /ocr/static/.
+# Not a relative "static/": Django would keep the script prefix of the first read for good.
 STATIC_URL = cfg.str("STATIC_URL", "/static/")
 if not re.match(r"^(/|https?://[^/\s]+/)(\S*/)?$", STATIC_URL):
     from tool_ocr.config import ConfigError
