@@ -36,8 +36,8 @@ from tasks.web.context_processors import badge_context
 # sha256 of each template as written out below. Edited a template? Write its change out below (the test
 # names what differs), then put the digest the test prints here.
 _DIRECT_FOR = {
-    "base.html": "2bc01c45cb1e5254bf0af373c5dc7b5e0d45875d6a0f6601cd623eea8b96d896",
-    "history/_badge.html": "87fa740bf76077fab8ebab2e768426b970b5bec3344dd0388f5f40e46654f28c",
+    "base.html": "7d67ec906bf7b44882ab282461127a1b0d5a4f992e6f2992cc626e75882575f4",
+    "history/_badge.html": "4f745d10b88d6addacc653e5ff8cc1d621a14d5068a5fdcd9421e9404e9c612a",
     "history/list.html": "d4ab570cfea48e8a1bd3b891c114976b82d4c6c92c9c82889d1c53f9937c03b2",
     "history/_state.html": "7c2cc2086a271625b862c6f8954725840cadecdb60c0c34947bea169e15e34fa",
     "history/_results.html": "fb47452fe7cecd96fb5bf977c82c779b1d1d9d01a633049bf04cc347f3b6b271",
@@ -140,7 +140,7 @@ def _base(page: _Page, context: dict, *, title: str, content: str) -> str:
   
   <nav class="mainnav">
     <a href="{page.url('tasks:home')}">Upload</a>
-    {'<a href="/history/">Task History</a>' if history else ''}
+    {f'<a href="{page.url("history:list")}">Task History</a>' if history else ''}
     {_badge(page, history)}
   </nav>
   <details class="usermenu">
@@ -185,8 +185,10 @@ def _base(page: _Page, context: dict, *, title: str, content: str) -> str:
 def _badge(page: _Page, history_enabled: bool) -> str:
     values = badge_context(page.request.user)
     count = values["active_task_count"]
+    href = (page.url("history:list") + "?status=pending&amp;status=processing" if history_enabled
+            else page.url("tasks:home"))
     return f'''
-<a class="badge{'' if count else ' badge-idle'}" id="active-badge" href="{'/history/?status=pending&amp;status=processing' if history_enabled else '/'}"
+<a class="badge{'' if count else ' badge-idle'}" id="active-badge" href="{href}"
    title="Your tasks waiting or running" data-testid="active-badge" data-count="{_e(count)}" data-state="{_e(values['badge_state'])}"
    hx-get="{page.url('history:badge')}" hx-trigger="{'every 3s, ' if count else ''}tasks-changed from:body" hx-swap="outerHTML">{_e(count)} running</a>
 '''

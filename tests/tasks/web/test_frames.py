@@ -225,3 +225,17 @@ def test_an_edited_template_is_drawn_by_the_engine(client, tmp_path, person):
     assert "Skip to the edited content" in history
     unchanged = page_client.get(f"/tasks/{task.id}/").content.decode()
     assert "Edited status:" not in unchanged and "Skip to main content" in unchanged
+
+
+def test_under_a_script_prefix_the_pages_are_the_engines(monkeypatch, person):
+    """Mounted at /ocr/ behind a proxy (tests/tool_ocr/test_script_prefix.py's WSGI handler): every URL drawn
+    directly carries the prefix as the engine's do."""
+    from tests.tool_ocr.test_script_prefix import PREFIX, _client
+
+    _history(person, n=8)
+    task = make_task(person, filename="prefixed.png", status="failed")
+    page_client = signed_in(_client(PREFIX), person)
+    for url in ("/history/", "/history/?page=2&page_size=5&status=failed", f"/tasks/{task.id}/"):
+        for headers in (None, HX):
+            paths = re.findall(r'(?:href|hx-get|action)="(/[^"]*)"', assert_same(page_client, monkeypatch, url, headers))
+            assert paths and all(path.startswith(f"{PREFIX}/") for path in paths), paths
