@@ -21,6 +21,7 @@ from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.template.loader import render_to_string
+from django.urls import get_script_prefix
 
 from core.errors import error_response
 
@@ -81,13 +82,14 @@ def _registered(exc) -> str | None:
 def unavailable_response(request, dependency: str) -> HttpResponse:
     """The 503 for this request: contract JSON under /api/, the branded page elsewhere."""
     message = MESSAGES.get(dependency, MESSAGES["database"])
-    if request.path.startswith("/api/"):
+    if request.path_info.startswith("/api/"):  # path_info: without the script prefix (SCRIPT_NAME)
         response = error_response(503, "service_unavailable", f"{message} {TRY_AGAIN}",
                                   {"dependency": dependency, "retry_after_seconds": RETRY_AFTER_SECONDS})
     else:
-        again = request.get_full_path() if request.method == "GET" else "/"
+        home = get_script_prefix()  # the upload page is the site's root: "/", or "/ocr/" behind a proxy at /ocr/
+        again = request.get_full_path() if request.method == "GET" else home
         html = render_to_string("503.html", {"message": message, "try_again": TRY_AGAIN, "again_url": again,
-                                             "dependency": dependency})
+                                             "home_url": home, "dependency": dependency})
         response = HttpResponse(html, status=503, content_type="text/html; charset=utf-8")
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"

@@ -193,6 +193,6 @@ class ProbeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path in PROBE_PATHS and request.method in ("GET", "HEAD"):
-            return (healthz if request.path == "/healthz" else readyz)(request)
+        if request.path_info in PROBE_PATHS and request.method in ("GET", "HEAD"):
+            return (healthz if request.path_info == "/healthz" else readyz)(request)
         return self.get_response(request)

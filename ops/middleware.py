@@ -54,7 +54,7 @@ class RequestContextMiddleware:
         sign_in = getattr(request, "sign_in_result", None)  # set by the login view: (outcome, reason)
         if sign_in is not None:
             metrics.record_sign_in(*sign_in)
-        quiet = request.path.startswith(_QUIET_PATHS) and status < 500
+        quiet = request.path_info.startswith(_QUIET_PATHS) and status < 500
         level = logging.DEBUG if quiet else (logging.WARNING if status >= 500 else logging.INFO)
         log.log(level, "request", extra={"method": request.method, "path": request.path, "status": status,
                                          "duration_ms": round(seconds * 1000, 1), "ip": client_ip(request)})

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
+from django.urls import get_script_prefix
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -41,10 +42,10 @@ class SecurityHeadersMiddleware:
 
 def _private(request, response) -> bool:
     """A signed-in person's page, any API answer, any download: nothing of it may be stored on the way."""
-    if request.path.startswith(settings.STATIC_URL or "/static/"):
+    if request.path.startswith(settings.STATIC_URL):  # both with the script prefix
         return False
     user = getattr(request, "user", None)
-    return (bool(getattr(user, "is_authenticated", False)) or request.path.startswith("/api/")
+    return (bool(getattr(user, "is_authenticated", False)) or request.path_info.startswith("/api/")
             or response.get("Content-Disposition", "").startswith("attachment"))
 
 
@@ -87,12 +88,13 @@ class RequestSizeLimitMiddleware:
         if length > limit_mb * 1024 * 1024:
             message = (f"The request is larger than {limit_mb} MB, the most we take at once: "
                        "send fewer or smaller files.")
-            if request.path.startswith("/api/"):
+            if request.path_info.startswith("/api/"):
                 response = JsonResponse({"error": {"code": "request_too_large", "message": message,
                                                    "details": {"max_request_mb": limit_mb}}}, status=413)
             else:
                 response = HttpResponse(f"<!doctype html><title>Too large · Tool OCR</title><h1>Too large</h1>"
-                                        f'<p>{message}</p><p><a href="/">Back to the upload page</a></p>', status=413)
+                                        f'<p>{message}</p><p><a href="{get_script_prefix()}">Back to the upload page</a></p>',
+                                        status=413)
             response["Content-Length"] = str(len(response.content))  # the client need not wait for a close
             return response
         return self.get_response(request)

@@ -1,6 +1,7 @@
 """Django settings for Tool OCR; every value comes from the environment (see .env.example)."""
 
 import os
+import re
 from pathlib import Path
 
 import environ
@@ -238,9 +239,10 @@ TEMPLATES = [
 AUTH_USER_MODEL = "accounts.User"
 # Follows AUTH_MODE (accounts/auth_mode.py); the backends re-check the mode at call time.
 AUTHENTICATION_BACKENDS = backends_for(AUTH_MODE)
-LOGIN_URL = "/login/"
-LOGIN_REDIRECT_URL = "/"
-LOGOUT_REDIRECT_URL = "/login/"
+# URL names, not paths: reversed under the request's script prefix (SCRIPT_NAME behind a proxy at a sub-path).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "tasks:home"
+LOGOUT_REDIRECT_URL = "login"
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
@@ -285,7 +287,14 @@ if FILE_STORAGE == "s3":
                                                          secret_key=AWS_SECRET_ACCESS_KEY,
                                                          addressing_style=AWS_S3_ADDRESSING_STYLE,
                                                          location=AWS_LOCATION, timeout=FILE_STORAGE_TIMEOUT)}
-STATIC_URL = "/static/"
+# Where the browser finds the static files: behind a proxy that mounts the app at /ocr/, /ocr/static/.
+# Not a relative "static/": Django would keep the script prefix of the first read for good.
+STATIC_URL = cfg.str("STATIC_URL", "/static/")
+if not re.match(r"^(/|https?://[^/\s]+/)(\S*/)?$", STATIC_URL):
+    from tool_ocr.config import ConfigError
+
+    raise ConfigError(f"STATIC_URL={STATIC_URL!r} is not valid: use a path that starts and ends with /, "
+                      "e.g. /ocr/static/, or an http(s):// URL ending with /.")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
 

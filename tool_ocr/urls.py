@@ -8,7 +8,8 @@ from ops import health, metrics, security
 urlpatterns = [
     path("admin/login/", admin_login_redirect),  # one login page, with the brute-force limit
     # The audit log's admin page moved with its model to core; links to the old list (and its filters) still work.
-    path("admin/tasks/auditlog/", RedirectView.as_view(url="/admin/core/auditlog/", query_string=True)),
+    path("admin/tasks/auditlog/", RedirectView.as_view(pattern_name="admin:core_auditlog_changelist",
+                                                                 query_string=True)),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

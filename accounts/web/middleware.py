@@ -32,7 +32,7 @@ from core.timespan import duration_text
 
 log = logging.getLogger("tool_ocr.auth")
 
-API_PREFIX = "/api/"
+API_PREFIX = "/api/"  # of request.path_info, which leaves out the script prefix (SCRIPT_NAME)
 UNREADABLE = "Your session could not be read, so you were signed out. Please sign in again."
 
 
@@ -106,19 +106,19 @@ class SessionGuardMiddleware:
 
     def _signed_out(self, request, message: str):
         logout(request)  # flushes the session; accounts.signals drops a live row's tokens
-        if request.path.startswith(API_PREFIX):
+        if request.path_info.startswith(API_PREFIX):
             return _api_401(message)
         messages.warning(request, message)
         return _to_login(request, _login_url(_next_for(request)))
 
     def _adapt_login_redirect(self, request, response):
         """login_required's 302 to the login page, translated for HTMX and the JSON API."""
-        if response.status_code != 302 or not (request.path.startswith(API_PREFIX) or _is_htmx(request)):
+        if response.status_code != 302 or not (request.path_info.startswith(API_PREFIX) or _is_htmx(request)):
             return response
         login_path = urlsplit(resolve_url(settings.LOGIN_URL)).path
         if urlsplit(response.get("Location", "")).path != login_path:
             return response
-        if request.path.startswith(API_PREFIX):
+        if request.path_info.startswith(API_PREFIX):
             return _api_401("Sign in first.")
         return _to_login(request, _login_url(_next_for(request)))
 

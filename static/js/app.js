@@ -145,7 +145,10 @@
       gone.id = "task-status";
       gone.setAttribute("data-status", "gone");
       gone.innerHTML = '<p class="msg-warning" data-testid="task-gone">This task no longer exists: it was deleted, ' +
-        'perhaps in another tab. <a href="/">Go to the upload page</a></p>';
+        'perhaps in another tab. <a>Go to the upload page</a></p>';
+      // The upload page's URL as the header links it (under the script prefix behind a proxy at a sub-path).
+      var brand = document.querySelector(".topbar .brand");
+      gone.querySelector("a").setAttribute("href", brand ? brand.getAttribute("href") : "/");
       statusBox.parentNode.replaceChild(gone, statusBox);
       name = name || (document.querySelector("h1") || {}).textContent || "";
     }

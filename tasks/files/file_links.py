@@ -7,6 +7,8 @@ API's URLs, which the pages link to too (owner check and audit there).
 
 from dataclasses import dataclass
 
+from django.urls import get_script_prefix
+
 from tasks.models import TaskFile
 
 
@@ -38,7 +40,8 @@ ORIGINAL_NAMES = {"image/png": "original.png", "image/jpeg": "original.jpg", "im
 
 
 def file_url(task_id, kind: str) -> str:
-    return f"/api/v1/tasks/{task_id}/{BY_KIND[kind].suffix}"
+    """The download's URL under the request's script prefix (SCRIPT_NAME behind a proxy at a sub-path)."""
+    return f"{get_script_prefix()}api/v1/tasks/{task_id}/{BY_KIND[kind].suffix}"
 
 
 def sorted_files(files):

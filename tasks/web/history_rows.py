@@ -90,7 +90,7 @@ def _draw(key) -> str:
 
 
 # sha256 of the history/_row.html that _draw_direct writes out.
-_DIRECT_FOR = "56b104256e07e277ba126cc55b10fc669a568008ad7209fb017182c78c9eacd0"
+_DIRECT_FOR = "fbca8135eb12efcd681b7dda818b189789321dd3ad2e491ced71629c33362e15"
 
 
 @lru_cache(maxsize=8)
@@ -112,7 +112,9 @@ def _draw_direct(task: dict, view_suffix: str) -> str:
     libraries = get_template(ROW_TEMPLATE).template.engine.template_libraries  # the template's own filters
     when, duration = libraries["ui_tags"].filters["when"], libraries["history_tags"].filters["duration"]
     tid, status, name = e(task["id"]), e(task["status"]), e(task["filename"])
-    task_url = e(_task_url(get_urlconf(), get_script_prefix()).replace(_ID_MARK, str(task["id"])))
+    urlconf, prefix, id_text = get_urlconf(), get_script_prefix(), str(task["id"])
+    task_url = e(_task_url("history:task", urlconf, prefix).replace(_ID_MARK, id_text))
+    page_url = e(_task_url("tasks:detail", urlconf, prefix).replace(_ID_MARK, id_text))
     suffix = e(view_suffix)
     active = task["is_active"]
     out = [f'''
@@ -122,7 +124,7 @@ def _draw_direct(task: dict, view_suffix: str) -> str:
         out.append(f'hx-get="{task_url}row/{suffix}" hx-trigger="every 3s" hx-swap="outerHTML"')
     out.append(f'''>
   <td class="check"><input type="checkbox" name="ids" value="{tid}" aria-label="Select {name}" data-testid="select-task"></td>
-  <td class="filename"><a href="/tasks/{tid}/" hx-get="{task_url}{suffix}"
+  <td class="filename"><a href="{page_url}" hx-get="{task_url}{suffix}"
          hx-target="#task-modal-body" hx-swap="innerHTML" data-testid="open-details">{name}</a>
     ''')
     if task["snippet_html"]:
@@ -170,11 +172,12 @@ def _draw_direct(task: dict, view_suffix: str) -> str:
 _ID_MARK = str(uuid.uuid4())
 
 
-@lru_cache(maxsize=8)
-def _task_url(urlconf, prefix) -> str:
-    """history:task's URL with _ID_MARK for the id: what reverse() gives for a row's id, after one replace
-    (the uuid converter writes an id as str(id)); reversing it per row was a tenth of drawing the row."""
-    return reverse("history:task", args=[uuid.UUID(_ID_MARK)], urlconf=urlconf)
+@lru_cache(maxsize=16)
+def _task_url(name, urlconf, prefix) -> str:
+    """The URL named ``name`` (history:task, tasks:detail) with _ID_MARK for the id: what reverse() gives for
+    a row's id, after one replace (the uuid converter writes an id as str(id)); reversing it per row was a
+    tenth of drawing the row."""
+    return reverse(name, args=[uuid.UUID(_ID_MARK)], urlconf=urlconf)
 
 
 def _forget(**kwargs):

@@ -297,6 +297,14 @@ def test_a_row_deleted_in_another_context_disappears_with_a_note(browser, server
         _go(page, f"/tasks/{waiting.id}/")
         Task.objects.filter(pk=waiting.pk).delete()
         expect(page.get_by_test_id("task-gone")).to_be_visible(timeout=10000)
+        # its way back is the header's link to the upload page (under the script prefix behind a proxy)
+        assert page.get_by_test_id("task-gone").locator("a").get_attribute("href") == "/"
+        page.evaluate("document.querySelector('.topbar .brand').setAttribute('href', '/ocr/')")
+        again = make_task(ada, filename="again.png", status="pending")
+        _go(page, f"/tasks/{again.id}/")
+        page.evaluate("document.querySelector('.topbar .brand').setAttribute('href', '/ocr/')")
+        Task.objects.filter(pk=again.pk).delete()
+        expect(page.get_by_test_id("task-gone").locator("a")).to_have_attribute("href", "/ocr/", timeout=10000)
     finally:
         page.context.close()
         other.context.close()

@@ -90,16 +90,51 @@ http {{
 """
 
 
+SUB_PATH = "/ocr"
+
+
+def sub_path_config(text: str) -> str:
+    """The shipped config changed as its own comment says for an app under /ocr/ (each change must be found)."""
+    documented = [
+        "#     location = /metrics   becomes   location = /ocr/metrics",
+        "#     location /static/     becomes   location /ocr/static/   (the same alias)",
+        "#     location /            becomes   location /ocr/          with one more line:",
+        "#         proxy_set_header SCRIPT_NAME /ocr;",
+        "#   STATIC_URL=/ocr/static/",
+    ]
+    for line in documented:
+        assert line in text, f"deploy/nginx.conf no longer documents {line!r}: update this test with it"
+    replacements = [
+        ("location = /metrics { deny", "location = /ocr/metrics { deny"),
+        ("location /static/ { alias", "location /ocr/static/ { alias"),
+        ("    location / {\n", "    location /ocr/ {\n        proxy_set_header SCRIPT_NAME /ocr;\n"),
+    ]
+    for old, new in replacements:
+        assert text.count(old) == 1, f"deploy/nginx.conf no longer has {old!r}: update this test with it"
+        text = text.replace(old, new)
+    return text
+
+
 @pytest.fixture
 def stack(tmp_path, dev_auth_api):
+    yield from _stack(tmp_path, dev_auth_api)
+
+
+@pytest.fixture
+def sub_path_stack(tmp_path, dev_auth_api):
+    yield from _stack(tmp_path, dev_auth_api, sub_path=SUB_PATH)
+
+
+def _stack(tmp_path, dev_auth_api, sub_path=""):
     if NGINX is None:
         pytest.fail("Debian's nginx is needed (scripts/system_deps.sh installs it)")
     db = ScratchDatabase("nginx")
     tls_port, plain_port = free_port(PROXY_HOST), free_port(PROXY_HOST)
-    base = f"https://{PROXY_HOST}:{tls_port}"
+    origin = f"https://{PROXY_HOST}:{tls_port}"
+    base = origin + sub_path
     env = app_env(tmp_path, db.url, EXTERNAL_AUTH_API_URL=dev_auth_api.url, MAX_UPLOAD_MB=1, MAX_REQUEST_MB=2,
                   CLIENT_IP_HEADER="X-Forwarded-For", SECURE_PROXY_SSL_HEADER_NAME="X-Forwarded-Proto",
-                  SECURE_SSL_REDIRECT="true", CSRF_TRUSTED_ORIGINS=base)
+                  SECURE_SSL_REDIRECT="true", CSRF_TRUSTED_ORIGINS=origin, STATIC_URL=f"{sub_path}/static/")
     gunicorn = nginx = None
     try:
         manage(env, "migrate", "--no-input", "-v0")
@@ -109,8 +144,9 @@ def stack(tmp_path, dev_auth_api):
         prefix.mkdir()
         cert, key = _certificate(prefix)
         site = prefix / "tool-ocr.conf"
-        site.write_text(shipped_config(tls_port=tls_port, plain_port=plain_port, upstream=gunicorn.url,
-                                       static_root=tmp_path / "data" / "static", cert=cert, key=key, body_mb=2))
+        config = shipped_config(tls_port=tls_port, plain_port=plain_port, upstream=gunicorn.url,
+                                static_root=tmp_path / "data" / "static", cert=cert, key=key, body_mb=2)
+        site.write_text(sub_path_config(config) if sub_path else config)
         conf = prefix / "nginx.conf"
         conf.write_text(main_config(prefix, site))
         checked = subprocess.run([NGINX, "-t", "-c", str(conf), "-p", str(prefix)], capture_output=True, text=True)
@@ -200,3 +236,38 @@ def test_the_shipped_nginx_conf_in_front_of_gunicorn(stack):
     out = session.post(f"{base}/logout/", headers=csrf_headers(session, base), allow_redirects=False)
     assert out.status_code == 302
     assert _sql(stack, "SELECT ip_address FROM tool_ocr_audit_log WHERE action = 'auth.logout'") == [[CLIENT_ADDR]]
+
+
+def test_the_shipped_nginx_conf_under_a_sub_path(sub_path_stack):
+    """deploy/nginx.conf changed as its comment says for /ocr/: gunicorn gets SCRIPT_NAME from nginx, and every
+    link, redirect and download URL the app writes stays under /ocr/; the probes still answer at gunicorn's root."""
+    from tests.tool_ocr.test_script_prefix import links
+
+    stack = sub_path_stack
+    session, base, origin = stack["session"], stack["base"], stack["base"].removesuffix(SUB_PATH)
+    signed_out = session.get(f"{base}/history/", allow_redirects=False)
+    assert signed_out.status_code == 302 and signed_out.headers["Location"] == f"{SUB_PATH}/login/?next={SUB_PATH}/history/"
+    signed = sign_in(session, base, "ada.lin@example.com")
+    assert signed.headers["Location"] == f"{SUB_PATH}/"
+    created = session.post(f"{base}/api/v1/tasks", files={"files": ("scan.png", png_bytes((120, 60)), "image/png")},
+                           headers=csrf_headers(session, base))
+    assert created.status_code == 201, created.text[:500]
+    task = created.json()["tasks"][0]
+    [original] = [f["url"] for f in session.get(f"{base}/api/v1/tasks/{task['id']}").json()["files"]]
+    assert original == f"{SUB_PATH}/api/v1/tasks/{task['id']}/original"
+    assert session.get(origin + original).status_code == 200
+
+    seen = []
+    for path in ("/", "/history/", f"/tasks/{task['id']}/", "/account/tokens/", "/no-such-page/"):
+        page = session.get(base + path, allow_redirects=False)
+        assert page.status_code in (200, 404), (path, page.status_code)
+        found = links(page.text)
+        assert found and all(url.startswith(SUB_PATH + "/") for url in found), (path, found)
+        seen += found
+    stylesheets = [url for url in seen if url.endswith(".css")]
+    assert stylesheets and all(session.get(origin + url).status_code == 200 for url in set(stylesheets))
+    css = session.get(f"{base}/static/css/app.css")
+    assert css.content == (ROOT / "static" / "css" / "app.css").read_bytes() and "nginx" in css.headers["Server"]
+    assert session.get(f"{base}/metrics").status_code == 403
+    assert session.get(f"{base}/readyz").status_code in (200, 503)  # through nginx: answered by the probe
+    assert requests.get(f"{stack['gunicorn'].url}/healthz", timeout=5).status_code == 200  # the root, direct

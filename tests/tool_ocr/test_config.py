@@ -59,6 +59,8 @@ def test_good_values_are_read(cfg):
     ("MAX_TASKS_PER_USER", "many", "MAX_TASKS_PER_USER='many' is not valid: use a whole number"),
     ("ENABLE_TASK_HISTORY", "maybe", "ENABLE_TASK_HISTORY='maybe' is not valid: use true or false."),
     ("DATABASE_URL", "postgres://x/y", "DATABASE_URL='postgres://x/y' is not valid"),
+    ("STATIC_URL", "static/", "STATIC_URL='static/' is not valid: use a path that starts and ends with /"),
+    ("STATIC_URL", "/ocr/static", "STATIC_URL='/ocr/static' is not valid: use a path that starts and ends with /"),
 ])
 def test_start_up_stops_with_a_clear_message(name, value, expected):
     env = dict(os.environ, **{name: value})
