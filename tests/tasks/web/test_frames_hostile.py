@@ -88,3 +88,22 @@ def test_every_task_state_in_production_mode(client, monkeypatch, make_user):
         for task in _tasks_in_every_state(person):
             for headers in (None, HX):
                 assert_same(page_client, monkeypatch, f"/tasks/{task.id}/", headers)
+
+
+@pytest.mark.parametrize("grouping", [True, False], ids=["thousands-grouped", "plain-numbers"])
+def test_large_numbers_and_another_time_zone_are_written_as_the_engine_writes_them(client, monkeypatch, make_user,
+                                                                                    grouping):
+    """USE_THOUSAND_SEPARATOR groups every number the engine localizes (counts, pages, days, progress):
+    the direct drawing must not write an int as plain str() then; TIME_ZONE moves every date shown."""
+    person = make_user("n@example.com", "Numbers")
+    tasks = [make_task(person, filename=f"big-{n}.pdf", status=status, page_count=12345, pages_done=4321,
+                       processing_seconds=98765.4321, size_bytes=9_876_543_210, retry_count=1200)
+             for n, status in enumerate(("processing", "completed", "failed", "pending"))]
+    page_client = signed_in(client, person)
+    with override_settings(USE_THOUSAND_SEPARATOR=grouping, TASK_RETENTION_DAYS=1500, TIME_ZONE="Asia/Kolkata"):
+        html = assert_same(page_client, monkeypatch, "/history/")
+        assert ("1,500 days" in html) == grouping and ("12,345" in html) == grouping
+        for task in tasks:
+            for headers in (None, HX):
+                html = assert_same(page_client, monkeypatch, f"/tasks/{task.id}/", headers)
+                assert ("12,345" in html) == grouping
