@@ -16,7 +16,8 @@ What it does, all on 127.0.0.1 in a scratch folder (nothing of data/ is touched)
    adds two do-nothing views for step 4);
 3. runs the users concurrently (asyncio + aiohttp) for --duration seconds; each user
    repeats: history page (a random page or filter) 40 %, a task page 35 %, a result
-   download 25 %, with a random think time between requests;
+   download 25 %, with a random think time between requests, and keeps its cookies as a
+   browser does (the csrftoken the first page sets is sent from then on);
 4. then, on the same server, measures the framework's floor: --floor-seconds of back-to-back
    requests to a do-nothing view signed in (session, user, session guard: what every page
    pays) and to one without a session (the middleware alone), each as server CPU per request;
@@ -170,10 +171,28 @@ HISTORY_PATH = ["/history/"]
 HISTORY_QUERIES = ["", "?page=2", "?status=completed", "?status=failed", "?ordering=filename", "?q=scan-01"]
 
 
+def keep_cookies(jar: dict, set_cookies) -> None:
+    """What a browser does with an answer's Set-Cookie headers, for one site: keep, replace or drop each cookie.
+
+    aiohttp's own jar refuses cookies for an IP address (the server is 127.0.0.1), so without this every page
+    would make a new CSRF secret and set its cookie, which a browser does once.
+    """
+    from http.cookies import SimpleCookie
+
+    for header in set_cookies:
+        parsed = SimpleCookie()
+        parsed.load(header)
+        for name, morsel in parsed.items():
+            if morsel["max-age"] == "0" or not morsel.value:
+                jar.pop(name, None)
+            else:
+                jar[name] = morsel.value
+
+
 async def user_loop(session, base, person, deadline, think, samples, errors):
     import aiohttp
 
-    headers = {"Cookie": f"{person['cookie']}={person['session']}"}
+    jar = {person["cookie"]: person["session"]}  # the browser's cookies: the session, then csrftoken once set
     await asyncio.sleep(random.uniform(0, max(think[1], 0.5)))  # spread the start
     while time.monotonic() < deadline:
         roll = random.random()
@@ -184,9 +203,11 @@ async def user_loop(session, base, person, deadline, think, samples, errors):
         else:
             action, path = "download", f"/api/v1/tasks/{random.choice(person['completed'])}/result.txt"
         started = time.perf_counter()
+        headers = {"Cookie": "; ".join(f"{name}={value}" for name, value in jar.items())}
         try:
             async with session.get(base + path, headers=headers, allow_redirects=False) as response:
                 await response.read()
+                keep_cookies(jar, response.headers.getall("Set-Cookie", ()))
                 elapsed = (time.perf_counter() - started) * 1000
                 if response.status != 200:
                     errors.append(f"{action} {path}: HTTP {response.status}")
@@ -300,7 +321,7 @@ def report(args, r, db_name) -> str:
     lines = [f"Tool OCR load test, {time.strftime('%Y-%m-%d %H:%M:%S')}{'  ' + args.label if args.label else ''}",
              f"{args.users} signed-in users, {args.duration:.0f} s, think time {args.think[0]}-{args.think[1]} s, "
              f"gunicorn {r['workers']} processes x {r['threads']} threads on 127.0.0.1, {cores} CPU cores, "
-             f"database {db_name}",
+             f"database {db_name}, each user's cookies kept as a browser keeps them (csrftoken set once)",
              f"requests: {len(samples)}  throughput: {len(samples) / wall:.1f} req/s  errors: {len(errors)}", "",
              f"{'action':<10} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"]
     groups = {}
@@ -337,7 +358,8 @@ def report(args, r, db_name) -> str:
         limit = (f"the users, not the server: {args.users} users at {think:.0f} s think time ask for "
                  f"about {think_rate:.0f} req/s and got {len(samples) / wall:.0f}; the cores had room")
     else:
-        limit = "not CPU: the cores had room; look at the database (SQLite writes) or gunicorn threads"
+        limit = (f"not CPU: the cores had room; look at the database ({db_name}"
+                 f"{' writes' if db_name == 'SQLite' else ''}) or gunicorn threads")
     lines.append(f"what limits it: {limit} (machine {100 * busy:.0f}% busy; the server alone needs "
                  f"{cpu_ms:.1f} ms CPU per request, about {capacity:.0f} req/s on {cores} idle cores)")
     if think > 0:

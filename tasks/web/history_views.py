@@ -28,6 +28,7 @@ from tasks.history.params import DEFAULT_ORDERING, DEFAULT_PAGE_SIZE, PAGE_SIZES
 from tasks.models import Task
 from tasks.web.charts import daily_chart
 from tasks.web.context_processors import badge_context
+from tasks.web import frames
 from tasks.web.export import export_response
 from tasks.web.history_rows import row_html, row_values, rows_html
 from tasks.web.zip_download import results_zip_response
@@ -183,8 +184,8 @@ def _results_context(request, notice: str = "", notice_error: bool = False) -> d
 def history_page(request):
     context = _results_context(request)
     if request.htmx and not request.htmx.history_restore_request:
-        return render(request, "history/_results.html", context)
-    return render(request, "history/list.html", context)
+        return frames.render(request, "history/_results.html", context)
+    return frames.render(request, "history/list.html", context)
 
 
 def _apply(request, task: Task, action: str) -> str | None:
@@ -208,7 +209,7 @@ _DONE = {"retry": "queued again", "cancel": "cancelled", "delete": "deleted"}
 def _after_action(request, notice: str, error: bool):
     """HTMX: the list as it is now (same filters and page) and a nudge to the badge; else back to the list."""
     if request.htmx:
-        response = render(request, "history/_results.html", _results_context(request, notice, error))
+        response = frames.render(request, "history/_results.html", _results_context(request, notice, error))
         response["HX-Trigger"] = "tasks-changed"
         return response
     (messages.error if error else messages.success)(request, notice)

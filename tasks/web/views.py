@@ -21,6 +21,7 @@ from tasks.intake.uploads import files_from_request
 from tasks.models import Task, TaskFile
 from tasks.ocr.engines import ENGINE_CHOICES
 from tasks.services import TaskLimitReached
+from tasks.web import frames
 from tasks.web.forms import RetryForm, UploadForm
 from tasks.web.page_view import LOW_CONFIDENCE, page_view
 
@@ -207,8 +208,8 @@ def task_detail(request, task_id):
     task = selectors.task_get_or_404(user=request.user, task_id=task_id)
     context = _detail_context(task)
     if request.htmx:
-        return render(request, "tasks/_task_status.html", context)
-    return render(request, "tasks/detail.html", context)
+        return frames.render(request, "tasks/_task_status.html", context)
+    return frames.render(request, "tasks/detail.html", context)
 
 
 def _confirm(request, task, action, *, form=None, status=200):

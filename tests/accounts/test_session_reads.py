@@ -201,3 +201,57 @@ def test_a_kept_session_text_still_ends_when_the_session_does(client, user_a, en
         user_a.set_password("second-Secret-2")
         user_a.save()
     assert not _is_signed_in(client)
+
+
+# --- The session, its TokenSession row and its user in one query (accounts/session_store.py) -----------------
+
+def _fields(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+def test_the_session_its_row_and_its_user_are_one_query(client, user_a, django_assert_num_queries):
+    """What authentication and the session guard read on every request: one round trip, the user as the ORM
+    reads it (MariaDB pays for each round trip in the web process)."""
+    from django.contrib.auth import get_user
+    from django.test import RequestFactory
+
+    from accounts.session_store import SessionStore
+
+    signed_in(client, user_a)
+    request = RequestFactory().get(PAGE)
+    request.session = SessionStore(client.session.session_key)
+    with django_assert_num_queries(1):
+        user = get_user(request)
+        assert request.session.token_session.user_id == user_a.pk
+    assert _fields(user) == _fields(User.objects.get(pk=user_a.pk))
+
+
+def test_the_user_read_with_a_session_is_taken_once_and_only_for_that_user(client, user_a, user_b,
+                                                                           django_assert_num_queries):
+    from accounts.backends import ExternalAuthBackend
+    from accounts.session_store import SessionStore, user_read_with_session
+
+    signed_in(client, user_a)
+    key = client.session.session_key
+    SessionStore(key).load()
+    assert user_read_with_session(user_b.pk) is None  # another user: not this one's row...
+    with django_assert_num_queries(1):
+        assert ExternalAuthBackend().get_user(user_a.pk) == user_a  # ...and forgotten: read again
+    SessionStore(key).load()
+    with django_assert_num_queries(0):
+        assert ExternalAuthBackend().get_user(str(user_a.pk)) == user_a  # the session stores the id as text
+    with django_assert_num_queries(1):
+        assert ExternalAuthBackend().get_user(user_a.pk) == user_a  # taken once
+    TokenSession.objects.filter(session_key=key).delete()
+    SessionStore(key).load()  # a session without its row (not signed in by this app) leaves nothing behind
+    assert user_read_with_session(user_a.pk) is None
+
+
+def test_a_deactivated_user_read_with_the_session_is_not_signed_in(client, user_a):
+    from accounts.backends import ExternalAuthBackend
+    from accounts.session_store import SessionStore
+
+    signed_in(client, user_a)
+    User.objects.filter(pk=user_a.pk).update(is_active=False)
+    SessionStore(client.session.session_key).load()
+    assert ExternalAuthBackend().get_user(user_a.pk) is None

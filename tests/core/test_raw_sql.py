@@ -60,3 +60,24 @@ def test_values_read_as_the_orm_reads_them(user_a, user_b):
     assert all(isinstance(row[0], type(mine[0].pk)) and row[3].tzinfo is not None for row in found)
     assert select_values(Task, ("id",), within={"id": []}) == []
     assert select_values(Task, ("filename",), equal={"user": user_b}) == [("bob.png",)]
+
+
+def test_a_row_and_its_parent_read_in_one_query_as_the_orm_reads_them(user_a, user_b, django_assert_num_queries):
+    """select_with_parent: the child's and the parent's columns converted as the ORM converts them, the
+    conditions on each side narrowing the rows (another owner's task gives nothing)."""
+    from core.raw_sql import select_with_parent
+    from tasks.models import TaskFile
+
+    task = Task.objects.create(user=user_a, filename="naïve.png", status="completed", created_at=timezone.now(),
+                               text_layer_pages=[2], size_bytes=5)
+    TaskFile.objects.create(task=task, kind="original", file="a/original.png", name="naïve.png", size_bytes=5)
+    txt = TaskFile.objects.create(task=task, kind="result_txt", file="a/result.txt", name="naïve.txt", size_bytes=3)
+    with django_assert_num_queries(1):
+        [(child, parent)] = select_with_parent(TaskFile, "task", equal={"kind": "result_txt"},
+                                               parent_equal={"id": str(task.pk), "user": user_a})
+    assert _fields(child) == _fields(TaskFile.objects.get(pk=txt.pk))
+    assert _fields(parent) == _fields(Task.objects.get(pk=task.pk))
+    assert select_with_parent(TaskFile, "task", equal={"kind": "result_txt"},
+                              parent_equal={"id": task.pk, "user": user_b}) == []
+    assert select_with_parent(TaskFile, "task", equal={"kind": "result_pdf"},
+                              parent_equal={"id": task.pk, "user": user_a}) == []

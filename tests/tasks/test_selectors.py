@@ -356,9 +356,32 @@ def test_a_light_page_is_the_same_page_as_task_rows(user_a, user_b, filters):
             assert row.progress_percent == task.progress_percent and row.user_id == user_a.pk
 
 
-def test_task_file_get_is_the_owners_file_of_that_kind(user_a, user_b):
+def test_task_file_get_is_the_owners_file_of_that_kind(user_a, user_b, django_assert_num_queries):
     task = make_task(user_a, status="completed", with_files=True)
-    found = selectors.task_file_get(user=user_a, task_id=task.id, kind="result_txt")
-    assert found.kind == "result_txt" and found.task == task and found.task.user_id == user_a.pk
+    with django_assert_num_queries(1):  # the file and its task: every download reads them
+        found = selectors.task_file_get(user=user_a, task_id=task.id, kind="result_txt")
+        assert found.kind == "result_txt" and found.task == task and found.task.user_id == user_a.pk
     assert selectors.task_file_get(user=user_b, task_id=task.id, kind="result_txt") is None
     assert selectors.task_file_get(user=user_a, task_id=task.id, kind="result_pdf") is None
+
+
+def test_badge_state_is_one_query_with_each_part_in_its_own_order(user_a, user_b):
+    """The header badge's two reads are one statement: active tasks oldest first, finished ones newest first."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    now = timezone.now()
+    waiting = [make_task(user_a, filename=f"wait-{n}.png", status=status, created_at=now - timedelta(minutes=m))
+               for n, (status, m) in enumerate([("pending", 1), ("processing", 9), ("pending", 5)])]
+    done = [make_task(user_a, filename=f"done-{n}.png", status=status, created_at=now - timedelta(seconds=s))
+            for n, (status, s) in enumerate([("completed", 120), ("failed", 30), ("cancelled", 60)])]
+    make_task(user_a, filename="old.png", status="completed", created_at=now - timedelta(hours=1))  # not lately
+    make_task(user_b, filename="theirs.png", status="pending")
+    with CaptureQueriesContext(connection) as captured:
+        state = selectors.task_badge_state(user=user_a)
+    assert len(captured.captured_queries) == 1
+    assert state["count"] == 3
+    assert state["active"] == [{"id": str(t.id), "name": t.filename} for t in (waiting[1], waiting[2], waiting[0])]
+    assert state["finished"] == [{"id": str(t.id), "name": t.filename, "status": t.status}
+                                 for t in (done[1], done[2], done[0])]
+    assert selectors.task_badge_state(user=user_a, active_limit=2)["count"] == 3  # past the limit: counted
