@@ -311,6 +311,48 @@ def counts_backfill(cursor, vendor: str, texts: str, counts: str, batch: int = 5
     return done
 
 
+LOCK_CHUNK = 500  # keys per locking statement
+
+
+def counts_lock_for_delete(task_ids) -> int:
+    """MariaDB: lock, in key order, every task_term_counts row that deleting these tasks' texts will change;
+    call it inside the deleting transaction, before the delete. Returns how many rows it locked.
+
+    Each text's delete trigger takes its own rows in key order, but a statement that deletes several texts
+    runs one trigger after the other: text A's rows, then text B's, which together are not in key order.
+    A text of the same owner written meanwhile (a task finishing) takes its rows in key order, so it could
+    hold a row of B's while it waits for one of A's held by the delete, which waits for that row of B's:
+    a deadlock (tests/tasks/history/test_lock_order.py found it at once). Taken here all at once in key
+    order, the delete's rows are the finishing writer's order too, and the one waits for the other."""
+    if connection.vendor != "mysql":
+        return 0  # SQLite: one writer at a time
+    from tasks.models import TaskText
+
+    keys = sorted({(user_id, lcp, term) for user_id, terms in
+                   TaskText.objects.filter(task_id__in=list(task_ids)).values_list("user_id", "terms")
+                   for lcp, term in term_rows(terms)})
+    counts, locked = _quote(_counts_table()), 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), LOCK_CHUNK):
+            chunk = keys[start:start + LOCK_CHUNK]
+            # A derived table of the keys in order, then a primary-key look-up each (STRAIGHT_JOIN): the locks
+            # are taken in that order, as the triggers' own statements take theirs.
+            rows = " UNION ALL ".join(["SELECT %s AS user_id, %s AS lcp, %s AS term"] * len(chunk))
+            cursor.execute(
+                f"SELECT c.texts FROM (SELECT * FROM ({rows}) AS k ORDER BY 1, 2, 3 LIMIT 18446744073709551615) AS o "
+                f"STRAIGHT_JOIN {counts} c ON c.user_id = o.user_id AND c.lcp = o.lcp "
+                f"AND c.term = CAST(o.term AS {_TERM_TYPE}) FOR UPDATE",
+                [value for key in chunk for value in key])
+            locked += len(cursor.fetchall())
+    return locked
+
+
+def _counts_table() -> str:
+    from tasks.models import TaskTermCount
+
+    return TaskTermCount._meta.db_table
+
+
 def texts_counted(user_id: int, group: "Group") -> int | None:
     """How many of the user's texts hold a term of ``group`` (None: the group is neither a prefix nor one
     term): the rows of task_term_counts with lcp < the prefix's length, one range each."""

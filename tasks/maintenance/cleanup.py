@@ -23,6 +23,7 @@ from core.audit import SYSTEM, Actor, audit, with_user
 from core.models import AuditAction, AuditLog
 from tasks.files import staging
 from tasks.files.storage import delete_task_folder, task_folder
+from tasks.history import text_index
 from tasks.models import Task, TaskFile
 
 log = logging.getLogger("tool_ocr.maintenance")
@@ -59,6 +60,8 @@ def tasks_delete_batch(task_ids, outcome: Outcome) -> None:
     """Delete these tasks' rows in one transaction, then their files; errors are collected, not raised."""
     with transaction.atomic():
         tasks = list(Task.objects.select_for_update().filter(pk__in=task_ids).only("id", "user_id"))
+        # The text index's count rows, all at once in key order: the order a task finishing takes them in.
+        text_index.counts_lock_for_delete([t.pk for t in tasks])
         files = list(TaskFile.objects.filter(task_id__in=task_ids).only("id", "file", "size_bytes", "task_id"))
         Task.objects.filter(pk__in=[t.pk for t in tasks]).delete()
         staged = staging.stage([task_folder(t) for t in tasks], "delete")  # commits with the deletion
