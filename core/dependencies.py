@@ -22,6 +22,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.errors import error_response
 
@@ -88,6 +89,8 @@ def unavailable_response(request, dependency: str) -> HttpResponse:
     else:
         home = get_script_prefix()  # the upload page is the site's root: "/", or "/ocr/" behind a proxy at /ocr/
         again = request.get_full_path() if request.method == "GET" else home
+        if not url_has_allowed_host_and_scheme(again, allowed_hosts=set()):
+            again = home  # a path such as //evil.example/ is another host's address to a browser
         html = render_to_string("503.html", {"message": message, "try_again": TRY_AGAIN, "again_url": again,
                                              "home_url": home, "dependency": dependency})
         response = HttpResponse(html, status=503, content_type="text/html; charset=utf-8")

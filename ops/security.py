@@ -41,9 +41,12 @@ class SecurityHeadersMiddleware:
 
 
 def _private(request, response) -> bool:
-    """A signed-in person's page, any API answer, any download: nothing of it may be stored on the way."""
-    if request.path.startswith(settings.STATIC_URL):  # both with the script prefix
-        return False
+    """A signed-in person's page, any API answer, any download: nothing of it may be stored on the way.
+
+    Nothing is exempt by its path: static files never come through here (nginx serves them; runserver's and
+    the live server's static handlers answer before the middleware), and STATIC_URL is the operator's to set,
+    so a path test on it could make pages, API answers or downloads storable.
+    """
     user = getattr(request, "user", None)
     return (bool(getattr(user, "is_authenticated", False)) or request.path_info.startswith("/api/")
             or response.get("Content-Disposition", "").startswith("attachment"))

@@ -30,7 +30,7 @@ from django.utils.timezone import template_localtime
 
 from core.templatetags.cached_querystring import querystring
 from core.templatetags.cached_static import CachedStaticNode
-from core.templatetags.cached_url import cached_reverse
+from core.templatetags.cached_url import reverse_at, where
 from tasks.web.context_processors import badge_context
 
 # sha256 of each template as written out below. Edited a template? Write its change out below (the test
@@ -71,6 +71,8 @@ def _source_digest(source: str) -> str:
 
 def _e(value) -> str:
     """``{{ value }}``: localized, made text and escaped unless safe, as the engine's render_value_in_context."""
+    if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
+        return str(value)  # localize's answer for an int without grouping, without its three format lookups
     if not isinstance(value, str):
         value = localize(template_localtime(value))
         if not isinstance(value, str):
@@ -88,13 +90,14 @@ class _Page:
     def __init__(self, request):
         self.request = request
         self._token = None
+        self.where = where()
         try:
             self.current_app = request.current_app  # what {% url %} reverses with
         except AttributeError:
             self.current_app = getattr(getattr(request, "resolver_match", None), "namespace", None)
 
     def url(self, name: str, *args) -> str:
-        return _e(cached_reverse(name, args, {}, self.current_app))
+        return _e(reverse_at(self.where, name, args, self.current_app))
 
     def token(self) -> str:
         """The CSRF token, one per page as the engine's lazy ``csrf_token`` (asking sets the cookie)."""

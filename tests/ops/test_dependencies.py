@@ -5,6 +5,7 @@ own killed and frozen, tmpfs storage full and read-only, the sign-in API down).
 """
 
 import errno
+import re
 import time
 
 import pytest
@@ -135,3 +136,19 @@ def test_dependency_of_tells_faults_from_bugs():
             raise RuntimeError("wrapped") from inner
     except RuntimeError as outer:
         assert dependency_of(outer) == "database"
+
+
+@pytest.mark.parametrize("path", ["//evil.example/phish", "///evil.example/phish"])
+def test_the_503_pages_try_again_link_stays_on_this_site(client, user_a, monkeypatch, path):
+    """"Try again" links the page asked for; a path that starts with // is a link to another host (a browser
+    reads //evil.example/… as https://evil.example/…), so a crafted link must not turn the 503 page into a
+    way off the site: the upload page instead."""
+    signed_in(client, user_a)
+    client.raise_request_exception = False
+    monkeypatch.setattr("django.contrib.sessions.backends.db.SessionStore.load", _database_gone)
+    response = client.get("/", PATH_INFO=path, QUERY_STRING="a=1")
+    assert response.status_code == 503
+    again = re.search(r'href="([^"]*)" data-testid="try-again"', response.content.decode()).group(1)
+    assert again == "/", again
+    ordinary = client.get("/history/", {"page": "2"})
+    assert 'href="/history/?page=2" data-testid="try-again"' in ordinary.content.decode()

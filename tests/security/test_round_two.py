@@ -82,6 +82,22 @@ def test_private_pages_api_answers_and_downloads_are_not_stored(client, user_a):
     assert "no-store" in client.get("/api/v1/tasks", HTTP_COOKIE="").get("Cache-Control", "")
 
 
+@pytest.mark.parametrize("static_url", ["/api/", "/history/", "/tasks/", "https://cdn.example.com/"])
+def test_no_static_url_the_settings_accept_makes_private_answers_storable(client, user_a, settings, static_url):
+    """STATIC_URL is the operator's since the sub-path work (tool_ocr/settings.py accepts any path that starts
+    and ends with /). Static files never pass through the middleware (nginx serves them, runserver's static
+    handler answers before it), so no STATIC_URL may exempt a page, an API answer or a download from no-store."""
+    settings.STATIC_URL = static_url
+    signed_in(client, user_a)
+    task = make_task(user_a, with_files=True)
+    for url in ("/", "/history/", f"/tasks/{task.id}/", "/api/v1/tasks", f"/api/v1/tasks/{task.id}/result.txt",
+                "/history/export/?format=csv"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "no-store" in response.get("Cache-Control", ""), (static_url, url)
+    assert "no-store" in client.get("/api/v1/tasks", HTTP_COOKIE="").get("Cache-Control", "")
+
+
 # --- /admin/ for a non-operator ---------------------------------------------------------------
 def test_admin_tells_a_signed_in_non_operator_so_instead_of_a_redirect_circle(client, user_a):
     signed_in(client, user_a)
