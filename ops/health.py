@@ -30,6 +30,8 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from core.errors import ConfigError
+
 log = logging.getLogger("tool_ocr.health")
 
 
@@ -71,12 +73,16 @@ def _bounded(checks: dict) -> dict:
 
 
 def _database():
+    """{"status"}, and for a database made with the wrong character set the line that says how to fix it."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        return "ok"
+        return {"status": "ok"}
+    except ConfigError as exc:  # tool_ocr/db_backends/mysql/charset.py
+        log.error("database check: %s", exc)
+        return {"status": "unavailable", "reason": "character_set", "detail": str(exc)}
     except Exception:
-        return "unavailable"
+        return {"status": "unavailable"}
 
 
 def _storage_check():
@@ -150,16 +156,19 @@ def _auth_api():
 
 @never_cache
 def healthz(request):
-    db = _bounded({"database": _database})["database"]
+    found = _bounded({"database": _database})["database"]  # the same check as readyz's: one at a time
+    db = found["status"] if isinstance(found, dict) else found
     status = 200 if db == "ok" else 503
     return JsonResponse({"status": "ok" if status == 200 else "degraded", "database": db}, status=status)
 
 
 @never_cache
 def readyz(request):
-    found = _bounded({"database": _database, "storage": _storage_check, "temp": _temp_folder, "worker": _worker})
-    storage = found["storage"] if isinstance(found["storage"], dict) else {"status": found["storage"]}
-    checks = {"database": {"status": found["database"]}, "storage": storage,
+    found = _bounded({"database": _database, "storage": _storage_check, "temp": _temp_folder,
+                      "worker": _worker})
+    database, storage = ((found[name] if isinstance(found[name], dict) else {"status": found[name]})
+                         for name in ("database", "storage"))
+    checks = {"database": database, "storage": storage,
               "temp_folder": {"status": found["temp"]}}
     worker = found["worker"] if isinstance(found["worker"], dict) else {"status": "unknown"}
     checks["worker"] = worker if checks["database"]["status"] == "ok" else {"status": "unknown"}
