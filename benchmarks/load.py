@@ -175,7 +175,8 @@ def keep_cookies(jar: dict, set_cookies) -> None:
     """What a browser does with an answer's Set-Cookie headers, for one site: keep, replace or drop each cookie.
 
     aiohttp's own jar refuses cookies for an IP address (the server is 127.0.0.1), so without this every page
-    would make a new CSRF secret and set its cookie, which a browser does once.
+    would make a new CSRF secret, which a browser's first page does once (Django sets the cookie again on
+    every page that shows the token, to renew its expiry, either way).
     """
     from http.cookies import SimpleCookie
 
@@ -321,7 +322,7 @@ def report(args, r, db_name) -> str:
     lines = [f"Tool OCR load test, {time.strftime('%Y-%m-%d %H:%M:%S')}{'  ' + args.label if args.label else ''}",
              f"{args.users} signed-in users, {args.duration:.0f} s, think time {args.think[0]}-{args.think[1]} s, "
              f"gunicorn {r['workers']} processes x {r['threads']} threads on 127.0.0.1, {cores} CPU cores, "
-             f"database {db_name}, each user's cookies kept as a browser keeps them (csrftoken set once)",
+             f"database {db_name}, each user's cookies kept as a browser keeps them",
              f"requests: {len(samples)}  throughput: {len(samples) / wall:.1f} req/s  errors: {len(errors)}", "",
              f"{'action':<10} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"]
     groups = {}
