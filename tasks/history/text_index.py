@@ -336,12 +336,14 @@ def counts_lock_for_delete(task_ids) -> int:
         for start in range(0, len(keys), LOCK_CHUNK):
             chunk = keys[start:start + LOCK_CHUNK]
             # A derived table of the keys in order, then a primary-key look-up each (STRAIGHT_JOIN): the locks
-            # are taken in that order, as the triggers' own statements take theirs.
-            rows = " UNION ALL ".join(["SELECT %s AS user_id, %s AS lcp, %s AS term"] * len(chunk))
+            # are taken in that order, as the triggers' own statements take theirs. The terms are cast to the
+            # key's collation (utf8mb4_bin) before they are sorted: in the connection's (utf8mb4_general_ci)
+            # Ukrainian і or Serbian ђ sort before Cyrillic а, after it in the key.
+            rows = " UNION ALL ".join([f"SELECT %s AS user_id, %s AS lcp, CAST(%s AS {_TERM_TYPE}) AS term"]
+                                      * len(chunk))
             cursor.execute(
                 f"SELECT c.texts FROM (SELECT * FROM ({rows}) AS k ORDER BY 1, 2, 3 LIMIT 18446744073709551615) AS o "
-                f"STRAIGHT_JOIN {counts} c ON c.user_id = o.user_id AND c.lcp = o.lcp "
-                f"AND c.term = CAST(o.term AS {_TERM_TYPE}) FOR UPDATE",
+                f"STRAIGHT_JOIN {counts} c ON c.user_id = o.user_id AND c.lcp = o.lcp AND c.term = o.term FOR UPDATE",
                 [value for key in chunk for value in key])
             locked += len(cursor.fetchall())
     return locked

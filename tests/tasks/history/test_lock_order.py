@@ -141,3 +141,27 @@ def _latest_deadlock() -> str:
         status = cursor.fetchone()[2]
     return status.split("LATEST DETECTED DEADLOCK", 1)[1].split("TRANSACTIONS\n", 1)[0] if (
         "LATEST DETECTED DEADLOCK" in status) else ""
+
+
+def test_a_deletes_count_rows_are_locked_in_their_key_order_in_every_script(user_a):
+    """The rows counts_lock_for_delete reads (and locks) come in the primary key's order, utf8mb4_bin (code point
+    order, as the triggers take theirs), not the connection's collation: Ukrainian і and Serbian ђ sort before
+    Cyrillic а in utf8mb4_general_ci but after it by code point, so a delete of such texts would lock in another
+    order than a finishing task and could deadlock with it again."""
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from tasks.history import text_index
+
+    texts = ["абетка ірка ђак џеп љубав zebra œuvre łódź 中文字 ärger", "інший ђорђе абв zulu ёлка"]
+    tasks = [text_task(user_a, text) for text in texts]
+    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+        locked = text_index.counts_lock_for_delete([t.pk for t in tasks])
+    [statement] = [q["sql"] for q in captured.captured_queries if "FOR UPDATE" in q["sql"]]
+    assert statement.count("SELECT c.texts FROM") == 1
+    with connection.cursor() as cursor:  # the same statement, naming the rows it reads, in the order it reads them
+        cursor.execute(statement.replace("SELECT c.texts FROM", "SELECT c.user_id, c.lcp, c.term FROM")
+                       .replace(" FOR UPDATE", ""))
+        order = [tuple(row) for row in cursor.fetchall()]
+    assert len(order) == locked > 10
+    assert order == sorted(order), "count rows locked out of their key order"
