@@ -107,3 +107,31 @@ def test_large_numbers_and_another_time_zone_are_written_as_the_engine_writes_th
             for headers in (None, HX):
                 html = assert_same(page_client, monkeypatch, f"/tasks/{task.id}/", headers)
                 assert ("12,345" in html) == grouping
+
+
+def test_htmx_answers_to_refused_actions_are_the_engines(client, monkeypatch, make_user):
+    """An action that changes nothing (a bulk request without an action or without tasks, a retry of a task that
+    is not in a state for it) answers the list as it is with its notice: the same bytes both ways, so they can
+    be compared (the answers to actions that change something are checked in test_frames)."""
+    from tests.tasks.web.test_frames import _TOKEN, _no_engine
+    from tasks.web import frames
+
+    person = make_user("act@example.com", HOSTILE)
+    for n in range(3):
+        make_task(person, filename=f"{HOSTILE}-{n}.png", status=("completed", "pending", "failed")[n])
+    waiting = make_task(person, filename=f"waiting {HOSTILE}.png", status="pending")
+    page_client = signed_in(client, person)
+    posts = [("/history/bulk/?q=%3Cx%3E&page_size=10", {"action": "nonsense"}),
+             ("/history/bulk/?status=failed", {"action": "retry"}),
+             ("/history/bulk/", {"action": "cancel", "ids": ["not-an-id"]}),
+             (f"/history/tasks/{waiting.id}/retry/?status=pending&ordering=filename", {})]
+    for url, data in posts:
+        answers = []
+        for direct in (True, False):
+            with monkeypatch.context() as patch:
+                patch.setattr(frames, *(("engine_render", _no_engine) if direct else ("draw", lambda *a: None)))
+                response = page_client.post(url, data, headers=HX)
+            answers.append((response.status_code, response["HX-Trigger"], sorted(response.cookies),
+                            _TOKEN.sub(r"\1T", response.content.decode())))
+        assert answers[0] == answers[1], url
+        assert answers[0][0] == 200 and 'data-testid="notice"' in answers[0][3] and 'class="alert"' in answers[0][3]
