@@ -14,7 +14,7 @@ import json
 
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.core import signing
-from django.core.signals import setting_changed
+from django.core.signals import request_finished, setting_changed
 from django.db import connections, router
 from django.utils import timezone
 
@@ -29,6 +29,15 @@ _USER_PK = User._meta.concrete_fields.index(User._meta.pk)
 # Set (or emptied) by every session read, taken at most once: authentication asks for the user right after
 # reading the session, in the same request; a request without a session never asks.
 _USER_READ: contextvars.ContextVar = contextvars.ContextVar("user_read_with_session", default=None)
+
+
+def _forget_user_read(**kwargs):
+    """A user read with a session but never asked for (a local operator's session: Django's ModelBackend reads
+    its own) is not kept in the thread past its request."""
+    _USER_READ.set(None)
+
+
+request_finished.connect(_forget_user_read)
 
 
 def user_read_with_session(user_id):

@@ -255,3 +255,18 @@ def test_a_deactivated_user_read_with_the_session_is_not_signed_in(client, user_
     User.objects.filter(pk=user_a.pk).update(is_active=False)
     SessionStore(client.session.session_key).load()
     assert ExternalAuthBackend().get_user(user_a.pk) is None
+
+
+def test_a_user_read_with_the_session_is_not_kept_past_its_request(client, user_a):
+    """A user read with the session that no backend asks for (a local operator's session is read by Django's
+    own backend) is not held by the thread past the end of its request."""
+    from django.core.signals import request_finished
+
+    from accounts import session_store
+
+    signed_in(client, user_a)
+    session_store.SessionStore(session_key=client.session.session_key).load()  # read; nobody takes the user
+    held = session_store._USER_READ.get()
+    assert held is not None and held.pk == user_a.pk
+    request_finished.send(sender=type(client))
+    assert session_store._USER_READ.get() is None
