@@ -32,6 +32,7 @@ from core.templatetags.cached_querystring import querystring
 from core.templatetags.cached_static import CachedStaticNode
 from core.templatetags.cached_url import reverse_at, where
 from tasks.web.context_processors import badge_context
+from tasks.web.history_rows import engine_filter
 
 # sha256 of each template as written out below. Edited a template? Write its change out below (the test
 # names what differs), then put the digest the test prints here.
@@ -110,12 +111,6 @@ class _Page:
 
     def querystring(self, **kwargs) -> str:
         return _e(querystring(self, **kwargs))
-
-    @property
-    def library_filters(self) -> dict:
-        """The project's own filters, from the engine (the template tags live above this layer)."""
-        libraries = get_template("history/_row.html").template.engine.template_libraries
-        return {**libraries["ui_tags"].filters, **libraries["history_tags"].filters}
 
 
 # --- base.html and history/_badge.html ---------------------------------------------------------------------
@@ -404,15 +399,11 @@ def _table(page: _Page, c: dict) -> str:
     return "".join(out)
 
 
-def _results_partial(page: _Page, c: dict) -> str:
-    return _results(page, c)
-
-
 # --- tasks/detail.html and tasks/_task_status.html -----------------------------------------------------------
 
 def _task_page(page: _Page, c: dict) -> str:
     task = c["task"]
-    when = page.library_filters["when"]
+    when = engine_filter("ui_tags", "when")
     retried = f" · retried {_e(task.retry_count)}×" if task.retry_count else ""
     content = f'''
 <section class="card">
@@ -613,7 +604,7 @@ def _page_text(p: dict) -> str:
 _DRAWERS = {
     "history/list.html": (_history_page, ("base.html", "history/_badge.html", "history/list.html",
                                           "history/_state.html", "history/_results.html")),
-    "history/_results.html": (_results_partial, ("history/_results.html", "history/_state.html")),
+    "history/_results.html": (_results, ("history/_results.html", "history/_state.html")),
     "tasks/detail.html": (_task_page, ("base.html", "history/_badge.html", "tasks/detail.html",
                                        "tasks/_task_status.html")),
     "tasks/_task_status.html": (_task_status, ("tasks/_task_status.html",)),

@@ -106,11 +106,16 @@ def _escape(value) -> str:
     return html.escape(str(value))
 
 
+def engine_filter(library: str, name: str):
+    """A filter of the project's template libraries as the engine loaded it (the tags live above this layer):
+    what the templates written out here and in frames.py apply."""
+    return get_template(ROW_TEMPLATE).template.engine.template_libraries[library].filters[name]
+
+
 def _draw_direct(task: dict, view_suffix: str) -> str:
     """history/_row.html, written out: what the engine draws from ``task``, byte for byte (tests compare)."""
     e = _escape
-    libraries = get_template(ROW_TEMPLATE).template.engine.template_libraries  # the template's own filters
-    when, duration = libraries["ui_tags"].filters["when"], libraries["history_tags"].filters["duration"]
+    when, duration = engine_filter("ui_tags", "when"), engine_filter("history_tags", "duration")
     tid, status, name = e(task["id"]), e(task["status"]), e(task["filename"])
     urlconf, prefix, id_text = get_urlconf(), get_script_prefix(), str(task["id"])
     task_url = e(_task_url("history:task", urlconf, prefix).replace(_ID_MARK, id_text))
